@@ -1,0 +1,106 @@
+import { EnvReader, type Env } from './env';
+
+/** Settings every service shares. */
+export interface CommonConfig {
+  /** Address servers bind to. WINNOW_BIND_HOST, default 127.0.0.1. */
+  bindHost: string;
+  /** How long to drain in-flight work after SIGTERM. WINNOW_DRAIN_MS, default 5000. */
+  drainMs: number;
+  /** debug | info | warn | error. WINNOW_LOG_LEVEL, default info. */
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export interface CollectorConfig extends CommonConfig {
+  /** WINNOW_COLLECTOR_PORT, default 8080. */
+  httpPort: number;
+  /** The classifier's gRPC address. WINNOW_CLASSIFIER_ADDR, default 127.0.0.1:50061. */
+  classifierAddress: string;
+  /** The configuration service (inside stats). WINNOW_STATS_ADDR, default 127.0.0.1:50062. */
+  configAddress: string;
+  /** Events per batch sent downstream. WINNOW_BATCH_MAX_EVENTS, default 500. */
+  batchMaxEvents: number;
+  /** Longest an event waits for its batch. WINNOW_BATCH_MAX_DELAY_MS, default 50. */
+  batchMaxDelayMs: number;
+  /** Events held in memory before new ones are dropped (counted). WINNOW_QUEUE_MAX_EVENTS, default 100000. */
+  queueMaxEvents: number;
+  /** How often tracking domains are re-read. WINNOW_DOMAIN_REFRESH_MS, default 5000. */
+  domainRefreshMs: number;
+  /** Tokens older than this many days are refused (0 = never). WINNOW_TOKEN_MAX_AGE_DAYS, default 400. */
+  tokenMaxAgeDays: number;
+  /** Take the client IP from X-Forwarded-For (only behind a trusted proxy). WINNOW_TRUST_PROXY, default false. */
+  trustProxy: boolean;
+}
+
+export interface ClassifierConfig extends CommonConfig {
+  /** WINNOW_CLASSIFIER_GRPC_PORT, default 50061. */
+  grpcPort: number;
+  /** WINNOW_CLASSIFIER_HTTP_PORT (health, metrics), default 9101. */
+  httpPort: number;
+  /** WINNOW_STATS_ADDR, default 127.0.0.1:50062. */
+  statsAddress: string;
+}
+
+export type StoreKind = 'embedded' | 'mongodb';
+
+export interface StatsConfig extends CommonConfig {
+  /** WINNOW_STATS_GRPC_PORT, default 50062. */
+  grpcPort: number;
+  /** WINNOW_STATS_HTTP_PORT (health, metrics), default 9102. */
+  httpPort: number;
+  /** embedded | mongodb. WINNOW_STORE, default embedded. */
+  store: StoreKind;
+  /** Embedded store directory. WINNOW_DATA_DIR, default ./.winnow-data. */
+  dataDir: string;
+  /** Required when WINNOW_STORE=mongodb. MONGODB_URL. */
+  mongodbUrl: string | undefined;
+  /** Create the demo tenant and tracking domain on first start. WINNOW_DEMO_TENANT, default true. */
+  demoTenant: boolean;
+}
+
+function common(r: EnvReader): CommonConfig {
+  return {
+    bindHost: r.string('WINNOW_BIND_HOST', '127.0.0.1'),
+    drainMs: r.int('WINNOW_DRAIN_MS', 5000, 0, 600_000),
+    logLevel: r.oneOf('WINNOW_LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
+  };
+}
+
+export function loadCollectorConfig(env: Env = process.env): CollectorConfig {
+  const r = new EnvReader(env);
+  return {
+    ...common(r),
+    httpPort: r.port('WINNOW_COLLECTOR_PORT', 8080),
+    classifierAddress: r.address('WINNOW_CLASSIFIER_ADDR', '127.0.0.1:50061'),
+    configAddress: r.address('WINNOW_STATS_ADDR', '127.0.0.1:50062'),
+    batchMaxEvents: r.int('WINNOW_BATCH_MAX_EVENTS', 500, 1, 10_000),
+    batchMaxDelayMs: r.int('WINNOW_BATCH_MAX_DELAY_MS', 50, 1, 60_000),
+    queueMaxEvents: r.int('WINNOW_QUEUE_MAX_EVENTS', 100_000, 100, 10_000_000),
+    domainRefreshMs: r.int('WINNOW_DOMAIN_REFRESH_MS', 5000, 100, 3_600_000),
+    tokenMaxAgeDays: r.int('WINNOW_TOKEN_MAX_AGE_DAYS', 400, 0, 36_500),
+    trustProxy: r.bool('WINNOW_TRUST_PROXY', false),
+  };
+}
+
+export function loadClassifierConfig(env: Env = process.env): ClassifierConfig {
+  const r = new EnvReader(env);
+  return {
+    ...common(r),
+    grpcPort: r.port('WINNOW_CLASSIFIER_GRPC_PORT', 50061),
+    httpPort: r.port('WINNOW_CLASSIFIER_HTTP_PORT', 9101),
+    statsAddress: r.address('WINNOW_STATS_ADDR', '127.0.0.1:50062'),
+  };
+}
+
+export function loadStatsConfig(env: Env = process.env): StatsConfig {
+  const r = new EnvReader(env);
+  const store = r.oneOf('WINNOW_STORE', ['embedded', 'mongodb'] as const, 'embedded');
+  return {
+    ...common(r),
+    grpcPort: r.port('WINNOW_STATS_GRPC_PORT', 50062),
+    httpPort: r.port('WINNOW_STATS_HTTP_PORT', 9102),
+    store,
+    dataDir: r.string('WINNOW_DATA_DIR', './.winnow-data'),
+    mongodbUrl: store === 'mongodb' ? r.required('MONGODB_URL') : r.string('MONGODB_URL'),
+    demoTenant: r.bool('WINNOW_DEMO_TENANT', true),
+  };
+}

@@ -1,0 +1,42 @@
+import { create, type MessageInitShape } from '@bufbuild/protobuf';
+import { CampaignStatsSchema, FiguresSchema, PolicyMode, type CampaignStats, type SuppressionPolicy } from '@winnow/proto';
+import { figures, type CampaignCounters, type FigureValues } from './counters';
+import { countingMask } from './policy';
+import { ALL_MASK, AUTOMATED_MASK, AUTOMATED_SOURCES, HUMAN_MASK, sourceBit, sourcesIn } from './sources';
+
+/** int64 fields travel as decimal strings (jstype = JS_STRING); rates are doubles. */
+const toFigures = (f: FigureValues): MessageInitShape<typeof FiguresSchema> => ({
+  ...f,
+  opens: String(f.opens),
+  uniqueOpens: String(f.uniqueOpens),
+  clicks: String(f.clicks),
+  uniqueClicks: String(f.uniqueClicks),
+});
+
+/** A campaign's statistics message, from its counters, the tenant's policy and the query's mode. */
+export function campaignStats(
+  tenant: string,
+  campaign: string,
+  counters: CampaignCounters,
+  policy: SuppressionPolicy | undefined,
+  mode: PolicyMode,
+): CampaignStats {
+  const reported = countingMask(policy, mode);
+  return create(CampaignStatsSchema, {
+    tenant,
+    campaign,
+    delivered: String(counters.delivered),
+    reported: toFigures(figures(counters, reported)),
+    human: toFigures(figures(counters, { opens: HUMAN_MASK, clicks: HUMAN_MASK })),
+    all: toFigures(figures(counters, { opens: ALL_MASK, clicks: ALL_MASK })),
+    automatedBySource: AUTOMATED_SOURCES.map((source) => ({
+      source,
+      figures: toFigures(figures(counters, { opens: sourceBit(source), clicks: sourceBit(source) })),
+    })),
+    appliedPolicy: {
+      mode,
+      suppressedOpenSources: sourcesIn(AUTOMATED_MASK & ~reported.opens),
+      suppressedClickSources: sourcesIn(AUTOMATED_MASK & ~reported.clicks),
+    },
+  });
+}

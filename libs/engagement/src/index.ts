@@ -1,0 +1,4 @@
+export * from './sources';
+export * from './policy';
+export * from './counters';
+export * from './campaign-stats';

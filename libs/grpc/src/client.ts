@@ -1,0 +1,139 @@
+import * as grpc from '@grpc/grpc-js';
+import { create, type DescMessage, type DescMethod, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
+import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
+import { ErrorCode, WinnowError, grpcStatusToErrorCode } from './errors';
+import { toServiceDefinition } from './service-definition';
+
+export interface CallOptions {
+  /** Relative deadline; defaults to the client's. */
+  deadlineMs?: number;
+  /** Extra metadata, e.g. `{ authorization: 'Bearer ...' }`. */
+  metadata?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+export interface ClientOptions {
+  /** Deadline for calls that name none. Default 10 s. */
+  defaultDeadlineMs?: number;
+  /** Metadata sent with every call (merged under per-call metadata). */
+  metadata?: Record<string, string>;
+  credentials?: grpc.ChannelCredentials;
+  maxMessageBytes?: number;
+}
+
+type Init<M extends DescMessage> = MessageInitShape<M>;
+
+export type ServiceClient<T extends GenServiceMethods> = {
+  [K in keyof T]: T[K]['methodKind'] extends 'unary'
+    ? (request: Init<T[K]['input']>, options?: CallOptions) => Promise<MessageShape<T[K]['output']>>
+    : T[K]['methodKind'] extends 'client_streaming'
+      ? (
+          requests: Iterable<Init<T[K]['input']>> | AsyncIterable<Init<T[K]['input']>>,
+          options?: CallOptions,
+        ) => Promise<MessageShape<T[K]['output']>>
+      : never;
+};
+
+const channels = new WeakMap<object, grpc.Client>();
+
+/** Closes the channel behind a client made by createClient. */
+export function closeClient(client: object): void {
+  channels.get(client)?.close();
+}
+
+/** Resolves once the channel is connected, or rejects after timeoutMs. */
+export function waitForReady(client: object, timeoutMs: number): Promise<void> {
+  const channel = channels.get(client);
+  if (!channel) return Promise.reject(new Error('not a Winnow gRPC client'));
+  return new Promise((resolve, reject) =>
+    channel.waitForReady(Date.now() + timeoutMs, (err) => (err ? reject(new WinnowError(ErrorCode.Unavailable, err.message)) : resolve())),
+  );
+}
+
+function toWinnowError(err: grpc.ServiceError): WinnowError {
+  return new WinnowError(grpcStatusToErrorCode(err.code), err.details || err.message);
+}
+
+/** A typed client for a protobuf-es service over a grpc-js channel. */
+export function createClient<T extends GenServiceMethods>(
+  service: GenService<T>,
+  address: string,
+  options: ClientOptions = {},
+): ServiceClient<T> {
+  const maxBytes = options.maxMessageBytes ?? 16 * 1024 * 1024;
+  const channel = new grpc.Client(address, options.credentials ?? grpc.credentials.createInsecure(), {
+    'grpc.max_receive_message_length': maxBytes,
+    'grpc.max_send_message_length': maxBytes,
+  });
+  const definition = toServiceDefinition(service);
+  const client: Record<string, unknown> = {};
+
+  const prepare = (call: CallOptions | undefined) => {
+    const md = new grpc.Metadata();
+    for (const [k, v] of Object.entries({ ...options.metadata, ...call?.metadata })) md.set(k, v);
+    const deadline = Date.now() + (call?.deadlineMs ?? options.defaultDeadlineMs ?? 10_000);
+    return { md, deadline };
+  };
+  const wire = (
+    call: grpc.ClientUnaryCall | grpc.ClientWritableStream<unknown>,
+    signal: AbortSignal | undefined,
+  ) => {
+    if (!signal) return;
+    if (signal.aborted) call.cancel();
+    else signal.addEventListener('abort', () => call.cancel(), { once: true });
+  };
+
+  for (const method of service.methods as DescMethod[]) {
+    const def = definition[method.localName]!;
+    if (method.methodKind === 'unary') {
+      client[method.localName] = (request: unknown, call?: CallOptions) =>
+        new Promise((resolve, reject) => {
+          const { md, deadline } = prepare(call);
+          const c = channel.makeUnaryRequest(
+            def.path,
+            def.requestSerialize,
+            def.responseDeserialize,
+            create(method.input, request as never),
+            md,
+            { deadline },
+            (err, value) => (err ? reject(toWinnowError(err)) : resolve(value)),
+          );
+          wire(c, call?.signal);
+        });
+    } else if (method.methodKind === 'client_streaming') {
+      client[method.localName] = (requests: Iterable<unknown> | AsyncIterable<unknown>, call?: CallOptions) =>
+        new Promise((resolve, reject) => {
+          const { md, deadline } = prepare(call);
+          let settled = false;
+          const stream = channel.makeClientStreamRequest(
+            def.path,
+            def.requestSerialize,
+            def.responseDeserialize,
+            md,
+            { deadline },
+            (err, value) => {
+              settled = true;
+              return err ? reject(toWinnowError(err)) : resolve(value);
+            },
+          );
+          wire(stream, call?.signal);
+          void (async () => {
+            try {
+              for await (const r of requests as AsyncIterable<unknown>) {
+                if (settled) return;
+                if (!stream.write(create(method.input, r as never))) {
+                  await new Promise((ok) => stream.once('drain', ok));
+                }
+              }
+              stream.end();
+            } catch (err) {
+              stream.cancel();
+              if (!settled) reject(err);
+            }
+          })();
+        });
+    }
+  }
+  channels.set(client, channel);
+  return client as ServiceClient<T>;
+}

@@ -1,0 +1,4 @@
+export * from './errors';
+export * from './service-definition';
+export * from './server';
+export * from './client';

@@ -1,0 +1,58 @@
+import type { ServiceDefinition, MethodDefinition } from '@grpc/grpc-js';
+import { fromBinary, toBinary, type DescMessage, type DescMethod, type DescService } from '@bufbuild/protobuf';
+
+/** What a request deserializer yields for bytes that are not a valid message of the input type. */
+export class MalformedMessage {
+  constructor(readonly reason: string) {}
+}
+
+function serializer(schema: DescMessage) {
+  return (value: unknown): Buffer => {
+    const bytes = toBinary(schema, value as never);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
+}
+
+/**
+ * A deserializer that never throws: grpc-js would turn a throw into INTERNAL, while a malformed
+ * request is the caller's fault. The server wrapper answers a MalformedMessage with INVALID_ARGUMENT.
+ */
+function lenientDeserializer(schema: DescMessage) {
+  return (bytes: Buffer): unknown => {
+    try {
+      return fromBinary(schema, bytes);
+    } catch (err) {
+      return new MalformedMessage(`malformed ${schema.typeName}: ${(err as Error).message}`);
+    }
+  };
+}
+
+function strictDeserializer(schema: DescMessage) {
+  return (bytes: Buffer): unknown => fromBinary(schema, bytes);
+}
+
+/** The path grpc-js routes a method by: `/package.Service/Method`. */
+export function methodPath(method: DescMethod): string {
+  return `/${method.parent.typeName}/${method.name}`;
+}
+
+/**
+ * Turns a protobuf-es service schema into a grpc-js service definition, keyed by each method's
+ * local (camelCase) name. No `.proto` file is read at run time.
+ */
+export function toServiceDefinition(service: DescService): ServiceDefinition {
+  const def: Record<string, MethodDefinition<unknown, unknown>> = {};
+  for (const method of service.methods) {
+    def[method.localName] = {
+      path: methodPath(method),
+      requestStream: method.methodKind === 'client_streaming' || method.methodKind === 'bidi_streaming',
+      responseStream: method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming',
+      requestSerialize: serializer(method.input),
+      requestDeserialize: lenientDeserializer(method.input),
+      responseSerialize: serializer(method.output),
+      responseDeserialize: strictDeserializer(method.output),
+      originalName: method.name,
+    };
+  }
+  return def as ServiceDefinition;
+}

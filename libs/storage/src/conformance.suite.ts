@@ -1,0 +1,201 @@
+import { create } from '@bufbuild/protobuf';
+import { describe, expect, it, beforeEach, afterEach } from 'vitest';
+import {
+  Actor,
+  ClassifiedEventSchema,
+  DeliverySchema,
+  EventFilterSchema,
+  EventKind,
+  LinkRole,
+  Source,
+  SuppressionPolicySchema,
+  TrackingDomainSchema,
+  type ClassifiedEvent,
+} from '@winnow/proto';
+import { countingMask, figures } from '@winnow/engagement';
+import type { EventStore } from './event-store.port';
+import { StoreInputError } from './ledger';
+
+export interface StoreHarness {
+  store: EventStore;
+  /** Closes and opens the same store again (durability); absent where not meaningful. */
+  reopen?: () => Promise<EventStore>;
+  cleanup: () => Promise<void>;
+}
+
+const T0 = Date.UTC(2026, 2, 2, 10, 0, 0);
+
+export function classified(
+  id: string,
+  opts: { tenant?: string; campaign?: string; message?: string; kind?: EventKind; method?: string; source?: Source; at?: number; revision?: number },
+): ClassifiedEvent {
+  const source = opts.source ?? Source.HUMAN;
+  return create(ClassifiedEventSchema, {
+    event: {
+      id,
+      tenant: opts.tenant ?? 'acme',
+      campaign: opts.campaign ?? 'spring',
+      message: opts.message ?? 'm1',
+      kind: opts.kind ?? EventKind.OPEN,
+      linkRole: LinkRole.CONTENT,
+      method: opts.method ?? 'GET',
+      ip: '192.0.2.1',
+      atUnixMs: String(opts.at ?? T0),
+      headers: { 'user-agent': 'test' },
+    },
+    verdict: {
+      eventId: id,
+      actor: source === Source.HUMAN ? Actor.HUMAN : Actor.AUTOMATED,
+      source,
+      confidence: 0.9,
+      reasons: ['test'],
+      rulesetVersion: 'test',
+      revision: opts.revision ?? 0,
+    },
+  });
+}
+
+const delivery = (message: string, campaign = 'spring', tenant = 'acme') =>
+  create(DeliverySchema, { tenant, campaign, message, deliveredAtUnixMs: String(T0 - 60_000), links: 3 });
+
+/** The contract every EventStore adapter must keep. */
+export function eventStoreConformance(name: string, makeHarness: () => Promise<StoreHarness>): void {
+  describe(`EventStore conformance: ${name}`, () => {
+    let h: StoreHarness;
+    let store: EventStore;
+    beforeEach(async () => {
+      h = await makeHarness();
+      store = h.store;
+      await store.init();
+    });
+    afterEach(async () => {
+      await h.cleanup();
+    });
+
+    it('records deliveries once', async () => {
+      expect(await store.recordDeliveries([delivery('m1'), delivery('m2')])).toEqual({ recorded: 2, duplicates: 0 });
+      expect(await store.recordDeliveries([delivery('m1'), delivery('m3')])).toEqual({ recorded: 1, duplicates: 1 });
+      expect((await store.campaignCounters('acme', 'spring')).delivered).toBe(3);
+      expect(await store.message('acme', 'm1')).toMatchObject({ campaign: 'spring', deliveredAtMs: T0 - 60_000, links: 3 });
+    });
+
+    it('ingesting the same batch twice changes nothing', async () => {
+      const batch = [
+        classified('e1', { source: Source.APPLE_MPP }),
+        classified('e2', { kind: EventKind.CLICK }),
+        classified('e3', { message: 'm2', kind: EventKind.CLICK, source: Source.SECURITY_SCANNER }),
+      ];
+      expect(await store.recordEvents(batch)).toEqual({ stored: 3, duplicates: 0, revised: 0 });
+      const before = await store.campaignCounters('acme', 'spring');
+      expect(await store.recordEvents(batch)).toEqual({ stored: 0, duplicates: 3, revised: 0 });
+      expect(await store.campaignCounters('acme', 'spring')).toEqual(before);
+      // Repeats inside one batch count once as well.
+      expect(await store.recordEvents([classified('e4', {}), classified('e4', {})])).toEqual({ stored: 1, duplicates: 1, revised: 0 });
+    });
+
+    it('keeps exact unique counts under any policy, and revisions move them', async () => {
+      await store.recordDeliveries([delivery('m1'), delivery('m2'), delivery('m3')]);
+      await store.recordEvents([
+        classified('a', { message: 'm1', source: Source.APPLE_MPP }),
+        classified('b', { message: 'm1', source: Source.APPLE_MPP, at: T0 + 1 }),
+        classified('c', { message: 'm2', kind: EventKind.CLICK, source: Source.SECURITY_SCANNER }),
+        classified('d', { message: 'm2', kind: EventKind.CLICK, method: 'HEAD', source: Source.SECURITY_SCANNER }),
+        classified('e', { message: 'm3', kind: EventKind.CLICK, source: Source.HUMAN }),
+      ]);
+      let c = await store.campaignCounters('acme', 'spring');
+      expect(figures(c, countingMask(undefined))).toMatchObject({ opens: 0, uniqueOpens: 1, clicks: 1, uniqueClicks: 1 });
+      const onlyMpp = create(SuppressionPolicySchema, { tenant: 'acme', opens: { sources: [Source.APPLE_MPP] }, clicks: { sources: [Source.APPLE_MPP] } });
+      expect(figures(c, countingMask(onlyMpp))).toMatchObject({ opens: 0, uniqueOpens: 2, clicks: 2, uniqueClicks: 2 });
+      // A burst found later withdraws m3's human click; a stale revision is ignored.
+      expect(await store.recordEvents([classified('e', { message: 'm3', kind: EventKind.CLICK, source: Source.SECURITY_SCANNER, revision: 1 })])).toEqual({ stored: 0, duplicates: 0, revised: 1 });
+      expect(await store.recordEvents([classified('e', { message: 'm3', kind: EventKind.CLICK, source: Source.HUMAN, revision: 0 })])).toEqual({ stored: 0, duplicates: 1, revised: 0 });
+      c = await store.campaignCounters('acme', 'spring');
+      expect(figures(c, countingMask(undefined))).toMatchObject({ clicks: 0, uniqueClicks: 0 });
+      expect(c.clicks[Source.SECURITY_SCANNER]).toBe(2);
+      const timeline = await store.messageEvents('acme', 'm3');
+      expect(timeline.map((e) => [e.event!.id, e.verdict!.source, e.verdict!.revision])).toEqual([['e', Source.SECURITY_SCANNER, 1]]);
+    });
+
+    it('refuses a bad batch whole', async () => {
+      const bad = classified('x2', {});
+      bad.event!.message = '';
+      await expect(store.recordEvents([classified('x1', {}), bad])).rejects.toThrow(StoreInputError);
+      expect(await store.messageEvents('acme', 'm1')).toEqual([]);
+      expect((await store.campaignCounters('acme', 'spring')).opens.every((v) => v === 0)).toBe(true);
+    });
+
+    it('lists events newest first, filtered and paged', async () => {
+      const batch: ClassifiedEvent[] = [];
+      for (let i = 0; i < 25; i++) {
+        batch.push(classified(`p${i}`, { message: `m${i % 5}`, at: T0 + i * 1000, source: i % 2 ? Source.BOT : Source.HUMAN, kind: i % 3 ? EventKind.OPEN : EventKind.CLICK }));
+      }
+      batch.push(classified('other-tenant', { tenant: 'globex', at: T0 + 500 }));
+      await store.recordEvents(batch);
+      const seen: string[] = [];
+      let token = '';
+      let pages = 0;
+      do {
+        const page = await store.listEvents(create(EventFilterSchema, { tenant: 'acme' }), 10, token);
+        seen.push(...page.events.map((e) => e.event!.id));
+        token = page.nextPageToken;
+        pages++;
+      } while (token && pages < 10);
+      expect(pages).toBe(3);
+      expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => `p${24 - i}`));
+      const bots = await store.listEvents(create(EventFilterSchema, { tenant: 'acme', source: Source.BOT, kind: EventKind.OPEN }), 100, '');
+      expect(bots.events.map((e) => e.event!.id).sort()).toEqual(['p1', 'p11', 'p13', 'p17', 'p19', 'p23', 'p5', 'p7'].sort());
+      const window = await store.listEvents(create(EventFilterSchema, { tenant: 'acme', fromUnixMs: String(T0 + 5000), toUnixMs: String(T0 + 8000) }), 100, '');
+      expect(window.events.map((e) => e.event!.id)).toEqual(['p7', 'p6', 'p5']);
+      const byMessage = await store.listEvents(create(EventFilterSchema, { tenant: 'acme', message: 'm0' }), 100, '');
+      expect(byMessage.events).toHaveLength(5);
+      await expect(store.listEvents(create(EventFilterSchema, { tenant: 'acme' }), 10, 'garbage!')).rejects.toThrow(/page token/);
+    });
+
+    it('keeps tenants apart', async () => {
+      await store.recordEvents([classified('same-id', { tenant: 'acme' }), classified('same-id', { tenant: 'globex', source: Source.BOT })]);
+      expect((await store.messageEvents('acme', 'm1'))[0]!.verdict!.source).toBe(Source.HUMAN);
+      expect((await store.messageEvents('globex', 'm1'))[0]!.verdict!.source).toBe(Source.BOT);
+      expect((await store.campaignCounters('globex', 'spring')).opens[Source.HUMAN]).toBe(0);
+    });
+
+    it('keeps hourly buckets of counted events', async () => {
+      const hour = 3_600_000;
+      await store.recordEvents([
+        classified('h1', { at: T0 + 10 }),
+        classified('h2', { at: T0 + hour + 10, kind: EventKind.CLICK }),
+        classified('h3', { at: T0 + hour + 20, kind: EventKind.CLICK, source: Source.BOT }),
+        classified('h4', { at: T0 + 2 * hour, kind: EventKind.CLICK, method: 'HEAD', source: Source.BOT }),
+      ]);
+      const buckets = await store.hourBuckets('acme', 'spring', T0, 0);
+      expect(buckets.map((b) => [b.hourStartMs - T0, b.opens[Source.HUMAN], b.clicks[Source.HUMAN], b.clicks[Source.BOT]])).toEqual([
+        [0, 1, 0, 0],
+        [hour, 0, 1, 1],
+      ]);
+      expect(await store.hourBuckets('acme', 'spring', T0 + hour, T0 + 2 * hour)).toHaveLength(1);
+    });
+
+    it('stores policies and tracking domains', async () => {
+      expect(await store.getPolicy('acme')).toBeUndefined();
+      await store.putPolicy(create(SuppressionPolicySchema, { tenant: 'acme', opens: { allAutomated: true }, clicks: { sources: [Source.BOT] } }));
+      expect((await store.getPolicy('acme'))?.clicks?.sources).toEqual([Source.BOT]);
+      const d = create(TrackingDomainSchema, { hostname: 'track.acme.test', tenant: 'acme', keys: [{ id: 'k1', secret: new Uint8Array(32).fill(7), sealing: true }] });
+      await store.putDomain(d);
+      expect((await store.listDomains()).map((x) => [x.hostname, x.tenant, x.keys[0]!.secret.length])).toEqual([['track.acme.test', 'acme', 32]]);
+      expect(await store.deleteDomain('track.acme.test', 'globex')).toBe(false);
+      expect(await store.deleteDomain('track.acme.test', 'acme')).toBe(true);
+      expect(await store.listDomains()).toEqual([]);
+    });
+
+    it('keeps what it stored across a restart', async (ctx) => {
+      if (!h.reopen) {
+        ctx.skip();
+        return;
+      }
+      await store.recordDeliveries([delivery('m1')]);
+      await store.recordEvents([classified('r1', { kind: EventKind.CLICK })]);
+      store = await h.reopen();
+      expect((await store.campaignCounters('acme', 'spring')).delivered).toBe(1);
+      expect(await store.recordEvents([classified('r1', { kind: EventKind.CLICK })])).toEqual({ stored: 0, duplicates: 1, revised: 0 });
+    });
+  });
+}

@@ -1,0 +1,220 @@
+import { mkdirSync } from 'node:fs';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import {
+  ClassifiedEventSchema,
+  SuppressionPolicySchema,
+  TrackingDomainSchema,
+  type ClassifiedEvent,
+  type Delivery,
+  type EventFilter,
+  type SuppressionPolicy,
+  type TrackingDomain,
+} from '@winnow/proto';
+import { addDelta, emptyCampaign, type CampaignCounters } from '@winnow/engagement';
+import {
+  decodePageToken,
+  encodePageToken,
+  type EventPage,
+  type EventStore,
+  type HourBucket,
+  type MessageRecord,
+  type RecordDeliveriesResult,
+  type RecordEventsResult,
+} from '../event-store.port';
+import { matchesFilter } from '../event-matching';
+import { messageKey, planDeliveries, planEvents, type MessageState, type Plan } from '../ledger';
+
+type Key = (string | number)[];
+const bin = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
+/**
+ * The embedded store: LMDB on local disk, no external service. Every batch is one write
+ * transaction, committed durably (fsync) before the promise resolves.
+ *
+ * Databases (keys are ordered tuples):
+ *   events     [tenant, eventId]                 -> ClassifiedEvent (protobuf binary)
+ *   byTime     [tenant, atMs, eventId]           -> null (listing, newest first)
+ *   byMessage  [tenant, message, atMs, eventId]  -> null (timelines)
+ *   messages   [tenant, message]                 -> MessageState
+ *   campaigns  [tenant, campaign]                -> CampaignCounters
+ *   hours      [tenant, campaign, hourStartMs]   -> { opens, clicks }
+ *   policies   tenant                            -> SuppressionPolicy (binary)
+ *   domains    hostname                          -> TrackingDomain (binary)
+ */
+export class LmdbEventStore implements EventStore {
+  private readonly root: RootDatabase;
+  private readonly events: Database<Buffer, Key>;
+  private readonly byTime: Database<null, Key>;
+  private readonly byMessage: Database<null, Key>;
+  private readonly messages: Database<MessageState, Key>;
+  private readonly campaigns: Database<CampaignCounters, Key>;
+  private readonly hours: Database<{ opens: number[]; clicks: number[] }, Key>;
+  private readonly policies: Database<Buffer, string>;
+  private readonly domains: Database<Buffer, string>;
+
+  constructor(dir: string) {
+    mkdirSync(dir, { recursive: true });
+    this.root = open({ path: dir, maxDbs: 16, mapSize: 2 * 1024 ** 3 });
+    this.events = this.root.openDB({ name: 'events', encoding: 'binary' });
+    this.byTime = this.root.openDB({ name: 'byTime' });
+    this.byMessage = this.root.openDB({ name: 'byMessage' });
+    this.messages = this.root.openDB({ name: 'messages' });
+    this.campaigns = this.root.openDB({ name: 'campaigns' });
+    this.hours = this.root.openDB({ name: 'hours' });
+    this.policies = this.root.openDB({ name: 'policies', encoding: 'binary' });
+    this.domains = this.root.openDB({ name: 'domains', encoding: 'binary' });
+  }
+
+  async init(): Promise<void> {}
+
+  async ping(): Promise<void> {
+    this.root.getStats();
+  }
+
+  async close(): Promise<void> {
+    await this.root.close();
+  }
+
+  private loadMessage(map: Map<string, MessageState>, tenant: string, message: string): void {
+    const k = messageKey(tenant, message);
+    if (map.has(k)) return;
+    const m = this.messages.get([tenant, message]);
+    if (m) map.set(k, m);
+  }
+
+  private write(plan: Plan): void {
+    for (const { value, replaced } of plan.events) {
+      const ev = value.event!;
+      this.events.put([ev.tenant, ev.id], bin(toBinary(ClassifiedEventSchema, value)));
+      if (!replaced) {
+        const at = Number(ev.atUnixMs);
+        this.byTime.put([ev.tenant, at, ev.id], null);
+        this.byMessage.put([ev.tenant, ev.message, at, ev.id], null);
+      }
+    }
+    for (const m of plan.messages.values()) this.messages.put([m.tenant, m.message], m);
+    for (const d of plan.campaigns.values()) {
+      const cur = this.campaigns.get([d.tenant, d.campaign]) ?? emptyCampaign();
+      const next = addDelta(cur, d.counters);
+      next.delivered += d.delivered;
+      this.campaigns.put([d.tenant, d.campaign], next);
+    }
+    for (const b of plan.buckets.values()) {
+      const key = [b.tenant, b.campaign, b.hourStartMs];
+      const cur = this.hours.get(key);
+      this.hours.put(key, {
+        opens: b.opens.map((v, i) => v + (cur?.opens[i] ?? 0)),
+        clicks: b.clicks.map((v, i) => v + (cur?.clicks[i] ?? 0)),
+      });
+    }
+  }
+
+  recordEvents(batch: readonly ClassifiedEvent[]): Promise<RecordEventsResult> {
+    // Reads and the plan run inside the write transaction, so concurrent batches serialize.
+    return this.root.transaction(() => {
+      const stored = new Map<string, ClassifiedEvent>();
+      const messages = new Map<string, MessageState>();
+      for (const e of batch) {
+        const ev = e.event;
+        if (!ev) continue;
+        const raw = this.events.get([ev.tenant, ev.id]);
+        if (raw) stored.set(messageKey(ev.tenant, ev.id), fromBinary(ClassifiedEventSchema, raw));
+        this.loadMessage(messages, ev.tenant, ev.message);
+      }
+      const { plan, result } = planEvents(batch, stored, messages);
+      this.write(plan);
+      return result;
+    });
+  }
+
+  recordDeliveries(batch: readonly Delivery[]): Promise<RecordDeliveriesResult> {
+    return this.root.transaction(() => {
+      const messages = new Map<string, MessageState>();
+      for (const d of batch) this.loadMessage(messages, d.tenant, d.message);
+      const { plan, result } = planDeliveries(batch, messages);
+      this.write(plan);
+      return result;
+    });
+  }
+
+  async campaignCounters(tenant: string, campaign: string): Promise<CampaignCounters> {
+    return this.campaigns.get([tenant, campaign]) ?? emptyCampaign();
+  }
+
+  async message(tenant: string, message: string): Promise<MessageRecord | undefined> {
+    const m = this.messages.get([tenant, message]);
+    return m && { tenant, message, campaign: m.campaign, deliveredAtMs: m.deliveredAtMs, links: m.links };
+  }
+
+  private eventById(tenant: string, id: string): ClassifiedEvent | undefined {
+    const raw = this.events.get([tenant, id]);
+    return raw && fromBinary(ClassifiedEventSchema, raw);
+  }
+
+  async messageEvents(tenant: string, message: string): Promise<ClassifiedEvent[]> {
+    const out: ClassifiedEvent[] = [];
+    for (const key of this.byMessage.getKeys({ start: [tenant, message], end: [tenant, message, Infinity] })) {
+      const e = this.eventById(tenant, String(key[3]));
+      if (e) out.push(e);
+    }
+    return out;
+  }
+
+  async listEvents(filter: EventFilter, pageSize: number, pageToken: string): Promise<EventPage> {
+    const after = decodePageToken(pageToken, (v): v is [number, string] => Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'string');
+    const t = filter.tenant;
+    const to = Number(filter.toUnixMs) > 0 ? Number(filter.toUnixMs) : Infinity;
+    const from = Number(filter.fromUnixMs);
+    const events: ClassifiedEvent[] = [];
+    let last: [number, string] | undefined;
+    // Newest first: walk the time index backwards from the page token (or the upper bound).
+    const start: Key = after ? [t, after[0], after[1]] : [t, to];
+    for (const key of this.byTime.getKeys({ start, end: [t, from], reverse: true })) {
+      const at = Number(key[1]);
+      const id = String(key[2]);
+      if (after && at === after[0] && id === after[1]) continue;
+      const e = this.eventById(t, id);
+      if (!e || !matchesFilter(e, filter)) continue;
+      events.push(e);
+      last = [at, id];
+      if (events.length === pageSize) break;
+    }
+    return { events, nextPageToken: events.length === pageSize && last ? encodePageToken(last) : '' };
+  }
+
+  async hourBuckets(tenant: string, campaign: string, fromMs: number, toMs: number): Promise<HourBucket[]> {
+    const out: HourBucket[] = [];
+    const end = toMs > 0 ? toMs : Infinity;
+    for (const { key, value } of this.hours.getRange({ start: [tenant, campaign, fromMs], end: [tenant, campaign, end] })) {
+      out.push({ hourStartMs: Number(key[2]), opens: value.opens, clicks: value.clicks });
+    }
+    return out;
+  }
+
+  async getPolicy(tenant: string): Promise<SuppressionPolicy | undefined> {
+    const raw = this.policies.get(tenant);
+    return raw && fromBinary(SuppressionPolicySchema, raw);
+  }
+
+  async putPolicy(policy: SuppressionPolicy): Promise<void> {
+    await this.policies.put(policy.tenant, bin(toBinary(SuppressionPolicySchema, create(SuppressionPolicySchema, policy))));
+  }
+
+  async listDomains(): Promise<TrackingDomain[]> {
+    return [...this.domains.getRange()].map(({ value }) => fromBinary(TrackingDomainSchema, value));
+  }
+
+  async putDomain(domain: TrackingDomain): Promise<void> {
+    await this.domains.put(domain.hostname, bin(toBinary(TrackingDomainSchema, create(TrackingDomainSchema, domain))));
+  }
+
+  async deleteDomain(hostname: string, tenant: string): Promise<boolean> {
+    return this.root.transaction(() => {
+      const raw = this.domains.get(hostname);
+      if (!raw || fromBinary(TrackingDomainSchema, raw).tenant !== tenant) return false;
+      void this.domains.remove(hostname);
+      return true;
+    });
+  }
+}

@@ -1,0 +1,107 @@
+import type {
+  ClassifiedEvent,
+  Delivery,
+  EventFilter,
+  SuppressionPolicy,
+  TrackingDomain,
+} from '@winnow/proto';
+import type { CampaignCounters } from '@winnow/engagement';
+
+export interface RecordEventsResult {
+  /** Events seen for the first time. */
+  stored: number;
+  /** Events already stored with the same or a newer verdict revision: nothing changed. */
+  duplicates: number;
+  /** Events stored before whose verdict this call replaced with a newer revision. */
+  revised: number;
+}
+
+export interface RecordDeliveriesResult {
+  recorded: number;
+  duplicates: number;
+}
+
+export interface MessageRecord {
+  tenant: string;
+  message: string;
+  campaign: string;
+  /** 0 when the delivery has not been recorded (events can arrive first). */
+  deliveredAtMs: number;
+  links: number;
+}
+
+export interface EventPage {
+  events: ClassifiedEvent[];
+  /** Empty when there are no more. */
+  nextPageToken: string;
+}
+
+/** One hour of a campaign: counted events by source (arrays indexed by Source value). */
+export interface HourBucket {
+  hourStartMs: number;
+  opens: number[];
+  clicks: number[];
+}
+
+/**
+ * The storage port. Both adapters (embedded LMDB and MongoDB) implement it and pass the same
+ * conformance suite. Every method is scoped by tenant; none crosses tenants.
+ */
+export interface EventStore {
+  /** Prepares the store (indexes, schema); idempotent. */
+  init(): Promise<void>;
+  /** Throws when the store cannot be reached. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  recordDeliveries(deliveries: readonly Delivery[]): Promise<RecordDeliveriesResult>;
+  /** Idempotent per (tenant, event id); a higher verdict revision replaces a lower one. */
+  recordEvents(events: readonly ClassifiedEvent[]): Promise<RecordEventsResult>;
+
+  campaignCounters(tenant: string, campaign: string): Promise<CampaignCounters>;
+  message(tenant: string, message: string): Promise<MessageRecord | undefined>;
+  /** All events of one message, oldest first. */
+  messageEvents(tenant: string, message: string): Promise<ClassifiedEvent[]>;
+  /** Newest first. `filter.tenant` is required. */
+  listEvents(filter: EventFilter, pageSize: number, pageToken: string): Promise<EventPage>;
+  /** Hour buckets of a campaign with fromMs <= hourStartMs < toMs (toMs 0 = open), oldest first. */
+  hourBuckets(tenant: string, campaign: string, fromMs: number, toMs: number): Promise<HourBucket[]>;
+
+  getPolicy(tenant: string): Promise<SuppressionPolicy | undefined>;
+  putPolicy(policy: SuppressionPolicy): Promise<void>;
+
+  listDomains(): Promise<TrackingDomain[]>;
+  putDomain(domain: TrackingDomain): Promise<void>;
+  /** False when the host is not registered to that tenant. */
+  deleteDomain(hostname: string, tenant: string): Promise<boolean>;
+}
+
+export const HOUR_MS = 3_600_000;
+
+export function hourStart(ms: number): number {
+  return ms - (ms % HOUR_MS);
+}
+
+/** Page tokens are opaque to callers: base64url JSON of the last key returned. */
+export function encodePageToken(key: unknown): string {
+  return Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+export function decodePageToken<T>(token: string, valid: (v: unknown) => v is T): T | undefined {
+  if (token === '') return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    throw new InvalidPageToken();
+  }
+  if (!valid(v)) throw new InvalidPageToken();
+  return v;
+}
+
+export class InvalidPageToken extends Error {
+  constructor() {
+    super('page token is not one this service issued');
+    this.name = 'InvalidPageToken';
+  }
+}

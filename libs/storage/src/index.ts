@@ -1,0 +1,4 @@
+export * from './event-store.port';
+export * from './event-matching';
+export * from './ledger';
+export * from './embedded/lmdb-event-store';

@@ -1,0 +1,177 @@
+import { create } from '@bufbuild/protobuf';
+import { ClassifiedEventSchema, type ClassifiedEvent, type Delivery } from '@winnow/proto';
+import { applyMoves, emptyMessage, isCountable, movesFor, SOURCE_SLOTS, type CounterDelta } from '@winnow/engagement';
+import { hourStart, type RecordDeliveriesResult, type RecordEventsResult } from './event-store.port';
+import { eventProblem } from './event-matching';
+
+/** A message's stored state: its delivery and its per-source engagement. */
+export interface MessageState {
+  tenant: string;
+  message: string;
+  campaign: string;
+  deliveredAtMs: number;
+  links: number;
+  opens: number[];
+  clicks: number[];
+}
+
+/** A bad batch: nothing of it is stored. */
+export class StoreInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreInputError';
+  }
+}
+
+export const messageKey = (tenant: string, message: string) => `${tenant}\u0000${message}`;
+export const campaignKey = (tenant: string, campaign: string) => `${tenant}\u0000${campaign}`;
+export const bucketKey = (tenant: string, campaign: string, hour: number) => `${tenant}\u0000${campaign}\u0000${hour}`;
+
+export interface BucketDelta {
+  tenant: string;
+  campaign: string;
+  hourStartMs: number;
+  opens: number[];
+  clicks: number[];
+}
+
+export interface CampaignDelta {
+  tenant: string;
+  campaign: string;
+  delivered: number;
+  counters: CounterDelta;
+}
+
+/** What one batch changes; an adapter writes all of it in one transaction. */
+export interface Plan {
+  /** New events and events whose verdict was revised (`replaced` true). */
+  events: Array<{ value: ClassifiedEvent; replaced: boolean }>;
+  messages: Map<string, MessageState>;
+  campaigns: Map<string, CampaignDelta>;
+  buckets: Map<string, BucketDelta>;
+}
+
+const zeros = () => new Array<number>(SOURCE_SLOTS).fill(0);
+
+function emptyPlan(): Plan {
+  return { events: [], messages: new Map(), campaigns: new Map(), buckets: new Map() };
+}
+
+function campaignDelta(plan: Plan, tenant: string, campaign: string): CampaignDelta {
+  const k = campaignKey(tenant, campaign);
+  let d = plan.campaigns.get(k);
+  if (!d) {
+    d = { tenant, campaign, delivered: 0, counters: { opens: zeros(), clicks: zeros(), engaged: {} } };
+    plan.campaigns.set(k, d);
+  }
+  return d;
+}
+
+function addArrays(target: { opens: number[]; clicks: number[] }, d: { opens: number[]; clicks: number[] }): void {
+  for (let i = 0; i < SOURCE_SLOTS; i++) {
+    target.opens[i]! += d.opens[i] ?? 0;
+    target.clicks[i]! += d.clicks[i] ?? 0;
+  }
+}
+
+function addInto(target: CounterDelta, d: CounterDelta): void {
+  addArrays(target, d);
+  for (const [k, v] of Object.entries(d.engaged)) {
+    const n = (target.engaged[k] ?? 0) + v;
+    if (n === 0) delete target.engaged[k];
+    else target.engaged[k] = n;
+  }
+}
+
+function newMessage(tenant: string, message: string, campaign: string): MessageState {
+  return { tenant, message, campaign, deliveredAtMs: 0, links: 0, ...emptyMessage() };
+}
+
+/**
+ * Plans a batch of classified events against what is stored. `stored` and `messages` hold the
+ * current state of every event id and message the batch names (missing = not stored); the maps
+ * are updated as the plan goes, so repeats inside one batch are handled too. Pure and in memory:
+ * both adapters share the counting rules through it.
+ */
+export function planEvents(
+  batch: readonly ClassifiedEvent[],
+  stored: Map<string, ClassifiedEvent>,
+  messages: Map<string, MessageState>,
+): { plan: Plan; result: RecordEventsResult } {
+  for (const e of batch) {
+    const problem = eventProblem(e);
+    if (problem) throw new StoreInputError(problem);
+  }
+  const plan = emptyPlan();
+  const result: RecordEventsResult = { stored: 0, duplicates: 0, revised: 0 };
+  for (const incoming of batch) {
+    const ev = incoming.event!;
+    const verdict = incoming.verdict!;
+    const idKey = messageKey(ev.tenant, ev.id);
+    const prev = stored.get(idKey);
+    if (prev && prev.verdict!.revision >= verdict.revision) {
+      result.duplicates++;
+      continue;
+    }
+    const mk = messageKey(ev.tenant, ev.message);
+    const msg = plan.messages.get(mk) ?? messages.get(mk) ?? newMessage(ev.tenant, ev.message, ev.campaign);
+    // The stored event stays as first seen; only its verdict is replaced by a revision.
+    const value = prev ? create(ClassifiedEventSchema, { event: prev.event, verdict }) : incoming;
+    const base = value.event!;
+    const moves = movesFor(base.kind, base.method, prev?.verdict!.source, verdict.source);
+    if (moves.length > 0) {
+      const { message: next, delta } = applyMoves(msg, moves);
+      msg.opens = next.opens;
+      msg.clicks = next.clicks;
+      const campaign = msg.campaign || base.campaign;
+      addInto(campaignDelta(plan, base.tenant, campaign).counters, delta);
+      const hour = hourStart(Number(base.atUnixMs));
+      const bk = bucketKey(base.tenant, campaign, hour);
+      let b = plan.buckets.get(bk);
+      if (!b) {
+        b = { tenant: base.tenant, campaign, hourStartMs: hour, opens: zeros(), clicks: zeros() };
+        plan.buckets.set(bk, b);
+      }
+      addArrays(b, delta);
+    }
+    plan.messages.set(mk, msg);
+    stored.set(idKey, value);
+    plan.events.push({ value, replaced: prev !== undefined });
+    if (prev) result.revised++;
+    else result.stored++;
+  }
+  return { plan, result };
+}
+
+/** Plans deliveries: a message is delivered once; later copies are duplicates. */
+export function planDeliveries(
+  batch: readonly Delivery[],
+  messages: Map<string, MessageState>,
+): { plan: Plan; result: RecordDeliveriesResult } {
+  for (const d of batch) {
+    if (!d.tenant || !d.campaign || !d.message) throw new StoreInputError('delivery needs tenant, campaign and message');
+    if (!(Number(d.deliveredAtUnixMs) > 0)) throw new StoreInputError(`delivery of ${d.message}: delivered_at_unix_ms must be positive`);
+  }
+  const plan = emptyPlan();
+  const result: RecordDeliveriesResult = { recorded: 0, duplicates: 0 };
+  for (const d of batch) {
+    const mk = messageKey(d.tenant, d.message);
+    const msg = plan.messages.get(mk) ?? messages.get(mk) ?? newMessage(d.tenant, d.message, d.campaign);
+    if (msg.deliveredAtMs > 0) {
+      result.duplicates++;
+      continue;
+    }
+    if (msg.campaign && msg.campaign !== d.campaign) {
+      throw new StoreInputError(`message ${d.message} belongs to campaign ${msg.campaign}, not ${d.campaign}`);
+    }
+    msg.campaign = d.campaign;
+    msg.deliveredAtMs = Number(d.deliveredAtUnixMs);
+    msg.links = d.links;
+    plan.messages.set(mk, msg);
+    campaignDelta(plan, d.tenant, d.campaign).delivered++;
+    result.recorded++;
+  }
+  return { plan, result };
+}
+
+export { isCountable };

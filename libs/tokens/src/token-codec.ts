@@ -1,0 +1,146 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
+import { TokenPayloadSchema, type TokenPayload } from '@winnow/proto';
+
+/**
+ * Envelope of a sealed token, base64url without padding:
+ *
+ *   version (1 byte, = 1) | key id length (1) | key id (1..8 ASCII) | IV (12) | ciphertext | GCM tag (16)
+ *
+ * The version byte and key id are authenticated as additional data; the payload is a
+ * winnow.token.v1.TokenPayload in protobuf binary, encrypted with AES-256-GCM.
+ */
+export const TOKEN_VERSION = 1;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const KEY_ID = /^[A-Za-z0-9_-]{1,8}$/;
+/** Longest token we try to open; anything longer is refused before any crypto. */
+export const MAX_TOKEN_CHARS = 4096;
+
+export interface SealingKey {
+  id: string;
+  /** 32 bytes. */
+  secret: Uint8Array;
+}
+
+/** Why a token was refused. Closed set: each value is a metric label and a log reason. */
+export enum TokenRejection {
+  Malformed = 'malformed',
+  UnsupportedVersion = 'unsupported_version',
+  UnknownKey = 'unknown_key',
+  BadSeal = 'bad_seal',
+  BadPayload = 'bad_payload',
+  Expired = 'expired',
+  WrongTenant = 'wrong_tenant',
+}
+
+export class TokenError extends Error {
+  constructor(readonly reason: TokenRejection) {
+    super(`token refused: ${reason}`);
+    this.name = 'TokenError';
+  }
+}
+
+export function validateKey(key: SealingKey): void {
+  if (!KEY_ID.test(key.id)) throw new RangeError(`key id must match ${KEY_ID}: ${JSON.stringify(key.id)}`);
+  if (key.secret.byteLength !== 32) throw new RangeError(`key ${key.id} must be 32 bytes, got ${key.secret.byteLength}`);
+}
+
+/** The keys of one tenant: several may open tokens (rotation), one seals new ones. */
+export class Keyring {
+  private readonly byId = new Map<string, Uint8Array>();
+
+  constructor(
+    keys: readonly SealingKey[],
+    readonly sealingKeyId: string | undefined,
+  ) {
+    for (const k of keys) {
+      validateKey(k);
+      this.byId.set(k.id, k.secret);
+    }
+    if (sealingKeyId !== undefined && !this.byId.has(sealingKeyId)) {
+      throw new RangeError(`sealing key ${sealingKeyId} is not among the keys`);
+    }
+  }
+
+  get(id: string): Uint8Array | undefined {
+    return this.byId.get(id);
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+}
+
+function header(kid: string): Buffer {
+  const id = Buffer.from(kid, 'ascii');
+  return Buffer.concat([Buffer.from([TOKEN_VERSION, id.length]), id]);
+}
+
+/** Seals a payload with the keyring's sealing key. */
+export function sealToken(keyring: Keyring, payload: MessageInitShape<typeof TokenPayloadSchema>): string {
+  const kid = keyring.sealingKeyId;
+  if (kid === undefined) throw new Error('keyring has no sealing key');
+  const secret = keyring.get(kid)!;
+  const aad = header(kid);
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', secret, iv);
+  cipher.setAAD(aad);
+  const body = Buffer.concat([cipher.update(toBinary(TokenPayloadSchema, create(TokenPayloadSchema, payload))), cipher.final()]);
+  return Buffer.concat([aad, iv, body, cipher.getAuthTag()]).toString('base64url');
+}
+
+const B64URL = /^[A-Za-z0-9_-]+$/;
+
+export interface OpenOptions {
+  /** Seconds since the epoch, for the age check. */
+  nowS: number;
+  /** Tokens whose mail was prepared longer ago than this are refused; 0 = never expire. */
+  maxAgeS: number;
+  /** The tenant the request's host belongs to; the sealed tenant must match. */
+  tenant: string;
+}
+
+/**
+ * Opens a token or throws TokenError. The GCM tag comparison inside OpenSSL is constant-time; the
+ * key lookup depends only on the public key id.
+ */
+export function openToken(keyring: Keyring, token: string, opts: OpenOptions): TokenPayload {
+  if (token.length === 0 || token.length > MAX_TOKEN_CHARS || !B64URL.test(token)) {
+    throw new TokenError(TokenRejection.Malformed);
+  }
+  const raw = Buffer.from(token, 'base64url');
+  if (raw.length < 2) throw new TokenError(TokenRejection.Malformed);
+  if (raw[0] !== TOKEN_VERSION) throw new TokenError(TokenRejection.UnsupportedVersion);
+  const idLen = raw[1]!;
+  const headerLen = 2 + idLen;
+  if (idLen === 0 || idLen > 8 || raw.length < headerLen + IV_BYTES + TAG_BYTES + 1) {
+    throw new TokenError(TokenRejection.Malformed);
+  }
+  const kid = raw.subarray(2, headerLen).toString('ascii');
+  const secret = keyring.get(kid);
+  if (!secret) throw new TokenError(TokenRejection.UnknownKey);
+  const iv = raw.subarray(headerLen, headerLen + IV_BYTES);
+  const tag = raw.subarray(raw.length - TAG_BYTES);
+  const body = raw.subarray(headerLen + IV_BYTES, raw.length - TAG_BYTES);
+  let plain: Buffer;
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', secret, iv, { authTagLength: TAG_BYTES });
+    decipher.setAAD(raw.subarray(0, headerLen));
+    decipher.setAuthTag(tag);
+    plain = Buffer.concat([decipher.update(body), decipher.final()]);
+  } catch {
+    throw new TokenError(TokenRejection.BadSeal);
+  }
+  let payload: TokenPayload;
+  try {
+    payload = fromBinary(TokenPayloadSchema, plain);
+  } catch {
+    throw new TokenError(TokenRejection.BadPayload);
+  }
+  if (payload.tenant !== opts.tenant) throw new TokenError(TokenRejection.WrongTenant);
+  if (opts.maxAgeS > 0 && opts.nowS - Number(payload.sentAtUnixS) > opts.maxAgeS) {
+    throw new TokenError(TokenRejection.Expired);
+  }
+  return payload;
+}
