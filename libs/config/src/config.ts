@@ -11,8 +11,10 @@ export interface CommonConfig {
 }
 
 export interface CollectorConfig extends CommonConfig {
-  /** WINNOW_COLLECTOR_PORT, default 8080. */
+  /** Public tracking port. WINNOW_COLLECTOR_PORT, default 8080. */
   httpPort: number;
+  /** Health and metrics, kept off the public port. WINNOW_COLLECTOR_OPS_PORT, default 9100. */
+  opsPort: number;
   /** The classifier's gRPC address. WINNOW_CLASSIFIER_ADDR, default 127.0.0.1:50061. */
   classifierAddress: string;
   /** The configuration service (inside stats). WINNOW_STATS_ADDR, default 127.0.0.1:50062. */
@@ -40,19 +42,17 @@ export interface ClassifierConfig extends CommonConfig {
   statsAddress: string;
 }
 
-export type StoreKind = 'embedded' | 'mongodb';
+export type StoreKind = 'embedded';
 
 export interface StatsConfig extends CommonConfig {
   /** WINNOW_STATS_GRPC_PORT, default 50062. */
   grpcPort: number;
   /** WINNOW_STATS_HTTP_PORT (health, metrics), default 9102. */
   httpPort: number;
-  /** embedded | mongodb. WINNOW_STORE, default embedded. */
+  /** Which store backs the service. WINNOW_STORE, default embedded. */
   store: StoreKind;
   /** Embedded store directory. WINNOW_DATA_DIR, default ./.winnow-data. */
   dataDir: string;
-  /** Required when WINNOW_STORE=mongodb. MONGODB_URL. */
-  mongodbUrl: string | undefined;
   /** Create the demo tenant and tracking domain on first start. WINNOW_DEMO_TENANT, default true. */
   demoTenant: boolean;
 }
@@ -70,6 +70,7 @@ export function loadCollectorConfig(env: Env = process.env): CollectorConfig {
   return {
     ...common(r),
     httpPort: r.port('WINNOW_COLLECTOR_PORT', 8080),
+    opsPort: r.port('WINNOW_COLLECTOR_OPS_PORT', 9100),
     classifierAddress: r.address('WINNOW_CLASSIFIER_ADDR', '127.0.0.1:50061'),
     configAddress: r.address('WINNOW_STATS_ADDR', '127.0.0.1:50062'),
     batchMaxEvents: r.int('WINNOW_BATCH_MAX_EVENTS', 500, 1, 10_000),
@@ -93,14 +94,13 @@ export function loadClassifierConfig(env: Env = process.env): ClassifierConfig {
 
 export function loadStatsConfig(env: Env = process.env): StatsConfig {
   const r = new EnvReader(env);
-  const store = r.oneOf('WINNOW_STORE', ['embedded', 'mongodb'] as const, 'embedded');
+  const store = r.oneOf('WINNOW_STORE', ['embedded'] as const, 'embedded');
   return {
     ...common(r),
     grpcPort: r.port('WINNOW_STATS_GRPC_PORT', 50062),
     httpPort: r.port('WINNOW_STATS_HTTP_PORT', 9102),
     store,
     dataDir: r.string('WINNOW_DATA_DIR', './.winnow-data'),
-    mongodbUrl: store === 'mongodb' ? r.required('MONGODB_URL') : r.string('MONGODB_URL'),
     demoTenant: r.bool('WINNOW_DEMO_TENANT', true),
   };
 }

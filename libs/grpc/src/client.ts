@@ -137,3 +137,6 @@ export function createClient<T extends GenServiceMethods>(
   channels.set(client, channel);
   return client as ServiceClient<T>;
 }
+
+/** The client type of a generated service schema: `ClientOf<typeof StatsService>`. */
+export type ClientOf<S> = S extends GenService<infer T> ? ServiceClient<T> : never;

@@ -2,3 +2,4 @@ export * from './errors';
 export * from './service-definition';
 export * from './server';
 export * from './client';
+export * from './metrics-hooks';

@@ -161,3 +161,6 @@ export function newServer(maxMessageBytes = 16 * 1024 * 1024): grpc.Server {
     'grpc.keepalive_time_ms': 30_000,
   });
 }
+
+/** The implementation type of a generated service schema: `ImplOf<typeof StatsService>`. */
+export type ImplOf<S> = S extends GenService<infer T> ? ServiceImpl<T> : never;

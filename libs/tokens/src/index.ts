@@ -1,1 +1,3 @@
 export * from './token-codec';
+export * from './tracking-domain';
+export * from './tracking-urls';

@@ -32,6 +32,10 @@ export enum TokenRejection {
   BadPayload = 'bad_payload',
   Expired = 'expired',
   WrongTenant = 'wrong_tenant',
+  /** A pixel token on a link path or the other way round. */
+  WrongKind = 'wrong_kind',
+  /** A click token whose target is not an http(s) URL. */
+  BadTarget = 'bad_target',
 }
 
 export class TokenError extends Error {

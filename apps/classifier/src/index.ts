@@ -1,0 +1,1 @@
+export { startClassifier } from './bootstrap';

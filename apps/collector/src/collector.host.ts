@@ -1,0 +1,131 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { Registry } from 'prom-client';
+import { closeClient, waitForReady, type ClientOf } from '@winnow/grpc';
+import type { ClassifierService, ConfigService } from '@winnow/proto';
+import type { CollectorConfig } from '@winnow/config';
+import { OpsEndpoints, listen, startOpsServer, type RunningServer } from '@winnow/observability';
+import { CollectorMetrics } from './collector.metrics';
+import { DomainRegistry } from './domain-registry';
+import { clientIp, keptHeaders, parseRoute } from './edge-request';
+import { EventPipeline } from './event-pipeline';
+import { PIXEL_GIF, PIXEL_HEADERS } from './pixel';
+import { TRACKED_METHODS, TrackingService, routeName, type Outcome } from './tracking.service';
+import { CLASSIFIER_CLIENT, COLLECTOR_CONFIG, CONFIG_CLIENT, METRICS } from './tokens';
+
+/** Longest request target accepted (a sealed link token with a long target fits well within). */
+export const MAX_URL_CHARS = 8192;
+/** Request line and headers together; Node answers 431 beyond this. */
+export const MAX_HEADER_BYTES = 16 * 1024;
+
+const TEXT = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' };
+
+/** The collector's public HTTP server (tracking paths only) and its private ops server. */
+@Injectable()
+export class CollectorHost implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
+  private readonly log = new Logger('CollectorHost');
+  private readonly ops: OpsEndpoints;
+  private readonly server: Server;
+  private running?: RunningServer;
+  private opsServer?: RunningServer;
+  httpPort = 0;
+  opsPort = 0;
+
+  constructor(
+    @Inject(COLLECTOR_CONFIG) private readonly config: CollectorConfig,
+    @Inject(METRICS) registry: Registry,
+    @Inject(CLASSIFIER_CLIENT) private readonly classifier: ClientOf<typeof ClassifierService>,
+    @Inject(CONFIG_CLIENT) private readonly configClient: ClientOf<typeof ConfigService>,
+    private readonly domains: DomainRegistry,
+    private readonly pipeline: EventPipeline,
+    private readonly tracking: TrackingService,
+    private readonly metrics: CollectorMetrics,
+  ) {
+    this.ops = new OpsEndpoints(registry, [
+      {
+        name: 'tracking_domains',
+        check: async () => {
+          if (!domains.loaded) throw new Error('not loaded yet');
+        },
+      },
+      { name: 'classifier', check: () => waitForReady(classifier, 1000) },
+    ]);
+    this.server = createServer(
+      { maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 15_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 },
+      (req, res) => this.onRequest(req, res),
+    );
+    // Idle sockets are cut after 30 s.
+    this.server.setTimeout(30_000, (socket) => socket.destroy());
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const started = process.hrtime.bigint();
+    const url = req.url ?? '/';
+    const method = req.method ?? 'GET';
+    if (url.length > MAX_URL_CHARS) return this.plain(res, 'other', method, 414, 'URI too long\n');
+    const route = parseRoute(url);
+    if (!route) return this.plain(res, 'other', method, 404, 'not found\n');
+    const name = routeName(route);
+    if (!TRACKED_METHODS.has(method)) {
+      res.setHeader('allow', 'GET, HEAD, OPTIONS');
+      return this.plain(res, name, method, 405, 'method not allowed\n');
+    }
+    const outcome = this.tracking.track(route, {
+      host: req.headers.host,
+      method,
+      ip: clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for'], this.config.trustProxy),
+      headers: keptHeaders(req.headers),
+      atMs: Date.now(),
+    });
+    this.respond(res, method, outcome, name);
+    this.metrics.latency.observe({ route: name }, Number(process.hrtime.bigint() - started) / 1e9);
+  }
+
+  private respond(res: ServerResponse, method: string, outcome: Outcome, route: string): void {
+    switch (outcome.kind) {
+      case 'pixel':
+        res.writeHead(200, PIXEL_HEADERS).end(method === 'HEAD' ? undefined : PIXEL_GIF);
+        this.metrics.requests.inc({ route, method, status: '200' });
+        return;
+      case 'redirect':
+        res.writeHead(302, { location: outcome.location, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer', 'content-length': '0' }).end();
+        this.metrics.requests.inc({ route, method, status: '302' });
+        return;
+      case 'options':
+        res.writeHead(204, { allow: 'GET, HEAD, OPTIONS', 'cache-control': 'no-store' }).end();
+        this.metrics.requests.inc({ route, method, status: '204' });
+        return;
+      case 'not_found':
+        return this.plain(res, route, method, 404, 'This link is not valid.\n');
+    }
+  }
+
+  private plain(res: ServerResponse, route: string, method: string, status: number, body: string): void {
+    res.writeHead(status, TEXT).end(body);
+    this.metrics.requests.inc({ route, method: TRACKED_METHODS.has(method) ? method : 'other', status: String(status) });
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.domains.refresh();
+    this.domains.start();
+    this.running = await listen(this.server, this.config.bindHost, this.config.httpPort);
+    this.opsServer = await startOpsServer(this.ops, this.config.bindHost, this.config.opsPort);
+    this.httpPort = this.running.port;
+    this.opsPort = this.opsServer.port;
+    this.log.log({ msg: 'listening', http: `${this.config.bindHost}:${this.httpPort}`, ops: `${this.config.bindHost}:${this.opsPort}`, classifier: this.config.classifierAddress });
+  }
+
+  /** SIGTERM: fail readiness, stop accepting, then hand queued events downstream. */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.ops.startDraining();
+    await this.running?.close();
+    const left = await this.pipeline.drain(this.config.drainMs);
+    this.log.log({ msg: 'drained', unsent: left });
+    await this.opsServer?.close();
+  }
+
+  onApplicationShutdown(): void {
+    closeClient(this.classifier);
+    closeClient(this.configClient);
+  }
+}

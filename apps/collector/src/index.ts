@@ -1,0 +1,2 @@
+export { startCollector } from './bootstrap';
+export { PIXEL_GIF } from './pixel';

@@ -1,0 +1,67 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { EventKind, PathKind, type TokenPayload } from '@winnow/proto';
+import { TokenError, TokenRejection, openToken } from '@winnow/tokens';
+import type { CollectorConfig } from '@winnow/config';
+import { CollectorMetrics } from './collector.metrics';
+import { DomainRegistry } from './domain-registry';
+import { edgeEvent, isSafeTarget, type TrackingRoute } from './edge-request';
+import { EventPipeline } from './event-pipeline';
+import { COLLECTOR_CONFIG } from './tokens';
+
+/** What to answer a tracking request with. The HTTP adapter maps each to a response. */
+export type Outcome =
+  | { kind: 'pixel' }
+  | { kind: 'redirect'; location: string }
+  | { kind: 'options' }
+  | { kind: 'not_found' };
+
+/** The methods the tracking paths answer and record; others get 405 and nothing is recorded. */
+export const TRACKED_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export interface SeenRequest {
+  host: string | undefined;
+  method: string;
+  ip: string;
+  headers: Record<string, string>;
+  atMs: number;
+}
+
+export const routeName = (route: TrackingRoute) => (route.kind === PathKind.PIXEL ? 'pixel' : 'click');
+
+/**
+ * Decides what a tracking request means: which tenant (by host), whether its token is genuine,
+ * and records the event. A bad pixel token still gets the GIF (mail keeps rendering); a bad link
+ * token gets a 404, never a redirect.
+ */
+@Injectable()
+export class TrackingService {
+  private readonly maxAgeS: number;
+
+  constructor(
+    private readonly domains: DomainRegistry,
+    private readonly pipeline: EventPipeline,
+    private readonly metrics: CollectorMetrics,
+    @Inject(COLLECTOR_CONFIG) private readonly config: CollectorConfig,
+  ) {
+    this.maxAgeS = config.tokenMaxAgeDays * 86_400;
+  }
+
+  track(route: TrackingRoute, req: SeenRequest): Outcome {
+    const domain = this.domains.resolve(req.host);
+    if (!domain) return { kind: 'not_found' };
+    let payload: TokenPayload;
+    try {
+      payload = openToken(domain.keyring, route.token, { tenant: domain.tenant, nowS: Math.floor(req.atMs / 1000), maxAgeS: this.maxAgeS });
+      const expected = route.kind === PathKind.PIXEL ? EventKind.OPEN : EventKind.CLICK;
+      if (payload.kind !== expected) throw new TokenError(TokenRejection.WrongKind);
+      if (route.kind === PathKind.CLICK && !isSafeTarget(payload.targetUrl)) throw new TokenError(TokenRejection.BadTarget);
+    } catch (err) {
+      if (!(err instanceof TokenError)) throw err;
+      this.metrics.tokensRejected.inc({ route: routeName(route), reason: err.reason });
+      return route.kind === PathKind.PIXEL && req.method !== 'OPTIONS' ? { kind: 'pixel' } : { kind: 'not_found' };
+    }
+    this.pipeline.enqueue(edgeEvent(payload, route, req.method, req.ip, req.headers, req.atMs));
+    if (req.method === 'OPTIONS') return { kind: 'options' };
+    return route.kind === PathKind.PIXEL ? { kind: 'pixel' } : { kind: 'redirect', location: payload.targetUrl };
+  }
+}

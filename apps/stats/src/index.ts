@@ -1,0 +1,2 @@
+export { startStats } from './bootstrap';
+export { DEMO_HOSTNAME, DEMO_TENANT } from './demo-tenant';

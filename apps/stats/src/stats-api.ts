@@ -1,0 +1,89 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ErrorCode, WinnowError, type ImplOf } from '@winnow/grpc';
+import { Granularity, PolicyMode, type StatsService } from '@winnow/proto';
+import { AUTOMATED_MASK, campaignStats, countingMask, sourceBit, ALL_SOURCES } from '@winnow/engagement';
+import type { EventStore, HourBucket } from '@winnow/storage';
+import { EVENT_STORE } from './tokens';
+import { requireField, storeCall } from './store-errors';
+
+const DAY_MS = 86_400_000;
+
+function sumMasked(arr: number[], mask: number): number {
+  let n = 0;
+  for (const s of ALL_SOURCES) if (mask & sourceBit(s)) n += arr[s] ?? 0;
+  return n;
+}
+
+/** The StatsService gRPC handlers: validate, ask the store, shape the answer. */
+@Injectable()
+export class StatsApi {
+  constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
+
+  handlers(): ImplOf<typeof StatsService> {
+    const store = this.store;
+    return {
+      recordDeliveries: async (req) => {
+        const r = await storeCall(() => store.recordDeliveries(req.deliveries));
+        return { recorded: String(r.recorded), duplicates: String(r.duplicates) };
+      },
+      recordEvents: async (req) => {
+        const r = await storeCall(() => store.recordEvents(req.events));
+        return { stored: String(r.stored), duplicates: String(r.duplicates), revised: String(r.revised) };
+      },
+      getCampaignStats: async (req) => {
+        const tenant = requireField(req.tenant, 'tenant');
+        const campaign = requireField(req.campaign, 'campaign');
+        const [counters, policy] = await storeCall(() => Promise.all([store.campaignCounters(tenant, campaign), store.getPolicy(tenant)]));
+        return { stats: campaignStats(tenant, campaign, counters, policy, req.policyMode) };
+      },
+      getMessageTimeline: async (req) => {
+        const tenant = requireField(req.tenant, 'tenant');
+        const message = requireField(req.message, 'message');
+        const [record, events] = await storeCall(() => Promise.all([store.message(tenant, message), store.messageEvents(tenant, message)]));
+        if (!record) throw new WinnowError(ErrorCode.NotFound, `no message ${message} for tenant ${tenant}`);
+        return {
+          timeline: { tenant, message, campaign: record.campaign, deliveredAtUnixMs: String(record.deliveredAtMs), events },
+        };
+      },
+      listEvents: async (req) => {
+        if (!req.filter?.tenant) throw new WinnowError(ErrorCode.InvalidArgument, 'filter.tenant is required');
+        const size = req.pageSize === 0 ? 100 : req.pageSize;
+        if (size < 1 || size > 1000) throw new WinnowError(ErrorCode.InvalidArgument, 'page_size must be between 1 and 1000');
+        const filter = req.filter;
+        return storeCall(() => store.listEvents(filter, size, req.pageToken));
+      },
+      getTimeSeries: async (req) => {
+        const tenant = requireField(req.tenant, 'tenant');
+        const campaign = requireField(req.campaign, 'campaign');
+        const granularity = req.granularity === Granularity.DAY ? Granularity.DAY : Granularity.HOUR;
+        const [buckets, policy] = await storeCall(() =>
+          Promise.all([store.hourBuckets(tenant, campaign, Number(req.fromUnixMs), Number(req.toUnixMs)), store.getPolicy(tenant)]),
+        );
+        const mask = countingMask(policy, req.policyMode ?? PolicyMode.UNSPECIFIED);
+        const width = granularity === Granularity.DAY ? DAY_MS : 3_600_000;
+        const points = new Map<number, { opens: number; clicks: number; ao: number; ac: number }>();
+        for (const b of buckets as HourBucket[]) {
+          const start = b.hourStartMs - (b.hourStartMs % width);
+          const p = points.get(start) ?? { opens: 0, clicks: 0, ao: 0, ac: 0 };
+          p.opens += sumMasked(b.opens, mask.opens);
+          p.clicks += sumMasked(b.clicks, mask.clicks);
+          p.ao += sumMasked(b.opens, AUTOMATED_MASK);
+          p.ac += sumMasked(b.clicks, AUTOMATED_MASK);
+          points.set(start, p);
+        }
+        return {
+          series: {
+            granularity,
+            points: [...points.entries()].map(([start, p]) => ({
+              bucketStartUnixMs: String(start),
+              opens: String(p.opens),
+              clicks: String(p.clicks),
+              automatedOpens: String(p.ao),
+              automatedClicks: String(p.ac),
+            })),
+          },
+        };
+      },
+    };
+  }
+}
