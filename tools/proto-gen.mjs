@@ -7,8 +7,11 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const bin = join(root, 'node_modules', '.bin');
+const repo = fileURLToPath(new URL('..', import.meta.url));
+const rootFlag = process.argv.indexOf('--root');
+// --root DIR checks another copy of the workspace (the test suite uses it to prove the check fails).
+const root = rootFlag === -1 ? repo : process.argv[rootFlag + 1];
+const bin = join(repo, 'node_modules', '.bin');
 const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
 
 function listFiles(dir) {

@@ -1,2 +1,2 @@
-export * from './http-client';
+export * from '@winnow/http-util';
 export * from './prometheus-text';

@@ -66,7 +66,9 @@ export class LmdbEventStore implements EventStore {
     this.domains = this.root.openDB({ name: 'domains', encoding: 'binary' });
   }
 
-  async init(): Promise<void> {}
+  async init(): Promise<void> {
+    // The databases were opened in the constructor; LMDB needs no indexes or schema.
+  }
 
   async ping(): Promise<void> {
     this.root.getStats();

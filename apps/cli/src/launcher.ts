@@ -1,0 +1,134 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { loadClassifierConfig, loadCollectorConfig, loadStatsConfig, type Env } from '@winnow/config';
+
+/** The services in start order: each one's clients need the one before. */
+export const SERVICES = ['stats', 'classifier', 'collector'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+export interface StackPorts {
+  statsGrpc: number;
+  statsHttp: number;
+  classifierGrpc: number;
+  classifierHttp: number;
+  collectorHttp: number;
+  collectorOps: number;
+}
+
+/** The ports each service would pick from the same environment variables it reads itself. */
+export function configuredPorts(env: Env = process.env): StackPorts {
+  const stats = loadStatsConfig(env);
+  const classifier = loadClassifierConfig(env);
+  const collector = loadCollectorConfig(env);
+  return {
+    statsGrpc: stats.grpcPort,
+    statsHttp: stats.httpPort,
+    classifierGrpc: classifier.grpcPort,
+    classifierHttp: classifier.httpPort,
+    collectorHttp: collector.httpPort,
+    collectorOps: collector.opsPort,
+  };
+}
+
+/** Asks the OS for a free loopback port. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function freePorts(): Promise<StackPorts> {
+  return {
+    statsGrpc: await freePort(),
+    statsHttp: await freePort(),
+    classifierGrpc: await freePort(),
+    classifierHttp: await freePort(),
+    collectorHttp: await freePort(),
+    collectorOps: await freePort(),
+  };
+}
+
+function envFor(name: ServiceName, ports: StackPorts, dataDir: string): Record<string, string> {
+  const stats = `127.0.0.1:${ports.statsGrpc}`;
+  switch (name) {
+    case 'stats':
+      return { WINNOW_STATS_GRPC_PORT: String(ports.statsGrpc), WINNOW_STATS_HTTP_PORT: String(ports.statsHttp), WINNOW_DATA_DIR: dataDir };
+    case 'classifier':
+      return { WINNOW_CLASSIFIER_GRPC_PORT: String(ports.classifierGrpc), WINNOW_CLASSIFIER_HTTP_PORT: String(ports.classifierHttp), WINNOW_STATS_ADDR: stats };
+    case 'collector':
+      return {
+        WINNOW_COLLECTOR_PORT: String(ports.collectorHttp),
+        WINNOW_COLLECTOR_OPS_PORT: String(ports.collectorOps),
+        WINNOW_CLASSIFIER_ADDR: `127.0.0.1:${ports.classifierGrpc}`,
+        WINNOW_STATS_ADDR: stats,
+      };
+  }
+}
+
+export interface Stack {
+  ports: StackPorts;
+  /** SIGTERM to each service, collector first; resolves when all have exited. */
+  stop(): Promise<void>;
+  /** Resolves with the name of the first service that exits on its own. */
+  readonly exited: Promise<ServiceName>;
+}
+
+export interface LaunchOptions {
+  ports: StackPorts;
+  dataDir: string;
+  /** Extra environment for every service (e.g. WINNOW_TRUST_PROXY for the demo). */
+  env?: Record<string, string>;
+  /** Where service log lines go; default: dropped. */
+  onLog?: (service: ServiceName, line: string) => void;
+}
+
+/** Starts the built services as child processes and waits until each says where it listens. */
+export async function launchStack(opts: LaunchOptions): Promise<Stack> {
+  const children: Array<[ServiceName, ChildProcess]> = [];
+  let onExit: (name: ServiceName) => void = () => undefined;
+  const exited = new Promise<ServiceName>((resolve) => (onExit = resolve));
+  const stop = async () => {
+    for (const [, child] of [...children].reverse()) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
+      const gone = new Promise((ok) => child.once('exit', ok));
+      child.kill('SIGTERM');
+      await gone;
+    }
+  };
+  try {
+    for (const name of SERVICES) {
+      const main = join(__dirname, '..', '..', name, 'dist', 'main.js');
+      const child = spawn(process.execPath, [main], {
+        env: { ...process.env, ...envFor(name, opts.ports, opts.dataDir), ...opts.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.push([name, child]);
+      child.once('exit', () => onExit(name));
+      await new Promise<void>((resolve, reject) => {
+        const out = createInterface({ input: child.stdout! });
+        const err = createInterface({ input: child.stderr! });
+        const failed = (code: number | null) => reject(new Error(`${name} exited with code ${code} before it listened`));
+        child.once('exit', failed);
+        out.on('line', (line) => {
+          if (line.includes('"listening"') && line.includes(`"service":"${name}"`)) {
+            child.off('exit', failed);
+            resolve();
+          }
+          opts.onLog?.(name, line);
+        });
+        err.on('line', (line) => opts.onLog?.(name, line));
+      });
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { ports: opts.ports, stop, exited };
+}

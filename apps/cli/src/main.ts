@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+import { demo } from './demo';
+import { start } from './start';
+
+const USAGE = `usage: winnow <command>
+
+commands:
+  start   run collector, classifier and stats on the embedded store (npm start)
+  demo    send a demo campaign's traffic through a fresh stack and print its statistics (npm run demo)
+`;
+
+const commands: Record<string, () => Promise<void>> = { start, demo };
+
+const name = process.argv[2] ?? '';
+const command = commands[name];
+if (!command) {
+  process.stderr.write(name ? `unknown command ${JSON.stringify(name)}\n\n${USAGE}` : USAGE);
+  process.exit(2);
+}
+command().catch((err: Error) => {
+  process.stderr.write(`winnow ${name}: ${err.message}\n`);
+  process.exit(1);
+});

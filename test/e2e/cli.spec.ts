@@ -1,0 +1,82 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { describe, expect, it } from 'vitest';
+import { httpRequest } from '@winnow/testing';
+
+const root = join(__dirname, '..', '..');
+const cli = join(root, 'apps/cli/dist/main.js');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+describe('the winnow command (built services as real processes)', () => {
+  it('is built (npm test builds first)', () => {
+    expect(existsSync(cli), `${cli} is missing: run npm run build`).toBe(true);
+  });
+
+  it('runs the demo end to end and prints the statistics both ways', () => {
+    const r = spawnSync(process.execPath, [cli, 'demo'], { cwd: root, encoding: 'utf8', timeout: 90_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/campaign flu-shot-reminder of demo-clinic: 40 delivered/);
+    expect(r.stdout).toMatch(/reported, automated suppressed/);
+    expect(r.stdout).toMatch(/reported, automated included/);
+    expect(r.stdout).toMatch(/automated: apple_mpp\s+12\s+12/);
+    expect(r.stdout).toMatch(/35 x GET pixel -> 200/);
+  }, 120_000);
+
+  it('starts the stack, reports where it listens, and stops cleanly on SIGTERM', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'winnow-start-'));
+    const ports = { collector: await freePort(), collectorOps: await freePort(), classifier: await freePort(), classifierHttp: await freePort(), stats: await freePort(), statsHttp: await freePort() };
+    const child = spawn(process.execPath, [cli, 'start'], {
+      cwd: root,
+      env: {
+        ...process.env,
+        WINNOW_DATA_DIR: dataDir,
+        WINNOW_COLLECTOR_PORT: String(ports.collector),
+        WINNOW_COLLECTOR_OPS_PORT: String(ports.collectorOps),
+        WINNOW_CLASSIFIER_GRPC_PORT: String(ports.classifier),
+        WINNOW_CLASSIFIER_HTTP_PORT: String(ports.classifierHttp),
+        WINNOW_CLASSIFIER_ADDR: `127.0.0.1:${ports.classifier}`,
+        WINNOW_STATS_GRPC_PORT: String(ports.stats),
+        WINNOW_STATS_HTTP_PORT: String(ports.statsHttp),
+        WINNOW_STATS_ADDR: `127.0.0.1:${ports.stats}`,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      const banner: string[] = [];
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`no banner; got ${banner.join('\n')}`)), 30_000);
+        createInterface({ input: child.stdout! }).on('line', (line) => {
+          banner.push(line);
+          if (line.startsWith('Ctrl-C')) {
+            clearTimeout(t);
+            resolve();
+          }
+        });
+      });
+      const text = banner.join('\n');
+      expect(text).toContain(`collector   http://127.0.0.1:${ports.collector}`);
+      expect(text).toContain(`stats       grpc 127.0.0.1:${ports.stats}`);
+      for (const port of [ports.collectorOps, ports.classifierHttp, ports.statsHttp]) {
+        expect((await httpRequest({ port, path: '/healthz' })).status).toBe(200);
+      }
+      const exit = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      expect(await exit).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
