@@ -43,6 +43,7 @@ export async function startStack(env: Record<string, string> = {}, dataDir = mkd
       WINNOW_BATCH_MAX_DELAY_MS: '10',
       WINNOW_DOMAIN_REFRESH_MS: '200',
       WINNOW_DRAIN_MS: '2000',
+      WINNOW_SPOOL_DIR: join(dataDir, 'spool'),
       ...env,
     }),
     quiet(),

@@ -68,6 +68,7 @@ function envFor(name: ServiceName, ports: StackPorts, dataDir: string): Record<s
         WINNOW_COLLECTOR_OPS_PORT: String(ports.collectorOps),
         WINNOW_CLASSIFIER_ADDR: `127.0.0.1:${ports.classifierGrpc}`,
         WINNOW_STATS_ADDR: stats,
+        WINNOW_SPOOL_DIR: join(dataDir, 'spool'),
       };
   }
 }

@@ -51,11 +51,18 @@ export class CollectorHost implements OnApplicationBootstrap, BeforeApplicationS
       { name: 'classifier', check: () => waitForReady(classifier, 1000) },
     ]);
     this.server = createServer(
-      { maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 15_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 },
+      {
+        maxHeaderSize: MAX_HEADER_BYTES,
+        headersTimeout: config.headersTimeoutMs,
+        requestTimeout: config.requestTimeoutMs,
+        keepAliveTimeout: Math.min(5_000, config.idleTimeoutMs),
+        // How often Node checks the two timeouts above (its default, 30 s, lets a slow client linger).
+        connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(config.headersTimeoutMs / 4))),
+      },
       (req, res) => this.onRequest(req, res),
     );
-    // Idle sockets are cut after 30 s.
-    this.server.setTimeout(30_000, (socket) => socket.destroy());
+    // A connection with no traffic at all is cut.
+    this.server.setTimeout(config.idleTimeoutMs, (socket) => socket.destroy());
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -70,15 +77,19 @@ export class CollectorHost implements OnApplicationBootstrap, BeforeApplicationS
       res.setHeader('allow', 'GET, HEAD, OPTIONS');
       return this.plain(res, name, method, 405, 'method not allowed\n');
     }
-    const outcome = this.tracking.track(route, {
+    const { outcome, captured } = this.tracking.track(route, {
       host: req.headers.host,
       method,
       ip: clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for'], this.config.trustProxy),
       headers: keptHeaders(req.headers),
       atMs: Date.now(),
     });
-    this.respond(res, method, outcome, name);
-    this.metrics.latency.observe({ route: name }, Number(process.hrtime.bigint() - started) / 1e9);
+    const answer = () => {
+      this.respond(res, method, outcome, name);
+      this.metrics.latency.observe({ route: name }, Number(process.hrtime.bigint() - started) / 1e9);
+    };
+    if (captured) void captured.then(answer);
+    else answer();
   }
 
   private respond(res: ServerResponse, method: string, outcome: Outcome, route: string): void {
@@ -108,6 +119,7 @@ export class CollectorHost implements OnApplicationBootstrap, BeforeApplicationS
   async onApplicationBootstrap(): Promise<void> {
     await this.domains.refresh();
     this.domains.start();
+    this.pipeline.start();
     this.running = await listen(this.server, this.config.bindHost, this.config.httpPort);
     this.opsServer = await startOpsServer(this.ops, this.config.bindHost, this.config.opsPort);
     this.httpPort = this.running.port;
@@ -120,7 +132,7 @@ export class CollectorHost implements OnApplicationBootstrap, BeforeApplicationS
     this.ops.startDraining();
     await this.running?.close();
     const left = await this.pipeline.drain(this.config.drainMs);
-    this.log.log({ msg: 'drained', unsent: left });
+    this.log.log({ msg: 'drained', leftInSpool: left });
     await this.opsServer?.close();
   }
 

@@ -8,27 +8,54 @@ export class CollectorMetrics {
   readonly requests: Counter<'route' | 'method' | 'status'>;
   readonly latency: Histogram<'route'>;
   readonly tokensRejected: Counter<'route' | 'reason'>;
-  readonly events: Counter<'state'>;
+  readonly accepted: Counter;
+  readonly sent: Counter;
+  readonly spooled: Counter;
+  readonly replayed: Counter;
   readonly dropped: Counter<'reason'>;
-  readonly queueDepth: Gauge;
   readonly domains: Gauge;
   readonly domainRefreshFailures: Counter;
+  private spoolState: () => { depth: number; bytes: number } = () => ({ depth: 0, bytes: 0 });
 
   constructor(@Inject(METRICS) registry: Registry) {
     const registers = [registry];
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const self = this;
     this.requests = new Counter({ name: 'winnow_collector_requests_total', help: 'HTTP requests by route, method and status', labelNames: ['route', 'method', 'status'], registers });
     this.latency = new Histogram({
       name: 'winnow_collector_request_duration_seconds',
-      help: 'Time to answer a tracking request',
+      help: 'Time to answer a tracking request, durable capture included',
       labelNames: ['route'],
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
       registers,
     });
     this.tokensRejected = new Counter({ name: 'winnow_collector_tokens_rejected_total', help: 'Tokens refused, by route and reason; nothing is recorded for them', labelNames: ['route', 'reason'], registers });
-    this.events = new Counter({ name: 'winnow_collector_events_total', help: 'Edge events by state: accepted (queued), sent (acknowledged as stored downstream)', labelNames: ['state'], registers });
-    this.dropped = new Counter({ name: 'winnow_collector_events_dropped_total', help: 'Edge events lost, by reason', labelNames: ['reason'], registers });
-    this.queueDepth = new Gauge({ name: 'winnow_collector_queue_depth', help: 'Edge events waiting to be sent downstream', registers });
+    this.accepted = new Counter({ name: 'winnow_collector_events_accepted_total', help: 'Events captured in the spool', registers });
+    this.sent = new Counter({ name: 'winnow_collector_events_sent_total', help: 'Events acknowledged as stored downstream', registers });
+    this.spooled = new Counter({ name: 'winnow_collector_events_spooled_total', help: 'Events captured while downstream was unavailable (they wait on disk)', registers });
+    this.replayed = new Counter({ name: 'winnow_collector_events_replayed_total', help: 'Events sent after a restart from a spool written by an earlier process', registers });
+    this.dropped = new Counter({ name: 'winnow_collector_events_dropped_total', help: 'Events lost, by reason', labelNames: ['reason'], registers });
+    new Gauge({
+      name: 'winnow_collector_queue_depth',
+      help: 'Events captured and not yet stored downstream',
+      registers,
+      collect() {
+        this.set(self.spoolState().depth);
+      },
+    });
+    new Gauge({
+      name: 'winnow_collector_spool_bytes',
+      help: 'Bytes of spool segment files on disk',
+      registers,
+      collect() {
+        this.set(self.spoolState().bytes);
+      },
+    });
     this.domains = new Gauge({ name: 'winnow_collector_tracking_domains', help: 'Tracking domains known to this collector', registers });
     this.domainRefreshFailures = new Counter({ name: 'winnow_collector_domain_refresh_failures_total', help: 'Failed reads of the tracking domains (the last good set stays in use)', registers });
+  }
+
+  observeSpool(state: () => { depth: number; bytes: number }): void {
+    this.spoolState = state;
   }
 }

@@ -1,105 +1,197 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { ClientOf } from '@winnow/grpc';
-import type { ClassifierService, EdgeEvent } from '@winnow/proto';
+import { toBinary } from '@bufbuild/protobuf';
+import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import { ErrorCode, WinnowError, isRetryable, sendEncodedClientStream, type ClientOf } from '@winnow/grpc';
+import { ClassifierService, EdgeEventSchema, type EdgeEvent } from '@winnow/proto';
 import type { CollectorConfig } from '@winnow/config';
 import { CollectorMetrics } from './collector.metrics';
+import { Spool, type SpoolRecord } from './spool/spool';
 import { CLASSIFIER_CLIENT, COLLECTOR_CONFIG } from './tokens';
 
 /** Why an event never reached the store. Closed set: each is a metric label. */
 export enum DropReason {
-  QueueFull = 'queue_full',
-  ShutdownTimeout = 'shutdown_timeout',
+  /** The spool reached WINNOW_SPOOL_MAX_BYTES while downstream was away. */
+  SpoolFull = 'spool_full',
+  /** The spool could not be written (disk error). */
+  SpoolError = 'spool_error',
+  /** Downstream refused the event as invalid; retrying would never succeed. */
+  Rejected = 'rejected',
 }
 
 const MIN_BACKOFF_MS = 50;
 const MAX_BACKOFF_MS = 5000;
 const SEND_DEADLINE_MS = 15_000;
+const INGEST = ClassifierService.method.ingest;
+
+/** One IngestRequest on the wire, built from spooled EdgeEvent bytes without decoding them. */
+function ingestRequest(records: readonly SpoolRecord[]): Uint8Array {
+  const w = new BinaryWriter();
+  for (const r of records) w.tag(1, WireType.LengthDelimited).bytes(r.payload);
+  return w.finish();
+}
 
 /**
- * Batches edge events and hands them to the classifier over a client stream, one batch at a time
- * and in order. A batch leaves the queue only when the classifier acknowledged it as stored; on
- * failure it is retried with backoff (event ids make the retry idempotent downstream).
+ * Captures every accepted event in the spool (see spool.ts), then hands the spool's records to
+ * the classifier in order, in batches, over the Ingest stream. A record is acknowledged (and may
+ * be deleted) only after the classifier answered that it is stored. While downstream is away the
+ * collector keeps answering and the records wait on disk; they are replayed in order when it
+ * returns, and after a restart. Event ids are assigned at the edge, so a replay of something
+ * already stored is recognised downstream and not counted twice.
  */
 @Injectable()
 export class EventPipeline {
   private readonly log = new Logger('EventPipeline');
-  private queue: EdgeEvent[] = [];
-  private timer?: NodeJS.Timeout;
-  private sending = false;
-  private backoffMs = 0;
-  private idle: Array<() => void> = [];
+  private readonly spool: Spool;
+  private stopping = false;
+  private loop?: Promise<void>;
+  private downstreamDown = false;
+  private recoveredUpTo = 0;
+  private full = false;
 
   constructor(
     @Inject(CLASSIFIER_CLIENT) private readonly classifier: ClientOf<typeof ClassifierService>,
     @Inject(COLLECTOR_CONFIG) private readonly config: CollectorConfig,
     private readonly metrics: CollectorMetrics,
-  ) {}
+  ) {
+    this.spool = new Spool({ dir: config.spoolDir, segmentBytes: config.spoolSegmentBytes, maxBytes: config.spoolMaxBytes, sync: config.captureSync });
+    metrics.observeSpool(() => ({ depth: this.spool.depth, bytes: this.spool.bytes }));
+  }
 
+  /** Opens the spool (repairing a torn tail) and starts sending. */
+  start(): void {
+    const report = this.spool.open();
+    this.recoveredUpTo = this.spool.lastWrittenSeq;
+    if (report.pending > 0 || report.truncatedBytes > 0) {
+      this.log.warn({ msg: 'spool recovered', pendingEvents: report.pending, truncatedBytes: report.truncatedBytes, dir: this.config.spoolDir });
+    }
+    this.loop = this.run();
+  }
+
+  /** Events captured and not yet stored downstream. */
   get depth(): number {
-    return this.queue.length;
+    return this.spool.depth;
   }
 
-  /** Queues an event; false (and counted) when the queue is full. */
-  enqueue(event: EdgeEvent): boolean {
-    if (this.queue.length >= this.config.queueMaxEvents) {
-      this.metrics.dropped.inc({ reason: DropReason.QueueFull });
-      return false;
+  /**
+   * Captures an event. Resolves when it is on disk (fsynced when WINNOW_CAPTURE_SYNC is on); never
+   * rejects: an event that cannot be captured is counted as dropped with its reason.
+   */
+  capture(event: EdgeEvent): Promise<void> {
+    const appended = this.spool.append(toBinary(EdgeEventSchema, event));
+    if (!appended) {
+      this.metrics.dropped.inc({ reason: DropReason.SpoolFull });
+      if (!this.full) {
+        this.full = true;
+        this.log.error({ msg: 'spool is full: events are being dropped until downstream catches up', maxBytes: this.config.spoolMaxBytes, dir: this.config.spoolDir });
+      }
+      return Promise.resolve();
     }
-    this.queue.push(event);
-    this.metrics.events.inc({ state: 'accepted' });
-    this.metrics.queueDepth.set(this.queue.length);
-    if (this.queue.length >= this.config.batchMaxEvents) this.kick(0);
-    else if (!this.timer) this.kick(this.config.batchMaxDelayMs);
-    return true;
+    if (this.full) {
+      this.full = false;
+      this.log.log({ msg: 'spool has room again' });
+    }
+    this.metrics.accepted.inc();
+    if (this.downstreamDown) this.metrics.spooled.inc();
+    const done = appended.then(
+      () => undefined,
+      (err: Error) => {
+        this.metrics.dropped.inc({ reason: DropReason.SpoolError });
+        this.log.error({ msg: 'could not write the spool', err: err.message });
+      },
+    );
+    return this.config.captureSync ? done : Promise.resolve();
   }
 
-  private kick(delayMs: number): void {
-    if (this.sending) return;
-    if (this.timer) {
-      if (delayMs > 0) return;
-      clearTimeout(this.timer);
+  private async run(): Promise<void> {
+    let backoff = 0;
+    let batch: SpoolRecord[] = [];
+    let lastRead = this.spool.lastWrittenSeq - this.spool.depth;
+    while (!this.stopping) {
+      if (batch.length === 0) {
+        await this.spool.waitForRecordsAfter(lastRead, 200);
+        if (this.stopping && this.spool.lastWrittenSeq <= lastRead) break;
+        if (this.spool.lastWrittenSeq - lastRead < this.config.batchMaxEvents && !this.stopping) {
+          await sleep(this.config.batchMaxDelayMs);
+        }
+        batch = await this.spool.read(this.config.batchMaxEvents);
+        if (batch.length === 0) continue;
+        lastRead = batch[batch.length - 1]!.seq;
+      }
+      try {
+        await this.send(batch);
+        this.spool.ack(batch[batch.length - 1]!.seq);
+        const replayed = batch.filter((r) => r.seq <= this.recoveredUpTo).length;
+        this.metrics.sent.inc(batch.length);
+        if (replayed > 0) this.metrics.replayed.inc(replayed);
+        if (this.downstreamDown) this.log.log({ msg: 'downstream is back; sending spooled events', pending: this.spool.depth });
+        this.downstreamDown = false;
+        backoff = 0;
+        batch = [];
+      } catch (err) {
+        if (!isRetryable(err)) {
+          await this.sendOneByOne(batch);
+          batch = [];
+          continue;
+        }
+        if (!this.downstreamDown) this.log.warn({ msg: 'downstream unavailable; events wait in the spool', err: (err as Error).message });
+        this.downstreamDown = true;
+        backoff = Math.min(MAX_BACKOFF_MS, Math.max(MIN_BACKOFF_MS, backoff * 2));
+        await sleep(backoff, () => this.stopping);
+      }
     }
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.sendNext();
-    }, delayMs);
   }
 
-  private async sendNext(): Promise<void> {
-    if (this.sending || this.queue.length === 0) return;
-    this.sending = true;
-    const batch = this.queue.slice(0, this.config.batchMaxEvents);
-    try {
-      await this.classifier.ingest([{ events: batch }], { deadlineMs: SEND_DEADLINE_MS });
-      this.queue.splice(0, batch.length);
-      this.metrics.events.inc({ state: 'sent' }, batch.length);
-      this.metrics.queueDepth.set(this.queue.length);
-      this.backoffMs = 0;
-    } catch (err) {
-      this.backoffMs = Math.min(MAX_BACKOFF_MS, Math.max(MIN_BACKOFF_MS, this.backoffMs * 2));
-      this.log.warn({ msg: 'downstream refused a batch; will retry', events: batch.length, retryInMs: this.backoffMs, err: (err as Error).message });
-    } finally {
-      this.sending = false;
-    }
-    if (this.queue.length === 0) {
-      for (const done of this.idle.splice(0)) done();
-    } else {
-      this.kick(this.backoffMs > 0 ? this.backoffMs : this.queue.length >= this.config.batchMaxEvents ? 0 : this.config.batchMaxDelayMs);
+  private send(records: readonly SpoolRecord[]): Promise<unknown> {
+    return sendEncodedClientStream(this.classifier, INGEST, [ingestRequest(records)], { deadlineMs: SEND_DEADLINE_MS });
+  }
+
+  /** A batch refused as invalid: find the bad events, drop only those, keep order for the rest. */
+  private async sendOneByOne(batch: readonly SpoolRecord[]): Promise<void> {
+    for (const r of batch) {
+      for (;;) {
+        try {
+          await this.send([r]);
+          this.metrics.sent.inc();
+          break;
+        } catch (err) {
+          if (isRetryable(err)) {
+            await sleep(MAX_BACKOFF_MS, () => this.stopping);
+            if (this.stopping) return;
+            continue;
+          }
+          this.metrics.dropped.inc({ reason: DropReason.Rejected });
+          this.log.error({ msg: 'downstream rejected an event; dropped', seq: r.seq, err: err instanceof WinnowError && err.code === ErrorCode.InvalidArgument ? err.message : String(err) });
+          break;
+        }
+      }
+      this.spool.ack(r.seq);
     }
   }
 
-  /** Sends what is queued, waiting up to timeoutMs; returns how many events are left unsent. */
+  /**
+   * Stops after sending what it can within timeoutMs. Whatever is left stays in the spool and is
+   * sent by the next start. Returns how many events are left.
+   */
   async drain(timeoutMs: number): Promise<number> {
-    if (this.queue.length > 0) {
-      this.kick(0);
-      await Promise.race([new Promise<void>((ok) => this.idle.push(ok)), new Promise((ok) => setTimeout(ok, timeoutMs).unref())]);
-    }
-    clearTimeout(this.timer);
-    const left = this.queue.length;
-    if (left > 0) {
-      this.metrics.dropped.inc({ reason: DropReason.ShutdownTimeout }, left);
-      this.log.error({ msg: 'events not delivered before shutdown', events: left });
-    }
+    const until = Date.now() + timeoutMs;
+    while (this.spool.depth > 0 && Date.now() < until && !this.downstreamDown) await sleep(20);
+    this.stopping = true;
+    await this.loop;
+    await this.spool.close();
+    const left = this.spool.depth;
+    if (left > 0) this.log.warn({ msg: 'events stay in the spool for the next start', events: left, dir: this.config.spoolDir });
     return left;
   }
+}
+
+function sleep(ms: number, cancelled?: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    if (!cancelled) {
+      setTimeout(resolve, ms);
+      return;
+    }
+    const until = Date.now() + ms;
+    const tick = () => (cancelled() || Date.now() >= until ? resolve() : setTimeout(tick, Math.min(50, until - Date.now())));
+    tick();
+  });
 }

@@ -15,6 +15,10 @@ export type Outcome =
   | { kind: 'options' }
   | { kind: 'not_found' };
 
+const PIXEL: Outcome = { kind: 'pixel' };
+const OPTIONS: Outcome = { kind: 'options' };
+const NOT_FOUND: Outcome = { kind: 'not_found' };
+
 /** The methods the tracking paths answer and record; others get 405 and nothing is recorded. */
 export const TRACKED_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -46,9 +50,13 @@ export class TrackingService {
     this.maxAgeS = config.tokenMaxAgeDays * 86_400;
   }
 
-  track(route: TrackingRoute, req: SeenRequest): Outcome {
+  /**
+   * What to answer, and (for a genuine token) the capture of its event, which resolves once the
+   * event is durable: the answer goes out only then.
+   */
+  track(route: TrackingRoute, req: SeenRequest): { outcome: Outcome; captured?: Promise<void> } {
     const domain = this.domains.resolve(req.host);
-    if (!domain) return { kind: 'not_found' };
+    if (!domain) return { outcome: NOT_FOUND };
     let payload: TokenPayload;
     try {
       payload = openToken(domain.keyring, route.token, { tenant: domain.tenant, nowS: Math.floor(req.atMs / 1000), maxAgeS: this.maxAgeS });
@@ -58,10 +66,10 @@ export class TrackingService {
     } catch (err) {
       if (!(err instanceof TokenError)) throw err;
       this.metrics.tokensRejected.inc({ route: routeName(route), reason: err.reason });
-      return route.kind === PathKind.PIXEL && req.method !== 'OPTIONS' ? { kind: 'pixel' } : { kind: 'not_found' };
+      return { outcome: route.kind === PathKind.PIXEL && req.method !== 'OPTIONS' ? PIXEL : NOT_FOUND };
     }
-    this.pipeline.enqueue(edgeEvent(payload, route, req.method, req.ip, req.headers, req.atMs));
-    if (req.method === 'OPTIONS') return { kind: 'options' };
-    return route.kind === PathKind.PIXEL ? { kind: 'pixel' } : { kind: 'redirect', location: payload.targetUrl };
+    const captured = this.pipeline.capture(edgeEvent(payload, route, req.method, req.ip, req.headers, req.atMs));
+    if (req.method === 'OPTIONS') return { outcome: OPTIONS, captured };
+    return { outcome: route.kind === PathKind.PIXEL ? PIXEL : { kind: 'redirect', location: payload.targetUrl }, captured };
   }
 }

@@ -23,8 +23,20 @@ export interface CollectorConfig extends CommonConfig {
   batchMaxEvents: number;
   /** Longest an event waits for its batch. WINNOW_BATCH_MAX_DELAY_MS, default 50. */
   batchMaxDelayMs: number;
-  /** Events held in memory before new ones are dropped (counted). WINNOW_QUEUE_MAX_EVENTS, default 100000. */
-  queueMaxEvents: number;
+  /** Where captured events wait until stored downstream. WINNOW_SPOOL_DIR, default ./.winnow-spool (one per replica). */
+  spoolDir: string;
+  /** Spool size limit; beyond it events are dropped (counted, logged). WINNOW_SPOOL_MAX_BYTES, default 1 GiB. */
+  spoolMaxBytes: number;
+  /** Spool segment file size. WINNOW_SPOOL_SEGMENT_BYTES, default 64 MiB. */
+  spoolSegmentBytes: number;
+  /** Answer a request only once its event is fsynced to the spool. WINNOW_CAPTURE_SYNC, default true. */
+  captureSync: boolean;
+  /** Time allowed to send request headers. WINNOW_HEADERS_TIMEOUT_MS, default 10000. */
+  headersTimeoutMs: number;
+  /** Time allowed for a whole request. WINNOW_REQUEST_TIMEOUT_MS, default 15000. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. WINNOW_IDLE_TIMEOUT_MS, default 30000. */
+  idleTimeoutMs: number;
   /** How often tracking domains are re-read. WINNOW_DOMAIN_REFRESH_MS, default 5000. */
   domainRefreshMs: number;
   /** Tokens older than this many days are refused (0 = never). WINNOW_TOKEN_MAX_AGE_DAYS, default 400. */
@@ -75,7 +87,13 @@ export function loadCollectorConfig(env: Env = process.env): CollectorConfig {
     configAddress: r.address('WINNOW_STATS_ADDR', '127.0.0.1:50062'),
     batchMaxEvents: r.int('WINNOW_BATCH_MAX_EVENTS', 500, 1, 10_000),
     batchMaxDelayMs: r.int('WINNOW_BATCH_MAX_DELAY_MS', 50, 1, 60_000),
-    queueMaxEvents: r.int('WINNOW_QUEUE_MAX_EVENTS', 100_000, 100, 10_000_000),
+    spoolDir: r.string('WINNOW_SPOOL_DIR', './.winnow-spool'),
+    spoolMaxBytes: r.int('WINNOW_SPOOL_MAX_BYTES', 1024 ** 3, 64 * 1024, 2 ** 50),
+    spoolSegmentBytes: r.int('WINNOW_SPOOL_SEGMENT_BYTES', 64 * 1024 ** 2, 4 * 1024, 1024 ** 3),
+    captureSync: r.bool('WINNOW_CAPTURE_SYNC', true),
+    headersTimeoutMs: r.int('WINNOW_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+    requestTimeoutMs: r.int('WINNOW_REQUEST_TIMEOUT_MS', 15_000, 100, 600_000),
+    idleTimeoutMs: r.int('WINNOW_IDLE_TIMEOUT_MS', 30_000, 100, 3_600_000),
     domainRefreshMs: r.int('WINNOW_DOMAIN_REFRESH_MS', 5000, 100, 3_600_000),
     tokenMaxAgeDays: r.int('WINNOW_TOKEN_MAX_AGE_DAYS', 400, 0, 36_500),
     trustProxy: r.bool('WINNOW_TRUST_PROXY', false),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EventKind, PolicyMode, Source, SuppressionPolicySchema } from '@winnow/proto';
 import { create } from '@bufbuild/protobuf';
-import { addDelta, applyMoves, emptyCampaign, emptyMessage, figures, movesFor, type CampaignCounters, type MessageEngagement } from './counters';
+import { addDelta, applyMoves, emptyCampaign, emptyMessage, figures, isCountable, movesFor, type CampaignCounters, type MessageEngagement } from './counters';
 import { countingMask } from './policy';
 
 /** Replays (message, kind, method, source) events through the pure counter maths. */
@@ -9,7 +9,7 @@ function load(events: Array<[string, EventKind, string, Source]>, delivered: num
   const messages = new Map<string, MessageEngagement>();
   let c: CampaignCounters = { ...emptyCampaign(), delivered };
   for (const [msg, kind, method, source] of events) {
-    const { message, delta } = applyMoves(messages.get(msg) ?? emptyMessage(), movesFor(kind, method, undefined, source));
+    const { message, delta } = applyMoves(messages.get(msg) ?? emptyMessage(), movesFor(kind, isCountable(method), undefined, source));
     messages.set(msg, message);
     c = addDelta(c, delta);
   }
@@ -54,14 +54,23 @@ describe('campaign figures', () => {
   it('moves a revised verdict between sources exactly', () => {
     const { c, messages } = load(events, 10);
     // m3's scanner GET turns out to be human after all: m3 is still one unique human clicker.
-    const { delta } = applyMoves(messages.get('m3')!, movesFor(C, 'GET', Source.SECURITY_SCANNER, Source.HUMAN));
+    const { delta } = applyMoves(messages.get('m3')!, movesFor(C, true, Source.SECURITY_SCANNER, Source.HUMAN));
     const after = addDelta(c, delta);
     expect(figures(after, countingMask(undefined))).toMatchObject({ clicks: 3, uniqueClicks: 2 });
     // m4's only click withdrawn to bot: no unique change under default, one fewer scanner.
     expect(figures(after, { opens: 0, clicks: 1 << (Source.SECURITY_SCANNER - 1) })).toMatchObject({ clicks: 1, uniqueClicks: 1 });
   });
 
+  it('never counts HEAD, OPTIONS or declared prefetches', () => {
+    expect(isCountable('GET', { 'user-agent': 'x' })).toBe(true);
+    expect(isCountable('HEAD')).toBe(false);
+    expect(isCountable('OPTIONS')).toBe(false);
+    expect(isCountable('GET', { 'sec-purpose': 'prefetch;anonymous-client-ip' })).toBe(false);
+    expect(isCountable('GET', { purpose: 'prefetch' })).toBe(false);
+    expect(isCountable('GET', { 'x-moz': 'prefetch' })).toBe(false);
+  });
+
   it('refuses to count below zero', () => {
-    expect(() => applyMoves(emptyMessage(), movesFor(O, 'GET', Source.HUMAN, Source.BOT))).toThrow(RangeError);
+    expect(() => applyMoves(emptyMessage(), movesFor(O, true, Source.HUMAN, Source.BOT))).toThrow(RangeError);
   });
 });

@@ -41,9 +41,19 @@ export function engagementKey(m: MessageEngagement): number {
   return open | (click << 8);
 }
 
-/** Only a GET is an open or a click; HEAD, OPTIONS and the like are kept on record but never counted. */
-export function isCountable(method: string): boolean {
-  return method === 'GET';
+const PREFETCH = /prefetch|prerender|preview/i;
+
+/**
+ * Only a GET that is not a declared prefetch is an open or a click. HEAD, OPTIONS and prefetches
+ * (`Sec-Purpose`, `Purpose`, `X-Purpose`, `X-Moz`) are kept on record but never counted.
+ */
+export function isCountable(method: string, headers: Readonly<Record<string, string>> = {}): boolean {
+  if (method !== 'GET') return false;
+  for (const h of ['sec-purpose', 'purpose', 'x-purpose', 'x-moz']) {
+    const v = headers[h];
+    if (v !== undefined && PREFETCH.test(v)) return false;
+  }
+  return true;
 }
 
 /** A change to one campaign's counters, to be added to what is stored. */
@@ -88,9 +98,12 @@ export function applyMoves(message: MessageEngagement, moves: readonly Move[]): 
   return { message: next, delta };
 }
 
-/** The moves for an event's verdict changing from `previous` (undefined if new) to `next`. */
-export function movesFor(kind: EventKind, method: string, previous: Source | undefined, next: Source): Move[] {
-  if (!isCountable(method) || (kind !== EventKind.OPEN && kind !== EventKind.CLICK)) return [];
+/**
+ * The moves for an event's verdict changing from `previous` (undefined if new) to `next`;
+ * `countable` is isCountable() of the request.
+ */
+export function movesFor(kind: EventKind, countable: boolean, previous: Source | undefined, next: Source): Move[] {
+  if (!countable || (kind !== EventKind.OPEN && kind !== EventKind.CLICK)) return [];
   if (previous === next) return [];
   const moves: Move[] = [];
   if (previous !== undefined && previous !== Source.UNSPECIFIED) moves.push({ kind, source: previous, sign: -1 });

@@ -140,3 +140,33 @@ export function createClient<T extends GenServiceMethods>(
 
 /** The client type of a generated service schema: `ClientOf<typeof StatsService>`. */
 export type ClientOf<S> = S extends GenService<infer T> ? ServiceClient<T> : never;
+
+/**
+ * Sends already-encoded request messages on a client-streaming method (for example records read
+ * back from disk), skipping a decode and re-encode. Resolves with the decoded response.
+ */
+export function sendEncodedClientStream<O extends DescMessage>(
+  client: object,
+  method: DescMethod & { output: O },
+  messages: readonly Uint8Array[],
+  options: CallOptions & { metadata?: Record<string, string> } = {},
+): Promise<MessageShape<O>> {
+  const channel = channels.get(client);
+  if (!channel) return Promise.reject(new Error('not a Winnow gRPC client'));
+  if (method.methodKind !== 'client_streaming') return Promise.reject(new Error(`${method.name} is not client-streaming`));
+  const def = toServiceDefinition(method.parent)[method.localName]!;
+  return new Promise((resolve, reject) => {
+    const md = new grpc.Metadata();
+    for (const [k, v] of Object.entries(options.metadata ?? {})) md.set(k, v);
+    const stream = channel.makeClientStreamRequest(
+      def.path,
+      (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+      def.responseDeserialize,
+      md,
+      { deadline: Date.now() + (options.deadlineMs ?? 10_000) },
+      (err, value) => (err ? reject(toWinnowError(err)) : resolve(value as MessageShape<O>)),
+    );
+    for (const m of messages) stream.write(m);
+    stream.end();
+  });
+}

@@ -118,7 +118,7 @@ export function planEvents(
     // The stored event stays as first seen; only its verdict is replaced by a revision.
     const value = prev ? create(ClassifiedEventSchema, { event: prev.event, verdict }) : incoming;
     const base = value.event!;
-    const moves = movesFor(base.kind, base.method, prev?.verdict!.source, verdict.source);
+    const moves = movesFor(base.kind, isCountable(base.method, base.headers), prev?.verdict!.source, verdict.source);
     if (moves.length > 0) {
       const { message: next, delta } = applyMoves(msg, moves);
       msg.opens = next.opens;
@@ -174,4 +174,3 @@ export function planDeliveries(
   return { plan, result };
 }
 
-export { isCountable };

@@ -1,0 +1,330 @@
+import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, write, writeFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { frame, parseAt } from './record-framing';
+
+export interface SpoolOptions {
+  dir: string;
+  /** A new segment file starts past this size. */
+  segmentBytes: number;
+  /** Unacknowledged bytes on disk, at most; appends beyond it are refused. */
+  maxBytes: number;
+  /** Wait for fdatasync before an append resolves (durable capture). */
+  sync: boolean;
+}
+
+export interface SpoolRecord {
+  seq: number;
+  payload: Buffer;
+}
+
+export interface RecoveryReport {
+  /** Records found on disk that were never acknowledged: they will be sent again. */
+  pending: number;
+  /** Bytes cut from the end of the last segment (a write torn by a crash). */
+  truncatedBytes: number;
+}
+
+interface Segment {
+  firstSeq: number;
+  path: string;
+  bytes: number;
+}
+
+const SEGMENT = /^(\d{20})\.seg$/;
+const segmentName = (firstSeq: number) => `${String(firstSeq).padStart(20, '0')}.seg`;
+const READ_CHUNK = 1024 * 1024;
+
+/**
+ * An append-only, segmented, checksummed log of captured events on local disk.
+ *
+ * Records get consecutive sequence numbers. Appends are group-committed: everything appended while
+ * a write is in flight goes out in the next single write + fdatasync. A reader follows the log in
+ * order; `ack(seq)` records that everything up to seq is stored downstream (a small checkpoint
+ * file) and deletes segments that hold nothing newer. A record acknowledged but not checkpointed
+ * before a crash is sent again after restart: downstream deduplicates by event id.
+ */
+export class Spool {
+  private segments: Segment[] = [];
+  private fd = -1;
+  private nextSeq = 1;
+  /** Last seq whose bytes are written (and, in sync mode, synced). */
+  private writtenSeq = 0;
+  private ackedSeq = 0;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private waiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  private flushing: Promise<void> | undefined;
+  private unackedBytes = 0;
+  private closed = false;
+  private cursor: { seq: number; segment: number; offset: number } | undefined;
+  private readHandle: { path: string; handle: FileHandle } | undefined;
+  private onWritten: Array<() => void> = [];
+
+  constructor(private readonly opts: SpoolOptions) {}
+
+  /** Opens the directory, repairs a torn tail and positions the reader after the checkpoint. */
+  open(): RecoveryReport {
+    mkdirSync(this.opts.dir, { recursive: true });
+    const names = readdirSync(this.opts.dir).filter((n) => SEGMENT.test(n)).sort();
+    this.segments = names.map((n) => {
+      const path = join(this.opts.dir, n);
+      return { firstSeq: Number(SEGMENT.exec(n)![1]), path, bytes: 0 };
+    });
+    const checkpoint = join(this.opts.dir, 'acked');
+    this.ackedSeq = 0;
+    try {
+      this.ackedSeq = Number(readFileSync(checkpoint, 'utf8').trim()) || 0;
+    } catch {
+      // No checkpoint yet: nothing was acknowledged.
+    }
+    let truncatedBytes = 0;
+    let lastSeq = this.segments.length > 0 ? this.segments[0]!.firstSeq - 1 : this.ackedSeq;
+    for (let i = 0; i < this.segments.length; i++) {
+      const seg = this.segments[i]!;
+      const buf = readFileSync(seg.path);
+      let offset = 0;
+      let count = 0;
+      for (;;) {
+        const r = parseAt(buf, offset);
+        if (r.kind !== 'record') {
+          if (offset < buf.length) {
+            // Only the newest segment can end in a torn write; cut it there.
+            truncatedBytes += buf.length - offset;
+            const fd = openSync(seg.path, 'r+');
+            ftruncateSync(fd, offset);
+            fdatasyncSync(fd);
+            closeSync(fd);
+          }
+          break;
+        }
+        offset += r.bytes;
+        count++;
+      }
+      seg.bytes = offset;
+      lastSeq = seg.firstSeq + count - 1;
+    }
+    this.nextSeq = Math.max(lastSeq, this.ackedSeq) + 1;
+    this.writtenSeq = this.nextSeq - 1;
+    this.ackedSeq = Math.min(this.ackedSeq, this.writtenSeq);
+    this.dropAckedSegments();
+    this.unackedBytes = this.segments.reduce((n, s) => n + s.bytes, 0);
+    this.cursor = undefined;
+    return { pending: this.writtenSeq - this.ackedSeq, truncatedBytes };
+  }
+
+  /** Sequence numbers not yet acknowledged (captured, not yet stored downstream). */
+  get depth(): number {
+    return this.nextSeq - 1 - this.ackedSeq;
+  }
+
+  /** Bytes of segment files on disk (whole segments are deleted once acknowledged), plus appends in flight. */
+  get bytes(): number {
+    return this.unackedBytes + this.pendingBytes;
+  }
+
+  get lastWrittenSeq(): number {
+    return this.writtenSeq;
+  }
+
+  /**
+   * Appends one record. Resolves once written (and synced, in sync mode), with its sequence number;
+   * returns undefined at once when the spool is full (nothing is written).
+   */
+  append(payload: Uint8Array): Promise<number> | undefined {
+    if (this.closed) throw new Error('spool is closed');
+    const framed = frame(payload);
+    if (this.bytes + framed.length > this.opts.maxBytes) return undefined;
+    const seq = this.nextSeq++;
+    this.pending.push(framed);
+    this.pendingBytes += framed.length;
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    this.scheduleFlush();
+    return done.then(() => seq);
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushing) return;
+    this.flushing = this.flushLoop().finally(() => {
+      this.flushing = undefined;
+      if (this.pending.length > 0) this.scheduleFlush();
+    });
+  }
+
+  private async flushLoop(): Promise<void> {
+    // Let the current tick's appends join this write.
+    await new Promise<void>((ok) => setImmediate(ok));
+    while (this.pending.length > 0) {
+      const batch = this.pending;
+      const waiters = this.waiters;
+      const bytes = this.pendingBytes;
+      this.pending = [];
+      this.waiters = [];
+      this.pendingBytes = 0;
+      const count = batch.length;
+      try {
+        this.ensureSegment(bytes);
+        const data = count === 1 ? batch[0]! : Buffer.concat(batch, bytes);
+        await writeAll(this.fd, data);
+        if (this.opts.sync) await syncData(this.fd);
+        this.segments[this.segments.length - 1]!.bytes += bytes;
+        this.unackedBytes += bytes;
+        this.writtenSeq += count;
+        for (const w of waiters) w.resolve();
+        for (const cb of this.onWritten.splice(0)) cb();
+      } catch (err) {
+        // The records were never written: give their sequence numbers back and fail the appends.
+        this.nextSeq -= count + this.pending.length;
+        const failed = [...waiters, ...this.waiters];
+        this.pending = [];
+        this.waiters = [];
+        this.pendingBytes = 0;
+        for (const w of failed) w.reject(err as Error);
+      }
+    }
+  }
+
+  private ensureSegment(incoming: number): void {
+    const last = this.segments[this.segments.length - 1];
+    const fits = last !== undefined && last.bytes + incoming <= this.opts.segmentBytes;
+    if (this.fd !== -1) {
+      if (fits) return;
+      fdatasyncSync(this.fd);
+      closeSync(this.fd);
+      this.fd = -1;
+    } else if (last && (fits || last.bytes === 0)) {
+      // After a restart: keep appending to the newest segment.
+      this.fd = openSync(last.path, 'a');
+      return;
+    }
+    const seg: Segment = { firstSeq: this.writtenSeq + 1, path: join(this.opts.dir, segmentName(this.writtenSeq + 1)), bytes: 0 };
+    this.fd = openSync(seg.path, 'a');
+    this.segments.push(seg);
+  }
+
+  /** Resolves when records beyond `seq` are written, or after timeoutMs. */
+  waitForRecordsAfter(seq: number, timeoutMs: number): Promise<void> {
+    if (this.writtenSeq > seq) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, timeoutMs);
+      this.onWritten.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  /** Reads up to `max` written records after the last one read (after the checkpoint at first). */
+  async read(max: number): Promise<SpoolRecord[]> {
+    if (!this.cursor) this.cursor = await this.locate(this.ackedSeq + 1);
+    const out: SpoolRecord[] = [];
+    while (out.length < max && this.cursor.seq <= this.writtenSeq) {
+      const seg = this.segments[this.cursor.segment];
+      if (!seg) break;
+      if (this.cursor.offset >= seg.bytes) {
+        this.cursor = { seq: this.cursor.seq, segment: this.cursor.segment + 1, offset: 0 };
+        continue;
+      }
+      const handle = await this.handleFor(seg.path);
+      const want = Math.min(READ_CHUNK, seg.bytes - this.cursor.offset);
+      const buf = Buffer.allocUnsafe(want);
+      const { bytesRead } = await handle.read(buf, 0, want, this.cursor.offset);
+      const chunk = buf.subarray(0, bytesRead);
+      let off = 0;
+      while (out.length < max && this.cursor.seq <= this.writtenSeq) {
+        const r = parseAt(chunk, off);
+        if (r.kind === 'partial') break;
+        if (r.kind === 'corrupt') throw new Error(`spool segment ${seg.path} is corrupt at ${this.cursor.offset + off}: ${r.reason}`);
+        out.push({ seq: this.cursor.seq, payload: Buffer.from(r.payload) });
+        off += r.bytes;
+        this.cursor.seq++;
+      }
+      this.cursor.offset += off;
+      if (off === 0) break;
+    }
+    return out;
+  }
+
+  private async handleFor(path: string): Promise<FileHandle> {
+    if (this.readHandle?.path === path) return this.readHandle.handle;
+    await this.readHandle?.handle.close();
+    this.readHandle = { path, handle: await open(path, 'r') };
+    return this.readHandle.handle;
+  }
+
+  /** Finds segment and byte offset of `seq` by scanning its segment from the start. */
+  private async locate(seq: number): Promise<{ seq: number; segment: number; offset: number }> {
+    let idx = this.segments.findIndex((s, i) => s.firstSeq <= seq && (this.segments[i + 1]?.firstSeq ?? Infinity) > seq);
+    if (idx === -1) idx = this.segments.length;
+    const seg = this.segments[idx];
+    if (!seg) return { seq, segment: idx, offset: 0 };
+    const buf = readFileSync(seg.path).subarray(0, seg.bytes);
+    let offset = 0;
+    for (let s = seg.firstSeq; s < seq; s++) {
+      const r = parseAt(buf, offset);
+      if (r.kind !== 'record') break;
+      offset += r.bytes;
+    }
+    return { seq, segment: idx, offset };
+  }
+
+  /** Everything up to and including `seq` is stored downstream. */
+  ack(seq: number): void {
+    if (seq <= this.ackedSeq) return;
+    this.ackedSeq = Math.min(seq, this.writtenSeq);
+    const tmp = join(this.opts.dir, 'acked.tmp');
+    writeFileSync(tmp, String(this.ackedSeq));
+    renameSync(tmp, join(this.opts.dir, 'acked'));
+    const before = this.segments.length;
+    const cursorFirst = this.cursor ? this.segments[this.cursor.segment]?.firstSeq : undefined;
+    this.dropAckedSegments();
+    if (this.cursor && this.segments.length !== before) {
+      const idx = this.segments.findIndex((s) => s.firstSeq === cursorFirst);
+      this.cursor.segment = idx === -1 ? this.segments.length : idx;
+    }
+  }
+
+  private dropAckedSegments(): void {
+    while (this.segments.length > 1) {
+      const [first, second] = this.segments as [Segment, Segment];
+      if (second.firstSeq - 1 > this.ackedSeq) break;
+      if (this.readHandle?.path === first.path) {
+        void this.readHandle.handle.close();
+        this.readHandle = undefined;
+      }
+      unlinkSync(first.path);
+      this.segments.shift();
+    }
+    this.unackedBytes = this.segments.reduce((n, s) => n + s.bytes, 0);
+  }
+
+  /** Waits for appends in flight, syncs and closes. */
+  async close(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    this.closed = true;
+    if (this.fd !== -1) {
+      fdatasyncSync(this.fd);
+      closeSync(this.fd);
+      this.fd = -1;
+    }
+    await this.readHandle?.handle.close();
+    this.readHandle = undefined;
+  }
+
+}
+
+function writeAll(fd: number, data: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const step = (offset: number) =>
+      write(fd, data, offset, data.length - offset, null, (err, n) => {
+        if (err) reject(err);
+        else if (offset + n < data.length) step(offset + n);
+        else resolve();
+      });
+    step(0);
+  });
+}
+
+function syncData(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+}
