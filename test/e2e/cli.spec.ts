@@ -5,10 +5,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
-import { httpRequest } from '@winnow/testing';
+import { closeClient, createClient } from '@winnow/grpc';
+import { PolicyMode, StatsService } from '@winnow/proto';
+import { eventually, httpRequest } from '@winnow/testing';
+import { DEMO_HOSTNAME, DEMO_TENANT } from '@winnow/stats';
+import { removeDir, startStack } from '../support/stack';
 
 const root = join(__dirname, '..', '..');
 const cli = join(root, 'apps/cli/dist/main.js');
+
+/** Runs the CLI without blocking this process (the services under test live in it). */
+function runCli(args: string[], input: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cli, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -77,6 +94,38 @@ describe('the winnow command (built services as real processes)', () => {
     } finally {
       child.kill('SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('prepares an email, records its delivery, and its URLs work on the collector', async () => {
+    const stack = await startStack();
+    const stats = createClient(StatsService, stack.statsAddress);
+    try {
+      const html = '<html><body><p>Your results are ready: <a href="https://portal.clinic.example/results">view</a>.</p><p><a href="mailto:help@clinic.example">help</a></p></body></html>';
+      const args = ['prepare-email', '--tenant', DEMO_TENANT, '--campaign', 'results', '--message', 'r-1', '--host', DEMO_HOSTNAME, '--base-url', `http://${DEMO_HOSTNAME}`, '--stats', stack.statsAddress];
+      const r = await runCli(args, html);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/prepared r-1: 1 tracked links, 1 trap link, 1 pixel; delivery recorded/);
+      expect(r.stdout).toContain('href="mailto:help@clinic.example"');
+      expect(r.stdout).not.toContain('portal.clinic.example');
+      const link = /<p>Your results are ready: <a href="http:\/\/demo-clinic\.localhost(\/c\/[A-Za-z0-9_-]+)">/.exec(r.stdout)![1]!;
+      const pixel = /<img src="http:\/\/demo-clinic\.localhost(\/o\/[A-Za-z0-9_-]+\.gif)"/.exec(r.stdout)![1]!;
+      const click = await httpRequest({ port: stack.collector.ports.http!, path: link, host: DEMO_HOSTNAME, headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:144.0) Gecko/20100101 Firefox/144.0' } });
+      expect(click.status).toBe(302);
+      expect(click.headers.location).toBe('https://portal.clinic.example/results');
+      expect((await httpRequest({ port: stack.collector.ports.http!, path: pixel, host: DEMO_HOSTNAME })).status).toBe(200);
+      const s = await eventually(
+        () => stats.getCampaignStats({ tenant: DEMO_TENANT, campaign: 'results', policyMode: PolicyMode.INCLUDE_AUTOMATED }),
+        (x) => x.stats!.all!.clicks === '1' && x.stats!.all!.opens === '1',
+      );
+      expect(s.stats!.delivered).toBe('1');
+      const refused = await runCli([...args.slice(0, 5), '--message', 'jane@contoso.org', ...args.slice(7)], html);
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toMatch(/looks like an email address/);
+    } finally {
+      closeClient(stats);
+      await stack.stop();
+      removeDir(stack.dataDir);
     }
   }, 60_000);
 });

@@ -1,4 +1,3 @@
-import { LinkRole } from '@winnow/proto';
 
 /** One HTTP request of the demo campaign, in the order a day of mail would produce them. */
 export interface DemoRequest {
@@ -12,11 +11,20 @@ export interface DemoRequest {
 }
 
 export const CAMPAIGN = 'flu-shot-reminder';
-export const LINKS: Array<{ role: LinkRole; url: string }> = [
-  { role: LinkRole.CONTENT, url: 'https://demo-clinic.example/flu-shot/book' },
-  { role: LinkRole.UNSUBSCRIBE, url: 'https://demo-clinic.example/unsubscribe' },
-  { role: LinkRole.HONEYPOT, url: 'https://demo-clinic.example/_w' },
-];
+/**
+ * The reminder every recipient gets. Prepared, its tracked links are 0 (book), 1 (unsubscribe)
+ * and 2 (the hidden trap link).
+ */
+export const DEMO_EMAIL = `<!doctype html>
+<html><head><meta charset="utf-8"><title>Time for your flu shot</title></head>
+<body>
+  <p>Flu season is here. Appointments are open at the Demo Clinic this week.</p>
+  <p><a href="https://demo-clinic.example/flu-shot/book">Book your flu shot</a></p>
+  <p>Questions? <a href="tel:+15550100">Call us</a>.</p>
+  <p style="font-size:12px"><a href="https://demo-clinic.example/unsubscribe">Unsubscribe</a></p>
+</body></html>
+`;
+const LINK_COUNT = 3;
 
 // User-agents and networks as documented in docs/classification.md (sources there).
 const SAFARI = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.6 Mobile/15E148 Safari/604.1';
@@ -53,7 +61,7 @@ export function demoTraffic(): { messages: string[]; requests: DemoRequest[] } {
     const h = { 'user-agent': SAFE_LINKS, accept: '*/*' };
     r.push({ message: m(i), what: 'open', method: 'GET', ip, headers: h, actor: 'Safe Links' });
     r.push({ message: m(i), what: { link: 0 }, method: 'HEAD', ip, headers: h, actor: 'Safe Links' });
-    for (let l = 0; l < LINKS.length; l++) r.push({ message: m(i), what: { link: l }, method: 'GET', ip, headers: h, actor: 'Safe Links' });
+    for (let l = 0; l < LINK_COUNT; l++) r.push({ message: m(i), what: { link: l }, method: 'GET', ip, headers: h, actor: 'Safe Links' });
   }
   // 20-29 Gmail readers: Google's proxy fetches the pixel when each opens; 4 click in Chrome.
   for (let i = 20; i < 30; i++) r.push({ message: m(i), what: 'open', method: 'GET', ip: '66.249.84.10', headers: { 'user-agent': GMAIL_PROXY }, actor: 'person (Gmail proxy)' });

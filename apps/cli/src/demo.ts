@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { closeClient, createClient } from '@winnow/grpc';
 import { ConfigService, PolicyMode, StatsService, type CampaignStats, type Figures } from '@winnow/proto';
 import { sourceName } from '@winnow/engagement';
-import { clickPath, keyringOf, pixelPath } from '@winnow/tokens';
+import { prepareEmail, type PreparedEmail } from '@winnow/mail';
+import { keyringOf } from '@winnow/tokens';
 import { eventually, httpRequest } from '@winnow/http-util';
 import { freePorts, launchStack } from './launcher';
-import { CAMPAIGN, LINKS, demoTraffic } from './demo-traffic';
+import { CAMPAIGN, DEMO_EMAIL, demoTraffic } from './demo-traffic';
 
 const TENANT = 'demo-clinic';
 const HOST = 'demo-clinic.localhost';
@@ -36,7 +37,7 @@ export function renderStats(s: CampaignStats, included: CampaignStats): string {
  * `npm run demo`: starts the stack on free ports with a throw-away store, sends a realistic
  * campaign's traffic through real HTTP requests, and prints the statistics both ways.
  */
-export async function demo(): Promise<void> {
+export async function demo(_argv: string[] = []): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'winnow-demo-'));
   const ports = await freePorts();
   process.stdout.write(`starting collector, classifier and stats (data in ${dataDir}) ...\n`);
@@ -50,14 +51,19 @@ export async function demo(): Promise<void> {
     const keyring = keyringOf(domain);
     const { messages, requests } = demoTraffic();
     const sentAtS = Math.floor(Date.now() / 1000) - 3600;
+    // Each recipient's copy is prepared as a sender would: sealed links, trap link, pixel.
+    const emails = new Map<string, PreparedEmail>();
+    for (const message of messages) {
+      emails.set(message, prepareEmail(DEMO_EMAIL, { keyring, baseUrl: `http://${HOST}`, tenant: TENANT, campaign: CAMPAIGN, message, sentAtS }));
+    }
     await stats.recordDeliveries({
-      deliveries: messages.map((message) => ({ tenant: TENANT, campaign: CAMPAIGN, message, deliveredAtUnixMs: String(sentAtS * 1000), links: LINKS.length })),
+      deliveries: messages.map((message) => ({ tenant: TENANT, campaign: CAMPAIGN, message, deliveredAtUnixMs: String(sentAtS * 1000), links: emails.get(message)!.links.length })),
     });
     process.stdout.write(`delivered ${messages.length} messages; sending ${requests.length} requests to http://127.0.0.1:${ports.collectorHttp} as ${HOST}\n`);
     const statuses = new Map<string, number>();
     for (const req of requests) {
-      const msg = { tenant: TENANT, campaign: CAMPAIGN, message: req.message, sentAtUnixS: String(sentAtS), links: LINKS.length };
-      const path = req.what === 'open' ? pixelPath(keyring, msg) : clickPath(keyring, msg, req.what.link, LINKS[req.what.link]!.role, LINKS[req.what.link]!.url);
+      const email = emails.get(req.message)!;
+      const path = new URL(req.what === 'open' ? email.pixelUrl : email.links[req.what.link]!.url).pathname;
       const res = await httpRequest({ port: ports.collectorHttp, path, host: HOST, method: req.method, headers: { ...req.headers, 'x-forwarded-for': req.ip } });
       const key = `${req.method} ${req.what === 'open' ? 'pixel' : 'link'} -> ${res.status}`;
       statuses.set(key, (statuses.get(key) ?? 0) + 1);

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { demo } from './demo';
+import { prepareEmailCommand } from './prepare-email.command';
 import { start } from './start';
 
 const USAGE = `usage: winnow <command>
@@ -7,9 +8,10 @@ const USAGE = `usage: winnow <command>
 commands:
   start   run collector, classifier and stats on the embedded store (npm start)
   demo    send a demo campaign's traffic through a fresh stack and print its statistics (npm run demo)
+  prepare-email   rewrite an HTML email for a tracking domain and record its delivery (--help)
 `;
 
-const commands: Record<string, () => Promise<void>> = { start, demo };
+const commands: Record<string, (argv: string[]) => Promise<void>> = { start, demo, 'prepare-email': prepareEmailCommand };
 
 const name = process.argv[2] ?? '';
 const command = commands[name];
@@ -17,7 +19,7 @@ if (!command) {
   process.stderr.write(name ? `unknown command ${JSON.stringify(name)}\n\n${USAGE}` : USAGE);
   process.exit(2);
 }
-command().catch((err: Error) => {
+command(process.argv.slice(3)).catch((err: Error) => {
   process.stderr.write(`winnow ${name}: ${err.message}\n`);
   process.exit(1);
 });

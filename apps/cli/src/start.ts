@@ -5,7 +5,7 @@ import { configuredPorts, launchStack } from './launcher';
  * `npm start`: the whole stack on the embedded store, with the demo tenant, on the ports the
  * WINNOW_* variables name (defaults in docs/architecture.md). Service logs stream to stdout as JSON lines.
  */
-export async function start(): Promise<void> {
+export async function start(_argv: string[] = []): Promise<void> {
   const dataDir = resolve(process.env['WINNOW_DATA_DIR'] ?? '.winnow-data');
   const ports = configuredPorts();
   const stack = await launchStack({ ports, dataDir, onLog: (_name, line) => process.stdout.write(`${line}\n`) });

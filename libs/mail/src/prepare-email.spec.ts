@@ -1,0 +1,81 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'parse5';
+import { EventKind, LinkRole } from '@winnow/proto';
+import { Keyring, openToken } from '@winnow/tokens';
+import { PrepareError, prepareEmail } from './prepare-email';
+
+const keyring = new Keyring([{ id: 'k1', secret: randomBytes(32) }], 'k1');
+const opts = { keyring, baseUrl: 'https://links.clinic.example', tenant: 'clinic', campaign: 'flu-2026', message: 'msg-000123', sentAtS: 1_790_000_000, recipientDomain: 'Contoso.org' };
+const open = (url: string) => openToken(keyring, url.split('/').pop()!.replace(/\.gif$/, ''), { tenant: 'clinic', nowS: 1_790_000_100, maxAgeS: 0 });
+
+const EMAIL = `<!doctype html>
+<html><head><title>Your flu shot</title></head>
+<body style="margin:0">
+  <p>Hello,</p>
+  <p><a href="https://clinic.example/book?slot=9&amp;day=mon" class="btn">Book now</a></p>
+  <p><a href="mailto:front-desk@clinic.example">Write to us</a> or call <a href="tel:+15551234">555-1234</a>.</p>
+  <p><a href="#details">Details</a> <a href="/relative">relative</a> <a href="http://clinic.example/map" data-winnow-ignore>map</a></p>
+  <map name="m"><area href="https://clinic.example/area" alt="x"></map>
+  <p><a href="https://clinic.example/prefs">Unsubscribe</a> | <a data-winnow-role="unsubscribe" href="https://clinic.example/u/77">stop</a></p>
+</body></html>`;
+
+describe('prepareEmail', () => {
+  const out = prepareEmail(EMAIL, opts);
+
+  it('wraps each http(s) link in a sealed token and leaves the rest alone', () => {
+    expect(out.links.map((l) => [l.index, LinkRole[l.role], l.target])).toEqual([
+      [0, 'CONTENT', 'https://clinic.example/book?slot=9&day=mon'],
+      [1, 'CONTENT', 'https://clinic.example/area'],
+      [2, 'UNSUBSCRIBE', 'https://clinic.example/prefs'],
+      [3, 'UNSUBSCRIBE', 'https://clinic.example/u/77'],
+      [4, 'HONEYPOT', 'https://links.clinic.example/'],
+    ]);
+    for (const l of out.links) {
+      const p = open(l.url);
+      expect(p).toMatchObject({ kind: EventKind.CLICK, linkIndex: l.index, linkRole: l.role, targetUrl: l.target, links: 5, message: 'msg-000123', recipientDomain: 'contoso.org' });
+    }
+    expect(out.html).toContain('href="mailto:front-desk@clinic.example"');
+    expect(out.html).toContain('href="tel:+15551234"');
+    expect(out.html).toContain('href="#details"');
+    expect(out.html).toContain('href="/relative"');
+    expect(out.html).toContain('href="http://clinic.example/map" data-winnow-ignore');
+    expect(out.html).not.toContain('https://clinic.example/book');
+    // Nothing else moved: without the trap and pixel, and with link addresses masked, it is the original.
+    const mask = (html: string, hrefs: string[]) => hrefs.reduce((acc, h) => acc.replace(h, 'href="X"'), html);
+    const stripped = out.html.replace(/<a href="[^"]+" style="display:none[^>]+><\/a>/, '').replace(/<img src="[^"]+\.gif"[^>]+>/, '');
+    const original = ['book?slot=9&amp;day=mon', 'area', 'prefs', 'u/77'].map((p) => `href="https://clinic.example/${p}"`);
+    expect(mask(stripped, out.links.slice(0, 4).map((l) => `href="${l.url}"`))).toBe(mask(EMAIL, original));
+  });
+
+  it('puts the trap link first in the body, hidden, and the pixel last', () => {
+    const doc = parse(out.html);
+    const html = doc.childNodes.find((n) => n.nodeName === 'html') as unknown as { childNodes: Array<{ nodeName: string; childNodes: Array<{ nodeName: string; attrs?: Array<{ name: string; value: string }> }> }> };
+    const body = html.childNodes.find((n) => n.nodeName === 'body')!;
+    const elements = body.childNodes.filter((n) => n.nodeName !== '#text');
+    expect(elements[0]!.nodeName).toBe('a');
+    expect(elements[0]!.attrs!.find((a) => a.name === 'style')!.value).toMatch(/display:none/);
+    expect(elements[0]!.attrs!.find((a) => a.name === 'aria-hidden')!.value).toBe('true');
+    const last = elements[elements.length - 1]!;
+    expect(last.nodeName).toBe('img');
+    expect(open(last.attrs!.find((a) => a.name === 'src')!.value)).toMatchObject({ kind: EventKind.OPEN, message: 'msg-000123' });
+    expect(out.pixelUrl).toMatch(/^https:\/\/links\.clinic\.example\/o\/[A-Za-z0-9_-]+\.gif$/);
+  });
+
+  it('never puts an address or other recipient data in a URL', () => {
+    for (const u of [out.pixelUrl, ...out.links.map((l) => l.url)]) {
+      expect(u).not.toMatch(/@|contoso|msg-000123|clinic\.example\/book/i);
+    }
+    expect(() => prepareEmail(EMAIL, { ...opts, message: 'jane.doe@contoso.org' })).toThrow(/looks like an email address/);
+    expect(() => prepareEmail(EMAIL, { ...opts, campaign: 'spring campaign' })).toThrow(PrepareError);
+    expect(() => prepareEmail(EMAIL, { ...opts, baseUrl: 'https://links.clinic.example/path' })).toThrow(/origin/);
+  });
+
+  it('handles a fragment without <body>', () => {
+    const r = prepareEmail('<p>Hi <a href="https://x.example/a">a</a></p>', opts);
+    expect(r.links).toHaveLength(2);
+    expect(r.html.startsWith('<a href="https://links.clinic.example/c/')).toBe(true);
+    expect(r.html.endsWith('.gif" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0">')).toBe(true);
+    expect(r.html).toContain('<p>Hi <a href="https://links.clinic.example/c/');
+  });
+});

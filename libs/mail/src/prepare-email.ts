@@ -1,0 +1,134 @@
+import { parse, type DefaultTreeAdapterMap } from 'parse5';
+import { LinkRole } from '@winnow/proto';
+import { clickPath, pixelPath, type Keyring, type MessageRef } from '@winnow/tokens';
+
+type Node = DefaultTreeAdapterMap['node'];
+type Element = DefaultTreeAdapterMap['element'];
+
+export interface PrepareOptions {
+  keyring: Keyring;
+  /** The tenant's tracking origin, e.g. `https://links.clinic.example` (no trailing slash). */
+  baseUrl: string;
+  tenant: string;
+  campaign: string;
+  /** An opaque id of this recipient's copy; never the address. */
+  message: string;
+  /** When the mail is handed over, seconds since the epoch. */
+  sentAtS: number;
+  /** The recipient's mail domain (optional; helps the classifier); never the address. */
+  recipientDomain?: string;
+}
+
+export interface TrackedLink {
+  index: number;
+  role: LinkRole;
+  target: string;
+  url: string;
+}
+
+export interface PreparedEmail {
+  html: string;
+  pixelUrl: string;
+  /** Every tracked link in index order; the last is the hidden trap link. */
+  links: TrackedLink[];
+}
+
+/** A problem with the options; nothing was prepared. */
+export class PrepareError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PrepareError';
+  }
+}
+
+const OPAQUE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+const UNSUBSCRIBE = /unsubscribe|opt-?out|abmelden|d[ée]sinscri/i;
+
+function checkId(name: string, v: string): void {
+  if (v.includes('@')) throw new PrepareError(`${name} looks like an email address: use an opaque id (no patient data in URLs)`);
+  if (!OPAQUE_ID.test(v)) throw new PrepareError(`${name} must be 1-128 characters of letters, digits and . _ : - (got ${JSON.stringify(v)})`);
+}
+
+function attr(el: Element, name: string): string | undefined {
+  return el.attrs.find((a) => a.name === name)?.value;
+}
+
+function textOf(node: Node): string {
+  if (node.nodeName === '#text') return (node as DefaultTreeAdapterMap['textNode']).value;
+  return 'childNodes' in node ? node.childNodes.map(textOf).join('') : '';
+}
+
+function walk(node: Node, visit: (el: Element) => void): void {
+  if ('tagName' in node) visit(node);
+  if ('childNodes' in node) for (const c of node.childNodes) walk(c, visit);
+  if (node.nodeName === 'template') walk((node as DefaultTreeAdapterMap['template']).content as unknown as Node, visit);
+}
+
+const escapeAttr = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;');
+
+/**
+ * Rewrites an outgoing HTML email for a tenant's tracking domain:
+ * - every `http(s)` link (`<a>`, `<area>`) goes through a sealed click token; `mailto:`, `tel:`,
+ *   anchors, relative links and links marked `data-winnow-ignore` are left alone;
+ * - links marked `data-winnow-role="unsubscribe"`, or whose address or text says unsubscribe or
+ *   opt out, are tracked with the unsubscribe role;
+ * - one hidden trap link that no person would click is added right after `<body>`;
+ * - the open pixel goes just before `</body>`.
+ * Everything else in the document stays byte for byte as it was.
+ */
+export function prepareEmail(html: string, opts: PrepareOptions): PreparedEmail {
+  checkId('tenant', opts.tenant);
+  checkId('campaign', opts.campaign);
+  checkId('message', opts.message);
+  if (!/^https?:\/\/[a-z0-9.-]+(:\d+)?$/.test(opts.baseUrl)) throw new PrepareError(`base URL must be an http(s) origin without a path, got ${JSON.stringify(opts.baseUrl)}`);
+
+  const doc = parse(html, { sourceCodeLocationInfo: true });
+  const anchors: Array<{ el: Element; target: string; role: LinkRole }> = [];
+  let body: Element | undefined;
+  walk(doc as unknown as Node, (el) => {
+    if (el.tagName === 'body') body = el;
+    if (el.tagName !== 'a' && el.tagName !== 'area') return;
+    const href = attr(el, 'href')?.trim();
+    if (!href || !/^https?:\/\//i.test(href) || attr(el, 'data-winnow-ignore') !== undefined) return;
+    if (!el.sourceCodeLocation?.attrs?.['href']) return;
+    const marked = attr(el, 'data-winnow-role');
+    const role = marked === 'unsubscribe' || (marked === undefined && (UNSUBSCRIBE.test(href) || UNSUBSCRIBE.test(textOf(el)))) ? LinkRole.UNSUBSCRIBE : LinkRole.CONTENT;
+    anchors.push({ el, target: href, role });
+  });
+
+  const total = anchors.length + 1;
+  const ref: MessageRef = {
+    tenant: opts.tenant,
+    campaign: opts.campaign,
+    message: opts.message,
+    sentAtUnixS: String(Math.floor(opts.sentAtS)),
+    links: total,
+    ...(opts.recipientDomain ? { recipientDomain: opts.recipientDomain.toLowerCase() } : {}),
+  };
+  const links: TrackedLink[] = anchors.map((a, index) => ({
+    index,
+    role: a.role,
+    target: a.target,
+    url: opts.baseUrl + clickPath(opts.keyring, ref, index, a.role, a.target),
+  }));
+  const trapTarget = `${opts.baseUrl}/`;
+  links.push({ index: anchors.length, role: LinkRole.HONEYPOT, target: trapTarget, url: opts.baseUrl + clickPath(opts.keyring, ref, anchors.length, LinkRole.HONEYPOT, trapTarget) });
+  const pixelUrl = opts.baseUrl + pixelPath(opts.keyring, ref);
+
+  // Splice edits into the original text, from the end so earlier offsets stay valid.
+  const edits: Array<{ start: number; end: number; text: string }> = anchors.map((a, i) => {
+    const loc = a.el.sourceCodeLocation!.attrs!['href']!;
+    return { start: loc.startOffset, end: loc.endOffset, text: `href="${escapeAttr(links[i]!.url)}"` };
+  });
+  const trap = `<a href="${escapeAttr(links[links.length - 1]!.url)}" style="display:none!important;mso-hide:all;font-size:0;line-height:0;max-height:0;overflow:hidden" aria-hidden="true" tabindex="-1"></a>`;
+  const pixel = `<img src="${escapeAttr(pixelUrl)}" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0">`;
+  const bodyLoc = body?.sourceCodeLocation;
+  const afterBodyStart = bodyLoc?.startTag?.endOffset ?? 0;
+  const beforeBodyEnd = bodyLoc?.endTag?.startOffset ?? html.length;
+  edits.push({ start: afterBodyStart, end: afterBodyStart, text: trap });
+  edits.push({ start: beforeBodyEnd, end: beforeBodyEnd, text: pixel });
+  edits.sort((a, b) => b.start - a.start || b.end - a.end);
+  let out = html;
+  for (const e of edits) out = out.slice(0, e.start) + e.text + out.slice(e.end);
+  return { html: out, pixelUrl, links };
+}
