@@ -7,7 +7,7 @@ import type { CollectorConfig } from '@winnow/config';
 import { OpsEndpoints, listen, startOpsServer, type RunningServer } from '@winnow/observability';
 import { CollectorMetrics } from './collector.metrics';
 import { DomainRegistry } from './domain-registry';
-import { clientIp, keptHeaders, parseRoute } from './edge-request';
+import { clientIp, parseRoute, scanHeaders } from './edge-request';
 import { EventPipeline } from './event-pipeline';
 import { PIXEL_GIF, PIXEL_HEADERS } from './pixel';
 import { TRACKED_METHODS, TrackingService, routeName, type Outcome } from './tracking.service';
@@ -77,16 +77,17 @@ export class CollectorHost implements OnApplicationBootstrap, BeforeApplicationS
       res.setHeader('allow', 'GET, HEAD, OPTIONS');
       return this.plain(res, name, method, 405, 'method not allowed\n');
     }
+    const headers = scanHeaders(req.rawHeaders);
     const { outcome, captured } = this.tracking.track(route, {
-      host: req.headers.host,
+      host: headers.host,
       method,
-      ip: clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for'], this.config.trustProxy),
-      headers: keptHeaders(req.headers),
+      ip: clientIp(req.socket.remoteAddress, headers.forwardedFor, this.config.trustProxy),
+      headers: headers.kept,
       atMs: Date.now(),
     });
     const answer = () => {
       this.respond(res, method, outcome, name);
-      this.metrics.latency.observe({ route: name }, Number(process.hrtime.bigint() - started) / 1e9);
+      this.metrics.requestSeconds(name, Number(process.hrtime.bigint() - started) / 1e9);
     };
     if (captured) void captured.then(answer);
     else answer();
@@ -96,15 +97,15 @@ export class CollectorHost implements OnApplicationBootstrap, BeforeApplicationS
     switch (outcome.kind) {
       case 'pixel':
         res.writeHead(200, PIXEL_HEADERS).end(method === 'HEAD' ? undefined : PIXEL_GIF);
-        this.metrics.requests.inc({ route, method, status: '200' });
+        this.metrics.request(route, method, '200');
         return;
       case 'redirect':
         res.writeHead(302, { location: outcome.location, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer', 'content-length': '0' }).end();
-        this.metrics.requests.inc({ route, method, status: '302' });
+        this.metrics.request(route, method, '302');
         return;
       case 'options':
         res.writeHead(204, { allow: 'GET, HEAD, OPTIONS', 'cache-control': 'no-store' }).end();
-        this.metrics.requests.inc({ route, method, status: '204' });
+        this.metrics.request(route, method, '204');
         return;
       case 'not_found':
         return this.plain(res, route, method, 404, 'This link is not valid.\n');
@@ -113,7 +114,7 @@ export class CollectorHost implements OnApplicationBootstrap, BeforeApplicationS
 
   private plain(res: ServerResponse, route: string, method: string, status: number, body: string): void {
     res.writeHead(status, TEXT).end(body);
-    this.metrics.requests.inc({ route, method: TRACKED_METHODS.has(method) ? method : 'other', status: String(status) });
+    this.metrics.request(route, TRACKED_METHODS.has(method) ? method : 'other', String(status));
   }
 
   async onApplicationBootstrap(): Promise<void> {

@@ -55,6 +55,31 @@ export class CollectorMetrics {
     this.domainRefreshFailures = new Counter({ name: 'winnow_collector_domain_refresh_failures_total', help: 'Failed reads of the tracking domains (the last good set stays in use)', registers });
   }
 
+  private readonly requestChildren = new Map<string, { inc(): void }>();
+  private readonly latencyChildren = new Map<string, { observe(v: number): void }>();
+  private readonly rejectChildren = new Map<string, { inc(): void }>();
+
+  // Labelled children are looked up once and cached: prom-client hashes label objects on every call.
+  request(route: string, method: string, status: string): void {
+    const key = `${route} ${method} ${status}`;
+    let c = this.requestChildren.get(key);
+    if (!c) this.requestChildren.set(key, (c = this.requests.labels(route, method, status)));
+    c.inc();
+  }
+
+  requestSeconds(route: string, seconds: number): void {
+    let h = this.latencyChildren.get(route);
+    if (!h) this.latencyChildren.set(route, (h = this.latency.labels(route)));
+    h.observe(seconds);
+  }
+
+  tokenRejected(route: string, reason: string): void {
+    const key = `${route} ${reason}`;
+    let c = this.rejectChildren.get(key);
+    if (!c) this.rejectChildren.set(key, (c = this.tokensRejected.labels(route, reason)));
+    c.inc();
+  }
+
   observeSpool(state: () => { depth: number; bytes: number }): void {
     this.spoolState = state;
   }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { create } from '@bufbuild/protobuf';
-import { EdgeEventSchema, EventKind, PathKind, type EdgeEvent, type TokenPayload } from '@winnow/proto';
+import { EventKind, PathKind, type TokenPayload } from '@winnow/proto';
+import type { EdgeEventFields } from './edge-event.codec';
 
 /** Which tracking path a request names. */
 export interface TrackingRoute {
@@ -51,26 +51,44 @@ export const KEPT_HEADERS = [
   'upgrade-insecure-requests',
   'cache-control',
 ] as const;
+const KEPT = new Set<string>(KEPT_HEADERS);
 
 /** Longest header value kept; longer values are cut (user-agents are far shorter). */
 export const MAX_KEPT_HEADER_CHARS = 512;
 
-export function keptHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of KEPT_HEADERS) {
-    const v = headers[name];
-    if (v === undefined) continue;
-    const s = Array.isArray(v) ? v.join(', ') : v;
-    out[name] = s.length > MAX_KEPT_HEADER_CHARS ? s.slice(0, MAX_KEPT_HEADER_CHARS) : s;
+export interface ScannedHeaders {
+  host: string | undefined;
+  forwardedFor: string | undefined;
+  kept: Record<string, string>;
+}
+
+/**
+ * One pass over the raw header list (name, value, name, value, ...): the Host, the first
+ * X-Forwarded-For, and the kept headers (repeats joined with ", ", values cut at 512 characters).
+ * Reading rawHeaders spares Node building its lower-cased headers object on every request.
+ */
+export function scanHeaders(raw: readonly string[]): ScannedHeaders {
+  let host: string | undefined;
+  let forwardedFor: string | undefined;
+  const kept: Record<string, string> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const value = raw[i + 1]!;
+    if (name === 'host') host ??= value;
+    else if (name === 'x-forwarded-for') forwardedFor ??= value;
+    else if (KEPT.has(name)) {
+      const joined = kept[name] === undefined ? value : `${kept[name]}, ${value}`;
+      kept[name] = joined.length > MAX_KEPT_HEADER_CHARS ? joined.slice(0, MAX_KEPT_HEADER_CHARS) : joined;
+    }
   }
-  return out;
+  return { host, forwardedFor, kept };
 }
 
 /** The client address: the socket peer, or the first X-Forwarded-For hop behind a trusted proxy. */
-export function clientIp(socketAddress: string | undefined, forwardedFor: string | string[] | undefined, trustProxy: boolean): string {
+export function clientIp(socketAddress: string | undefined, forwardedFor: string | undefined, trustProxy: boolean): string {
   let ip = socketAddress ?? '';
   if (trustProxy && forwardedFor) {
-    const first = (Array.isArray(forwardedFor) ? forwardedFor[0] : forwardedFor)?.split(',')[0]?.trim();
+    const first = forwardedFor.split(',')[0]?.trim();
     if (first) ip = first;
   }
   return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
@@ -84,8 +102,8 @@ export function edgeEvent(
   ip: string,
   headers: Record<string, string>,
   atMs: number,
-): EdgeEvent {
-  return create(EdgeEventSchema, {
+): EdgeEventFields {
+  return {
     id: randomUUID(),
     tenant: payload.tenant,
     campaign: payload.campaign,
@@ -101,7 +119,7 @@ export function edgeEvent(
     deliveredAtUnixMs: String(Number(payload.sentAtUnixS) * 1000),
     links: payload.links,
     recipientDomain: payload.recipientDomain,
-  });
+  };
 }
 
 /** A redirect target is acceptable only as an absolute http(s) URL. */

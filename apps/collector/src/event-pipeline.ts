@@ -1,8 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { toBinary } from '@bufbuild/protobuf';
-import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { ErrorCode, WinnowError, isRetryable, sendEncodedClientStream, type ClientOf } from '@winnow/grpc';
-import { ClassifierService, EdgeEventSchema, type EdgeEvent } from '@winnow/proto';
+import { ClassifierService } from '@winnow/proto';
 import type { CollectorConfig } from '@winnow/config';
 import { CollectorMetrics } from './collector.metrics';
 import { Spool, type SpoolRecord } from './spool/spool';
@@ -23,11 +21,23 @@ const MAX_BACKOFF_MS = 5000;
 const SEND_DEADLINE_MS = 15_000;
 const INGEST = ClassifierService.method.ingest;
 
-/** One IngestRequest on the wire, built from spooled EdgeEvent bytes without decoding them. */
-function ingestRequest(records: readonly SpoolRecord[]): Uint8Array {
-  const w = new BinaryWriter();
-  for (const r of records) w.tag(1, WireType.LengthDelimited).bytes(r.payload);
-  return w.finish();
+/**
+ * One IngestRequest on the wire, built from spooled EdgeEvent bytes without decoding them: field 1
+ * (repeated EdgeEvent), length-delimited, once per record.
+ */
+function ingestRequest(records: readonly SpoolRecord[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const r of records) {
+    const head = [0x0a];
+    let len = r.payload.length;
+    while (len >= 0x80) {
+      head.push((len & 0x7f) | 0x80);
+      len >>>= 7;
+    }
+    head.push(len);
+    parts.push(Buffer.from(head), r.payload);
+  }
+  return Buffer.concat(parts);
 }
 
 /**
@@ -73,11 +83,11 @@ export class EventPipeline {
   }
 
   /**
-   * Captures an event. Resolves when it is on disk (fsynced when WINNOW_CAPTURE_SYNC is on); never
+   * Captures an encoded EdgeEvent. Resolves when it is on disk (fsynced when WINNOW_CAPTURE_SYNC is on); never
    * rejects: an event that cannot be captured is counted as dropped with its reason.
    */
-  capture(event: EdgeEvent): Promise<void> {
-    const appended = this.spool.append(toBinary(EdgeEventSchema, event));
+  capture(event: Uint8Array): Promise<void> {
+    const appended = this.spool.append(event);
     if (!appended) {
       this.metrics.dropped.inc({ reason: DropReason.SpoolFull });
       if (!this.full) {

@@ -1,10 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EventKind, PathKind, type TokenPayload } from '@winnow/proto';
-import { TokenError, TokenRejection, openToken } from '@winnow/tokens';
+import { TokenRejection, tryOpenToken } from '@winnow/tokens';
 import type { CollectorConfig } from '@winnow/config';
 import { CollectorMetrics } from './collector.metrics';
 import { DomainRegistry } from './domain-registry';
 import { edgeEvent, isSafeTarget, type TrackingRoute } from './edge-request';
+import { encodeEdgeEvent } from './edge-event.codec';
 import { EventPipeline } from './event-pipeline';
 import { COLLECTOR_CONFIG } from './tokens';
 
@@ -57,19 +58,23 @@ export class TrackingService {
   track(route: TrackingRoute, req: SeenRequest): { outcome: Outcome; captured?: Promise<void> } {
     const domain = this.domains.resolve(req.host);
     if (!domain) return { outcome: NOT_FOUND };
-    let payload: TokenPayload;
-    try {
-      payload = openToken(domain.keyring, route.token, { tenant: domain.tenant, nowS: Math.floor(req.atMs / 1000), maxAgeS: this.maxAgeS });
-      const expected = route.kind === PathKind.PIXEL ? EventKind.OPEN : EventKind.CLICK;
-      if (payload.kind !== expected) throw new TokenError(TokenRejection.WrongKind);
-      if (route.kind === PathKind.CLICK && !isSafeTarget(payload.targetUrl)) throw new TokenError(TokenRejection.BadTarget);
-    } catch (err) {
-      if (!(err instanceof TokenError)) throw err;
-      this.metrics.tokensRejected.inc({ route: routeName(route), reason: err.reason });
+    const opened = tryOpenToken(domain.keyring, route.token, { tenant: domain.tenant, nowS: Math.floor(req.atMs / 1000), maxAgeS: this.maxAgeS });
+    const refusal = opened.ok ? this.misuse(route, opened.payload) : opened.reason;
+    if (refusal !== undefined || !opened.ok) {
+      this.metrics.tokenRejected(routeName(route), refusal!);
       return { outcome: route.kind === PathKind.PIXEL && req.method !== 'OPTIONS' ? PIXEL : NOT_FOUND };
     }
-    const captured = this.pipeline.capture(edgeEvent(payload, route, req.method, req.ip, req.headers, req.atMs));
+    const payload = opened.payload;
+    const captured = this.pipeline.capture(encodeEdgeEvent(edgeEvent(payload, route, req.method, req.ip, req.headers, req.atMs)));
     if (req.method === 'OPTIONS') return { outcome: OPTIONS, captured };
     return { outcome: route.kind === PathKind.PIXEL ? PIXEL : { kind: 'redirect', location: payload.targetUrl }, captured };
+  }
+
+  /** A genuine token used where it does not belong. */
+  private misuse(route: TrackingRoute, payload: TokenPayload): TokenRejection | undefined {
+    const expected = route.kind === PathKind.PIXEL ? EventKind.OPEN : EventKind.CLICK;
+    if (payload.kind !== expected) return TokenRejection.WrongKind;
+    if (route.kind === PathKind.CLICK && !isSafeTarget(payload.targetUrl)) return TokenRejection.BadTarget;
+    return undefined;
   }
 }

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
+import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { TokenPayloadSchema, type TokenPayload } from '@winnow/proto';
+import { decodeTokenPayload } from './token-payload.codec';
 
 /**
  * Envelope of a sealed token, base64url without padding:
@@ -105,46 +106,44 @@ export interface OpenOptions {
   tenant: string;
 }
 
+export type OpenResult = { ok: true; payload: TokenPayload } | { ok: false; reason: TokenRejection };
+
+const refuse = (reason: TokenRejection): OpenResult => ({ ok: false, reason });
+
 /**
- * Opens a token or throws TokenError. The GCM tag comparison inside OpenSSL is constant-time; the
- * key lookup depends only on the public key id.
+ * Opens a token. Refusals are returned, not thrown: hostile traffic is full of bad tokens and an
+ * exception per request would cost a stack trace each. The GCM tag comparison inside OpenSSL is
+ * constant-time; the key lookup depends only on the public key id.
  */
-export function openToken(keyring: Keyring, token: string, opts: OpenOptions): TokenPayload {
-  if (token.length === 0 || token.length > MAX_TOKEN_CHARS || !B64URL.test(token)) {
-    throw new TokenError(TokenRejection.Malformed);
-  }
+export function tryOpenToken(keyring: Keyring, token: string, opts: OpenOptions): OpenResult {
+  if (token.length === 0 || token.length > MAX_TOKEN_CHARS || !B64URL.test(token)) return refuse(TokenRejection.Malformed);
   const raw = Buffer.from(token, 'base64url');
-  if (raw.length < 2) throw new TokenError(TokenRejection.Malformed);
-  if (raw[0] !== TOKEN_VERSION) throw new TokenError(TokenRejection.UnsupportedVersion);
+  if (raw.length < 2) return refuse(TokenRejection.Malformed);
+  if (raw[0] !== TOKEN_VERSION) return refuse(TokenRejection.UnsupportedVersion);
   const idLen = raw[1]!;
   const headerLen = 2 + idLen;
-  if (idLen === 0 || idLen > 8 || raw.length < headerLen + IV_BYTES + TAG_BYTES + 1) {
-    throw new TokenError(TokenRejection.Malformed);
-  }
-  const kid = raw.subarray(2, headerLen).toString('ascii');
-  const secret = keyring.get(kid);
-  if (!secret) throw new TokenError(TokenRejection.UnknownKey);
-  const iv = raw.subarray(headerLen, headerLen + IV_BYTES);
-  const tag = raw.subarray(raw.length - TAG_BYTES);
-  const body = raw.subarray(headerLen + IV_BYTES, raw.length - TAG_BYTES);
+  if (idLen === 0 || idLen > 8 || raw.length < headerLen + IV_BYTES + TAG_BYTES + 1) return refuse(TokenRejection.Malformed);
+  const secret = keyring.get(raw.toString('latin1', 2, headerLen));
+  if (!secret) return refuse(TokenRejection.UnknownKey);
   let plain: Buffer;
   try {
-    const decipher = createDecipheriv('aes-256-gcm', secret, iv, { authTagLength: TAG_BYTES });
+    const decipher = createDecipheriv('aes-256-gcm', secret, raw.subarray(headerLen, headerLen + IV_BYTES), { authTagLength: TAG_BYTES });
     decipher.setAAD(raw.subarray(0, headerLen));
-    decipher.setAuthTag(tag);
-    plain = Buffer.concat([decipher.update(body), decipher.final()]);
+    decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
+    plain = Buffer.concat([decipher.update(raw.subarray(headerLen + IV_BYTES, raw.length - TAG_BYTES)), decipher.final()]);
   } catch {
-    throw new TokenError(TokenRejection.BadSeal);
+    return refuse(TokenRejection.BadSeal);
   }
-  let payload: TokenPayload;
-  try {
-    payload = fromBinary(TokenPayloadSchema, plain);
-  } catch {
-    throw new TokenError(TokenRejection.BadPayload);
-  }
-  if (payload.tenant !== opts.tenant) throw new TokenError(TokenRejection.WrongTenant);
-  if (opts.maxAgeS > 0 && opts.nowS - Number(payload.sentAtUnixS) > opts.maxAgeS) {
-    throw new TokenError(TokenRejection.Expired);
-  }
-  return payload;
+  const payload = decodeTokenPayload(plain);
+  if (!payload) return refuse(TokenRejection.BadPayload);
+  if (payload.tenant !== opts.tenant) return refuse(TokenRejection.WrongTenant);
+  if (opts.maxAgeS > 0 && opts.nowS - Number(payload.sentAtUnixS) > opts.maxAgeS) return refuse(TokenRejection.Expired);
+  return { ok: true, payload };
+}
+
+/** Opens a token or throws TokenError (see tryOpenToken). */
+export function openToken(keyring: Keyring, token: string, opts: OpenOptions): TokenPayload {
+  const r = tryOpenToken(keyring, token, opts);
+  if (!r.ok) throw new TokenError(r.reason);
+  return r.payload;
 }

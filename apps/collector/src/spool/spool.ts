@@ -34,6 +34,7 @@ interface Segment {
 const SEGMENT = /^(\d{20})\.seg$/;
 const segmentName = (firstSeq: number) => `${String(firstSeq).padStart(20, '0')}.seg`;
 const READ_CHUNK = 1024 * 1024;
+const CHECKPOINT_EVERY_MS = 100;
 
 /**
  * An append-only, segmented, checksummed log of captured events on local disk.
@@ -60,6 +61,7 @@ export class Spool {
   private cursor: { seq: number; segment: number; offset: number } | undefined;
   private readHandle: { path: string; handle: FileHandle } | undefined;
   private onWritten: Array<() => void> = [];
+  private checkpointedAt = 0;
 
   constructor(private readonly opts: SpoolOptions) {}
 
@@ -268,13 +270,19 @@ export class Spool {
     return { seq, segment: idx, offset };
   }
 
-  /** Everything up to and including `seq` is stored downstream. */
+  /**
+   * Everything up to and including `seq` is stored downstream. The checkpoint file is rewritten at
+   * most every CHECKPOINT_EVERY_MS (and always when a segment can go, and on close): after a crash
+   * at most that much is sent again, which downstream recognises by event id.
+   */
   ack(seq: number): void {
     if (seq <= this.ackedSeq) return;
     this.ackedSeq = Math.min(seq, this.writtenSeq);
-    const tmp = join(this.opts.dir, 'acked.tmp');
-    writeFileSync(tmp, String(this.ackedSeq));
-    renameSync(tmp, join(this.opts.dir, 'acked'));
+    const now = Date.now();
+    const segmentDone = this.segments.length > 1 && this.segments[1]!.firstSeq - 1 <= this.ackedSeq;
+    if (now - this.checkpointedAt < CHECKPOINT_EVERY_MS && !segmentDone) return;
+    this.writeCheckpoint();
+    this.checkpointedAt = now;
     const before = this.segments.length;
     const cursorFirst = this.cursor ? this.segments[this.cursor.segment]?.firstSeq : undefined;
     this.dropAckedSegments();
@@ -282,6 +290,12 @@ export class Spool {
       const idx = this.segments.findIndex((s) => s.firstSeq === cursorFirst);
       this.cursor.segment = idx === -1 ? this.segments.length : idx;
     }
+  }
+
+  private writeCheckpoint(): void {
+    const tmp = join(this.opts.dir, 'acked.tmp');
+    writeFileSync(tmp, String(this.ackedSeq));
+    renameSync(tmp, join(this.opts.dir, 'acked'));
   }
 
   private dropAckedSegments(): void {
@@ -302,6 +316,7 @@ export class Spool {
   async close(): Promise<void> {
     while (this.flushing) await this.flushing;
     this.closed = true;
+    if (this.ackedSeq > 0) this.writeCheckpoint();
     if (this.fd !== -1) {
       fdatasyncSync(this.fd);
       closeSync(this.fd);

@@ -1,0 +1,13 @@
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { addService, bindServer, newServer } from '@winnow/grpc';
+import { ClassifierService, ConfigService } from '@winnow/proto';
+import { Keyring, pixelPath } from '@winnow/tokens';
+const secret = randomBytes(32);
+const sink = newServer();
+addService(sink, ConfigService, { listTrackingDomains: async () => ({ version: '1', domains: [{ hostname: 'b.localhost', tenant: 'bench', keys: [{ id: 'b1', secret, sealing: true }] }] }), putTrackingDomain: async () => ({}), deleteTrackingDomain: async () => ({}), putSuppressionPolicy: async () => ({}), getSuppressionPolicy: async () => ({}) });
+addService(sink, ClassifierService, { classify: async () => ({}), ingest: async (rs) => { let n = 0; for await (const r of rs) n += r.events.length; return { received: String(n) }; } });
+const port = await bindServer(sink, '127.0.0.1:50999');
+const keyring = new Keyring([{ id: 'b1', secret }], 'b1');
+writeFileSync('/tmp/path.txt', pixelPath(keyring, { tenant: 'bench', campaign: 'c', message: 'm1', sentAtUnixS: '1790000000', links: 3 }));
+console.log('sink', port);
