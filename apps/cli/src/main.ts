@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { classifyCommand } from './classify.command';
 import { demo } from './demo';
 import { prepareEmailCommand } from './prepare-email.command';
 import { start } from './start';
@@ -9,9 +10,10 @@ commands:
   start   run collector, classifier and stats on the embedded store (npm start)
   demo    send a demo campaign's traffic through a fresh stack and print its statistics (npm run demo)
   prepare-email   rewrite an HTML email for a tracking domain and record its delivery (--help)
+  classify FILE   print a verdict for every line of a trace (JSON lines, shared trace format)
 `;
 
-const commands: Record<string, (argv: string[]) => Promise<void>> = { start, demo, 'prepare-email': prepareEmailCommand };
+const commands: Record<string, (argv: string[]) => Promise<void>> = { start, demo, 'prepare-email': prepareEmailCommand, classify: classifyCommand };
 
 const name = process.argv[2] ?? '';
 const command = commands[name];

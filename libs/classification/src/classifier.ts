@@ -1,0 +1,146 @@
+import { classifyUserAgent } from './user-agent';
+import { networkOf } from './net/networks';
+import { BURST_WINDOW_MS, FANOUT_WINDOW_MS, PRECURSOR_WINDOW_MS, TAINT_WINDOW_MS, decide, type EventContext } from './decide';
+import type { TraceEvent } from './trace-event';
+import type { Decision } from './verdict';
+
+export interface Classified {
+  event: TraceEvent;
+  decision: Decision;
+  /** 0 for a first verdict; higher when later evidence changed it. */
+  revision: number;
+}
+
+interface Entry extends Classified {
+  seq: number;
+}
+
+export interface ClassifierOptions {
+  /** Messages whose history is kept for later evidence; the oldest are forgotten first. */
+  maxMessages?: number;
+}
+
+const key = (...parts: string[]) => parts.join('\u0000');
+
+/**
+ * Classifies events with the history of their message and campaign. Later events can change the
+ * verdict of earlier ones (a burst or a trap hit seen later withdraws a click's credit): those come
+ * back as revisions. Deterministic: the same events give the same verdicts in any batch split,
+ * once all have been seen.
+ */
+export class Classifier {
+  private readonly messages = new Map<string, Entry[]>();
+  private readonly fanout = new Map<string, Array<{ atMs: number; message: string }>>();
+  private readonly maxMessages: number;
+  private seq = 0;
+
+  constructor(opts: ClassifierOptions = {}) {
+    this.maxMessages = opts.maxMessages ?? 200_000;
+  }
+
+  classify(batch: readonly TraceEvent[]): { verdicts: Classified[]; revised: Classified[] } {
+    const touched = new Set<string>();
+    const fresh = new Set<Entry>();
+    for (const event of batch) {
+      const mk = key(event.tenant, event.message);
+      let list = this.messages.get(mk);
+      if (!list) {
+        list = [];
+        this.messages.set(mk, list);
+      } else {
+        // Keep recently active messages at the end of the eviction order.
+        this.messages.delete(mk);
+        this.messages.set(mk, list);
+      }
+      const entry: Entry = { event, decision: undefined as unknown as Decision, revision: 0, seq: this.seq++ };
+      list.push(entry);
+      fresh.add(entry);
+      touched.add(mk);
+      if (event.kind === 'click' && this.fanoutEligible(event)) {
+        const fk = key(event.tenant, event.campaign, event.ip);
+        let recent = this.fanout.get(fk);
+        if (!recent) this.fanout.set(fk, (recent = []));
+        recent.push({ atMs: event.atMs, message: event.message });
+        // Other messages this address touched nearby may now look like fan-out.
+        for (const r of recent) if (Math.abs(r.atMs - event.atMs) <= FANOUT_WINDOW_MS) touched.add(key(event.tenant, r.message));
+        if (recent.length > 64) recent.splice(0, recent.length - 64);
+      }
+    }
+    const verdicts: Classified[] = [];
+    const revised: Classified[] = [];
+    for (const mk of touched) {
+      const list = this.messages.get(mk);
+      if (!list) continue;
+      list.sort((a, b) => a.event.atMs - b.event.atMs || a.seq - b.seq);
+      for (const entry of list) {
+        const decision = decide(entry.event, this.context(entry.event, list));
+        if (fresh.has(entry)) {
+          entry.decision = decision;
+        } else if (decision.actor !== entry.decision.actor || decision.source !== entry.decision.source) {
+          entry.decision = decision;
+          entry.revision++;
+          revised.push({ event: entry.event, decision, revision: entry.revision });
+        }
+      }
+    }
+    for (const e of fresh) verdicts.push({ event: e.event, decision: e.decision, revision: 0 });
+    // Verdicts come back in the batch's order.
+    const order = new Map(batch.map((e, i) => [e, i]));
+    verdicts.sort((a, b) => order.get(a.event)! - order.get(b.event)!);
+    this.evict();
+    return { verdicts, revised };
+  }
+
+  /** Shared egress (Private Relay, Google's proxies) carries many people: not evidence of fan-out. */
+  private fanoutEligible(e: TraceEvent): boolean {
+    const n = networkOf(e.ip);
+    return !n.appleRelay && e.ip !== '';
+  }
+
+  private context(e: TraceEvent, list: readonly Entry[]): EventContext {
+    let burstRequests = 0;
+    const burstLinks = new Set<number>();
+    let lo = Infinity;
+    let hi = -Infinity;
+    let sameIpHitTrap = false;
+    let followedByOtherIp = false;
+    let officeHelperBefore = false;
+    for (const { event: o } of list) {
+      const dt = o.atMs - e.atMs;
+      if (o.ip === e.ip) {
+        if (Math.abs(dt) <= BURST_WINDOW_MS) {
+          burstRequests++;
+          if (o.kind === 'click') burstLinks.add(o.link);
+          lo = Math.min(lo, o.atMs);
+          hi = Math.max(hi, o.atMs);
+        }
+        if (o.kind === 'click' && o.linkRole === 'honeypot' && Math.abs(dt) <= TAINT_WINDOW_MS) sameIpHitTrap = true;
+        if (o !== e && dt <= 0 && dt >= -10_000 && classifyUserAgent(o.headers['user-agent'] ?? '').kind === 'office_helper') officeHelperBefore = true;
+      } else if (e.kind === 'click' && o.kind === 'click' && o.link === e.link && dt > 0 && dt <= PRECURSOR_WINDOW_MS) {
+        followedByOtherIp = true;
+      }
+    }
+    let fanoutMessages = 0;
+    if (e.kind === 'click') {
+      const recent = this.fanout.get(key(e.tenant, e.campaign, e.ip));
+      if (recent) fanoutMessages = new Set(recent.filter((r) => Math.abs(r.atMs - e.atMs) <= FANOUT_WINDOW_MS).map((r) => r.message)).size;
+    }
+    return {
+      burstRequests,
+      burstLinks: burstLinks.size,
+      burstSpanMs: hi >= lo ? hi - lo : 0,
+      sameIpHitTrap,
+      followedByOtherIp,
+      officeHelperBefore,
+      fanoutMessages,
+    };
+  }
+
+  private evict(): void {
+    while (this.messages.size > this.maxMessages) {
+      const oldest = this.messages.keys().next().value as string;
+      this.messages.delete(oldest);
+    }
+    if (this.fanout.size > this.maxMessages) this.fanout.clear();
+  }
+}

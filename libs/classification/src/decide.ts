@@ -1,0 +1,135 @@
+import { Actor, Source } from '@winnow/proto';
+import { isCountable } from '@winnow/engagement';
+import { networkOf, type NetworkInfo } from './net/networks';
+import type { TraceEvent } from './trace-event';
+import { classifyUserAgent, type UaInfo } from './user-agent';
+import type { Decision } from './verdict';
+
+/** What the rest of the trace says about one event (filled in by the classifier from history). */
+export interface EventContext {
+  /** Same IP, same message: requests and distinct links within BURST_WINDOW_MS of this one. */
+  burstRequests: number;
+  burstLinks: number;
+  burstSpanMs: number;
+  /** Same IP followed this message's hidden trap link within TAINT_WINDOW_MS. */
+  sameIpHitTrap: boolean;
+  /** Another IP requested the same link within PRECURSOR_WINDOW_MS after this one (a click-time scan before the person). */
+  followedByOtherIp: boolean;
+  /** Office helper requests from the same IP just before (a person clicking in Office). */
+  officeHelperBefore: boolean;
+  /** Distinct messages of the campaign this IP requested links of within FANOUT_WINDOW_MS. */
+  fanoutMessages: number;
+}
+
+export const BURST_WINDOW_MS = 2_000;
+export const TAINT_WINDOW_MS = 120_000;
+export const PRECURSOR_WINDOW_MS = 10_000;
+export const FANOUT_WINDOW_MS = 60_000;
+
+const r = (d: Decision) => d;
+const auto = (source: Source, confidence: number, reasons: string[]): Decision => r({ actor: Actor.AUTOMATED, source, confidence, reasons });
+const person = (confidence: number, reasons: string[]): Decision => r({ actor: Actor.HUMAN, source: Source.HUMAN, confidence, reasons });
+
+function networkReason(n: NetworkInfo): string | undefined {
+  if (n.appleRelay) return 'network: Apple iCloud Private Relay egress';
+  if (n.googleSpecialCrawler) return 'network: Google special crawlers';
+  if (n.microsoftEop) return 'network: Microsoft Exchange Online Protection';
+  if (n.asn !== undefined && n.category) return `network: AS${n.asn} (${n.org})`;
+  return undefined;
+}
+
+const seconds = (ms: number) => (ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : ms < 3_600_000 ? `${Math.round(ms / 1000)} s` : `${(ms / 3_600_000).toFixed(1)} h`);
+
+/**
+ * The rules. Signatures that settle the question come first; otherwise evidence is weighed as
+ * log-odds (people are the prior: an event is automated only when evidence outweighs it).
+ * Every rule, its weight and its source are in docs/classification.md.
+ */
+export function decide(e: TraceEvent, ctx: EventContext): Decision {
+  const ua = classifyUserAgent(e.headers['user-agent'] ?? '');
+  const net = networkOf(e.ip);
+  const netReason = networkReason(net);
+  const since = e.deliveredAtMs > 0 ? e.atMs - e.deliveredAtMs : undefined;
+  const timing = since !== undefined ? `${seconds(Math.max(0, since))} after delivery` : undefined;
+  const withNet = (reasons: string[]) => [...reasons, ...(netReason ? [netReason] : []), ...(timing ? [timing] : [])];
+  const vendorNet = net.category === 'security_vendor' || net.microsoftEop || net.googleSpecialCrawler;
+  const scannerSource = ua.kind === 'script' || ua.kind === 'empty' || ua.kind === 'crawler' ? Source.BOT : Source.SECURITY_SCANNER;
+
+  // Requests that are never a person's open or click.
+  if (e.method === 'OPTIONS' || e.method === 'HEAD') {
+    if (ua.kind === 'office_helper' || ctx.officeHelperBefore) return auto(Source.CLIENT_HELPER, 0.95, withNet([`${e.method} from Office discovery around a person's click`]));
+    if (ua.kind === 'preview') return auto(Source.LINK_PREVIEW, 0.95, withNet([`${e.method} from ${ua.name}`]));
+    return auto(scannerSource, 0.93, withNet([`${e.method} request: never a person's click`, `user-agent: ${ua.name}`]));
+  }
+  if (e.method !== 'GET') return auto(Source.BOT, 0.9, withNet([`${e.method} request`]));
+  if (!isCountable(e.method, e.headers)) return auto(Source.BOT, 0.9, withNet(['declared prefetch (Sec-Purpose/Purpose header)']));
+
+  // Settled by the user-agent.
+  if (ua.kind === 'gmail_proxy') return person(0.95, withNet(['Google image proxy: fetched because a person opened the message in Gmail']));
+  if (e.kind === 'click' && e.linkRole === 'honeypot') return auto(scannerSource, 0.99, withNet(['hidden trap link followed: no person can see it', `user-agent: ${ua.name}`]));
+  if (ua.kind === 'apple_mpp') {
+    if (e.kind === 'open') return auto(Source.APPLE_MPP, net.appleRelay ? 0.99 : 0.93, withNet(['user-agent is exactly "Mozilla/5.0": Apple Mail Privacy Protection prefetch']));
+    return auto(Source.BOT, 0.85, withNet(['bare "Mozilla/5.0" user-agent following a link']));
+  }
+  if (ua.kind === 'gmail_prefetch') return auto(Source.GMAIL_PREFETCH, 0.97, withNet(['Gmail prefetch user-agent']));
+  if (ua.kind === 'yahoo_proxy') return auto(Source.YAHOO_PROXY, 0.97, withNet(['Yahoo mail proxy fetching content']));
+  if (ua.kind === 'scanner') return auto(Source.SECURITY_SCANNER, 0.98, withNet([`security scanner user-agent: ${ua.name}`]));
+  if (ua.kind === 'preview') return auto(Source.LINK_PREVIEW, 0.97, withNet([`link preview: ${ua.name}`]));
+  if (ua.kind === 'office_helper') return auto(Source.CLIENT_HELPER, 0.93, withNet(['Office helper request around a person\'s click']));
+  if (ua.kind === 'script') return auto(Source.BOT, 0.97, withNet([`script or headless browser: ${ua.name}`]));
+  if (ua.kind === 'empty') return auto(Source.BOT, 0.93, withNet(['no user-agent']));
+  if (ua.kind === 'crawler') return auto(Source.BOT, 0.95, withNet([`crawler user-agent (${ua.name})`]));
+
+  // Settled by the message's history.
+  if (ctx.sameIpHitTrap) return auto(scannerSource, 0.97, withNet(['same address followed the hidden trap link of this message']));
+  if (e.kind === 'click' && ctx.burstLinks >= 3) {
+    return auto(scannerSource, 0.96, withNet([`burst: ${ctx.burstLinks} links in ${seconds(ctx.burstSpanMs)} from one address`]));
+  }
+
+  // Weighed evidence, as log-odds of "automated".
+  let score = -2.5;
+  const reasons: Array<[number, string]> = [];
+  const add = (w: number, why: string) => {
+    score += w;
+    reasons.push([w, why]);
+  };
+  if (e.kind === 'click') {
+    if (ctx.burstLinks === 2 && ctx.burstSpanMs <= 1_000) add(1.6, `2 links in ${seconds(ctx.burstSpanMs)} from one address`);
+    else if (ctx.burstRequests >= 3) add(1.2, `${ctx.burstRequests} requests in ${seconds(ctx.burstSpanMs)} from one address`);
+    if (ctx.followedByOtherIp && vendorNet) add(2.8, 'scanned this link seconds before another address followed it (click-time scan)');
+    else if (ctx.followedByOtherIp && net.category) add(1.2, 'fetched this link seconds before another address did');
+    if (ctx.fanoutMessages >= 3) add(2.6, `one address followed links of ${ctx.fanoutMessages} recipients of this campaign within a minute`);
+    if (since !== undefined && since < 10_000) add(1.6, `${seconds(Math.max(0, since))} after delivery`);
+    else if (since !== undefined && since < 120_000) add(0.9, `${seconds(since)} after delivery`);
+  } else if (since !== undefined && since < 10_000) add(0.4, `${seconds(Math.max(0, since))} after delivery`);
+  if (net.category === 'security_vendor') add(1.8, netReason!);
+  else if (net.microsoftEop || net.googleSpecialCrawler) add(1.6, netReason!);
+  else if (net.category === 'microsoft' || net.category === 'google') add(0.7, netReason!);
+  else if (net.category === 'cloud') add(1.0, netReason!);
+  if (ua.stale) add(ua.stale.startsWith('browser build seen') ? 1.5 : 1.1, ua.stale);
+  if (ua.kind === 'other') add(0.6, 'unrecognised user-agent');
+  if (e.kind === 'click' && (ua.kind === 'browser' || ua.kind === 'other')) {
+    const lang = e.headers['accept-language'];
+    if (!lang || lang === '*') add(0.8, 'no Accept-Language');
+    else add(-0.4, 'Accept-Language sent');
+    if (e.headers['sec-fetch-user'] === '?1') add(-1.5, 'Sec-Fetch-User: a user-initiated navigation');
+    if (e.headers['sec-fetch-mode'] === 'navigate') add(-0.3, 'Sec-Fetch-Mode: navigate');
+  }
+  if (net.appleRelay && e.kind === 'click' && ua.kind === 'browser') add(-1.0, 'Safari through iCloud Private Relay');
+  if (ua.kind === 'mail_client' && e.kind === 'open') add(-0.8, 'a mail client fetching images');
+  if (ctx.officeHelperBefore) add(-0.8, 'Office discovery just before: a person clicking in Office');
+
+  const p = 1 / (1 + Math.exp(-score));
+  const strongest = reasons.filter(([w]) => (p >= 0.5 ? w > 0 : w < 0)).sort((a, b) => Math.abs(b[0]) - Math.abs(a[0])).map(([, why]) => why);
+  if (p >= 0.5) {
+    const source = vendorNet || ua.stale || net.category === 'microsoft' || net.category === 'google' ? Source.SECURITY_SCANNER : ctx.fanoutMessages >= 3 || net.category === 'cloud' ? scannerSource : Source.BOT;
+    return auto(source, round(p), strongest.length ? strongest : ['automated evidence outweighs the prior']);
+  }
+  const why = strongest.length ? strongest : [`no automated signature (user-agent: ${ua.name})`];
+  if (netReason && !why.includes(netReason)) why.push(netReason);
+  return person(round(1 - p), why);
+}
+
+const round = (x: number) => Math.round(x * 1000) / 1000;
+
+export type { UaInfo };
