@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Counter, type Registry } from 'prom-client';
 import { ErrorCode, WinnowError, isRetryable, type ClientOf, type ImplOf } from '@winnow/grpc';
 import { Source, type ClassifierService, type EdgeEvent, type StatsService } from '@winnow/proto';
-import { classifyEvents } from '@winnow/classification';
+import { Classifier, classifyEvents, fromEdgeEvent, toVerdict, type TraceEvent } from '@winnow/classification';
 import { sourceName } from '@winnow/engagement';
 import { METRICS, STATS_CLIENT } from './tokens';
 
@@ -19,6 +19,11 @@ function eventProblem(e: EdgeEvent): string | undefined {
 @Injectable()
 export class ClassifierApi {
   private readonly classified: Counter<'source'>;
+  private readonly revisions: Counter;
+  /** Message and campaign history of the ingest path, so later events can revise earlier verdicts. */
+  private readonly history = new Classifier();
+  /** The edge event behind each event the history holds (freed with it). */
+  private readonly edgeOf = new WeakMap<TraceEvent, EdgeEvent>();
 
   constructor(
     @Inject(STATS_CLIENT) private readonly stats: ClientOf<typeof StatsService>,
@@ -28,6 +33,11 @@ export class ClassifierApi {
       name: 'winnow_classifier_events_total',
       help: 'Events classified, by source',
       labelNames: ['source'],
+      registers: [registry],
+    });
+    this.revisions = new Counter({
+      name: 'winnow_classifier_revisions_total',
+      help: 'Earlier verdicts changed by later evidence (sent to the statistics as new revisions)',
       registers: [registry],
     });
   }
@@ -46,13 +56,16 @@ export class ClassifierApi {
             if (problem) throw new WinnowError(ErrorCode.InvalidArgument, problem);
           }
           received += batch.events.length;
-          const verdicts = classifyEvents(batch.events);
-          for (const v of verdicts) this.classified.inc({ source: sourceName(v.source as Source) });
+          const traces = batch.events.map(fromEdgeEvent);
+          traces.forEach((t, i) => this.edgeOf.set(t, batch.events[i]!));
+          const { verdicts, revised: changed } = this.history.classify(traces);
+          for (const v of verdicts) this.classified.inc({ source: sourceName(v.decision.source as Source) });
+          this.revisions.inc(changed.length);
+          const events = verdicts.map((v) => ({ event: this.edgeOf.get(v.event)!, verdict: toVerdict(v) }));
+          // A revision re-sends the event as first seen with its new verdict; stats keeps the higher revision.
+          for (const r of changed) events.push({ event: this.edgeOf.get(r.event)!, verdict: toVerdict(r) });
           try {
-            const r = await this.stats.recordEvents(
-              { events: batch.events.map((event, i) => ({ event, verdict: verdicts[i] })) },
-              { deadlineMs: STORE_DEADLINE_MS, signal: ctx.signal },
-            );
+            const r = await this.stats.recordEvents({ events }, { deadlineMs: STORE_DEADLINE_MS, signal: ctx.signal });
             stored += Number(r.stored);
             duplicates += Number(r.duplicates);
             revised += Number(r.revised);

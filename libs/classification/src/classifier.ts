@@ -20,7 +20,7 @@ export interface ClassifierOptions {
   maxMessages?: number;
 }
 
-const key = (...parts: string[]) => parts.join('\u0000');
+const key = (a: string, b: string, c?: string) => (c === undefined ? `${a}\u0000${b}` : `${a}\u0000${b}\u0000${c}`);
 
 /**
  * Classifies events with the history of their message and campaign. Later events can change the
@@ -31,6 +31,8 @@ const key = (...parts: string[]) => parts.join('\u0000');
 export class Classifier {
   private readonly messages = new Map<string, Entry[]>();
   private readonly fanout = new Map<string, Array<{ atMs: number; message: string }>>();
+  /** Every event held, by tenant and id: a retried batch gets the verdicts already given. */
+  private readonly byId = new Map<string, Entry>();
   private readonly maxMessages: number;
   private seq = 0;
 
@@ -41,7 +43,13 @@ export class Classifier {
   classify(batch: readonly TraceEvent[]): { verdicts: Classified[]; revised: Classified[] } {
     const touched = new Set<string>();
     const fresh = new Set<Entry>();
+    const repeats = new Map<TraceEvent, Entry>();
     for (const event of batch) {
+      const known = this.byId.get(key(event.tenant, event.id));
+      if (known) {
+        repeats.set(event, known);
+        continue;
+      }
       const mk = key(event.tenant, event.message);
       let list = this.messages.get(mk);
       if (!list) {
@@ -55,6 +63,7 @@ export class Classifier {
       const entry: Entry = { event, decision: undefined as unknown as Decision, revision: 0, seq: this.seq++ };
       list.push(entry);
       fresh.add(entry);
+      this.byId.set(key(event.tenant, event.id), entry);
       touched.add(mk);
       if (event.kind === 'click' && this.fanoutEligible(event)) {
         const fk = key(event.tenant, event.campaign, event.ip);
@@ -84,6 +93,7 @@ export class Classifier {
       }
     }
     for (const e of fresh) verdicts.push({ event: e.event, decision: e.decision, revision: 0 });
+    for (const [event, known] of repeats) verdicts.push({ event, decision: known.decision, revision: known.revision });
     // Verdicts come back in the batch's order.
     const order = new Map(batch.map((e, i) => [e, i]));
     verdicts.sort((a, b) => order.get(a.event)! - order.get(b.event)!);
@@ -139,6 +149,7 @@ export class Classifier {
   private evict(): void {
     while (this.messages.size > this.maxMessages) {
       const oldest = this.messages.keys().next().value as string;
+      for (const e of this.messages.get(oldest) ?? []) this.byId.delete(key(e.event.tenant, e.event.id));
       this.messages.delete(oldest);
     }
     if (this.fanout.size > this.maxMessages) this.fanout.clear();

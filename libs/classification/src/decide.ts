@@ -50,8 +50,11 @@ export function decide(e: TraceEvent, ctx: EventContext): Decision {
   const net = networkOf(e.ip);
   const netReason = networkReason(net);
   const since = e.deliveredAtMs > 0 ? e.atMs - e.deliveredAtMs : undefined;
-  const timing = since !== undefined ? `${seconds(Math.max(0, since))} after delivery` : undefined;
-  const withNet = (reasons: string[]) => [...reasons, ...(netReason ? [netReason] : []), ...(timing ? [timing] : [])];
+  const withNet = (reasons: string[]) => {
+    if (netReason) reasons.push(netReason);
+    if (since !== undefined) reasons.push(`${seconds(Math.max(0, since))} after delivery`);
+    return reasons;
+  };
   const vendorNet = net.category === 'security_vendor' || net.microsoftEop || net.googleSpecialCrawler;
   const scannerSource = ua.kind === 'script' || ua.kind === 'empty' || ua.kind === 'crawler' ? Source.BOT : Source.SECURITY_SCANNER;
 
@@ -96,7 +99,7 @@ export function decide(e: TraceEvent, ctx: EventContext): Decision {
   if (e.kind === 'click') {
     if (ctx.burstLinks === 2 && ctx.burstSpanMs <= 1_000) add(1.6, `2 links in ${seconds(ctx.burstSpanMs)} from one address`);
     else if (ctx.burstRequests >= 3) add(1.2, `${ctx.burstRequests} requests in ${seconds(ctx.burstSpanMs)} from one address`);
-    if (ctx.followedByOtherIp && vendorNet) add(2.8, 'scanned this link seconds before another address followed it (click-time scan)');
+    if (ctx.followedByOtherIp && vendorNet) add(3.5, 'scanned this link seconds before another address followed it (click-time scan)');
     else if (ctx.followedByOtherIp && net.category) add(1.2, 'fetched this link seconds before another address did');
     if (ctx.fanoutMessages >= 3) add(2.6, `one address followed links of ${ctx.fanoutMessages} recipients of this campaign within a minute`);
     if (since !== undefined && since < 10_000) add(1.6, `${seconds(Math.max(0, since))} after delivery`);
@@ -113,6 +116,11 @@ export function decide(e: TraceEvent, ctx: EventContext): Decision {
     if (!lang || lang === '*') add(0.8, 'no Accept-Language');
     else add(-0.4, 'Accept-Language sent');
     if (e.headers['sec-fetch-user'] === '?1') add(-1.5, 'Sec-Fetch-User: a user-initiated navigation');
+    // Chrome (76+), Edge and Firefox (90+) send Sec-Fetch-* on every navigation; a client that claims
+    // to be one of them and sends none is imitating a browser. Safari is exempt (older Safari sends none).
+    if (e.headers['sec-fetch-mode'] === undefined && /Chrome\/(?:[89]\d|1\d\d)\.|Firefox\/(?:9\d|1\d\d)\./.test(e.headers['user-agent'] ?? '')) {
+      add(1.0, 'claims a modern Chrome or Firefox but sends no Sec-Fetch headers');
+    }
     if (e.headers['sec-fetch-mode'] === 'navigate') add(-0.3, 'Sec-Fetch-Mode: navigate');
   }
   if (net.appleRelay && e.kind === 'click' && ua.kind === 'browser') add(-1.0, 'Safari through iCloud Private Relay');
@@ -122,7 +130,9 @@ export function decide(e: TraceEvent, ctx: EventContext): Decision {
   const p = 1 / (1 + Math.exp(-score));
   const strongest = reasons.filter(([w]) => (p >= 0.5 ? w > 0 : w < 0)).sort((a, b) => Math.abs(b[0]) - Math.abs(a[0])).map(([, why]) => why);
   if (p >= 0.5) {
-    const source = vendorNet || ua.stale || net.category === 'microsoft' || net.category === 'google' ? Source.SECURITY_SCANNER : ctx.fanoutMessages >= 3 || net.category === 'cloud' ? scannerSource : Source.BOT;
+    // Gateways run from their vendors' and the big mail providers' networks, often on stale builds.
+    const gateway = vendorNet || ua.stale !== undefined || net.category === 'microsoft' || net.category === 'google';
+    const source = gateway ? Source.SECURITY_SCANNER : Source.BOT;
     return auto(source, round(p), strongest.length ? strongest : ['automated evidence outweighs the prior']);
   }
   const why = strongest.length ? strongest : [`no automated signature (user-agent: ${ua.name})`];

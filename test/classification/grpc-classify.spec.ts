@@ -1,0 +1,66 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { create } from '@bufbuild/protobuf';
+import { ConsoleLogger } from '@nestjs/common';
+import { loadClassifierConfig } from '@winnow/config';
+import { closeClient, createClient, type ClientOf } from '@winnow/grpc';
+import { ClassifierService, EdgeEventSchema, EventKind, LinkRole, PathKind, Source } from '@winnow/proto';
+import { Classifier, parseTraceLine, verdictLine, type TraceEvent } from '@winnow/classification';
+import { sourceName } from '@winnow/engagement';
+import { startClassifier } from '@winnow/classifier';
+import type { RunningService } from '@winnow/observability';
+
+const ROLE = { content: LinkRole.CONTENT, honeypot: LinkRole.HONEYPOT, unsubscribe: LinkRole.UNSUBSCRIBE };
+const toEdge = (t: TraceEvent) =>
+  create(EdgeEventSchema, {
+    id: t.id,
+    tenant: t.tenant,
+    campaign: t.campaign,
+    message: t.message,
+    kind: t.kind === 'click' ? EventKind.CLICK : EventKind.OPEN,
+    linkIndex: t.link,
+    linkRole: ROLE[t.linkRole],
+    method: t.method,
+    pathKind: t.kind === 'click' ? PathKind.CLICK : PathKind.PIXEL,
+    ip: t.ip,
+    headers: { ...t.headers },
+    atUnixMs: String(t.atMs),
+    deliveredAtUnixMs: String(t.deliveredAtMs),
+    links: t.links,
+    recipientDomain: t.recipientDomain,
+  });
+
+describe('gRPC Classify', () => {
+  let svc: RunningService;
+  let client: ClientOf<typeof ClassifierService>;
+  beforeAll(async () => {
+    svc = await startClassifier(loadClassifierConfig({ WINNOW_CLASSIFIER_GRPC_PORT: '0', WINNOW_CLASSIFIER_HTTP_PORT: '0', WINNOW_STATS_ADDR: '127.0.0.1:1' }), new ConsoleLogger({ logLevels: ['fatal'] }));
+    client = createClient(ClassifierService, `127.0.0.1:${svc.ports.grpc}`);
+  });
+  afterAll(async () => {
+    closeClient(client);
+    await svc.close();
+  });
+
+  it('gives the same verdicts as the offline command for a whole trace', async () => {
+    const lines = readFileSync(join(__dirname, '..', 'fixtures', 'examples.jsonl'), 'utf8').trim().split('\n');
+    const traces = lines.map((l) => parseTraceLine(JSON.parse(l)));
+    const offline = new Classifier().classify(traces).verdicts.map(verdictLine);
+    const res = await client.classify({ events: traces.map(toEdge) });
+    expect(res.verdicts).toHaveLength(traces.length);
+    res.verdicts.forEach((v, i) => {
+      expect(v.eventId).toBe(traces[i]!.id);
+      expect({ verdict: v.source === Source.HUMAN ? 'human' : 'automated', source: sourceName(v.source), confidence: v.confidence, reasons: v.reasons }).toEqual({
+        verdict: offline[i]!['verdict'],
+        source: offline[i]!['source'],
+        confidence: offline[i]!['confidence'],
+        reasons: offline[i]!['reasons'],
+      });
+      expect(v.rulesetVersion).toMatch(/^\d{4}\.\d+\.\d+$/);
+    });
+    // And the labels of the shared examples hold.
+    const labels = lines.map((l) => JSON.parse(l).label.source as string);
+    expect(res.verdicts.map((v) => sourceName(v.source))).toEqual(labels);
+  });
+});
