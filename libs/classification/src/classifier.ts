@@ -1,6 +1,4 @@
-import { classifyUserAgent } from './user-agent';
-import { networkOf } from './net/networks';
-import { BURST_WINDOW_MS, FANOUT_WINDOW_MS, PRECURSOR_WINDOW_MS, TAINT_WINDOW_MS, decide, type EventContext } from './decide';
+import { BURST_WINDOW_MS, FANOUT_WINDOW_MS, PRECURSOR_WINDOW_MS, TAINT_WINDOW_MS, decide, featuresOf, type EventContext, type EventFeatures } from './decide';
 import type { TraceEvent } from './trace-event';
 import type { Decision } from './verdict';
 
@@ -13,6 +11,21 @@ export interface Classified {
 
 interface Entry extends Classified {
   seq: number;
+  features: EventFeatures;
+  /** The context the current decision was made with: unchanged context, unchanged decision. */
+  ctx?: EventContext;
+}
+
+function sameContext(a: EventContext, b: EventContext): boolean {
+  return (
+    a.burstRequests === b.burstRequests &&
+    a.burstLinks === b.burstLinks &&
+    a.burstSpanMs === b.burstSpanMs &&
+    a.sameIpHitTrap === b.sameIpHitTrap &&
+    a.followedByOtherIp === b.followedByOtherIp &&
+    a.officeHelperBefore === b.officeHelperBefore &&
+    a.fanoutMessages === b.fanoutMessages
+  );
 }
 
 export interface ClassifierOptions {
@@ -54,18 +67,16 @@ export class Classifier {
       let list = this.messages.get(mk);
       if (!list) {
         list = [];
-        this.messages.set(mk, list);
-      } else {
-        // Keep recently active messages at the end of the eviction order.
-        this.messages.delete(mk);
+        // Messages are forgotten oldest first (by first event), which is also nearly least recently active.
         this.messages.set(mk, list);
       }
-      const entry: Entry = { event, decision: undefined as unknown as Decision, revision: 0, seq: this.seq++ };
+      const entry: Entry = { event, decision: undefined as unknown as Decision, revision: 0, seq: this.seq++, features: featuresOf(event) };
       list.push(entry);
       fresh.add(entry);
       this.byId.set(key(event.tenant, event.id), entry);
       touched.add(mk);
-      if (event.kind === 'click' && this.fanoutEligible(event)) {
+      // Private Relay egress carries many people: not evidence of fan-out.
+      if (event.kind === 'click' && !entry.features.net.appleRelay && event.ip !== '') {
         const fk = key(event.tenant, event.campaign, event.ip);
         let recent = this.fanout.get(fk);
         if (!recent) this.fanout.set(fk, (recent = []));
@@ -82,7 +93,10 @@ export class Classifier {
       if (!list) continue;
       list.sort((a, b) => a.event.atMs - b.event.atMs || a.seq - b.seq);
       for (const entry of list) {
-        const decision = decide(entry.event, this.context(entry.event, list));
+        const ctx = this.context(entry.event, list);
+        if (entry.ctx && sameContext(entry.ctx, ctx)) continue;
+        entry.ctx = ctx;
+        const decision = decide(entry.event, ctx, entry.features);
         if (fresh.has(entry)) {
           entry.decision = decision;
         } else if (decision.actor !== entry.decision.actor || decision.source !== entry.decision.source) {
@@ -101,12 +115,6 @@ export class Classifier {
     return { verdicts, revised };
   }
 
-  /** Shared egress (Private Relay, Google's proxies) carries many people: not evidence of fan-out. */
-  private fanoutEligible(e: TraceEvent): boolean {
-    const n = networkOf(e.ip);
-    return !n.appleRelay && e.ip !== '';
-  }
-
   private context(e: TraceEvent, list: readonly Entry[]): EventContext {
     let burstRequests = 0;
     const burstLinks = new Set<number>();
@@ -115,7 +123,7 @@ export class Classifier {
     let sameIpHitTrap = false;
     let followedByOtherIp = false;
     let officeHelperBefore = false;
-    for (const { event: o } of list) {
+    for (const { event: o, features } of list) {
       const dt = o.atMs - e.atMs;
       if (o.ip === e.ip) {
         if (Math.abs(dt) <= BURST_WINDOW_MS) {
@@ -125,7 +133,7 @@ export class Classifier {
           hi = Math.max(hi, o.atMs);
         }
         if (o.kind === 'click' && o.linkRole === 'honeypot' && Math.abs(dt) <= TAINT_WINDOW_MS) sameIpHitTrap = true;
-        if (o !== e && dt <= 0 && dt >= -10_000 && classifyUserAgent(o.headers['user-agent'] ?? '').kind === 'office_helper') officeHelperBefore = true;
+        if (o !== e && dt <= 0 && dt >= -10_000 && features.ua.kind === 'office_helper') officeHelperBefore = true;
       } else if (e.kind === 'click' && o.kind === 'click' && o.link === e.link && dt > 0 && dt <= PRECURSOR_WINDOW_MS) {
         followedByOtherIp = true;
       }

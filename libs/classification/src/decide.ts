@@ -45,9 +45,18 @@ const seconds = (ms: number) => (ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : m
  * log-odds (people are the prior: an event is automated only when evidence outweighs it).
  * Every rule, its weight and its source are in docs/classification.md.
  */
-export function decide(e: TraceEvent, ctx: EventContext): Decision {
-  const ua = classifyUserAgent(e.headers['user-agent'] ?? '');
-  const net = networkOf(e.ip);
+export interface EventFeatures {
+  ua: UaInfo;
+  net: NetworkInfo;
+}
+
+/** The per-event lookups decide() needs; the classifier computes them once per event. */
+export function featuresOf(e: TraceEvent): EventFeatures {
+  return { ua: classifyUserAgent(e.headers['user-agent'] ?? ''), net: networkOf(e.ip) };
+}
+
+export function decide(e: TraceEvent, ctx: EventContext, features: EventFeatures = featuresOf(e)): Decision {
+  const { ua, net } = features;
   const netReason = networkReason(net);
   const since = e.deliveredAtMs > 0 ? e.atMs - e.deliveredAtMs : undefined;
   const withNet = (reasons: string[]) => {
