@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { StatsConfig } from '@winnow/config';
 import { createRegistry } from '@winnow/observability';
-import { LmdbEventStore, type EventStore } from '@winnow/storage';
+import { LmdbEventStore, MongoEventStore, type EventStore } from '@winnow/storage';
 import { ConfigApi } from './config-api';
 import { ensureDemoTenant } from './demo-tenant';
 import { StatsApi } from './stats-api';
@@ -10,7 +10,10 @@ import { StatsHost } from './stats.host';
 import { EVENT_STORE, METRICS, STATS_CONFIG } from './tokens';
 
 async function openStore(config: StatsConfig): Promise<EventStore> {
-  const store = new LmdbEventStore(join(config.dataDir, 'store'));
+  const store =
+    config.store === 'mongodb'
+      ? new MongoEventStore({ url: config.mongodbUrl!, retentionDays: config.eventRetentionDays })
+      : new LmdbEventStore(join(config.dataDir, 'store'));
   await store.init();
   if (config.demoTenant) await ensureDemoTenant(store);
   return store;

@@ -12,6 +12,7 @@ describe('configuration', () => {
     expect(() => loadCollectorConfig({ WINNOW_COLLECTOR_PORT: '70000' })).toThrow(ConfigError);
     expect(() => loadCollectorConfig({ WINNOW_TRUST_PROXY: 'maybe' })).toThrow(/WINNOW_TRUST_PROXY/);
     expect(() => loadCollectorConfig({ WINNOW_CLASSIFIER_ADDR: 'http://x' })).toThrow(/host:port/);
-    expect(() => loadStatsConfig({ WINNOW_STORE: 'postgres' })).toThrow(/WINNOW_STORE: must be one of embedded/);
+    expect(() => loadStatsConfig({ WINNOW_STORE: 'postgres' })).toThrow(/WINNOW_STORE: must be one of embedded, mongodb/);
+    expect(() => loadStatsConfig({ WINNOW_STORE: 'mongodb' })).toThrow(/MONGODB_URL: is required/);
   });
 });

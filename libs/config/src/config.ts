@@ -54,7 +54,7 @@ export interface ClassifierConfig extends CommonConfig {
   statsAddress: string;
 }
 
-export type StoreKind = 'embedded';
+export type StoreKind = 'embedded' | 'mongodb';
 
 export interface StatsConfig extends CommonConfig {
   /** WINNOW_STATS_GRPC_PORT, default 50062. */
@@ -65,6 +65,10 @@ export interface StatsConfig extends CommonConfig {
   store: StoreKind;
   /** Embedded store directory. WINNOW_DATA_DIR, default ./.winnow-data. */
   dataDir: string;
+  /** MongoDB connection string, required when WINNOW_STORE=mongodb. MONGODB_URL. */
+  mongodbUrl: string | undefined;
+  /** Raw events expire after this many days (MongoDB TTL); 0 keeps them. WINNOW_EVENT_RETENTION_DAYS, default 400. */
+  eventRetentionDays: number;
   /** Create the demo tenant and tracking domain on first start. WINNOW_DEMO_TENANT, default true. */
   demoTenant: boolean;
 }
@@ -112,13 +116,15 @@ export function loadClassifierConfig(env: Env = process.env): ClassifierConfig {
 
 export function loadStatsConfig(env: Env = process.env): StatsConfig {
   const r = new EnvReader(env);
-  const store = r.oneOf('WINNOW_STORE', ['embedded'] as const, 'embedded');
+  const store = r.oneOf('WINNOW_STORE', ['embedded', 'mongodb'] as const, 'embedded');
   return {
     ...common(r),
     grpcPort: r.port('WINNOW_STATS_GRPC_PORT', 50062),
     httpPort: r.port('WINNOW_STATS_HTTP_PORT', 9102),
     store,
     dataDir: r.string('WINNOW_DATA_DIR', './.winnow-data'),
+    mongodbUrl: store === 'mongodb' ? r.required('MONGODB_URL') : r.string('MONGODB_URL'),
+    eventRetentionDays: r.int('WINNOW_EVENT_RETENTION_DAYS', 400, 0, 36_500),
     demoTenant: r.bool('WINNOW_DEMO_TENANT', true),
   };
 }

@@ -2,3 +2,4 @@ export * from './event-store.port';
 export * from './event-matching';
 export * from './ledger';
 export * from './embedded/lmdb-event-store';
+export * from './mongodb/mongo-event-store';

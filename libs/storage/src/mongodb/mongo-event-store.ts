@@ -1,0 +1,345 @@
+import { MongoClient, MongoServerError, type AnyBulkWriteOperation, type ClientSession, type Collection, type Db } from 'mongodb';
+import { create, fromJson, toJson, type JsonValue } from '@bufbuild/protobuf';
+import {
+  ClassifiedEventSchema,
+  SuppressionPolicySchema,
+  TrackingDomainSchema,
+  type ClassifiedEvent,
+  type Delivery,
+  type EventFilter,
+  type SuppressionPolicy,
+  type TrackingDomain,
+} from '@winnow/proto';
+import { SOURCE_SLOTS, emptyCampaign, type CampaignCounters } from '@winnow/engagement';
+import {
+  decodePageToken,
+  encodePageToken,
+  type EventPage,
+  type EventStore,
+  type HourBucket,
+  type MessageRecord,
+  type RecordDeliveriesResult,
+  type RecordEventsResult,
+} from '../event-store.port';
+import { matchesFilter } from '../event-matching';
+import { messageKey, planDeliveries, planEvents, type MessageState, type Plan } from '../ledger';
+
+export interface MongoStoreOptions {
+  url: string;
+  /** Database name; default: the one in the URL, else `winnow`. */
+  database?: string;
+  /** Raw events expire this many days after they happened (TTL index); 0 keeps them. */
+  retentionDays: number;
+  /** How long to wait for a server before a call fails as unavailable. */
+  serverSelectionTimeoutMs?: number;
+}
+
+interface EventDoc {
+  _id: string;
+  tenant: string;
+  campaign: string;
+  message: string;
+  atMs: number;
+  /** For the TTL index. */
+  at: Date;
+  kind: number;
+  method: string;
+  actor: number;
+  source: number;
+  revision: number;
+  /** The stored event and verdict, protobuf JSON (readable for audits). */
+  data: JsonValue;
+}
+
+interface MessageDoc extends MessageState {
+  _id: string;
+}
+
+type Counts = Record<string, number>;
+
+interface CampaignDoc {
+  _id: string;
+  tenant: string;
+  campaign: string;
+  delivered?: number;
+  opens?: Counts;
+  clicks?: Counts;
+  engaged?: Counts;
+}
+
+interface HourDoc {
+  _id: string;
+  tenant: string;
+  campaign: string;
+  hourStartMs: number;
+  opens?: Counts;
+  clicks?: Counts;
+}
+
+interface JsonDoc {
+  _id: string;
+  tenant: string;
+  data: JsonValue;
+}
+
+// Tenant ids never contain ':' (see libs/tokens isTenantId), so `${tenant}:${x}` is unique.
+const id = (...parts: Array<string | number>) => parts.join(':');
+const toArray = (c: Counts | undefined) => Array.from({ length: SOURCE_SLOTS }, (_, i) => c?.[i] ?? 0);
+
+/**
+ * The MongoDB adapter (official driver). Counters are documents updated with $inc, so the cost
+ * of a campaign's statistics does not grow with its events. A batch is planned by the shared
+ * ledger and written in one transaction where the server supports them (replica sets and sharded
+ * clusters); on a standalone server (and FerretDB) writes are serialised in this process instead,
+ * which is safe with one stats replica (docs/statistics.md).
+ */
+export class MongoEventStore implements EventStore {
+  private readonly client: MongoClient;
+  private db!: Db;
+  private events!: Collection<EventDoc>;
+  private messages!: Collection<MessageDoc>;
+  private campaigns!: Collection<CampaignDoc>;
+  private hours!: Collection<HourDoc>;
+  private policies!: Collection<JsonDoc>;
+  private domains!: Collection<JsonDoc>;
+  private transactions = false;
+  private sweeper?: NodeJS.Timeout;
+  /** How raw events expire: a TTL index (MongoDB), a periodic sweep (servers without TTL), or not at all. */
+  retentionMode: 'ttl' | 'sweep' | 'none' = 'none';
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly opts: MongoStoreOptions) {
+    this.client = new MongoClient(opts.url, { serverSelectionTimeoutMS: opts.serverSelectionTimeoutMs ?? 5000, retryWrites: true });
+  }
+
+  async init(): Promise<void> {
+    await this.client.connect();
+    this.db = this.client.db(this.opts.database);
+    this.events = this.db.collection('events');
+    this.messages = this.db.collection('messages');
+    this.campaigns = this.db.collection('campaigns');
+    this.hours = this.db.collection('hours');
+    this.policies = this.db.collection('policies');
+    this.domains = this.db.collection('tracking_domains');
+    await this.events.createIndex({ tenant: 1, atMs: -1, _id: -1 }, { name: 'tenant_time' });
+    await this.events.createIndex({ tenant: 1, message: 1, atMs: 1 }, { name: 'tenant_message_time' });
+    await this.events.createIndex({ tenant: 1, campaign: 1, atMs: -1 }, { name: 'tenant_campaign_time' });
+    if (this.opts.retentionDays > 0) {
+      try {
+        await this.events.createIndex({ at: 1 }, { name: 'retention', expireAfterSeconds: this.opts.retentionDays * 86_400 });
+        this.retentionMode = 'ttl';
+      } catch (err) {
+        // FerretDB 1.x has no TTL indexes (error 238, NotImplemented): expire raw events with a sweep instead.
+        if (!(err instanceof MongoServerError) || (err.code !== 238 && !/not implemented/i.test(err.message))) throw err;
+        await this.events.createIndex({ at: 1 }, { name: 'retention_sweep' });
+        this.retentionMode = 'sweep';
+        await this.sweepExpired();
+        this.sweeper = setInterval(() => void this.sweepExpired().catch(() => undefined), 3_600_000);
+        this.sweeper.unref();
+      }
+    }
+    await this.hours.createIndex({ tenant: 1, campaign: 1, hourStartMs: 1 }, { name: 'tenant_campaign_hour' });
+    await this.domains.createIndex({ tenant: 1 }, { name: 'tenant' });
+    const hello = await this.db.admin().command({ hello: 1 });
+    this.transactions = typeof hello['setName'] === 'string' || hello['msg'] === 'isdbgrid';
+  }
+
+  async ping(): Promise<void> {
+    await this.db.admin().command({ ping: 1 });
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    await this.client.close();
+  }
+
+  /** Deletes raw events older than the retention period; counters are kept. Returns how many went. */
+  async sweepExpired(now = Date.now()): Promise<number> {
+    if (this.opts.retentionDays <= 0) return 0;
+    const r = await this.events.deleteMany({ at: { $lt: new Date(now - this.opts.retentionDays * 86_400_000) } });
+    return r.deletedCount;
+  }
+
+  /** Runs batches one at a time here, and inside a transaction where the server has them. */
+  private serial<T>(fn: (session: ClientSession | undefined) => Promise<T>): Promise<T> {
+    const run = async () => {
+      if (!this.transactions) return fn(undefined);
+      const session = this.client.startSession();
+      try {
+        return await session.withTransaction(() => fn(session));
+      } finally {
+        await session.endSession();
+      }
+    };
+    const next = this.queue.then(run, run);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async loadMessages(keys: Array<[string, string]>, session?: ClientSession): Promise<Map<string, MessageState>> {
+    const out = new Map<string, MessageState>();
+    if (keys.length === 0) return out;
+    const docs = await this.messages.find({ _id: { $in: keys.map(([t, m]) => id(t, m)) } }, { session }).toArray();
+    for (const { _id: _ignored, ...m } of docs) out.set(messageKey(m.tenant, m.message), m);
+    return out;
+  }
+
+  private async write(plan: Plan, session?: ClientSession): Promise<void> {
+    const eventOps: AnyBulkWriteOperation<EventDoc>[] = plan.events.map(({ value, replaced }) => {
+      const ev = value.event!;
+      const v = value.verdict!;
+      const doc: EventDoc = {
+        _id: id(ev.tenant, ev.id),
+        tenant: ev.tenant,
+        campaign: ev.campaign,
+        message: ev.message,
+        atMs: Number(ev.atUnixMs),
+        at: new Date(Number(ev.atUnixMs)),
+        kind: ev.kind,
+        method: ev.method,
+        actor: v.actor,
+        source: v.source,
+        revision: v.revision,
+        data: toJson(ClassifiedEventSchema, value),
+      };
+      return replaced ? { replaceOne: { filter: { _id: doc._id }, replacement: doc } } : { insertOne: { document: doc } };
+    });
+    if (eventOps.length > 0) await this.events.bulkWrite(eventOps, { ordered: true, session });
+    const messageOps: AnyBulkWriteOperation<MessageDoc>[] = [...plan.messages.values()].map((m) => ({
+      replaceOne: { filter: { _id: id(m.tenant, m.message) }, replacement: { _id: id(m.tenant, m.message), ...m }, upsert: true },
+    }));
+    if (messageOps.length > 0) await this.messages.bulkWrite(messageOps, { ordered: false, session });
+    const campaignOps: AnyBulkWriteOperation<CampaignDoc>[] = [];
+    for (const d of plan.campaigns.values()) {
+      const inc: Counts = {};
+      if (d.delivered) inc['delivered'] = d.delivered;
+      d.counters.opens.forEach((n, i) => n && (inc[`opens.${i}`] = n));
+      d.counters.clicks.forEach((n, i) => n && (inc[`clicks.${i}`] = n));
+      for (const [k, n] of Object.entries(d.counters.engaged)) if (n) inc[`engaged.${k}`] = n;
+      if (Object.keys(inc).length === 0) continue;
+      campaignOps.push({
+        updateOne: { filter: { _id: id(d.tenant, d.campaign) }, update: { $inc: inc, $setOnInsert: { tenant: d.tenant, campaign: d.campaign } }, upsert: true },
+      });
+    }
+    if (campaignOps.length > 0) await this.campaigns.bulkWrite(campaignOps, { ordered: false, session });
+    const hourOps: AnyBulkWriteOperation<HourDoc>[] = [];
+    for (const b of plan.buckets.values()) {
+      const inc: Counts = {};
+      b.opens.forEach((n, i) => n && (inc[`opens.${i}`] = n));
+      b.clicks.forEach((n, i) => n && (inc[`clicks.${i}`] = n));
+      if (Object.keys(inc).length === 0) continue;
+      hourOps.push({
+        updateOne: {
+          filter: { _id: id(b.tenant, b.campaign, b.hourStartMs) },
+          update: { $inc: inc, $setOnInsert: { tenant: b.tenant, campaign: b.campaign, hourStartMs: b.hourStartMs } },
+          upsert: true,
+        },
+      });
+    }
+    if (hourOps.length > 0) await this.hours.bulkWrite(hourOps, { ordered: false, session });
+  }
+
+  recordEvents(batch: readonly ClassifiedEvent[]): Promise<RecordEventsResult> {
+    return this.serial(async (session) => {
+      const ids = [...new Set(batch.filter((e) => e.event).map((e) => id(e.event!.tenant, e.event!.id)))];
+      const stored = new Map<string, ClassifiedEvent>();
+      if (ids.length > 0) {
+        for (const d of await this.events.find({ _id: { $in: ids } }, { session, projection: { data: 1, tenant: 1 } }).toArray()) {
+          const e = fromJson(ClassifiedEventSchema, d.data);
+          stored.set(messageKey(d.tenant, e.event!.id), e);
+        }
+      }
+      const messages = await this.loadMessages(batch.filter((e) => e.event).map((e) => [e.event!.tenant, e.event!.message]), session);
+      const { plan, result } = planEvents(batch, stored, messages);
+      await this.write(plan, session);
+      return result;
+    });
+  }
+
+  recordDeliveries(batch: readonly Delivery[]): Promise<RecordDeliveriesResult> {
+    return this.serial(async (session) => {
+      const messages = await this.loadMessages(batch.map((d) => [d.tenant, d.message]), session);
+      const { plan, result } = planDeliveries(batch, messages);
+      await this.write(plan, session);
+      return result;
+    });
+  }
+
+  async campaignCounters(tenant: string, campaign: string): Promise<CampaignCounters> {
+    const d = await this.campaigns.findOne({ _id: id(tenant, campaign) });
+    if (!d) return emptyCampaign();
+    const engaged: Record<string, number> = {};
+    for (const [k, n] of Object.entries(d.engaged ?? {})) if (n) engaged[k] = n;
+    return { delivered: d.delivered ?? 0, opens: toArray(d.opens), clicks: toArray(d.clicks), engaged };
+  }
+
+  async message(tenant: string, message: string): Promise<MessageRecord | undefined> {
+    const m = await this.messages.findOne({ _id: id(tenant, message) });
+    return m ? { tenant, message, campaign: m.campaign, deliveredAtMs: m.deliveredAtMs, links: m.links } : undefined;
+  }
+
+  async messageEvents(tenant: string, message: string): Promise<ClassifiedEvent[]> {
+    const docs = await this.events.find({ tenant, message }).sort({ atMs: 1, _id: 1 }).toArray();
+    return docs.map((d) => fromJson(ClassifiedEventSchema, d.data));
+  }
+
+  async listEvents(filter: EventFilter, pageSize: number, pageToken: string): Promise<EventPage> {
+    const after = decodePageToken(pageToken, (v): v is [number, string] => Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'string');
+    const q: Record<string, unknown> = { tenant: filter.tenant };
+    if (filter.campaign) q['campaign'] = filter.campaign;
+    if (filter.message) q['message'] = filter.message;
+    if (filter.actor) q['actor'] = filter.actor;
+    if (filter.source) q['source'] = filter.source;
+    if (filter.kind) q['kind'] = filter.kind;
+    const range: Record<string, number> = {};
+    if (Number(filter.fromUnixMs) > 0) range['$gte'] = Number(filter.fromUnixMs);
+    if (Number(filter.toUnixMs) > 0) range['$lt'] = Number(filter.toUnixMs);
+    if (Object.keys(range).length > 0) q['atMs'] = range;
+    if (after) {
+      const eventKey = id(filter.tenant, after[1]);
+      q['$or'] = [{ atMs: { ...range, $lt: after[0] } }, { atMs: after[0], _id: { $lt: eventKey } }];
+    }
+    const docs = await this.events.find(q).sort({ atMs: -1, _id: -1 }).limit(pageSize).toArray();
+    const events = docs.map((d) => fromJson(ClassifiedEventSchema, d.data)).filter((e) => matchesFilter(e, filter));
+    const last = docs[docs.length - 1];
+    return {
+      events,
+      nextPageToken: docs.length === pageSize && last ? encodePageToken([last.atMs, last._id.slice(filter.tenant.length + 1)]) : '',
+    };
+  }
+
+  async hourBuckets(tenant: string, campaign: string, fromMs: number, toMs: number): Promise<HourBucket[]> {
+    const range: Record<string, number> = { $gte: fromMs };
+    if (toMs > 0) range['$lt'] = toMs;
+    const docs = await this.hours.find({ tenant, campaign, hourStartMs: range }).sort({ hourStartMs: 1 }).toArray();
+    return docs
+      .map((d) => ({ hourStartMs: d.hourStartMs, opens: toArray(d.opens), clicks: toArray(d.clicks) }))
+      .filter((b) => b.opens.some((n) => n !== 0) || b.clicks.some((n) => n !== 0));
+  }
+
+  async getPolicy(tenant: string): Promise<SuppressionPolicy | undefined> {
+    const d = await this.policies.findOne({ _id: tenant });
+    return d ? fromJson(SuppressionPolicySchema, d.data) : undefined;
+  }
+
+  async putPolicy(policy: SuppressionPolicy): Promise<void> {
+    const data = toJson(SuppressionPolicySchema, create(SuppressionPolicySchema, policy));
+    await this.policies.replaceOne({ _id: policy.tenant }, { tenant: policy.tenant, data }, { upsert: true });
+  }
+
+  async listDomains(): Promise<TrackingDomain[]> {
+    return (await this.domains.find({}).sort({ _id: 1 }).toArray()).map((d) => fromJson(TrackingDomainSchema, d.data));
+  }
+
+  async putDomain(domain: TrackingDomain): Promise<void> {
+    const data = toJson(TrackingDomainSchema, create(TrackingDomainSchema, domain));
+    await this.domains.replaceOne({ _id: domain.hostname }, { tenant: domain.tenant, data }, { upsert: true });
+  }
+
+  async deleteDomain(hostname: string, tenant: string): Promise<boolean> {
+    const r = await this.domains.deleteOne({ _id: hostname, tenant });
+    return r.deletedCount === 1;
+  }
+}
+
+export { MongoServerError };

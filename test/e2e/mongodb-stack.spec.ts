@@ -1,0 +1,55 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { MongoClient } from 'mongodb';
+import { closeClient, createClient } from '@winnow/grpc';
+import { ConfigService, PolicyMode, StatsService } from '@winnow/proto';
+import { keyringOf, pixelPath } from '@winnow/tokens';
+import { eventually, httpRequest } from '@winnow/testing';
+import { DEMO_HOSTNAME, DEMO_TENANT } from '@winnow/stats';
+import { removeDir, startStack, type Stack } from '../support/stack';
+
+const url = process.env['MONGODB_URL'];
+
+describe.runIf(url !== undefined || process.env['CI'] === 'true')('the stack on MongoDB (WINNOW_STORE=mongodb)', () => {
+  let stack: Stack | undefined;
+  const database = `winnow_e2e_${randomBytes(6).toString('hex')}`;
+  afterAll(async () => {
+    await stack?.stop();
+    if (stack) removeDir(stack.dataDir);
+    if (url) {
+      const c = new MongoClient(url);
+      await c.db(database).dropDatabase().catch(() => undefined);
+      await c.close();
+    }
+  });
+
+  it('stores events and answers statistics from MongoDB', async () => {
+    expect(url, 'MONGODB_URL must be set in CI').toBeDefined();
+    const dbUrl = new URL(url!);
+    dbUrl.pathname = `/${database}`;
+    stack = await startStack({ WINNOW_STORE: 'mongodb', MONGODB_URL: dbUrl.toString() });
+    const config = createClient(ConfigService, stack.statsAddress);
+    const stats = createClient(StatsService, stack.statsAddress);
+    try {
+      const keyring = keyringOf((await config.listTrackingDomains({})).domains.find((d) => d.hostname === DEMO_HOSTNAME)!);
+      const path = pixelPath(keyring, { tenant: DEMO_TENANT, campaign: 'mongo', message: 'm1', sentAtUnixS: String(Math.floor(Date.now() / 1000)), links: 1 });
+      for (const ua of ['Mozilla/5.0', 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36']) {
+        expect((await httpRequest({ port: stack.collector.ports.http!, path, host: DEMO_HOSTNAME, headers: { 'user-agent': ua } })).status).toBe(200);
+      }
+      const s = await eventually(
+        () => stats.getCampaignStats({ tenant: DEMO_TENANT, campaign: 'mongo', policyMode: PolicyMode.INCLUDE_AUTOMATED }),
+        (r) => r.stats!.all!.opens === '2',
+      );
+      expect(s.stats!.human!.opens).toBe('1');
+      const c = new MongoClient(url!);
+      try {
+        expect(await c.db(database).collection('events').countDocuments({ tenant: DEMO_TENANT, campaign: 'mongo' })).toBe(2);
+      } finally {
+        await c.close();
+      }
+    } finally {
+      closeClient(config);
+      closeClient(stats);
+    }
+  });
+});
