@@ -38,6 +38,9 @@ addService(sink, ConfigService, {
   deleteTrackingDomain: async () => ({}),
   putSuppressionPolicy: async () => ({}),
   getSuppressionPolicy: async () => ({}),
+  createApiKey: async () => ({}),
+  revokeApiKey: async () => ({}),
+  listApiKeys: async () => ({}),
 });
 addService(sink, ClassifierService, {
   classify: async () => ({}),
@@ -102,6 +105,7 @@ const collector = await startChild('collector-server.mjs', {
   WINNOW_SPOOL_DIR: spoolDir,
   WINNOW_CAPTURE_SYNC: captureSync,
   WINNOW_LOG_LEVEL: 'error',
+  WINNOW_SERVICE_KEY: randomBytes(32).toString('base64url'),
 });
 const collectorResult = await drive(collector.ports.http, `collector (capture sync=${captureSync})`);
 // Let the last batches reach downstream, then stop (drains the rest).

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { create } from '@bufbuild/protobuf';
 import { ConsoleLogger } from '@nestjs/common';
 import { loadClassifierConfig } from '@winnow/config';
-import { closeClient, createClient, type ClientOf } from '@winnow/grpc';
+import { bearer, closeClient, createClient, type ClientOf } from '@winnow/grpc';
 import { ClassifierService, EdgeEventSchema, EventKind, LinkRole, PathKind, Source } from '@winnow/proto';
 import { Classifier, parseTraceLine, verdictLine, type TraceEvent } from '@winnow/classification';
 import { sourceName } from '@winnow/engagement';
@@ -31,16 +31,24 @@ const toEdge = (t: TraceEvent) =>
     recipientDomain: t.recipientDomain,
   });
 
+const KEY = 'classifier-test-service-key-0123456789';
+
 describe('gRPC Classify', () => {
   let svc: RunningService;
   let client: ClientOf<typeof ClassifierService>;
   beforeAll(async () => {
-    svc = await startClassifier(loadClassifierConfig({ WINNOW_CLASSIFIER_GRPC_PORT: '0', WINNOW_CLASSIFIER_HTTP_PORT: '0', WINNOW_STATS_ADDR: '127.0.0.1:1' }), new ConsoleLogger({ logLevels: ['fatal'] }));
-    client = createClient(ClassifierService, `127.0.0.1:${svc.ports.grpc}`);
+    svc = await startClassifier(loadClassifierConfig({ WINNOW_CLASSIFIER_GRPC_PORT: '0', WINNOW_CLASSIFIER_HTTP_PORT: '0', WINNOW_STATS_ADDR: '127.0.0.1:1', WINNOW_SERVICE_KEY: KEY }), new ConsoleLogger({ logLevels: ['fatal'] }));
+    client = createClient(ClassifierService, `127.0.0.1:${svc.ports.grpc}`, { metadata: bearer(KEY) });
   });
   afterAll(async () => {
     closeClient(client);
     await svc.close();
+  });
+
+  it('admits only the service key', async () => {
+    const anon = createClient(ClassifierService, `127.0.0.1:${svc.ports.grpc}`);
+    await expect(anon.classify({ events: [] })).rejects.toMatchObject({ code: 'unauthenticated' });
+    closeClient(anon);
   });
 
   it('gives the same verdicts as the offline command for a whole trace', async () => {

@@ -15,9 +15,9 @@ const root = join(__dirname, '..', '..');
 const cli = join(root, 'apps/cli/dist/main.js');
 
 /** Runs the CLI without blocking this process (the services under test live in it). */
-function runCli(args: string[], input: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function runCli(args: string[], input: string, env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -99,11 +99,11 @@ describe('the winnow command (built services as real processes)', () => {
 
   it('prepares an email, records its delivery, and its URLs work on the collector', async () => {
     const stack = await startStack();
-    const stats = createClient(StatsService, stack.statsAddress);
+    const stats = createClient(StatsService, stack.statsAddress, { metadata: stack.auth });
     try {
       const html = '<html><body><p>Your results are ready: <a href="https://portal.clinic.example/results">view</a>.</p><p><a href="mailto:help@clinic.example">help</a></p></body></html>';
       const args = ['prepare-email', '--tenant', DEMO_TENANT, '--campaign', 'results', '--message', 'r-1', '--host', DEMO_HOSTNAME, '--base-url', `http://${DEMO_HOSTNAME}`, '--stats', stack.statsAddress];
-      const r = await runCli(args, html);
+      const r = await runCli(args, html, { WINNOW_SERVICE_KEY: stack.serviceKey });
       expect(r.status, r.stderr).toBe(0);
       expect(r.stderr).toMatch(/prepared r-1: 1 tracked links, 1 trap link, 1 pixel; delivery recorded/);
       expect(r.stdout).toContain('href="mailto:help@clinic.example"');
@@ -119,7 +119,7 @@ describe('the winnow command (built services as real processes)', () => {
         (x) => x.stats!.all!.clicks === '1' && x.stats!.all!.opens === '1',
       );
       expect(s.stats!.delivered).toBe('1');
-      const refused = await runCli([...args.slice(0, 5), '--message', 'jane@contoso.org', ...args.slice(7)], html);
+      const refused = await runCli([...args.slice(0, 5), '--message', 'jane@contoso.org', ...args.slice(7)], html, { WINNOW_SERVICE_KEY: stack.serviceKey });
       expect(refused.status).toBe(1);
       expect(refused.stderr).toMatch(/looks like an email address/);
     } finally {

@@ -43,8 +43,8 @@ describe('the collector against hostile and unusual input', () => {
 
   beforeAll(async () => {
     stack = await startStack({ WINNOW_HEADERS_TIMEOUT_MS: '400', WINNOW_REQUEST_TIMEOUT_MS: '800', WINNOW_IDLE_TIMEOUT_MS: '600', WINNOW_LOG_LEVEL: 'error' });
-    stats = createClient(StatsService, stack.statsAddress);
-    config = createClient(ConfigService, stack.statsAddress);
+    stats = createClient(StatsService, stack.statsAddress, { metadata: stack.auth });
+    config = createClient(ConfigService, stack.statsAddress, { metadata: stack.auth });
     keyring = keyringOf((await config.listTrackingDomains({})).domains.find((d) => d.hostname === DEMO_HOSTNAME)!);
   });
   afterAll(async () => {

@@ -28,8 +28,8 @@ describe.runIf(url !== undefined || process.env['CI'] === 'true')('the stack on 
     const dbUrl = new URL(url!);
     dbUrl.pathname = `/${database}`;
     stack = await startStack({ WINNOW_STORE: 'mongodb', MONGODB_URL: dbUrl.toString() });
-    const config = createClient(ConfigService, stack.statsAddress);
-    const stats = createClient(StatsService, stack.statsAddress);
+    const config = createClient(ConfigService, stack.statsAddress, { metadata: stack.auth });
+    const stats = createClient(StatsService, stack.statsAddress, { metadata: stack.auth });
     try {
       const keyring = keyringOf((await config.listTrackingDomains({})).domains.find((d) => d.hostname === DEMO_HOSTNAME)!);
       const path = pixelPath(keyring, { tenant: DEMO_TENANT, campaign: 'mongo', message: 'm1', sentAtUnixS: String(Math.floor(Date.now() / 1000)), links: 1 });

@@ -75,7 +75,7 @@ describe('no lost events', () => {
 
   async function setup() {
     stack = await startStack({ WINNOW_LOG_LEVEL: 'error' });
-    const config = createClient(ConfigService, stack.statsAddress);
+    const config = createClient(ConfigService, stack.statsAddress, { metadata: stack.auth });
     const domain = (await config.listTrackingDomains({})).domains.find((d) => d.hostname === DEMO_HOSTNAME)!;
     closeClient(config);
     const keyring: Keyring = keyringOf(domain);
@@ -97,7 +97,7 @@ describe('no lost events', () => {
     await sleep(400);
     expect(run.answered).toBeGreaterThan(duringOutage); // still answering
     s.classifier = await startClassifier(
-      loadClassifierConfig({ WINNOW_CLASSIFIER_GRPC_PORT: String(classifierPort), WINNOW_CLASSIFIER_HTTP_PORT: '0', WINNOW_STATS_ADDR: s.statsAddress }),
+      loadClassifierConfig({ WINNOW_CLASSIFIER_GRPC_PORT: String(classifierPort), WINNOW_CLASSIFIER_HTTP_PORT: '0', WINNOW_STATS_ADDR: s.statsAddress, WINNOW_SERVICE_KEY: s.serviceKey }),
       quiet(),
     );
     await sleep(600);
@@ -105,13 +105,13 @@ describe('no lost events', () => {
     const statsPort = s.stats.ports.grpc!;
     await s.stats.close();
     await sleep(800);
-    s.stats = await startStats(loadStatsConfig({ WINNOW_STATS_GRPC_PORT: String(statsPort), WINNOW_STATS_HTTP_PORT: '0', WINNOW_DATA_DIR: s.dataDir }), quiet());
+    s.stats = await startStats(loadStatsConfig({ WINNOW_STATS_GRPC_PORT: String(statsPort), WINNOW_STATS_HTTP_PORT: '0', WINNOW_DATA_DIR: s.dataDir, WINNOW_SERVICE_KEY: s.serviceKey }), quiet());
     await sleep(600);
     const { answered, failed } = await run.stop();
     expect(failed).toBe(0);
     expect(answered).toBeGreaterThan(500);
 
-    const stats = createClient(StatsService, s.statsAddress);
+    const stats = createClient(StatsService, s.statsAddress, { metadata: s.auth });
     try {
       const final = await eventually(
         () => stats.getCampaignStats({ tenant: DEMO_TENANT, campaign: CAMPAIGN, policyMode: PolicyMode.INCLUDE_AUTOMATED }),
@@ -143,7 +143,7 @@ describe('no lost events', () => {
     // SIGTERM path: stop accepting, try to drain (downstream is down), leave the rest on disk.
     await s.collector.close();
     s.classifier = await startClassifier(
-      loadClassifierConfig({ WINNOW_CLASSIFIER_GRPC_PORT: String(classifierPort), WINNOW_CLASSIFIER_HTTP_PORT: '0', WINNOW_STATS_ADDR: s.statsAddress }),
+      loadClassifierConfig({ WINNOW_CLASSIFIER_GRPC_PORT: String(classifierPort), WINNOW_CLASSIFIER_HTTP_PORT: '0', WINNOW_STATS_ADDR: s.statsAddress, WINNOW_SERVICE_KEY: s.serviceKey }),
       quiet(),
     );
     s.collector = await startCollector(
@@ -154,10 +154,11 @@ describe('no lost events', () => {
         WINNOW_STATS_ADDR: s.statsAddress,
         WINNOW_SPOOL_DIR: join(s.dataDir, 'spool'),
         WINNOW_BATCH_MAX_DELAY_MS: '10',
+        WINNOW_SERVICE_KEY: s.serviceKey,
       }),
       quiet(),
     );
-    const stats = createClient(StatsService, s.statsAddress);
+    const stats = createClient(StatsService, s.statsAddress, { metadata: s.auth });
     try {
       const ids = await eventually(() => allEventIds(stats), (x) => x.length >= answered, 20_000, 200);
       expect(ids).toHaveLength(answered);

@@ -17,8 +17,8 @@ describe('a burst seen later withdraws an earlier click', () => {
 
   it('revises the stored verdict and the reported numbers follow', async () => {
     stack = await startStack({ WINNOW_TRUST_PROXY: 'true' });
-    const config = createClient(ConfigService, stack.statsAddress);
-    const stats = createClient(StatsService, stack.statsAddress);
+    const config = createClient(ConfigService, stack.statsAddress, { metadata: stack.auth });
+    const stats = createClient(StatsService, stack.statsAddress, { metadata: stack.auth });
     try {
       const keyring = keyringOf((await config.listTrackingDomains({})).domains.find((d) => d.hostname === DEMO_HOSTNAME)!);
       const msg = { tenant: DEMO_TENANT, campaign: 'rev', message: 'm1', sentAtUnixS: String(Math.floor(Date.now() / 1000) - 3600), links: 3 };

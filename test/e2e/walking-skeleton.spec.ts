@@ -26,8 +26,8 @@ describe('walking skeleton: collector -> classifier -> stats over real HTTP and 
 
   beforeAll(async () => {
     stack = await startStack();
-    stats = createClient(StatsService, stack.statsAddress);
-    config = createClient(ConfigService, stack.statsAddress);
+    stats = createClient(StatsService, stack.statsAddress, { metadata: stack.auth });
+    config = createClient(ConfigService, stack.statsAddress, { metadata: stack.auth });
     const domain = (await config.listTrackingDomains({})).domains.find((d) => d.hostname === DEMO_HOSTNAME);
     if (!domain) throw new Error('demo tracking domain was not seeded');
     keyring = keyringOf(domain);

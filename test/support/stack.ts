@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { bearer } from '@winnow/grpc';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConsoleLogger } from '@nestjs/common';
@@ -9,6 +11,9 @@ import { startCollector } from '@winnow/collector';
 import { startStats } from '@winnow/stats';
 
 export interface Stack {
+  /** The service key all three share; `auth` is its metadata. */
+  serviceKey: string;
+  auth: Record<string, string>;
   stats: RunningService;
   classifier: RunningService;
   collector: RunningService;
@@ -25,6 +30,8 @@ const quiet = () => new ConsoleLogger({ logLevels: ['error', 'fatal'] });
  * `env` overrides configuration the way the environment would.
  */
 export async function startStack(env: Record<string, string> = {}, dataDir = mkdtempSync(join(tmpdir(), 'winnow-e2e-'))): Promise<Stack> {
+  const serviceKey = env['WINNOW_SERVICE_KEY'] ?? randomBytes(32).toString('base64url');
+  env = { WINNOW_SERVICE_KEY: serviceKey, ...env };
   const stats = await startStats(
     loadStatsConfig({ WINNOW_STATS_GRPC_PORT: '0', WINNOW_STATS_HTTP_PORT: '0', WINNOW_DATA_DIR: dataDir, WINNOW_DRAIN_MS: '500', ...env }),
     quiet(),
@@ -49,6 +56,8 @@ export async function startStack(env: Record<string, string> = {}, dataDir = mkd
     quiet(),
   );
   return {
+    serviceKey,
+    auth: bearer(serviceKey),
     stats,
     classifier,
     collector,

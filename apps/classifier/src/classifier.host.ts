@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Registry } from 'prom-client';
-import { addService, bindServer, closeClient, metricsHooks, newServer, shutdownServer, waitForReady, type ClientOf } from '@winnow/grpc';
+import { addService, bindServer, closeClient, metricsHooks, newServer, requireServiceKey, shutdownServer, waitForReady, type ClientOf } from '@winnow/grpc';
 import { ClassifierService, type StatsService } from '@winnow/proto';
 import type { ClassifierConfig } from '@winnow/config';
 import { OpsEndpoints, grpcServerHistogram, startOpsServer, type RunningServer } from '@winnow/observability';
@@ -28,8 +28,10 @@ export class ClassifierHost implements OnApplicationBootstrap, BeforeApplication
       this.grpc,
       ClassifierService,
       api.handlers(),
-      metricsHooks(grpcServerHistogram(registry), (method, err) =>
-        this.log.error({ msg: 'internal error', method: method.name, err: String((err as Error)?.stack ?? err) }),
+      metricsHooks(
+        grpcServerHistogram(registry),
+        (method, err) => this.log.error({ msg: 'internal error', method: method.name, err: String((err as Error)?.stack ?? err) }),
+        { before: requireServiceKey(config.serviceKey) },
       ),
     );
   }

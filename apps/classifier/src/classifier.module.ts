@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { ClassifierConfig } from '@winnow/config';
-import { createClient } from '@winnow/grpc';
+import { bearer, createClient } from '@winnow/grpc';
 import { createRegistry } from '@winnow/observability';
 import { StatsService } from '@winnow/proto';
 import { ClassifierApi } from './classifier-api';
@@ -15,7 +15,7 @@ export class ClassifierModule {
       providers: [
         { provide: CLASSIFIER_CONFIG, useValue: config },
         { provide: METRICS, useFactory: () => createRegistry('classifier') },
-        { provide: STATS_CLIENT, useFactory: () => createClient(StatsService, config.statsAddress) },
+        { provide: STATS_CLIENT, useFactory: () => createClient(StatsService, config.statsAddress, { metadata: bearer(config.serviceKey) }) },
         ClassifierApi,
         ClassifierHost,
       ],

@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { closeClient, createClient } from '@winnow/grpc';
+import { randomBytes } from 'node:crypto';
+import { bearer, closeClient, createClient } from '@winnow/grpc';
 import { ConfigService, PolicyMode, StatsService, type CampaignStats, type Figures } from '@winnow/proto';
 import { sourceName } from '@winnow/engagement';
 import { prepareEmail, type PreparedEmail } from '@winnow/mail';
@@ -41,10 +42,11 @@ export async function demo(_argv: string[] = []): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'winnow-demo-'));
   const ports = await freePorts();
   process.stdout.write(`starting collector, classifier and stats (data in ${dataDir}) ...\n`);
-  const stack = await launchStack({ ports, dataDir, env: { WINNOW_TRUST_PROXY: 'true', WINNOW_BATCH_MAX_DELAY_MS: '20', WINNOW_LOG_LEVEL: 'warn' } });
+  const serviceKey = randomBytes(32).toString('base64url');
+  const stack = await launchStack({ ports, dataDir, env: { WINNOW_SERVICE_KEY: serviceKey, WINNOW_TRUST_PROXY: 'true', WINNOW_BATCH_MAX_DELAY_MS: '20', WINNOW_LOG_LEVEL: 'warn' } });
   const statsAddress = `127.0.0.1:${ports.statsGrpc}`;
-  const config = createClient(ConfigService, statsAddress);
-  const stats = createClient(StatsService, statsAddress);
+  const config = createClient(ConfigService, statsAddress, { metadata: bearer(serviceKey) });
+  const stats = createClient(StatsService, statsAddress, { metadata: bearer(serviceKey) });
   try {
     const domain = (await config.listTrackingDomains({})).domains.find((d) => d.hostname === HOST);
     if (!domain) throw new Error(`the demo tracking domain ${HOST} is missing`);

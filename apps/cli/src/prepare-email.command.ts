@@ -1,7 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { EnvReader } from '@winnow/config';
-import { closeClient, createClient } from '@winnow/grpc';
+import { bearer, closeClient, createClient } from '@winnow/grpc';
+import { localServiceKey } from './service-key';
 import { prepareEmail } from '@winnow/mail';
 import { ConfigService, StatsService } from '@winnow/proto';
 import { keyringOf } from '@winnow/tokens';
@@ -16,6 +17,8 @@ output and records the delivery with the stats service.
   --base-url URL         tracking origin (default https://HOST)
   --recipient-domain D   the recipient's mail domain, optional
   --stats ADDR           stats gRPC address (default WINNOW_STATS_ADDR or 127.0.0.1:50062)
+                         the service key comes from WINNOW_SERVICE_KEY, or the file npm start
+                         wrote in WINNOW_DATA_DIR (default .winnow-data)
   --out FILE             write the HTML here instead of standard output
   --no-report            do not record the delivery
 `;
@@ -49,8 +52,9 @@ export async function prepareEmailCommand(argv: string[]): Promise<void> {
   const host = values.host!.toLowerCase();
   const html = readFileSync(positionals[0] && positionals[0] !== '-' ? positionals[0] : 0, 'utf8');
   const statsAddress = values.stats ?? new EnvReader(process.env).address('WINNOW_STATS_ADDR', '127.0.0.1:50062');
-  const config = createClient(ConfigService, statsAddress, { defaultDeadlineMs: 5000 });
-  const stats = createClient(StatsService, statsAddress, { defaultDeadlineMs: 5000 });
+  const auth = bearer(localServiceKey(process.env['WINNOW_DATA_DIR'] ?? '.winnow-data', false));
+  const config = createClient(ConfigService, statsAddress, { defaultDeadlineMs: 5000, metadata: auth });
+  const stats = createClient(StatsService, statsAddress, { defaultDeadlineMs: 5000, metadata: auth });
   try {
     const domain = (await config.listTrackingDomains({})).domains.find((d) => d.hostname === host && d.tenant === tenant);
     if (!domain) throw new Error(`no tracking domain ${host} is registered for tenant ${tenant}`);

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { configuredPorts, launchStack } from './launcher';
+import { keyFile, localServiceKey } from './service-key';
 
 /**
  * `npm start`: the whole stack on the embedded store, with the demo tenant, on the ports the
@@ -7,8 +8,9 @@ import { configuredPorts, launchStack } from './launcher';
  */
 export async function start(_argv: string[] = []): Promise<void> {
   const dataDir = resolve(process.env['WINNOW_DATA_DIR'] ?? '.winnow-data');
-  const ports = configuredPorts();
-  const stack = await launchStack({ ports, dataDir, onLog: (_name, line) => process.stdout.write(`${line}\n`) });
+  const ports = configuredPorts({ WINNOW_SERVICE_KEY: 'x'.repeat(32), ...process.env });
+  const serviceKey = localServiceKey(dataDir, true);
+  const stack = await launchStack({ ports, dataDir, env: { WINNOW_SERVICE_KEY: serviceKey }, onLog: (_name, line) => process.stdout.write(`${line}\n`) });
   const lines = [
     '',
     'Winnow is running (embedded store, demo tenant "demo-clinic"):',
@@ -16,6 +18,7 @@ export async function start(_argv: string[] = []): Promise<void> {
     `  classifier  grpc 127.0.0.1:${ports.classifierGrpc}   ops http://127.0.0.1:${ports.classifierHttp}/metrics`,
     `  stats       grpc 127.0.0.1:${ports.statsGrpc}   ops http://127.0.0.1:${ports.statsHttp}/metrics`,
     `  data        ${dataDir}`,
+    `  service key ${process.env['WINNOW_SERVICE_KEY'] ? 'from WINNOW_SERVICE_KEY' : `in ${keyFile(dataDir)} (gRPC metadata "authorization: Bearer <key>")`}`,
     'Ctrl-C stops all three.',
     '',
   ];

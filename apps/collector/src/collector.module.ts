@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { CollectorConfig } from '@winnow/config';
-import { createClient } from '@winnow/grpc';
+import { bearer, createClient } from '@winnow/grpc';
 import { createRegistry } from '@winnow/observability';
 import { ClassifierService, ConfigService } from '@winnow/proto';
 import { CollectorHost } from './collector.host';
@@ -18,8 +18,8 @@ export class CollectorModule {
       providers: [
         { provide: COLLECTOR_CONFIG, useValue: config },
         { provide: METRICS, useFactory: () => createRegistry('collector') },
-        { provide: CLASSIFIER_CLIENT, useFactory: () => createClient(ClassifierService, config.classifierAddress) },
-        { provide: CONFIG_CLIENT, useFactory: () => createClient(ConfigService, config.configAddress) },
+        { provide: CLASSIFIER_CLIENT, useFactory: () => createClient(ClassifierService, config.classifierAddress, { metadata: bearer(config.serviceKey) }) },
+        { provide: CONFIG_CLIENT, useFactory: () => createClient(ConfigService, config.configAddress, { metadata: bearer(config.serviceKey) }) },
         CollectorMetrics,
         DomainRegistry,
         EventPipeline,

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ErrorCode, WinnowError, isRetryable, sendEncodedClientStream, type ClientOf } from '@winnow/grpc';
+import { ErrorCode, WinnowError, bearer, isRetryable, sendEncodedClientStream, type ClientOf } from '@winnow/grpc';
 import { ClassifierService } from '@winnow/proto';
 import type { CollectorConfig } from '@winnow/config';
 import { CollectorMetrics } from './collector.metrics';
@@ -57,6 +57,7 @@ export class EventPipeline {
   private downstreamDown = false;
   private recoveredUpTo = 0;
   private full = false;
+  private readonly auth: Record<string, string>;
 
   constructor(
     @Inject(CLASSIFIER_CLIENT) private readonly classifier: ClientOf<typeof ClassifierService>,
@@ -65,6 +66,7 @@ export class EventPipeline {
   ) {
     this.spool = new Spool({ dir: config.spoolDir, segmentBytes: config.spoolSegmentBytes, maxBytes: config.spoolMaxBytes, sync: config.captureSync });
     metrics.observeSpool(() => ({ depth: this.spool.depth, bytes: this.spool.bytes }));
+    this.auth = bearer(config.serviceKey);
   }
 
   /** Opens the spool (repairing a torn tail) and starts sending. */
@@ -152,7 +154,7 @@ export class EventPipeline {
   }
 
   private send(records: readonly SpoolRecord[]): Promise<unknown> {
-    return sendEncodedClientStream(this.classifier, INGEST, [ingestRequest(records)], { deadlineMs: SEND_DEADLINE_MS });
+    return sendEncodedClientStream(this.classifier, INGEST, [ingestRequest(records)], { deadlineMs: SEND_DEADLINE_MS, metadata: this.auth });
   }
 
   /** A batch refused as invalid: find the bad events, drop only those, keep order for the rest. */

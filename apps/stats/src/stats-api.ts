@@ -5,6 +5,7 @@ import { AUTOMATED_MASK, campaignStats, countingMask, sourceBit, ALL_SOURCES } f
 import type { EventStore, HourBucket } from '@winnow/storage';
 import { EVENT_STORE } from './tokens';
 import { requireField, storeCall } from './store-errors';
+import { requireTenants } from './auth';
 
 const DAY_MS = 86_400_000;
 
@@ -22,22 +23,26 @@ export class StatsApi {
   handlers(): ImplOf<typeof StatsService> {
     const store = this.store;
     return {
-      recordDeliveries: async (req) => {
+      recordDeliveries: async (req, ctx) => {
+        requireTenants(ctx, req.deliveries.map((d) => d.tenant));
         const r = await storeCall(() => store.recordDeliveries(req.deliveries));
         return { recorded: String(r.recorded), duplicates: String(r.duplicates) };
       },
-      recordEvents: async (req) => {
+      recordEvents: async (req, ctx) => {
+        requireTenants(ctx, req.events.map((e) => e.event?.tenant ?? ''));
         const r = await storeCall(() => store.recordEvents(req.events));
         return { stored: String(r.stored), duplicates: String(r.duplicates), revised: String(r.revised) };
       },
-      getCampaignStats: async (req) => {
+      getCampaignStats: async (req, ctx) => {
         const tenant = requireField(req.tenant, 'tenant');
+        requireTenants(ctx, [tenant]);
         const campaign = requireField(req.campaign, 'campaign');
         const [counters, policy] = await storeCall(() => Promise.all([store.campaignCounters(tenant, campaign), store.getPolicy(tenant)]));
         return { stats: campaignStats(tenant, campaign, counters, policy, req.policyMode) };
       },
-      getMessageTimeline: async (req) => {
+      getMessageTimeline: async (req, ctx) => {
         const tenant = requireField(req.tenant, 'tenant');
+        requireTenants(ctx, [tenant]);
         const message = requireField(req.message, 'message');
         const [record, events] = await storeCall(() => Promise.all([store.message(tenant, message), store.messageEvents(tenant, message)]));
         if (!record) throw new WinnowError(ErrorCode.NotFound, `no message ${message} for tenant ${tenant}`);
@@ -45,15 +50,17 @@ export class StatsApi {
           timeline: { tenant, message, campaign: record.campaign, deliveredAtUnixMs: String(record.deliveredAtMs), events },
         };
       },
-      listEvents: async (req) => {
+      listEvents: async (req, ctx) => {
         if (!req.filter?.tenant) throw new WinnowError(ErrorCode.InvalidArgument, 'filter.tenant is required');
+        requireTenants(ctx, [req.filter.tenant]);
         const size = req.pageSize === 0 ? 100 : req.pageSize;
         if (size < 1 || size > 1000) throw new WinnowError(ErrorCode.InvalidArgument, 'page_size must be between 1 and 1000');
         const filter = req.filter;
         return storeCall(() => store.listEvents(filter, size, req.pageToken));
       },
-      getTimeSeries: async (req) => {
+      getTimeSeries: async (req, ctx) => {
         const tenant = requireField(req.tenant, 'tenant');
+        requireTenants(ctx, [tenant]);
         const campaign = requireField(req.campaign, 'campaign');
         const granularity = req.granularity === Granularity.DAY ? Granularity.DAY : Granularity.HOUR;
         const [buckets, policy] = await storeCall(() =>

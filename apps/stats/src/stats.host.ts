@@ -7,6 +7,7 @@ import { OpsEndpoints, grpcServerHistogram, startOpsServer, type RunningServer }
 import type { EventStore } from '@winnow/storage';
 import { ConfigApi } from './config-api';
 import { StatsApi } from './stats-api';
+import { Authenticator } from './auth';
 import { EVENT_STORE, METRICS, STATS_CONFIG } from './tokens';
 
 /** Owns the stats service's servers: gRPC (StatsService, ConfigService) and health/metrics HTTP. */
@@ -25,10 +26,13 @@ export class StatsHost implements OnApplicationBootstrap, BeforeApplicationShutd
     @Inject(METRICS) registry: Registry,
     stats: StatsApi,
     configApi: ConfigApi,
+    auth: Authenticator,
   ) {
     this.ops = new OpsEndpoints(registry, [{ name: 'store', check: () => store.ping() }]);
-    const hooks = metricsHooks(grpcServerHistogram(registry), (method, err) =>
-      this.log.error({ msg: 'internal error', method: method.name, err: String((err as Error)?.stack ?? err) }),
+    const hooks = metricsHooks(
+      grpcServerHistogram(registry),
+      (method, err) => this.log.error({ msg: 'internal error', method: method.name, err: String((err as Error)?.stack ?? err) }),
+      auth.hooks(),
     );
     addService(this.grpc, StatsService, stats.handlers(), hooks);
     addService(this.grpc, ConfigService, configApi.handlers(), hooks);

@@ -6,6 +6,7 @@ import { LmdbEventStore, MongoEventStore, type EventStore } from '@winnow/storag
 import { ConfigApi } from './config-api';
 import { ensureDemoTenant } from './demo-tenant';
 import { StatsApi } from './stats-api';
+import { Authenticator } from './auth';
 import { StatsHost } from './stats.host';
 import { EVENT_STORE, METRICS, STATS_CONFIG } from './tokens';
 
@@ -28,6 +29,7 @@ export class StatsModule {
         { provide: STATS_CONFIG, useValue: config },
         { provide: METRICS, useFactory: () => createRegistry('stats') },
         { provide: EVENT_STORE, useFactory: () => openStore(config) },
+        Authenticator,
         StatsApi,
         ConfigApi,
         StatsHost,

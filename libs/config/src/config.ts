@@ -1,7 +1,12 @@
-import { EnvReader, type Env } from './env';
+import { ConfigError, EnvReader, type Env } from './env';
 
 /** Settings every service shares. */
 export interface CommonConfig {
+  /**
+   * The key services use with one another and with the stats API (full access, all tenants).
+   * WINNOW_SERVICE_KEY, required, at least 32 characters; `npm start` generates one.
+   */
+  serviceKey: string;
   /** Address servers bind to. WINNOW_BIND_HOST, default 127.0.0.1. */
   bindHost: string;
   /** How long to drain in-flight work after SIGTERM. WINNOW_DRAIN_MS, default 5000. */
@@ -73,8 +78,15 @@ export interface StatsConfig extends CommonConfig {
   demoTenant: boolean;
 }
 
+function serviceKey(r: EnvReader): string {
+  const k = r.required('WINNOW_SERVICE_KEY');
+  if (k.length < 32) throw new ConfigError('WINNOW_SERVICE_KEY', 'must be at least 32 characters (use a random value)');
+  return k;
+}
+
 function common(r: EnvReader): CommonConfig {
   return {
+    serviceKey: serviceKey(r),
     bindHost: r.string('WINNOW_BIND_HOST', '127.0.0.1'),
     drainMs: r.int('WINNOW_DRAIN_MS', 5000, 0, 600_000),
     logLevel: r.oneOf('WINNOW_LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),

@@ -34,6 +34,9 @@ describe('gRPC bridge over a real channel', () => {
             const t = setTimeout(() => resolve({ explicit: true }), 2000);
             ctx.signal.addEventListener('abort', () => clearTimeout(t));
           }),
+        createApiKey: async () => ({}),
+        revokeApiKey: async () => ({}),
+        listApiKeys: async () => ({}),
       },
       {
         before: (ctx) => {

@@ -3,3 +3,4 @@ export * from './service-definition';
 export * from './server';
 export * from './client';
 export * from './metrics-hooks';
+export * from './service-key';

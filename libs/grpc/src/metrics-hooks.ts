@@ -8,10 +8,12 @@ export interface CallHistogram {
 }
 
 /** Hooks that time every call into a histogram labelled by method and outcome. */
-export function metricsHooks(histogram: CallHistogram, onInternalError: (method: DescMethod, err: unknown) => void): ServiceHooks {
+export function metricsHooks(histogram: CallHistogram, onInternalError: (method: DescMethod, err: unknown) => void, extra: ServiceHooks = {}): ServiceHooks {
   return {
-    after(method: DescMethod, code: ErrorCode | 'ok', seconds: number) {
+    ...extra,
+    after(method, code: ErrorCode | 'ok', seconds: number, ctx) {
       histogram.observe({ method: `${method.parent.name}.${method.name}`, code }, seconds);
+      extra.after?.(method, code, seconds, ctx);
     },
     onInternalError,
   };

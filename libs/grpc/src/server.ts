@@ -12,6 +12,8 @@ export interface CallContext {
   readonly peer: string;
   /** Aborted when the caller cancels or the deadline passes. */
   readonly signal: AbortSignal;
+  /** What the `before` hook learnt about the caller (for example who it is), for handlers and `after`. */
+  readonly locals: Record<string, unknown>;
 }
 
 type Out<O extends DescMessage> = Promise<MessageInitShape<O> | MessageShape<O>>;
@@ -38,8 +40,8 @@ export type ServiceImpl<T extends GenServiceMethods> = {
 export interface ServiceHooks {
   /** Runs before every handler (authentication); throw a WinnowError to refuse the call. */
   before?(ctx: CallContext): void | Promise<void>;
-  /** Told of every finished call, for metrics. */
-  after?(method: DescMethod, code: ErrorCode | 'ok', seconds: number): void;
+  /** Told of every finished call, for metrics and audit. */
+  after?(method: DescMethod, code: ErrorCode | 'ok', seconds: number, ctx: CallContext): void;
   /** Told of failures that are not WinnowErrors (bugs); the caller only sees "internal error". */
   onInternalError?(method: DescMethod, err: unknown): void;
 }
@@ -66,6 +68,7 @@ function makeContext(
     },
     peer: call.getPeer(),
     signal: controller.signal,
+    locals: {},
   };
 }
 
@@ -88,20 +91,21 @@ export function addService<T extends GenServiceMethods>(
   for (const method of service.methods) {
     const handler = (impl as Record<string, unknown>)[method.localName];
     if (typeof handler !== 'function') throw new Error(`no handler for ${method.parent.typeName}.${method.name}`);
-    const finish = (started: bigint, code: ErrorCode | 'ok') =>
-      hooks.after?.(method, code, Number(process.hrtime.bigint() - started) / 1e9);
+    const finish = (started: bigint, code: ErrorCode | 'ok', ctx: CallContext) =>
+      hooks.after?.(method, code, Number(process.hrtime.bigint() - started) / 1e9, ctx);
     const respond = (
       started: bigint,
+      ctx: CallContext,
       callback: grpc.sendUnaryData<unknown>,
       run: () => Promise<unknown>,
     ): void => {
       run().then(
         (result) => {
-          finish(started, 'ok');
+          finish(started, 'ok', ctx);
           callback(null, create(method.output, result as never));
         },
         (err: unknown) => {
-          finish(started, err instanceof WinnowError ? err.code : ErrorCode.Internal);
+          finish(started, err instanceof WinnowError ? err.code : ErrorCode.Internal, ctx);
           callback(toServiceError(err, method, hooks));
         },
       );
@@ -110,7 +114,7 @@ export function addService<T extends GenServiceMethods>(
       handlers[method.localName] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
         const started = process.hrtime.bigint();
         const ctx = makeContext(method, call);
-        respond(started, callback, async () => {
+        respond(started, ctx, callback, async () => {
           if (call.request instanceof MalformedMessage) throw new WinnowError(ErrorCode.InvalidArgument, call.request.reason);
           await hooks.before?.(ctx);
           return (handler as UnaryHandler<DescMessage, DescMessage>)(call.request as never, ctx);
@@ -120,7 +124,7 @@ export function addService<T extends GenServiceMethods>(
       handlers[method.localName] = (call: grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
         const started = process.hrtime.bigint();
         const ctx = makeContext(method, call);
-        respond(started, callback, async () => {
+        respond(started, ctx, callback, async () => {
           await hooks.before?.(ctx);
           return (handler as ClientStreamingHandler<DescMessage, DescMessage>)(readStream(method, call), ctx);
         });

@@ -7,6 +7,7 @@ import {
   EventFilterSchema,
   EventKind,
   LinkRole,
+  StoredApiKeySchema,
   Source,
   SuppressionPolicySchema,
   TrackingDomainSchema,
@@ -184,6 +185,20 @@ export function eventStoreConformance(name: string, makeHarness: () => Promise<S
       expect(await store.deleteDomain('track.acme.test', 'globex')).toBe(false);
       expect(await store.deleteDomain('track.acme.test', 'acme')).toBe(true);
       expect(await store.listDomains()).toEqual([]);
+    });
+
+    it('stores API keys by id, per tenant, and forgets revoked ones', async () => {
+      const key = (keyId: string, tenant: string) =>
+        create(StoredApiKeySchema, { info: { keyId, tenant, description: 'test', createdAtUnixMs: '1' }, secretSha256: new Uint8Array(32).fill(keyId.length) });
+      await store.putApiKey(key('k-acme-1', 'acme'));
+      await store.putApiKey(key('k-acme-22', 'acme'));
+      await store.putApiKey(key('k-globex', 'globex'));
+      expect((await store.getApiKey('k-acme-1'))?.info?.tenant).toBe('acme');
+      expect([...(await store.getApiKey('k-acme-22'))!.secretSha256]).toEqual(new Array(32).fill(9));
+      expect((await store.listApiKeys('acme')).map((k) => k.info!.keyId).sort()).toEqual(['k-acme-1', 'k-acme-22']);
+      expect(await store.deleteApiKey('k-acme-1')).toBe(true);
+      expect(await store.deleteApiKey('k-acme-1')).toBe(false);
+      expect(await store.getApiKey('k-acme-1')).toBeUndefined();
     });
 
     it('keeps what it stored across a restart', async (ctx) => {

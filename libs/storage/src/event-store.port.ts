@@ -1,4 +1,5 @@
 import type {
+  StoredApiKey,
   ClassifiedEvent,
   Delivery,
   EventFilter,
@@ -74,6 +75,11 @@ export interface EventStore {
   putDomain(domain: TrackingDomain): Promise<void>;
   /** False when the host is not registered to that tenant. */
   deleteDomain(hostname: string, tenant: string): Promise<boolean>;
+
+  putApiKey(key: StoredApiKey): Promise<void>;
+  getApiKey(keyId: string): Promise<StoredApiKey | undefined>;
+  listApiKeys(tenant: string): Promise<StoredApiKey[]>;
+  deleteApiKey(keyId: string): Promise<boolean>;
 }
 
 export const HOUR_MS = 3_600_000;

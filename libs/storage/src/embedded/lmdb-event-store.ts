@@ -3,9 +3,11 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import {
   ClassifiedEventSchema,
+  StoredApiKeySchema,
   SuppressionPolicySchema,
   TrackingDomainSchema,
   type ClassifiedEvent,
+  type StoredApiKey,
   type Delivery,
   type EventFilter,
   type SuppressionPolicy,
@@ -41,6 +43,7 @@ const bin = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)
  *   hours      [tenant, campaign, hourStartMs]   -> { opens, clicks }
  *   policies   tenant                            -> SuppressionPolicy (binary)
  *   domains    hostname                          -> TrackingDomain (binary)
+ *   apiKeys    key id                            -> StoredApiKey (binary; a hash, never the secret)
  */
 export class LmdbEventStore implements EventStore {
   private readonly root: RootDatabase;
@@ -52,6 +55,7 @@ export class LmdbEventStore implements EventStore {
   private readonly hours: Database<{ opens: number[]; clicks: number[] }, Key>;
   private readonly policies: Database<Buffer, string>;
   private readonly domains: Database<Buffer, string>;
+  private readonly apiKeys: Database<Buffer, string>;
 
   constructor(dir: string) {
     mkdirSync(dir, { recursive: true });
@@ -64,6 +68,7 @@ export class LmdbEventStore implements EventStore {
     this.hours = this.root.openDB({ name: 'hours' });
     this.policies = this.root.openDB({ name: 'policies', encoding: 'binary' });
     this.domains = this.root.openDB({ name: 'domains', encoding: 'binary' });
+    this.apiKeys = this.root.openDB({ name: 'apiKeys', encoding: 'binary' });
   }
 
   async init(): Promise<void> {
@@ -216,6 +221,27 @@ export class LmdbEventStore implements EventStore {
       const raw = this.domains.get(hostname);
       if (!raw || fromBinary(TrackingDomainSchema, raw).tenant !== tenant) return false;
       void this.domains.remove(hostname);
+      return true;
+    });
+  }
+
+  async putApiKey(key: StoredApiKey): Promise<void> {
+    await this.apiKeys.put(key.info!.keyId, bin(toBinary(StoredApiKeySchema, create(StoredApiKeySchema, key))));
+  }
+
+  async getApiKey(keyId: string): Promise<StoredApiKey | undefined> {
+    const raw = this.apiKeys.get(keyId);
+    return raw && fromBinary(StoredApiKeySchema, raw);
+  }
+
+  async listApiKeys(tenant: string): Promise<StoredApiKey[]> {
+    return [...this.apiKeys.getRange()].map(({ value }) => fromBinary(StoredApiKeySchema, value)).filter((k) => k.info!.tenant === tenant);
+  }
+
+  async deleteApiKey(keyId: string): Promise<boolean> {
+    return this.root.transaction(() => {
+      if (this.apiKeys.get(keyId) === undefined) return false;
+      void this.apiKeys.remove(keyId);
       return true;
     });
   }

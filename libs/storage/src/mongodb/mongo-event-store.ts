@@ -2,9 +2,11 @@ import { MongoClient, MongoServerError, type AnyBulkWriteOperation, type ClientS
 import { create, fromJson, toJson, type JsonValue } from '@bufbuild/protobuf';
 import {
   ClassifiedEventSchema,
+  StoredApiKeySchema,
   SuppressionPolicySchema,
   TrackingDomainSchema,
   type ClassifiedEvent,
+  type StoredApiKey,
   type Delivery,
   type EventFilter,
   type SuppressionPolicy,
@@ -102,6 +104,7 @@ export class MongoEventStore implements EventStore {
   private hours!: Collection<HourDoc>;
   private policies!: Collection<JsonDoc>;
   private domains!: Collection<JsonDoc>;
+  private apiKeys!: Collection<JsonDoc>;
   private transactions = false;
   private sweeper?: NodeJS.Timeout;
   /** How raw events expire: a TTL index (MongoDB), a periodic sweep (servers without TTL), or not at all. */
@@ -121,6 +124,8 @@ export class MongoEventStore implements EventStore {
     this.hours = this.db.collection('hours');
     this.policies = this.db.collection('policies');
     this.domains = this.db.collection('tracking_domains');
+    this.apiKeys = this.db.collection('api_keys');
+    await this.apiKeys.createIndex({ tenant: 1 }, { name: 'tenant' });
     await this.events.createIndex({ tenant: 1, atMs: -1, _id: -1 }, { name: 'tenant_time' });
     await this.events.createIndex({ tenant: 1, message: 1, atMs: 1 }, { name: 'tenant_message_time' });
     await this.events.createIndex({ tenant: 1, campaign: 1, atMs: -1 }, { name: 'tenant_campaign_time' });
@@ -340,6 +345,22 @@ export class MongoEventStore implements EventStore {
     const r = await this.domains.deleteOne({ _id: hostname, tenant });
     return r.deletedCount === 1;
   }
-}
 
-export { MongoServerError };
+  async putApiKey(key: StoredApiKey): Promise<void> {
+    const data = toJson(StoredApiKeySchema, create(StoredApiKeySchema, key));
+    await this.apiKeys.replaceOne({ _id: key.info!.keyId }, { tenant: key.info!.tenant, data }, { upsert: true });
+  }
+
+  async getApiKey(keyId: string): Promise<StoredApiKey | undefined> {
+    const d = await this.apiKeys.findOne({ _id: keyId });
+    return d ? fromJson(StoredApiKeySchema, d.data) : undefined;
+  }
+
+  async listApiKeys(tenant: string): Promise<StoredApiKey[]> {
+    return (await this.apiKeys.find({ tenant }).sort({ _id: 1 }).toArray()).map((d) => fromJson(StoredApiKeySchema, d.data));
+  }
+
+  async deleteApiKey(keyId: string): Promise<boolean> {
+    return (await this.apiKeys.deleteOne({ _id: keyId })).deletedCount === 1;
+  }
+}

@@ -12,7 +12,177 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file winnow/config/v1/config_service.proto.
  */
 export const file_winnow_config_v1_config_service: GenFile = /*@__PURE__*/
-  fileDesc("CiV3aW5ub3cvY29uZmlnL3YxL2NvbmZpZ19zZXJ2aWNlLnByb3RvEhB3aW5ub3cuY29uZmlnLnYxIjkKClNpZ25pbmdLZXkSCgoCaWQYASABKAkSDgoGc2VjcmV0GAIgASgMEg8KB3NlYWxpbmcYAyABKAgiXgoOVHJhY2tpbmdEb21haW4SEAoIaG9zdG5hbWUYASABKAkSDgoGdGVuYW50GAIgASgJEioKBGtleXMYAyADKAsyHC53aW5ub3cuY29uZmlnLnYxLlNpZ25pbmdLZXkiTAoYUHV0VHJhY2tpbmdEb21haW5SZXF1ZXN0EjAKBmRvbWFpbhgBIAEoCzIgLndpbm5vdy5jb25maWcudjEuVHJhY2tpbmdEb21haW4iTQoZUHV0VHJhY2tpbmdEb21haW5SZXNwb25zZRIwCgZkb21haW4YASABKAsyIC53aW5ub3cuY29uZmlnLnYxLlRyYWNraW5nRG9tYWluIj8KG0RlbGV0ZVRyYWNraW5nRG9tYWluUmVxdWVzdBIQCghob3N0bmFtZRgBIAEoCRIOCgZ0ZW5hbnQYAiABKAkiLwocRGVsZXRlVHJhY2tpbmdEb21haW5SZXNwb25zZRIPCgdkZWxldGVkGAEgASgIIhwKGkxpc3RUcmFja2luZ0RvbWFpbnNSZXF1ZXN0ImEKG0xpc3RUcmFja2luZ0RvbWFpbnNSZXNwb25zZRIxCgdkb21haW5zGAEgAygLMiAud2lubm93LmNvbmZpZy52MS5UcmFja2luZ0RvbWFpbhIPCgd2ZXJzaW9uGAIgASgJIlQKD1NvdXJjZVNlbGVjdGlvbhIVCg1hbGxfYXV0b21hdGVkGAEgASgIEioKB3NvdXJjZXMYAiADKA4yGS53aW5ub3cudmVyZGljdC52MS5Tb3VyY2UiiAEKEVN1cHByZXNzaW9uUG9saWN5Eg4KBnRlbmFudBgBIAEoCRIwCgVvcGVucxgCIAEoCzIhLndpbm5vdy5jb25maWcudjEuU291cmNlU2VsZWN0aW9uEjEKBmNsaWNrcxgDIAEoCzIhLndpbm5vdy5jb25maWcudjEuU291cmNlU2VsZWN0aW9uIlIKG1B1dFN1cHByZXNzaW9uUG9saWN5UmVxdWVzdBIzCgZwb2xpY3kYASABKAsyIy53aW5ub3cuY29uZmlnLnYxLlN1cHByZXNzaW9uUG9saWN5IlMKHFB1dFN1cHByZXNzaW9uUG9saWN5UmVzcG9uc2USMwoGcG9saWN5GAEgASgLMiMud2lubm93LmNvbmZpZy52MS5TdXBwcmVzc2lvblBvbGljeSItChtHZXRTdXBwcmVzc2lvblBvbGljeVJlcXVlc3QSDgoGdGVuYW50GAEgASgJImUKHEdldFN1cHByZXNzaW9uUG9saWN5UmVzcG9uc2USMwoGcG9saWN5GAEgASgLMiMud2lubm93LmNvbmZpZy52MS5TdXBwcmVzc2lvblBvbGljeRIQCghleHBsaWNpdBgCIAEoCDLWBAoNQ29uZmlnU2VydmljZRJsChFQdXRUcmFja2luZ0RvbWFpbhIqLndpbm5vdy5jb25maWcudjEuUHV0VHJhY2tpbmdEb21haW5SZXF1ZXN0Gisud2lubm93LmNvbmZpZy52MS5QdXRUcmFja2luZ0RvbWFpblJlc3BvbnNlEnUKFERlbGV0ZVRyYWNraW5nRG9tYWluEi0ud2lubm93LmNvbmZpZy52MS5EZWxldGVUcmFja2luZ0RvbWFpblJlcXVlc3QaLi53aW5ub3cuY29uZmlnLnYxLkRlbGV0ZVRyYWNraW5nRG9tYWluUmVzcG9uc2UScgoTTGlzdFRyYWNraW5nRG9tYWlucxIsLndpbm5vdy5jb25maWcudjEuTGlzdFRyYWNraW5nRG9tYWluc1JlcXVlc3QaLS53aW5ub3cuY29uZmlnLnYxLkxpc3RUcmFja2luZ0RvbWFpbnNSZXNwb25zZRJ1ChRQdXRTdXBwcmVzc2lvblBvbGljeRItLndpbm5vdy5jb25maWcudjEuUHV0U3VwcHJlc3Npb25Qb2xpY3lSZXF1ZXN0Gi4ud2lubm93LmNvbmZpZy52MS5QdXRTdXBwcmVzc2lvblBvbGljeVJlc3BvbnNlEnUKFEdldFN1cHByZXNzaW9uUG9saWN5Ei0ud2lubm93LmNvbmZpZy52MS5HZXRTdXBwcmVzc2lvblBvbGljeVJlcXVlc3QaLi53aW5ub3cuY29uZmlnLnYxLkdldFN1cHByZXNzaW9uUG9saWN5UmVzcG9uc2ViBnByb3RvMw", [file_winnow_verdict_v1_verdict]);
+  fileDesc("CiV3aW5ub3cvY29uZmlnL3YxL2NvbmZpZ19zZXJ2aWNlLnByb3RvEhB3aW5ub3cuY29uZmlnLnYxImEKCkFwaUtleUluZm8SDgoGa2V5X2lkGAEgASgJEg4KBnRlbmFudBgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIeChJjcmVhdGVkX2F0X3VuaXhfbXMYBCABKANCAjABIjoKE0NyZWF0ZUFwaUtleVJlcXVlc3QSDgoGdGVuYW50GAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJIk8KFENyZWF0ZUFwaUtleVJlc3BvbnNlEgsKA2tleRgBIAEoCRIqCgRpbmZvGAIgASgLMhwud2lubm93LmNvbmZpZy52MS5BcGlLZXlJbmZvIiUKE1Jldm9rZUFwaUtleVJlcXVlc3QSDgoGa2V5X2lkGAEgASgJIicKFFJldm9rZUFwaUtleVJlc3BvbnNlEg8KB3Jldm9rZWQYASABKAgiJAoSTGlzdEFwaUtleXNSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCSJBChNMaXN0QXBpS2V5c1Jlc3BvbnNlEioKBGtleXMYASADKAsyHC53aW5ub3cuY29uZmlnLnYxLkFwaUtleUluZm8iUQoMU3RvcmVkQXBpS2V5EioKBGluZm8YASABKAsyHC53aW5ub3cuY29uZmlnLnYxLkFwaUtleUluZm8SFQoNc2VjcmV0X3NoYTI1NhgCIAEoDCI5CgpTaWduaW5nS2V5EgoKAmlkGAEgASgJEg4KBnNlY3JldBgCIAEoDBIPCgdzZWFsaW5nGAMgASgIIl4KDlRyYWNraW5nRG9tYWluEhAKCGhvc3RuYW1lGAEgASgJEg4KBnRlbmFudBgCIAEoCRIqCgRrZXlzGAMgAygLMhwud2lubm93LmNvbmZpZy52MS5TaWduaW5nS2V5IkwKGFB1dFRyYWNraW5nRG9tYWluUmVxdWVzdBIwCgZkb21haW4YASABKAsyIC53aW5ub3cuY29uZmlnLnYxLlRyYWNraW5nRG9tYWluIk0KGVB1dFRyYWNraW5nRG9tYWluUmVzcG9uc2USMAoGZG9tYWluGAEgASgLMiAud2lubm93LmNvbmZpZy52MS5UcmFja2luZ0RvbWFpbiI/ChtEZWxldGVUcmFja2luZ0RvbWFpblJlcXVlc3QSEAoIaG9zdG5hbWUYASABKAkSDgoGdGVuYW50GAIgASgJIi8KHERlbGV0ZVRyYWNraW5nRG9tYWluUmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoCCIcChpMaXN0VHJhY2tpbmdEb21haW5zUmVxdWVzdCJhChtMaXN0VHJhY2tpbmdEb21haW5zUmVzcG9uc2USMQoHZG9tYWlucxgBIAMoCzIgLndpbm5vdy5jb25maWcudjEuVHJhY2tpbmdEb21haW4SDwoHdmVyc2lvbhgCIAEoCSJUCg9Tb3VyY2VTZWxlY3Rpb24SFQoNYWxsX2F1dG9tYXRlZBgBIAEoCBIqCgdzb3VyY2VzGAIgAygOMhkud2lubm93LnZlcmRpY3QudjEuU291cmNlIogBChFTdXBwcmVzc2lvblBvbGljeRIOCgZ0ZW5hbnQYASABKAkSMAoFb3BlbnMYAiABKAsyIS53aW5ub3cuY29uZmlnLnYxLlNvdXJjZVNlbGVjdGlvbhIxCgZjbGlja3MYAyABKAsyIS53aW5ub3cuY29uZmlnLnYxLlNvdXJjZVNlbGVjdGlvbiJSChtQdXRTdXBwcmVzc2lvblBvbGljeVJlcXVlc3QSMwoGcG9saWN5GAEgASgLMiMud2lubm93LmNvbmZpZy52MS5TdXBwcmVzc2lvblBvbGljeSJTChxQdXRTdXBwcmVzc2lvblBvbGljeVJlc3BvbnNlEjMKBnBvbGljeRgBIAEoCzIjLndpbm5vdy5jb25maWcudjEuU3VwcHJlc3Npb25Qb2xpY3kiLQobR2V0U3VwcHJlc3Npb25Qb2xpY3lSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCSJlChxHZXRTdXBwcmVzc2lvblBvbGljeVJlc3BvbnNlEjMKBnBvbGljeRgBIAEoCzIjLndpbm5vdy5jb25maWcudjEuU3VwcHJlc3Npb25Qb2xpY3kSEAoIZXhwbGljaXQYAiABKAgy8AYKDUNvbmZpZ1NlcnZpY2USbAoRUHV0VHJhY2tpbmdEb21haW4SKi53aW5ub3cuY29uZmlnLnYxLlB1dFRyYWNraW5nRG9tYWluUmVxdWVzdBorLndpbm5vdy5jb25maWcudjEuUHV0VHJhY2tpbmdEb21haW5SZXNwb25zZRJ1ChREZWxldGVUcmFja2luZ0RvbWFpbhItLndpbm5vdy5jb25maWcudjEuRGVsZXRlVHJhY2tpbmdEb21haW5SZXF1ZXN0Gi4ud2lubm93LmNvbmZpZy52MS5EZWxldGVUcmFja2luZ0RvbWFpblJlc3BvbnNlEnIKE0xpc3RUcmFja2luZ0RvbWFpbnMSLC53aW5ub3cuY29uZmlnLnYxLkxpc3RUcmFja2luZ0RvbWFpbnNSZXF1ZXN0Gi0ud2lubm93LmNvbmZpZy52MS5MaXN0VHJhY2tpbmdEb21haW5zUmVzcG9uc2USdQoUUHV0U3VwcHJlc3Npb25Qb2xpY3kSLS53aW5ub3cuY29uZmlnLnYxLlB1dFN1cHByZXNzaW9uUG9saWN5UmVxdWVzdBouLndpbm5vdy5jb25maWcudjEuUHV0U3VwcHJlc3Npb25Qb2xpY3lSZXNwb25zZRJ1ChRHZXRTdXBwcmVzc2lvblBvbGljeRItLndpbm5vdy5jb25maWcudjEuR2V0U3VwcHJlc3Npb25Qb2xpY3lSZXF1ZXN0Gi4ud2lubm93LmNvbmZpZy52MS5HZXRTdXBwcmVzc2lvblBvbGljeVJlc3BvbnNlEl0KDENyZWF0ZUFwaUtleRIlLndpbm5vdy5jb25maWcudjEuQ3JlYXRlQXBpS2V5UmVxdWVzdBomLndpbm5vdy5jb25maWcudjEuQ3JlYXRlQXBpS2V5UmVzcG9uc2USXQoMUmV2b2tlQXBpS2V5EiUud2lubm93LmNvbmZpZy52MS5SZXZva2VBcGlLZXlSZXF1ZXN0GiYud2lubm93LmNvbmZpZy52MS5SZXZva2VBcGlLZXlSZXNwb25zZRJaCgtMaXN0QXBpS2V5cxIkLndpbm5vdy5jb25maWcudjEuTGlzdEFwaUtleXNSZXF1ZXN0GiUud2lubm93LmNvbmZpZy52MS5MaXN0QXBpS2V5c1Jlc3BvbnNlYgZwcm90bzM", [file_winnow_verdict_v1_verdict]);
+
+/**
+ * @generated from message winnow.config.v1.ApiKeyInfo
+ */
+export type ApiKeyInfo = Message<"winnow.config.v1.ApiKeyInfo"> & {
+  /**
+   * @generated from field: string key_id = 1;
+   */
+  keyId: string;
+
+  /**
+   * @generated from field: string tenant = 2;
+   */
+  tenant: string;
+
+  /**
+   * @generated from field: string description = 3;
+   */
+  description: string;
+
+  /**
+   * @generated from field: int64 created_at_unix_ms = 4 [jstype = JS_STRING];
+   */
+  createdAtUnixMs: string;
+};
+
+/**
+ * Describes the message winnow.config.v1.ApiKeyInfo.
+ * Use `create(ApiKeyInfoSchema)` to create a new message.
+ */
+export const ApiKeyInfoSchema: GenMessage<ApiKeyInfo> = /*@__PURE__*/
+  messageDesc(file_winnow_config_v1_config_service, 0);
+
+/**
+ * @generated from message winnow.config.v1.CreateApiKeyRequest
+ */
+export type CreateApiKeyRequest = Message<"winnow.config.v1.CreateApiKeyRequest"> & {
+  /**
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * @generated from field: string description = 2;
+   */
+  description: string;
+};
+
+/**
+ * Describes the message winnow.config.v1.CreateApiKeyRequest.
+ * Use `create(CreateApiKeyRequestSchema)` to create a new message.
+ */
+export const CreateApiKeyRequestSchema: GenMessage<CreateApiKeyRequest> = /*@__PURE__*/
+  messageDesc(file_winnow_config_v1_config_service, 1);
+
+/**
+ * @generated from message winnow.config.v1.CreateApiKeyResponse
+ */
+export type CreateApiKeyResponse = Message<"winnow.config.v1.CreateApiKeyResponse"> & {
+  /**
+   * `wk_<key id>_<secret>`: send as metadata `authorization: Bearer <key>`. Shown only here.
+   *
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * @generated from field: winnow.config.v1.ApiKeyInfo info = 2;
+   */
+  info?: ApiKeyInfo | undefined;
+};
+
+/**
+ * Describes the message winnow.config.v1.CreateApiKeyResponse.
+ * Use `create(CreateApiKeyResponseSchema)` to create a new message.
+ */
+export const CreateApiKeyResponseSchema: GenMessage<CreateApiKeyResponse> = /*@__PURE__*/
+  messageDesc(file_winnow_config_v1_config_service, 2);
+
+/**
+ * @generated from message winnow.config.v1.RevokeApiKeyRequest
+ */
+export type RevokeApiKeyRequest = Message<"winnow.config.v1.RevokeApiKeyRequest"> & {
+  /**
+   * @generated from field: string key_id = 1;
+   */
+  keyId: string;
+};
+
+/**
+ * Describes the message winnow.config.v1.RevokeApiKeyRequest.
+ * Use `create(RevokeApiKeyRequestSchema)` to create a new message.
+ */
+export const RevokeApiKeyRequestSchema: GenMessage<RevokeApiKeyRequest> = /*@__PURE__*/
+  messageDesc(file_winnow_config_v1_config_service, 3);
+
+/**
+ * @generated from message winnow.config.v1.RevokeApiKeyResponse
+ */
+export type RevokeApiKeyResponse = Message<"winnow.config.v1.RevokeApiKeyResponse"> & {
+  /**
+   * @generated from field: bool revoked = 1;
+   */
+  revoked: boolean;
+};
+
+/**
+ * Describes the message winnow.config.v1.RevokeApiKeyResponse.
+ * Use `create(RevokeApiKeyResponseSchema)` to create a new message.
+ */
+export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@__PURE__*/
+  messageDesc(file_winnow_config_v1_config_service, 4);
+
+/**
+ * @generated from message winnow.config.v1.ListApiKeysRequest
+ */
+export type ListApiKeysRequest = Message<"winnow.config.v1.ListApiKeysRequest"> & {
+  /**
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+};
+
+/**
+ * Describes the message winnow.config.v1.ListApiKeysRequest.
+ * Use `create(ListApiKeysRequestSchema)` to create a new message.
+ */
+export const ListApiKeysRequestSchema: GenMessage<ListApiKeysRequest> = /*@__PURE__*/
+  messageDesc(file_winnow_config_v1_config_service, 5);
+
+/**
+ * @generated from message winnow.config.v1.ListApiKeysResponse
+ */
+export type ListApiKeysResponse = Message<"winnow.config.v1.ListApiKeysResponse"> & {
+  /**
+   * @generated from field: repeated winnow.config.v1.ApiKeyInfo keys = 1;
+   */
+  keys: ApiKeyInfo[];
+};
+
+/**
+ * Describes the message winnow.config.v1.ListApiKeysResponse.
+ * Use `create(ListApiKeysResponseSchema)` to create a new message.
+ */
+export const ListApiKeysResponseSchema: GenMessage<ListApiKeysResponse> = /*@__PURE__*/
+  messageDesc(file_winnow_config_v1_config_service, 6);
+
+/**
+ * A stored key: the SHA-256 of its secret, never the secret.
+ *
+ * @generated from message winnow.config.v1.StoredApiKey
+ */
+export type StoredApiKey = Message<"winnow.config.v1.StoredApiKey"> & {
+  /**
+   * @generated from field: winnow.config.v1.ApiKeyInfo info = 1;
+   */
+  info?: ApiKeyInfo | undefined;
+
+  /**
+   * @generated from field: bytes secret_sha256 = 2;
+   */
+  secretSha256: Uint8Array;
+};
+
+/**
+ * Describes the message winnow.config.v1.StoredApiKey.
+ * Use `create(StoredApiKeySchema)` to create a new message.
+ */
+export const StoredApiKeySchema: GenMessage<StoredApiKey> = /*@__PURE__*/
+  messageDesc(file_winnow_config_v1_config_service, 7);
 
 /**
  * A key that seals or opens tokens. Several keys may open; one seals.
@@ -47,7 +217,7 @@ export type SigningKey = Message<"winnow.config.v1.SigningKey"> & {
  * Use `create(SigningKeySchema)` to create a new message.
  */
 export const SigningKeySchema: GenMessage<SigningKey> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 0);
+  messageDesc(file_winnow_config_v1_config_service, 8);
 
 /**
  * @generated from message winnow.config.v1.TrackingDomain
@@ -74,7 +244,7 @@ export type TrackingDomain = Message<"winnow.config.v1.TrackingDomain"> & {
  * Use `create(TrackingDomainSchema)` to create a new message.
  */
 export const TrackingDomainSchema: GenMessage<TrackingDomain> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 1);
+  messageDesc(file_winnow_config_v1_config_service, 9);
 
 /**
  * @generated from message winnow.config.v1.PutTrackingDomainRequest
@@ -91,7 +261,7 @@ export type PutTrackingDomainRequest = Message<"winnow.config.v1.PutTrackingDoma
  * Use `create(PutTrackingDomainRequestSchema)` to create a new message.
  */
 export const PutTrackingDomainRequestSchema: GenMessage<PutTrackingDomainRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 2);
+  messageDesc(file_winnow_config_v1_config_service, 10);
 
 /**
  * @generated from message winnow.config.v1.PutTrackingDomainResponse
@@ -108,7 +278,7 @@ export type PutTrackingDomainResponse = Message<"winnow.config.v1.PutTrackingDom
  * Use `create(PutTrackingDomainResponseSchema)` to create a new message.
  */
 export const PutTrackingDomainResponseSchema: GenMessage<PutTrackingDomainResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 3);
+  messageDesc(file_winnow_config_v1_config_service, 11);
 
 /**
  * @generated from message winnow.config.v1.DeleteTrackingDomainRequest
@@ -130,7 +300,7 @@ export type DeleteTrackingDomainRequest = Message<"winnow.config.v1.DeleteTracki
  * Use `create(DeleteTrackingDomainRequestSchema)` to create a new message.
  */
 export const DeleteTrackingDomainRequestSchema: GenMessage<DeleteTrackingDomainRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 4);
+  messageDesc(file_winnow_config_v1_config_service, 12);
 
 /**
  * @generated from message winnow.config.v1.DeleteTrackingDomainResponse
@@ -147,7 +317,7 @@ export type DeleteTrackingDomainResponse = Message<"winnow.config.v1.DeleteTrack
  * Use `create(DeleteTrackingDomainResponseSchema)` to create a new message.
  */
 export const DeleteTrackingDomainResponseSchema: GenMessage<DeleteTrackingDomainResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 5);
+  messageDesc(file_winnow_config_v1_config_service, 13);
 
 /**
  * @generated from message winnow.config.v1.ListTrackingDomainsRequest
@@ -160,7 +330,7 @@ export type ListTrackingDomainsRequest = Message<"winnow.config.v1.ListTrackingD
  * Use `create(ListTrackingDomainsRequestSchema)` to create a new message.
  */
 export const ListTrackingDomainsRequestSchema: GenMessage<ListTrackingDomainsRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 6);
+  messageDesc(file_winnow_config_v1_config_service, 14);
 
 /**
  * @generated from message winnow.config.v1.ListTrackingDomainsResponse
@@ -184,7 +354,7 @@ export type ListTrackingDomainsResponse = Message<"winnow.config.v1.ListTracking
  * Use `create(ListTrackingDomainsResponseSchema)` to create a new message.
  */
 export const ListTrackingDomainsResponseSchema: GenMessage<ListTrackingDomainsResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 7);
+  messageDesc(file_winnow_config_v1_config_service, 15);
 
 /**
  * Which automated events leave the reported figures. Human events are always counted.
@@ -212,7 +382,7 @@ export type SourceSelection = Message<"winnow.config.v1.SourceSelection"> & {
  * Use `create(SourceSelectionSchema)` to create a new message.
  */
 export const SourceSelectionSchema: GenMessage<SourceSelection> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 8);
+  messageDesc(file_winnow_config_v1_config_service, 16);
 
 /**
  * @generated from message winnow.config.v1.SuppressionPolicy
@@ -239,7 +409,7 @@ export type SuppressionPolicy = Message<"winnow.config.v1.SuppressionPolicy"> & 
  * Use `create(SuppressionPolicySchema)` to create a new message.
  */
 export const SuppressionPolicySchema: GenMessage<SuppressionPolicy> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 9);
+  messageDesc(file_winnow_config_v1_config_service, 17);
 
 /**
  * @generated from message winnow.config.v1.PutSuppressionPolicyRequest
@@ -256,7 +426,7 @@ export type PutSuppressionPolicyRequest = Message<"winnow.config.v1.PutSuppressi
  * Use `create(PutSuppressionPolicyRequestSchema)` to create a new message.
  */
 export const PutSuppressionPolicyRequestSchema: GenMessage<PutSuppressionPolicyRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 10);
+  messageDesc(file_winnow_config_v1_config_service, 18);
 
 /**
  * @generated from message winnow.config.v1.PutSuppressionPolicyResponse
@@ -273,7 +443,7 @@ export type PutSuppressionPolicyResponse = Message<"winnow.config.v1.PutSuppress
  * Use `create(PutSuppressionPolicyResponseSchema)` to create a new message.
  */
 export const PutSuppressionPolicyResponseSchema: GenMessage<PutSuppressionPolicyResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 11);
+  messageDesc(file_winnow_config_v1_config_service, 19);
 
 /**
  * @generated from message winnow.config.v1.GetSuppressionPolicyRequest
@@ -290,7 +460,7 @@ export type GetSuppressionPolicyRequest = Message<"winnow.config.v1.GetSuppressi
  * Use `create(GetSuppressionPolicyRequestSchema)` to create a new message.
  */
 export const GetSuppressionPolicyRequestSchema: GenMessage<GetSuppressionPolicyRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 12);
+  messageDesc(file_winnow_config_v1_config_service, 20);
 
 /**
  * @generated from message winnow.config.v1.GetSuppressionPolicyResponse
@@ -314,7 +484,7 @@ export type GetSuppressionPolicyResponse = Message<"winnow.config.v1.GetSuppress
  * Use `create(GetSuppressionPolicyResponseSchema)` to create a new message.
  */
 export const GetSuppressionPolicyResponseSchema: GenMessage<GetSuppressionPolicyResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 13);
+  messageDesc(file_winnow_config_v1_config_service, 21);
 
 /**
  * Tenants, their tracking domains and signing keys, and their suppression policy.
@@ -362,6 +532,37 @@ export const ConfigService: GenService<{
     methodKind: "unary";
     input: typeof GetSuppressionPolicyRequestSchema;
     output: typeof GetSuppressionPolicyResponseSchema;
+  },
+  /**
+   * Issues an API key for one tenant. The key is returned once and stored only as a hash.
+   * Needs the service key.
+   *
+   * @generated from rpc winnow.config.v1.ConfigService.CreateApiKey
+   */
+  createApiKey: {
+    methodKind: "unary";
+    input: typeof CreateApiKeyRequestSchema;
+    output: typeof CreateApiKeyResponseSchema;
+  },
+  /**
+   * Revokes a key at once. Needs the service key, or a key of the same tenant.
+   *
+   * @generated from rpc winnow.config.v1.ConfigService.RevokeApiKey
+   */
+  revokeApiKey: {
+    methodKind: "unary";
+    input: typeof RevokeApiKeyRequestSchema;
+    output: typeof RevokeApiKeyResponseSchema;
+  },
+  /**
+   * A tenant's keys, without secrets.
+   *
+   * @generated from rpc winnow.config.v1.ConfigService.ListApiKeys
+   */
+  listApiKeys: {
+    methodKind: "unary";
+    input: typeof ListApiKeysRequestSchema;
+    output: typeof ListApiKeysResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_winnow_config_v1_config_service, 0);

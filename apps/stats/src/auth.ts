@@ -1,0 +1,110 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { DescMethod } from '@bufbuild/protobuf';
+import { ErrorCode, WinnowError, type CallContext, type ServiceHooks } from '@winnow/grpc';
+import type { StatsConfig } from '@winnow/config';
+import { parseApiKey, secretMatches, sha256 } from '@winnow/tokens';
+import type { EventStore } from '@winnow/storage';
+import type { StoredApiKey } from '@winnow/proto';
+import { EVENT_STORE, STATS_CONFIG } from './tokens';
+
+/** Who is calling: a tenant's key, or the service key (all tenants). */
+export interface Principal {
+  keyId: string;
+  /** '*' for the service key. */
+  tenant: string;
+}
+
+const PRINCIPAL = 'principal';
+const TENANTS = 'tenants';
+const CACHE_MS = 5_000;
+
+export function principalOf(ctx: CallContext): Principal {
+  const p = ctx.locals[PRINCIPAL] as Principal | undefined;
+  if (!p) throw new WinnowError(ErrorCode.Unauthenticated, 'no credentials');
+  return p;
+}
+
+/** Refuses unless the caller may act for every tenant named; records them for the audit line. */
+export function requireTenants(ctx: CallContext, tenants: Iterable<string>): void {
+  const p = principalOf(ctx);
+  const seen = new Set<string>();
+  for (const t of tenants) {
+    if (!t) throw new WinnowError(ErrorCode.InvalidArgument, 'tenant is required');
+    if (p.tenant !== '*' && p.tenant !== t) throw new WinnowError(ErrorCode.PermissionDenied, `this key may not act for tenant ${t}`);
+    seen.add(t);
+  }
+  ctx.locals[TENANTS] = [...seen];
+}
+
+export function requireService(ctx: CallContext): void {
+  if (principalOf(ctx).tenant !== '*') throw new WinnowError(ErrorCode.PermissionDenied, 'this call needs the service key');
+  ctx.locals[TENANTS] = ['*'];
+}
+
+/**
+ * Authenticates every gRPC call from `authorization: Bearer <key>` metadata (tenant keys are looked
+ * up by id and checked against their stored SHA-256 in constant time; the service key comes from
+ * WINNOW_SERVICE_KEY), and writes one audit line per call: method, key id, tenants, outcome.
+ */
+@Injectable()
+export class Authenticator {
+  private readonly log = new Logger('Audit');
+  private readonly serviceHash: Buffer;
+  private readonly cache = new Map<string, { key: StoredApiKey | undefined; at: number }>();
+
+  constructor(
+    @Inject(STATS_CONFIG) config: StatsConfig,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+  ) {
+    this.serviceHash = sha256(config.serviceKey);
+  }
+
+  /** A revoked key stops working at once in this process (and within CACHE_MS in others). */
+  forget(keyId: string): void {
+    this.cache.delete(keyId);
+  }
+
+  private async lookup(keyId: string): Promise<StoredApiKey | undefined> {
+    const hit = this.cache.get(keyId);
+    if (hit && Date.now() - hit.at < CACHE_MS) return hit.key;
+    const key = await this.store.getApiKey(keyId);
+    this.cache.set(keyId, { key, at: Date.now() });
+    if (this.cache.size > 10_000) this.cache.clear();
+    return key;
+  }
+
+  async authenticate(ctx: CallContext): Promise<void> {
+    const header = ctx.header('authorization') ?? '';
+    const m = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!m) throw new WinnowError(ErrorCode.Unauthenticated, 'missing "authorization: Bearer <api key>" metadata');
+    const presented = m[1]!;
+    if (secretMatches(presented, this.serviceHash)) {
+      ctx.locals[PRINCIPAL] = { keyId: 'service', tenant: '*' } satisfies Principal;
+      return;
+    }
+    const parsed = parseApiKey(presented);
+    const stored = parsed ? await this.lookup(parsed.keyId) : undefined;
+    if (!parsed || !stored || !secretMatches(parsed.secret, stored.secretSha256)) {
+      throw new WinnowError(ErrorCode.Unauthenticated, 'unknown or revoked API key');
+    }
+    ctx.locals[PRINCIPAL] = { keyId: parsed.keyId, tenant: stored.info!.tenant } satisfies Principal;
+  }
+
+  hooks(): ServiceHooks {
+    return {
+      before: (ctx) => this.authenticate(ctx),
+      after: (method: DescMethod, code, seconds, ctx) => {
+        const p = ctx.locals[PRINCIPAL] as Principal | undefined;
+        this.log.log({
+          audit: true,
+          method: `${method.parent.name}.${method.name}`,
+          key: p?.keyId ?? 'none',
+          tenants: (ctx.locals[TENANTS] as string[] | undefined) ?? [],
+          outcome: code,
+          ms: Math.round(seconds * 1000),
+          peer: ctx.peer,
+        });
+      },
+    };
+  }
+}
