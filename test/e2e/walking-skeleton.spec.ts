@@ -96,6 +96,26 @@ describe('walking skeleton: collector -> classifier -> stats over real HTTP and 
     expect(timeline.events[0]!.event!.headers['user-agent']).toBe(SCANNER_UA);
   });
 
+  it('applies a policy changed after the fact to all history at the next query, and serves time series', async () => {
+    // Count Apple prefetches again, keep every other automated source out.
+    await config.putSuppressionPolicy({
+      policy: { tenant: DEMO_TENANT, opens: { sources: [Source.GMAIL_PREFETCH, Source.SECURITY_SCANNER, Source.BOT, Source.LINK_PREVIEW, Source.YAHOO_PROXY, Source.CLIENT_HELPER] }, clicks: { allAutomated: true } },
+    });
+    const s = await campaignStats();
+    expect(s.reported).toMatchObject({ opens: '3', uniqueOpens: '3', clicks: '1' });
+    expect(s.appliedPolicy!.suppressedOpenSources).not.toContain(Source.APPLE_MPP);
+    expect(s.human).toMatchObject({ opens: '2' });
+    // An override still wins for one query.
+    expect((await campaignStats(PolicyMode.EXCLUDE_AUTOMATED)).reported).toMatchObject({ opens: '2' });
+    await config.putSuppressionPolicy({ policy: { tenant: DEMO_TENANT, opens: { allAutomated: true }, clicks: { allAutomated: true } } });
+    const hourly = (await stats.getTimeSeries({ tenant: DEMO_TENANT, campaign: CAMPAIGN, granularity: 1, policyMode: PolicyMode.UNSPECIFIED })).series!;
+    const total = (k: 'opens' | 'clicks' | 'automatedOpens' | 'automatedClicks') => hourly.points.reduce((n, p) => n + Number(p[k]), 0);
+    expect([total('opens'), total('clicks'), total('automatedOpens'), total('automatedClicks')]).toEqual([2, 1, 1, 1]);
+    const daily = (await stats.getTimeSeries({ tenant: DEMO_TENANT, campaign: CAMPAIGN, granularity: 2 })).series!;
+    expect(daily.points).toHaveLength(1);
+    expect(Number(daily.points[0]!.bucketStartUnixMs) % 86_400_000).toBe(0);
+  });
+
   it('records nothing for unknown hosts and refused tokens', async () => {
     const before = await campaignStats(PolicyMode.INCLUDE_AUTOMATED);
     const pixel = pixelPath(keyring, msg('m1'));
