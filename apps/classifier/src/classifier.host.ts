@@ -1,21 +1,16 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Registry } from 'prom-client';
-import { addService, bindServer, closeClient, metricsHooks, newServer, requireServiceKey, shutdownServer, waitForReady, type ClientOf } from '@winnow/grpc';
+import { addService, closeClient, requireServiceKey, waitForReady, type ClientOf } from '@winnow/grpc';
 import { ClassifierService, type StatsService } from '@winnow/proto';
 import type { ClassifierConfig } from '@winnow/config';
-import { OpsEndpoints, grpcServerHistogram, startOpsServer, type RunningServer } from '@winnow/observability';
+import { GrpcServiceHost } from '@winnow/observability';
 import { ClassifierApi } from './classifier-api';
 import { CLASSIFIER_CONFIG, METRICS, STATS_CLIENT } from './tokens';
 
-/** Owns the classifier's servers: gRPC ClassifierService and health/metrics HTTP. */
+/** Owns the classifier's servers: gRPC ClassifierService (service key only) and health/metrics HTTP. */
 @Injectable()
 export class ClassifierHost implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
-  private readonly log = new Logger('ClassifierHost');
-  private readonly grpc = newServer();
-  private readonly ops: OpsEndpoints;
-  private opsServer?: RunningServer;
-  grpcPort = 0;
-  httpPort = 0;
+  private readonly host: GrpcServiceHost;
 
   constructor(
     @Inject(CLASSIFIER_CONFIG) private readonly config: ClassifierConfig,
@@ -23,30 +18,35 @@ export class ClassifierHost implements OnApplicationBootstrap, BeforeApplication
     @Inject(METRICS) registry: Registry,
     api: ClassifierApi,
   ) {
-    this.ops = new OpsEndpoints(registry, [{ name: 'stats', check: () => waitForReady(stats, 1000) }]);
-    addService(
-      this.grpc,
-      ClassifierService,
-      api.handlers(),
-      metricsHooks(
-        grpcServerHistogram(registry),
-        (method, err) => this.log.error({ msg: 'internal error', method: method.name, err: String((err as Error)?.stack ?? err) }),
-        { before: requireServiceKey(config.serviceKey) },
-      ),
+    this.host = new GrpcServiceHost(
+      {
+        registry,
+        log: new Logger('ClassifierHost'),
+        checks: [{ name: 'stats', check: () => waitForReady(stats, 1000) }],
+        bindHost: config.bindHost,
+        grpcPort: config.grpcPort,
+        httpPort: config.httpPort,
+        drainMs: config.drainMs,
+      },
+      { before: requireServiceKey(config.serviceKey) },
     );
+    addService(this.host.server, ClassifierService, api.handlers(), this.host.hooks);
   }
 
-  async onApplicationBootstrap(): Promise<void> {
-    this.grpcPort = await bindServer(this.grpc, `${this.config.bindHost}:${this.config.grpcPort}`);
-    this.opsServer = await startOpsServer(this.ops, this.config.bindHost, this.config.httpPort);
-    this.httpPort = this.opsServer.port;
-    this.log.log({ msg: 'listening', grpc: `${this.config.bindHost}:${this.grpcPort}`, http: `${this.config.bindHost}:${this.httpPort}`, stats: this.config.statsAddress });
+  get grpcPort(): number {
+    return this.host.grpcPort;
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    this.ops.startDraining();
-    await shutdownServer(this.grpc, this.config.drainMs);
-    await this.opsServer?.close();
+  get httpPort(): number {
+    return this.host.httpPort;
+  }
+
+  onApplicationBootstrap(): Promise<void> {
+    return this.host.start({ stats: this.config.statsAddress });
+  }
+
+  beforeApplicationShutdown(): Promise<void> {
+    return this.host.drain();
   }
 
   onApplicationShutdown(): void {

@@ -4,3 +4,4 @@ export * from './logger';
 export * from './grpc-metrics';
 export * from './running-service';
 export * from './run-service';
+export * from './grpc-service-host';
