@@ -1,0 +1,64 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { describe, expect, it } from 'vitest';
+
+const root = join(__dirname, '..', '..');
+
+interface Obj {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string };
+  [k: string]: unknown;
+}
+
+/** The kubernetes-models class for an object (JSON-schema validators generated from the Kubernetes OpenAPI). */
+async function model(o: Obj): Promise<new (data: unknown) => { validate(): void }> {
+  const [group, version] = o.apiVersion.includes('/') ? o.apiVersion.split('/') : ['', o.apiVersion];
+  const path = group ? `kubernetes-models/${group}/${version}/${o.kind}` : `kubernetes-models/${version}/${o.kind}`;
+  const mod = (await import(path)) as Record<string, new (data: unknown) => { validate(): void }>;
+  return mod[o.kind]!;
+}
+
+describe('deploy/ (kubectl kustomize)', () => {
+  const rendered = execFileSync('kubectl', ['kustomize', join(root, 'deploy')], { encoding: 'utf8' });
+  const objects = parseAllDocuments(rendered).map((d) => d.toJSON() as Obj);
+
+  it('renders the CRDs, the services and RBAC', () => {
+    const kinds = objects.map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(kinds).toEqual(
+      expect.arrayContaining([
+        'CustomResourceDefinition/trackingdomains.winnow.dev',
+        'CustomResourceDefinition/suppressionsettings.winnow.dev',
+        'Deployment/winnow-collector',
+        'Deployment/winnow-classifier',
+        'Deployment/winnow-stats',
+        'Role/winnow-operator',
+      ]),
+    );
+  });
+
+  it('passes the Kubernetes schemas', async () => {
+    for (const o of objects) {
+      const Model = await model(o);
+      expect(() => new Model(o).validate(), `${o.kind}/${o.metadata.name}`).not.toThrow();
+    }
+  });
+
+  it('grants no wildcards and runs every pod restricted, with probes on /healthz and /readyz', () => {
+    for (const o of objects.filter((x) => x.kind === 'Role' || x.kind === 'ClusterRole')) {
+      for (const rule of o['rules'] as Array<Record<string, string[]>>) {
+        for (const k of ['apiGroups', 'resources', 'verbs']) expect(rule[k], `${o.metadata.name} ${k}`).not.toContain('*');
+      }
+    }
+    for (const d of objects.filter((x) => x.kind === 'Deployment')) {
+      const pod = (d['spec'] as { template: { spec: { securityContext: Record<string, unknown>; containers: Array<Record<string, unknown>> } } }).template.spec;
+      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+      for (const c of pod.containers) {
+        expect(c['securityContext']).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+        expect(c['readinessProbe']).toMatchObject({ httpGet: { path: '/readyz' } });
+        expect(c['livenessProbe']).toMatchObject({ httpGet: { path: '/healthz' } });
+      }
+    }
+  });
+});
