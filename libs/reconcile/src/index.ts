@@ -1,0 +1,3 @@
+export * from './conditions';
+export * from './tracking-domain.decision';
+export * from './suppression-setting.decision';

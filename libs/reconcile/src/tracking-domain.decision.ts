@@ -1,0 +1,205 @@
+import { isHostname, isTenantId } from '@winnow/tokens';
+import { sameJson, setConditions, type Condition, type ConditionInput } from './conditions';
+
+export const FINALIZER = 'winnow.dev/deregister';
+const KEY_ID = /^[A-Za-z0-9_-]{1,8}$/;
+
+export interface TrackingDomainSpec {
+  tenant: string;
+  hostname: string;
+  signingKeys?: { secretName: string; sealingKeyId?: string };
+  tls?: { secretName?: string; issuerRef?: { name: string; kind?: 'Issuer' | 'ClusterIssuer' } };
+}
+
+export interface TrackingDomainStatus {
+  observedGeneration?: number;
+  signingKeySecret?: string;
+  conditions?: Condition[];
+}
+
+export interface TrackingDomainResource {
+  name: string;
+  namespace: string;
+  uid: string;
+  generation: number;
+  creationTimestamp: string;
+  deletionTimestamp?: string;
+  finalizers: string[];
+  spec: TrackingDomainSpec;
+  status?: TrackingDomainStatus;
+}
+
+/** A Secret as the decision needs it: key id -> base64 value. */
+export interface KeySecret {
+  name: string;
+  data: Record<string, string>;
+}
+
+export interface RouteSettings {
+  kind: 'ingress' | 'gateway';
+  collectorService: string;
+  collectorPort: number;
+  ingressClassName?: string;
+  gateway?: { name: string; namespace?: string };
+}
+
+export interface TrackingDomainInput {
+  resource: TrackingDomainResource;
+  /** The Secret the keys come from (named in the spec, or the generated one), if it exists. */
+  keySecret: KeySecret | undefined;
+  /** Every TrackingDomain in the namespace, this one included (hostname claims). */
+  all: readonly Pick<TrackingDomainResource, 'name' | 'uid' | 'creationTimestamp' | 'deletionTimestamp' | 'spec'>[];
+  route: RouteSettings;
+  now: string;
+  /** 32 random bytes, base64; called only when a key must be generated. */
+  newKey: () => string;
+}
+
+export type TrackingDomainAction =
+  | { kind: 'addFinalizer' }
+  | { kind: 'removeFinalizer' }
+  | { kind: 'createKeySecret'; secret: KeySecret; ownerUid: string }
+  | { kind: 'applyRoute'; route: Record<string, unknown> }
+  | { kind: 'deleteRoute'; routeKind: RouteSettings['kind']; name: string }
+  | { kind: 'register'; hostname: string; tenant: string; keys: Array<{ id: string; secretBase64: string; sealing: boolean }> }
+  | { kind: 'deregister'; hostname: string; tenant: string }
+  | { kind: 'writeStatus'; status: TrackingDomainStatus };
+
+export const routeName = (r: Pick<TrackingDomainResource, 'name'>) => `winnow-td-${r.name}`;
+export const generatedSecretName = (r: Pick<TrackingDomainResource, 'name'>) => `${r.name}-signing-keys`;
+
+/** The TrackingDomain that holds a hostname: the oldest claim (uid breaks ties); deleting ones do not count. */
+function owner(input: TrackingDomainInput) {
+  const claims = input.all.filter((d) => d.spec.hostname === input.resource.spec.hostname && !d.deletionTimestamp);
+  claims.sort((a, b) => a.creationTimestamp.localeCompare(b.creationTimestamp) || a.uid.localeCompare(b.uid));
+  return claims[0];
+}
+
+function desiredRoute(r: TrackingDomainResource, s: RouteSettings): Record<string, unknown> {
+  const labels = { 'app.kubernetes.io/managed-by': 'winnow-operator', 'winnow.dev/tracking-domain': r.name };
+  if (s.kind === 'gateway') {
+    return {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: routeName(r), namespace: r.namespace, labels },
+      spec: {
+        parentRefs: [{ name: s.gateway?.name ?? 'winnow', ...(s.gateway?.namespace ? { namespace: s.gateway.namespace } : {}) }],
+        hostnames: [r.spec.hostname],
+        rules: [{ backendRefs: [{ name: s.collectorService, port: s.collectorPort }] }],
+      },
+    };
+  }
+  const issuer = r.spec.tls?.issuerRef;
+  const tlsSecret = r.spec.tls?.secretName ?? (issuer ? `${r.name}-tls` : undefined);
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    metadata: {
+      name: routeName(r),
+      namespace: r.namespace,
+      labels,
+      ...(issuer ? { annotations: { [issuer.kind === 'Issuer' ? 'cert-manager.io/issuer' : 'cert-manager.io/cluster-issuer']: issuer.name } } : {}),
+    },
+    spec: {
+      ...(s.ingressClassName ? { ingressClassName: s.ingressClassName } : {}),
+      ...(tlsSecret ? { tls: [{ hosts: [r.spec.hostname], secretName: tlsSecret }] } : {}),
+      rules: [
+        {
+          host: r.spec.hostname,
+          http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: s.collectorService, port: { number: s.collectorPort } } } }] },
+        },
+      ],
+    },
+  };
+}
+
+type KeyCheck = { ok: true; keys: Array<{ id: string; secretBase64: string; sealing: boolean }> } | { ok: false; reason: string; message: string };
+
+function checkKeys(secret: KeySecret, sealingKeyId: string | undefined): KeyCheck {
+  const ids = Object.keys(secret.data).sort();
+  if (ids.length === 0) return { ok: false, reason: 'NoKeys', message: `Secret ${secret.name} holds no keys` };
+  for (const id of ids) {
+    if (!KEY_ID.test(id)) return { ok: false, reason: 'InvalidKey', message: `key id ${JSON.stringify(id)} in Secret ${secret.name} must be 1-8 characters of [A-Za-z0-9_-]` };
+    if (Buffer.from(secret.data[id]!, 'base64').length !== 32) return { ok: false, reason: 'InvalidKey', message: `key ${id} in Secret ${secret.name} must be 32 bytes` };
+  }
+  const sealing = sealingKeyId ?? (ids.length === 1 ? ids[0] : undefined);
+  if (!sealing) return { ok: false, reason: 'SealingKeyUnset', message: `Secret ${secret.name} has several keys: name the sealing one in spec.signingKeys.sealingKeyId` };
+  if (!ids.includes(sealing)) return { ok: false, reason: 'SealingKeyMissing', message: `Secret ${secret.name} has no key ${sealing}` };
+  return { ok: true, keys: ids.map((id) => ({ id, secretBase64: secret.data[id]!, sealing: id === sealing })) };
+}
+
+/**
+ * What to do for a TrackingDomain, given everything observed. Pure and level-triggered: the same
+ * observations always give the same actions, and applying them twice changes nothing. The status
+ * written assumes the actions succeed; the runtime reports a failed action on the next pass.
+ */
+export function decideTrackingDomain(input: TrackingDomainInput): TrackingDomainAction[] {
+  const r = input.resource;
+  const actions: TrackingDomainAction[] = [];
+  const routeKind = input.route.kind;
+
+  if (r.deletionTimestamp) {
+    if (!r.finalizers.includes(FINALIZER)) return [];
+    const mine = owner({ ...input, all: input.all.filter((d) => d.uid !== r.uid) })?.spec.tenant;
+    actions.push({ kind: 'deleteRoute', routeKind, name: routeName(r) });
+    // Deregister only what this resource registered: not a hostname another tenant now holds.
+    if (mine === undefined || mine === r.spec.tenant) actions.push({ kind: 'deregister', hostname: r.spec.hostname, tenant: r.spec.tenant });
+    actions.push({ kind: 'removeFinalizer' });
+    return actions;
+  }
+  if (!r.finalizers.includes(FINALIZER)) actions.push({ kind: 'addFinalizer' });
+
+  const conds: ConditionInput[] = [];
+  const finish = (status: Omit<TrackingDomainStatus, 'conditions' | 'observedGeneration'>) => {
+    const next: TrackingDomainStatus = {
+      ...status,
+      observedGeneration: r.generation,
+      conditions: setConditions(r.status?.conditions ?? [], conds, r.generation, input.now),
+    };
+    const current = { signingKeySecret: undefined, ...r.status };
+    if (!sameJson(next, current)) actions.push({ kind: 'writeStatus', status: next });
+    return actions;
+  };
+
+  // Invalid specs the schema cannot catch (the schema rejects most at admission).
+  if (!isHostname(r.spec.hostname) || !isTenantId(r.spec.tenant)) {
+    conds.push({ type: 'Ready', status: 'False', reason: 'InvalidSpec', message: 'hostname or tenant is not valid' });
+    return finish({});
+  }
+
+  const holder = owner(input);
+  if (holder && holder.uid !== r.uid) {
+    const other = holder.spec.tenant === r.spec.tenant ? `${holder.name} of the same tenant` : `another tenant (${holder.name})`;
+    conds.push({ type: 'Conflict', status: 'True', reason: 'HostnameClaimed', message: `${r.spec.hostname} is already claimed by ${other}` });
+    conds.push({ type: 'Ready', status: 'False', reason: 'HostnameClaimed', message: 'nothing is routed or registered for a hostname claimed first by another resource' });
+    actions.push({ kind: 'deleteRoute', routeKind, name: routeName(r) });
+    return finish({});
+  }
+  conds.push({ type: 'Conflict', status: 'False', reason: 'NoConflict', message: '' });
+
+  let secret = input.keySecret;
+  const secretName = r.spec.signingKeys?.secretName ?? generatedSecretName(r);
+  if (!secret) {
+    if (r.spec.signingKeys) {
+      conds.push({ type: 'KeysReady', status: 'False', reason: 'SecretMissing', message: `Secret ${secretName} not found` });
+      conds.push({ type: 'Ready', status: 'False', reason: 'SecretMissing', message: `waiting for Secret ${secretName}` });
+      return finish({ signingKeySecret: secretName });
+    }
+    secret = { name: secretName, data: { k1: input.newKey() } };
+    actions.push({ kind: 'createKeySecret', secret, ownerUid: r.uid });
+  }
+  const keys = checkKeys(secret, r.spec.signingKeys?.sealingKeyId);
+  if (!keys.ok) {
+    conds.push({ type: 'KeysReady', status: 'False', reason: keys.reason, message: keys.message });
+    conds.push({ type: 'Ready', status: 'False', reason: keys.reason, message: keys.message });
+    return finish({ signingKeySecret: secretName });
+  }
+  conds.push({ type: 'KeysReady', status: 'True', reason: 'KeysLoaded', message: `${keys.keys.length} key(s) from Secret ${secretName}` });
+
+  actions.push({ kind: 'applyRoute', route: desiredRoute(r, input.route) });
+  conds.push({ type: 'Routed', status: 'True', reason: routeKind === 'gateway' ? 'HTTPRouteApplied' : 'IngressApplied', message: `${r.spec.hostname} routed to ${input.route.collectorService}` });
+  actions.push({ kind: 'register', hostname: r.spec.hostname, tenant: r.spec.tenant, keys: keys.keys });
+  conds.push({ type: 'Registered', status: 'True', reason: 'Registered', message: 'the collector serves this hostname' });
+  conds.push({ type: 'Ready', status: 'True', reason: 'Ready', message: '' });
+  return finish({ signingKeySecret: secretName });
+}
