@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { kubernetesModel } from '../support/k8s-models';
 
 const root = join(__dirname, '..', '..');
 
@@ -10,14 +11,6 @@ interface Obj {
   kind: string;
   metadata: { name: string };
   [k: string]: unknown;
-}
-
-/** The kubernetes-models class for an object (JSON-schema validators generated from the Kubernetes OpenAPI). */
-async function model(o: Obj): Promise<new (data: unknown) => { validate(): void }> {
-  const [group, version] = o.apiVersion.includes('/') ? o.apiVersion.split('/') : ['', o.apiVersion];
-  const path = group ? `kubernetes-models/${group}/${version}/${o.kind}` : `kubernetes-models/${version}/${o.kind}`;
-  const mod = (await import(path)) as Record<string, new (data: unknown) => { validate(): void }>;
-  return mod[o.kind]!;
 }
 
 describe('deploy/ (kubectl kustomize)', () => {
@@ -40,7 +33,7 @@ describe('deploy/ (kubectl kustomize)', () => {
 
   it('passes the Kubernetes schemas', async () => {
     for (const o of objects) {
-      const Model = await model(o);
+      const Model = await kubernetesModel(o);
       expect(() => new Model(o).validate(), `${o.kind}/${o.metadata.name}`).not.toThrow();
     }
   });
