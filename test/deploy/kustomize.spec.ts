@@ -27,6 +27,7 @@ describe('deploy/ (kubectl kustomize)', () => {
         'Deployment/winnow-classifier',
         'Deployment/winnow-stats',
         'Role/winnow-operator',
+        'Deployment/winnow-operator',
       ]),
     );
   });

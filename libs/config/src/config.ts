@@ -140,3 +140,44 @@ export function loadStatsConfig(env: Env = process.env): StatsConfig {
     demoTenant: r.bool('WINNOW_DEMO_TENANT', true),
   };
 }
+
+export interface OperatorConfig extends CommonConfig {
+  /** Namespace the operator watches and works in. WINNOW_NAMESPACE, required. */
+  namespace: string;
+  /** Stats service (configuration API). WINNOW_STATS_ADDR, default 127.0.0.1:50062. */
+  statsAddress: string;
+  /** Health and metrics. WINNOW_OPERATOR_HTTP_PORT, default 9103. */
+  httpPort: number;
+  /** ingress | gateway. WINNOW_ROUTE_KIND, default ingress. */
+  routeKind: 'ingress' | 'gateway';
+  /** Collector Service the routes point at. WINNOW_COLLECTOR_SERVICE, default winnow-collector; port WINNOW_COLLECTOR_SERVICE_PORT, default 80. */
+  collectorService: string;
+  collectorServicePort: number;
+  /** WINNOW_INGRESS_CLASS, optional. */
+  ingressClassName: string | undefined;
+  /** Gateway for HTTPRoutes: WINNOW_GATEWAY_NAME (default winnow), WINNOW_GATEWAY_NAMESPACE (optional). */
+  gatewayName: string;
+  gatewayNamespace: string | undefined;
+  /** This replica's name in the Lease. POD_NAME, default the host name. */
+  identity: string;
+  /** Full re-reconcile of everything, even without events. WINNOW_RESYNC_MS, default 60000. */
+  resyncMs: number;
+}
+
+export function loadOperatorConfig(env: Env = process.env): OperatorConfig {
+  const r = new EnvReader(env);
+  return {
+    ...common(r),
+    namespace: r.required('WINNOW_NAMESPACE'),
+    statsAddress: r.address('WINNOW_STATS_ADDR', '127.0.0.1:50062'),
+    httpPort: r.port('WINNOW_OPERATOR_HTTP_PORT', 9103),
+    routeKind: r.oneOf('WINNOW_ROUTE_KIND', ['ingress', 'gateway'] as const, 'ingress'),
+    collectorService: r.string('WINNOW_COLLECTOR_SERVICE', 'winnow-collector'),
+    collectorServicePort: r.port('WINNOW_COLLECTOR_SERVICE_PORT', 80),
+    ingressClassName: r.string('WINNOW_INGRESS_CLASS'),
+    gatewayName: r.string('WINNOW_GATEWAY_NAME', 'winnow'),
+    gatewayNamespace: r.string('WINNOW_GATEWAY_NAMESPACE'),
+    identity: r.string('POD_NAME', env['HOSTNAME'] ?? 'winnow-operator'),
+    resyncMs: r.int('WINNOW_RESYNC_MS', 60_000, 100, 3_600_000),
+  };
+}

@@ -53,8 +53,8 @@ describe('decideTrackingDomain', () => {
     ['deletion with the finalizer: route removed, deregistered, finalizer released', input({ resource: td({ deletionTimestamp: NOW }) }), ['deleteRoute', 'deregister', 'removeFinalizer'], {}],
     ['deletion already released: nothing', input({ resource: td({ deletionTimestamp: NOW, finalizers: [] }) }), [], {}],
     [
-      'deleting a losing claim never deregisters the holder',
-      input({ resource: td({ deletionTimestamp: NOW }), all: [td({ deletionTimestamp: NOW }), { name: 'other', uid: 'uid-0', creationTimestamp: '2025-12-01T00:00:00Z', spec: { tenant: 'globex', hostname: 'links.northwind.example' } }] }),
+      'deleting while another claim of the same tenant remains keeps the registration',
+      input({ resource: td({ deletionTimestamp: NOW }), all: [td({ deletionTimestamp: NOW }), { name: 'twin', uid: 'uid-7', creationTimestamp: '2026-02-01T00:00:00Z', spec: { tenant: 'northwind', hostname: 'links.northwind.example' } }] }),
       ['deleteRoute', 'removeFinalizer'],
       {},
     ],
@@ -90,6 +90,11 @@ describe('decideTrackingDomain', () => {
     });
     const gw = decideTrackingDomain(input({ route: { kind: 'gateway', collectorService: 'winnow-collector', collectorPort: 80, gateway: { name: 'edge', namespace: 'gw' } } })).find((x) => x.kind === 'applyRoute')!;
     expect(gw.kind === 'applyRoute' && gw.route).toMatchObject({ kind: 'HTTPRoute', spec: { hostnames: ['links.northwind.example'], parentRefs: [{ name: 'edge', namespace: 'gw' }] } });
+  });
+
+  it('deregisters only its own tenant (the API ignores a hostname registered to another)', () => {
+    const a = decideTrackingDomain(input({ resource: td({ deletionTimestamp: NOW }), all: [td({ deletionTimestamp: NOW }), { name: 'other', uid: 'uid-0', creationTimestamp: '2025-12-01T00:00:00Z', spec: { tenant: 'globex', hostname: 'links.northwind.example' } }] }));
+    expect(a.find((x) => x.kind === 'deregister')).toEqual({ kind: 'deregister', hostname: 'links.northwind.example', tenant: 'northwind' });
   });
 
   it('registers every key, one sealing', () => {

@@ -140,10 +140,12 @@ export function decideTrackingDomain(input: TrackingDomainInput): TrackingDomain
 
   if (r.deletionTimestamp) {
     if (!r.finalizers.includes(FINALIZER)) return [];
-    const mine = owner({ ...input, all: input.all.filter((d) => d.uid !== r.uid) })?.spec.tenant;
+    const successor = owner({ ...input, all: input.all.filter((d) => d.uid !== r.uid) })?.spec.tenant;
     actions.push({ kind: 'deleteRoute', routeKind, name: routeName(r) });
-    // Deregister only what this resource registered: not a hostname another tenant now holds.
-    if (mine === undefined || mine === r.spec.tenant) actions.push({ kind: 'deregister', hostname: r.spec.hostname, tenant: r.spec.tenant });
+    // Deregistering is scoped to this tenant (the configuration API removes the hostname only if it
+    // is registered to it), so it never touches another tenant's registration. It is skipped when
+    // another resource of the same tenant keeps claiming the hostname.
+    if (successor !== r.spec.tenant) actions.push({ kind: 'deregister', hostname: r.spec.hostname, tenant: r.spec.tenant });
     actions.push({ kind: 'removeFinalizer' });
     return actions;
   }

@@ -1,0 +1,3 @@
+export { Operator } from './operator';
+export { Kube } from './kube';
+export { startOperator } from './bootstrap';

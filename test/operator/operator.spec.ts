@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto';
+import { KubeConfig } from '@kubernetes/client-node';
+import { ConsoleLogger } from '@nestjs/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadOperatorConfig, loadStatsConfig } from '@winnow/config';
+import { bearer, closeClient, createClient, type ClientOf } from '@winnow/grpc';
+import { ConfigService, Source } from '@winnow/proto';
+import { startOperator } from '@winnow/operator';
+import { startStats } from '@winnow/stats';
+import type { RunningService } from '@winnow/observability';
+import { eventually } from '@winnow/testing';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FakeKubeApi } from '../support/fake-kube-api';
+
+const NS = 'winnow';
+const TD = `/apis/winnow.dev/v1alpha1/namespaces/${NS}/trackingdomains`;
+const SS = `/apis/winnow.dev/v1alpha1/namespaces/${NS}/suppressionsettings`;
+const SECRETS = `/api/v1/namespaces/${NS}/secrets`;
+const INGRESSES = `/apis/networking.k8s.io/v1/namespaces/${NS}/ingresses`;
+
+describe('the operator against a fake Kubernetes API (real client over HTTP) and a real stats service', () => {
+  const api = new FakeKubeApi();
+  const key = randomBytes(32).toString('base64url');
+  const dir = mkdtempSync(join(tmpdir(), 'winnow-operator-'));
+  let stats: RunningService;
+  let operator: RunningService & { operator: { isLeader: boolean } };
+  let config: ClientOf<typeof ConfigService>;
+  const domains = async () => (await config.listTrackingDomains({})).domains.map((d) => `${d.hostname}=${d.tenant}:${d.keys.length}`).sort();
+  const cond = (collection: string, name: string, type: string) => (api.get(collection, name)?.['status']?.conditions ?? []).find((c: { type: string }) => c.type === type);
+
+  beforeAll(async () => {
+    await api.start();
+    stats = await startStats(loadStatsConfig({ WINNOW_STATS_GRPC_PORT: '0', WINNOW_STATS_HTTP_PORT: '0', WINNOW_DATA_DIR: dir, WINNOW_DEMO_TENANT: 'false', WINNOW_SERVICE_KEY: key }), new ConsoleLogger({ logLevels: ['fatal'] }));
+    config = createClient(ConfigService, `127.0.0.1:${stats.ports.grpc}`, { metadata: bearer(key) });
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'fake', server: `http://127.0.0.1:${api.port}`, skipTLSVerify: true }],
+      users: [{ name: 'fake', token: 'x' }],
+      contexts: [{ name: 'fake', cluster: 'fake', user: 'fake', namespace: NS }],
+      currentContext: 'fake',
+    });
+    operator = await startOperator(
+      loadOperatorConfig({ WINNOW_NAMESPACE: NS, WINNOW_STATS_ADDR: `127.0.0.1:${stats.ports.grpc}`, WINNOW_SERVICE_KEY: key, WINNOW_OPERATOR_HTTP_PORT: '0', POD_NAME: 'op-0', WINNOW_RESYNC_MS: '500' }),
+      kc,
+      200,
+    );
+    await eventually(async () => operator.operator.isLeader, (x) => x, 5000);
+  });
+
+  afterAll(async () => {
+    await operator?.close();
+    closeClient(config);
+    await stats?.close();
+    await api.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('generates the key Secret, routes the host, registers it and reports Ready', async () => {
+    api.apply(TD, { metadata: { name: 'nw', namespace: NS }, spec: { tenant: 'northwind', hostname: 'links.northwind.example', tls: { issuerRef: { name: 'le' } } } });
+    await eventually(async () => cond(TD, 'nw', 'Ready')?.status, (s) => s === 'True', 10_000);
+    const td = api.get(TD, 'nw')!;
+    expect(td.metadata['finalizers']).toContain('winnow.dev/deregister');
+    expect(td['status']).toMatchObject({ observedGeneration: 1, signingKeySecret: 'nw-signing-keys' });
+    const secret = api.get(SECRETS, 'nw-signing-keys')!;
+    expect(secret.metadata['ownerReferences'][0]).toMatchObject({ kind: 'TrackingDomain', name: 'nw', uid: td.metadata['uid'] });
+    expect(Buffer.from(secret['data'].k1, 'base64')).toHaveLength(32);
+    expect(api.get(INGRESSES, 'winnow-td-nw')).toMatchObject({ metadata: { annotations: { 'cert-manager.io/cluster-issuer': 'le' } }, spec: { rules: [{ host: 'links.northwind.example' }] } });
+    expect(await domains()).toEqual(['links.northwind.example=northwind:1']);
+  });
+
+  it('refuses a hostname claimed by another tenant with a Conflict condition and routes nothing', async () => {
+    api.apply(TD, { metadata: { name: 'thief', namespace: NS }, spec: { tenant: 'globex', hostname: 'links.northwind.example' } });
+    await eventually(async () => cond(TD, 'thief', 'Conflict')?.status, (s) => s === 'True', 10_000);
+    expect(cond(TD, 'thief', 'Ready')).toMatchObject({ status: 'False', reason: 'HostnameClaimed' });
+    expect(api.get(INGRESSES, 'winnow-td-thief')).toBeUndefined();
+    expect(await domains()).toEqual(['links.northwind.example=northwind:1']);
+  });
+
+  it('pushes a SuppressionSetting to the stats service', async () => {
+    api.apply(SS, { metadata: { name: 'nw', namespace: NS }, spec: { tenant: 'northwind', opens: { mode: 'Sources', sources: ['apple_mpp', 'bot'] } } });
+    await eventually(async () => cond(SS, 'nw', 'Ready')?.status, (s) => s === 'True', 10_000);
+    const p = await config.getSuppressionPolicy({ tenant: 'northwind' });
+    expect(p.explicit).toBe(true);
+    expect(p.policy!.opens).toMatchObject({ allAutomated: false, sources: [Source.APPLE_MPP, Source.BOT] });
+  });
+
+  it('writes status only when it changed', async () => {
+    const statusWrites = () => api.requests.filter((r) => r.startsWith('PATCH') && r.endsWith('/status')).length;
+    const before = statusWrites();
+    await new Promise((ok) => setTimeout(ok, 1500)); // several resyncs
+    expect(statusWrites()).toBe(before);
+  });
+
+  it('retries after a 409 conflict and after the watch expires (410 Gone, re-list)', async () => {
+    api.fail('PUT', /\/ingresses\/winnow-td-nw$/, 409, 1);
+    api.apply(TD, { metadata: { name: 'nw', namespace: NS }, spec: { tenant: 'northwind', hostname: 'links.northwind.example' } });
+    await eventually(async () => api.get(INGRESSES, 'winnow-td-nw')?.metadata['annotations'], (a) => a === undefined, 10_000);
+    await eventually(async () => cond(TD, 'nw', 'Ready')?.observedGeneration, (g) => g === 2, 10_000);
+    api.expireWatches();
+    api.apply(TD, { metadata: { name: 'late', namespace: NS }, spec: { tenant: 'acme', hostname: 'go.acme.example' } });
+    await eventually(async () => cond(TD, 'late', 'Ready')?.status, (s) => s === 'True', 15_000);
+    expect(await domains()).toEqual(['go.acme.example=acme:1', 'links.northwind.example=northwind:1']);
+  });
+
+  it('deregisters through the finalizer on deletion, and the next claim of the hostname takes over', async () => {
+    api.remove(TD, 'nw');
+    await eventually(async () => api.get(TD, 'nw'), (o) => o === undefined, 10_000);
+    expect(api.get(INGRESSES, 'winnow-td-nw')).toBeUndefined();
+    // The waiting claim (another tenant) now holds the hostname.
+    await eventually(async () => cond(TD, 'thief', 'Ready')?.status, (s) => s === 'True', 10_000);
+    expect(await domains()).toEqual(['go.acme.example=acme:1', 'links.northwind.example=globex:1']);
+  });
+});
