@@ -35,7 +35,10 @@ describe.runIf(available || process.env['CI'] === 'true')('charts/winnow (helm l
 
   it('renders objects that pass the Kubernetes schemas, restricted and probed', async () => {
     const objects = render();
-    expect(objects.map((o) => o.kind).sort()).toEqual(['CustomResourceDefinition', 'CustomResourceDefinition', 'Deployment', 'Deployment', 'Deployment', 'Service', 'Service', 'Service', 'ServiceAccount']);
+    expect(objects.map((o) => o.kind).sort()).toEqual(['CustomResourceDefinition', 'CustomResourceDefinition', 'Deployment', 'Deployment', 'Deployment', 'Deployment', 'Role', 'RoleBinding', 'Service', 'Service', 'Service', 'ServiceAccount', 'ServiceAccount']);
+    for (const o of objects.filter((x) => x.kind === 'Role')) {
+      for (const rule of o['rules'] as Array<Record<string, string[]>>) for (const k of ['apiGroups', 'resources', 'verbs']) expect(rule[k]).not.toContain('*');
+    }
     for (const o of objects) {
       const Model = await kubernetesModel(o);
       expect(() => new Model(o).validate(), `${o.kind}/${o.metadata.name}`).not.toThrow();
@@ -54,6 +57,7 @@ describe.runIf(available || process.env['CI'] === 'true')('charts/winnow (helm l
 
   it('puts the CRDs behind a switch and offers a ServiceMonitor', () => {
     expect(render('--set', 'crds.install=false').filter((o) => o.kind === 'CustomResourceDefinition')).toHaveLength(0);
+    expect(render('--set', 'operator.enabled=false').filter((o) => o.kind === 'Role' || o.metadata.name.endsWith('-operator'))).toHaveLength(0);
     const sm = render('--set', 'metrics.serviceMonitor.enabled=true').filter((o) => o.kind === 'ServiceMonitor');
     expect(sm).toHaveLength(1);
     expect(sm[0]).toMatchObject({ spec: { endpoints: [{ port: 'ops', path: '/metrics' }] } });
