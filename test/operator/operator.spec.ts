@@ -8,7 +8,7 @@ import { ConfigService, Source } from '@winnow/proto';
 import { startOperator } from '@winnow/operator';
 import { startStats } from '@winnow/stats';
 import type { RunningService } from '@winnow/observability';
-import { eventually } from '@winnow/testing';
+import { eventually, httpRequest, metricValue } from '@winnow/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,12 +104,26 @@ describe('the operator against a fake Kubernetes API (real client over HTTP) and
     expect(await domains()).toEqual(['go.acme.example=acme:1', 'links.northwind.example=northwind:1']);
   });
 
+  it('restarts a watch that fails with an error other than 410, and reports its metrics', async () => {
+    // The watch ends; its re-list then fails twice with a server error: the informer stops on it.
+    api.fail('GET', new RegExp(`${TD}$`), 500, 2);
+    api.expireWatches();
+    await new Promise((ok) => setTimeout(ok, 300));
+    api.apply(TD, { metadata: { name: 'after-error', namespace: NS }, spec: { tenant: 'initech', hostname: 'l.initech.example' } });
+    await eventually(async () => cond(TD, 'after-error', 'Ready')?.status, (s) => s === 'True', 20_000);
+    const metrics = (await httpRequest({ port: operator.ports.http!, path: '/metrics' })).body.toString();
+    expect(metricValue(metrics, 'winnow_operator_watch_restarts_total', { kind: 'trackingdomains' })).toBeGreaterThan(0);
+    expect(metricValue(metrics, 'winnow_operator_leader')).toBe(1);
+    expect(metricValue(metrics, 'winnow_operator_reconciles_total', { kind: 'trackingdomains', result: 'ok' })).toBeGreaterThan(3);
+    expect(metricValue(metrics, 'winnow_operator_reconciles_total', { kind: 'trackingdomains', result: 'error' })).toBeGreaterThan(0); // the injected 409
+  });
+
   it('deregisters through the finalizer on deletion, and the next claim of the hostname takes over', async () => {
     api.remove(TD, 'nw');
     await eventually(async () => api.get(TD, 'nw'), (o) => o === undefined, 10_000);
     expect(api.get(INGRESSES, 'winnow-td-nw')).toBeUndefined();
     // The waiting claim (another tenant) now holds the hostname.
     await eventually(async () => cond(TD, 'thief', 'Ready')?.status, (s) => s === 'True', 10_000);
-    expect(await domains()).toEqual(['go.acme.example=acme:1', 'links.northwind.example=globex:1']);
+    expect(await domains()).toEqual(['go.acme.example=acme:1', 'l.initech.example=initech:1', 'links.northwind.example=globex:1']);
   });
 });
