@@ -86,6 +86,29 @@ describe('the operator against a fake Kubernetes API (real client over HTTP) and
     expect(p.policy!.opens).toMatchObject({ allAutomated: false, sources: [Source.APPLE_MPP, Source.BOT] });
   });
 
+  it('runs one active replica: a second operator waits on the Lease', async () => {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'fake', server: `http://127.0.0.1:${api.port}`, skipTLSVerify: true }],
+      users: [{ name: 'fake', token: 'x' }],
+      contexts: [{ name: 'fake', cluster: 'fake', user: 'fake', namespace: NS }],
+      currentContext: 'fake',
+    });
+    const second = await startOperator(
+      loadOperatorConfig({ WINNOW_NAMESPACE: NS, WINNOW_STATS_ADDR: `127.0.0.1:${stats.ports.grpc}`, WINNOW_SERVICE_KEY: key, WINNOW_OPERATOR_HTTP_PORT: '0', POD_NAME: 'op-1', WINNOW_RESYNC_MS: '500' }),
+      kc,
+      200,
+    );
+    try {
+      await new Promise((ok) => setTimeout(ok, 1000));
+      expect(operator.operator.isLeader).toBe(true);
+      expect(second.operator.isLeader).toBe(false);
+      expect(api.get(`/apis/coordination.k8s.io/v1/namespaces/${NS}/leases`, 'winnow-operator')!['spec'].holderIdentity).toBe('op-0');
+    } finally {
+      await second.close();
+    }
+  });
+
   it('writes status only when it changed', async () => {
     const statusWrites = () => api.requests.filter((r) => r.startsWith('PATCH') && r.endsWith('/status')).length;
     const before = statusWrites();
