@@ -33,6 +33,12 @@ export interface ClassifierOptions {
   maxMessages?: number;
 }
 
+function popcount(x: number): number {
+  let n = 0;
+  for (; x; x &= x - 1) n++;
+  return n;
+}
+
 const key = (a: string, b: string, c?: string) => (c === undefined ? `${a}\u0000${b}` : `${a}\u0000${b}\u0000${c}`);
 
 /**
@@ -117,7 +123,9 @@ export class Classifier {
 
   private context(e: TraceEvent, list: readonly Entry[]): EventContext {
     let burstRequests = 0;
-    const burstLinks = new Set<number>();
+    // Distinct links in the burst: a bit mask for the usual small indexes, a set beyond 30.
+    let linkMask = 0;
+    let bigLinks: Set<number> | undefined;
     let lo = Infinity;
     let hi = -Infinity;
     let sameIpHitTrap = false;
@@ -128,7 +136,10 @@ export class Classifier {
       if (o.ip === e.ip) {
         if (Math.abs(dt) <= BURST_WINDOW_MS) {
           burstRequests++;
-          if (o.kind === 'click') burstLinks.add(o.link);
+          if (o.kind === 'click') {
+            if (o.link < 31) linkMask |= 1 << o.link;
+            else (bigLinks ??= new Set()).add(o.link);
+          }
           lo = Math.min(lo, o.atMs);
           hi = Math.max(hi, o.atMs);
         }
@@ -141,11 +152,15 @@ export class Classifier {
     let fanoutMessages = 0;
     if (e.kind === 'click') {
       const recent = this.fanout.get(key(e.tenant, e.campaign, e.ip));
-      if (recent) fanoutMessages = new Set(recent.filter((r) => Math.abs(r.atMs - e.atMs) <= FANOUT_WINDOW_MS).map((r) => r.message)).size;
+      if (recent && recent.length > 1) {
+        const seen: string[] = [];
+        for (const r of recent) if (Math.abs(r.atMs - e.atMs) <= FANOUT_WINDOW_MS && !seen.includes(r.message)) seen.push(r.message);
+        fanoutMessages = seen.length;
+      } else if (recent) fanoutMessages = 1;
     }
     return {
       burstRequests,
-      burstLinks: burstLinks.size,
+      burstLinks: popcount(linkMask) + (bigLinks?.size ?? 0),
       burstSpanMs: hi >= lo ? hi - lo : 0,
       sameIpHitTrap,
       followedByOtherIp,
