@@ -88,6 +88,9 @@ describe('decideTrackingDomain', () => {
       metadata: { annotations: { 'cert-manager.io/cluster-issuer': 'le' } },
       spec: { tls: [{ hosts: ['links.northwind.example'], secretName: 'nw-tls' }], rules: [{ host: 'links.northwind.example' }] },
     });
+    const own = decideTrackingDomain(input({ resource: td({ spec: { tenant: 'northwind', hostname: 'links.northwind.example', tls: { secretName: 'nw-cert' } } }) })).find((x) => x.kind === 'applyRoute')!;
+    expect(own.kind === 'applyRoute' && own.route).toMatchObject({ kind: 'Ingress', spec: { tls: [{ hosts: ['links.northwind.example'], secretName: 'nw-cert' }] } });
+    expect(own.kind === 'applyRoute' && (own.route['metadata'] as { annotations?: unknown }).annotations).toBeUndefined();
     const gw = decideTrackingDomain(input({ route: { kind: 'gateway', collectorService: 'winnow-collector', collectorPort: 80, gateway: { name: 'edge', namespace: 'gw' } } })).find((x) => x.kind === 'applyRoute')!;
     expect(gw.kind === 'applyRoute' && gw.route).toMatchObject({ kind: 'HTTPRoute', spec: { hostnames: ['links.northwind.example'], parentRefs: [{ name: 'edge', namespace: 'gw' }] } });
   });
