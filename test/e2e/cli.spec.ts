@@ -1,6 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -10,6 +9,7 @@ import { PolicyMode, StatsService } from '@winnow/proto';
 import { eventually, httpRequest } from '@winnow/testing';
 import { DEMO_HOSTNAME, DEMO_TENANT } from '@winnow/stats';
 import { removeDir, startStack } from '../support/stack';
+import { freePort } from '../../apps/cli/src/launcher';
 
 const root = join(__dirname, '..', '..');
 const cli = join(root, 'apps/cli/dist/main.js');
@@ -24,15 +24,6 @@ function runCli(args: string[], input: string, env: Record<string, string> = {})
     child.stderr.on('data', (d) => (stderr += d));
     child.on('close', (status) => resolve({ status, stdout, stderr }));
     child.stdin.end(input);
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
   });
 }
 

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { KubeConfig } from '@kubernetes/client-node';
 import { ConsoleLogger } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadOperatorConfig, loadStatsConfig } from '@winnow/config';
@@ -34,13 +33,7 @@ describe('the operator against a fake Kubernetes API (real client over HTTP) and
     await api.start();
     stats = await startStats(loadStatsConfig({ WINNOW_STATS_GRPC_PORT: '0', WINNOW_STATS_HTTP_PORT: '0', WINNOW_DATA_DIR: dir, WINNOW_DEMO_TENANT: 'false', WINNOW_SERVICE_KEY: key }), new ConsoleLogger({ logLevels: ['fatal'] }));
     config = createClient(ConfigService, `127.0.0.1:${stats.ports.grpc}`, { metadata: bearer(key) });
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'fake', server: `http://127.0.0.1:${api.port}`, skipTLSVerify: true }],
-      users: [{ name: 'fake', token: 'x' }],
-      contexts: [{ name: 'fake', cluster: 'fake', user: 'fake', namespace: NS }],
-      currentContext: 'fake',
-    });
+    const kc = api.kubeConfig(NS);
     operator = await startOperator(
       loadOperatorConfig({ WINNOW_NAMESPACE: NS, WINNOW_STATS_ADDR: `127.0.0.1:${stats.ports.grpc}`, WINNOW_SERVICE_KEY: key, WINNOW_OPERATOR_HTTP_PORT: '0', POD_NAME: 'op-0', WINNOW_RESYNC_MS: '500' }),
       kc,
@@ -87,13 +80,7 @@ describe('the operator against a fake Kubernetes API (real client over HTTP) and
   });
 
   it('runs one active replica: a second operator waits on the Lease', async () => {
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'fake', server: `http://127.0.0.1:${api.port}`, skipTLSVerify: true }],
-      users: [{ name: 'fake', token: 'x' }],
-      contexts: [{ name: 'fake', cluster: 'fake', user: 'fake', namespace: NS }],
-      currentContext: 'fake',
-    });
+    const kc = api.kubeConfig(NS);
     const second = await startOperator(
       loadOperatorConfig({ WINNOW_NAMESPACE: NS, WINNOW_STATS_ADDR: `127.0.0.1:${stats.ports.grpc}`, WINNOW_SERVICE_KEY: key, WINNOW_OPERATOR_HTTP_PORT: '0', POD_NAME: 'op-1', WINNOW_RESYNC_MS: '500' }),
       kc,

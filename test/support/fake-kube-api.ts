@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
 
 /**
  * An in-process fake of the parts of the Kubernetes API the operator uses, spoken over real HTTP
@@ -58,6 +59,18 @@ export class FakeKubeApi {
     this.watchers = [];
     this.server.closeAllConnections();
     await new Promise((ok) => this.server.close(ok));
+  }
+
+  /** A client configuration pointing at this fake, for the real @kubernetes/client-node. */
+  kubeConfig(namespace: string): KubeConfig {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'fake', server: `http://127.0.0.1:${this.port}`, skipTLSVerify: true }],
+      users: [{ name: 'fake', token: 'x' }],
+      contexts: [{ name: 'fake', cluster: 'fake', user: 'fake', namespace }],
+      currentContext: 'fake',
+    });
+    return kc;
   }
 
   /** The next `times` requests matching method and path get `status`. */

@@ -64,7 +64,8 @@ export class Classifier {
     const fresh = new Set<Entry>();
     const repeats = new Map<TraceEvent, Entry>();
     for (const event of batch) {
-      const known = this.byId.get(key(event.tenant, event.id));
+      const idKey = key(event.tenant, event.id);
+      const known = this.byId.get(idKey);
       if (known) {
         repeats.set(event, known);
         continue;
@@ -79,7 +80,7 @@ export class Classifier {
       const entry: Entry = { event, decision: undefined as unknown as Decision, revision: 0, seq: this.seq++, features: featuresOf(event) };
       list.push(entry);
       fresh.add(entry);
-      this.byId.set(key(event.tenant, event.id), entry);
+      this.byId.set(idKey, entry);
       touched.add(mk);
       // Private Relay egress carries many people: not evidence of fan-out.
       if (event.kind === 'click' && !entry.features.net.appleRelay && event.ip !== '') {

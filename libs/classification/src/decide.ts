@@ -1,9 +1,9 @@
-import { Actor, Source } from '@winnow/proto';
+import { Source } from '@winnow/proto';
 import { isCountable } from '@winnow/engagement';
 import { networkOf, type NetworkInfo } from './net/networks';
 import type { TraceEvent } from './trace-event';
 import { classifyUserAgent, type UaInfo } from './user-agent';
-import type { Decision } from './verdict';
+import { automated, human, type Decision } from './verdict';
 
 /** What the rest of the trace says about one event (filled in by the classifier from history). */
 export interface EventContext {
@@ -26,9 +26,6 @@ export const TAINT_WINDOW_MS = 120_000;
 export const PRECURSOR_WINDOW_MS = 10_000;
 export const FANOUT_WINDOW_MS = 60_000;
 
-const r = (d: Decision) => d;
-const auto = (source: Source, confidence: number, reasons: string[]): Decision => r({ actor: Actor.AUTOMATED, source, confidence, reasons });
-const person = (confidence: number, reasons: string[]): Decision => r({ actor: Actor.HUMAN, source: Source.HUMAN, confidence, reasons });
 
 function networkReason(n: NetworkInfo): string | undefined {
   if (n.appleRelay) return 'network: Apple iCloud Private Relay egress';
@@ -69,33 +66,33 @@ export function decide(e: TraceEvent, ctx: EventContext, features: EventFeatures
 
   // Requests that are never a person's open or click.
   if (e.method === 'OPTIONS' || e.method === 'HEAD') {
-    if (ua.kind === 'office_helper' || ctx.officeHelperBefore) return auto(Source.CLIENT_HELPER, 0.95, withNet([`${e.method} from Office discovery around a person's click`]));
-    if (ua.kind === 'preview') return auto(Source.LINK_PREVIEW, 0.95, withNet([`${e.method} from ${ua.name}`]));
-    return auto(scannerSource, 0.93, withNet([`${e.method} request: never a person's click`, `user-agent: ${ua.name}`]));
+    if (ua.kind === 'office_helper' || ctx.officeHelperBefore) return automated(Source.CLIENT_HELPER, 0.95, withNet([`${e.method} from Office discovery around a person's click`]));
+    if (ua.kind === 'preview') return automated(Source.LINK_PREVIEW, 0.95, withNet([`${e.method} from ${ua.name}`]));
+    return automated(scannerSource, 0.93, withNet([`${e.method} request: never a person's click`, `user-agent: ${ua.name}`]));
   }
-  if (e.method !== 'GET') return auto(Source.BOT, 0.9, withNet([`${e.method} request`]));
-  if (!isCountable(e.method, e.headers)) return auto(Source.BOT, 0.9, withNet(['declared prefetch (Sec-Purpose/Purpose header)']));
+  if (e.method !== 'GET') return automated(Source.BOT, 0.9, withNet([`${e.method} request`]));
+  if (!isCountable(e.method, e.headers)) return automated(Source.BOT, 0.9, withNet(['declared prefetch (Sec-Purpose/Purpose header)']));
 
   // Settled by the user-agent.
-  if (ua.kind === 'gmail_proxy') return person(0.95, withNet(['Google image proxy: fetched because a person opened the message in Gmail']));
-  if (e.kind === 'click' && e.linkRole === 'honeypot') return auto(scannerSource, 0.99, withNet(['hidden trap link followed: no person can see it', `user-agent: ${ua.name}`]));
+  if (ua.kind === 'gmail_proxy') return human(0.95, withNet(['Google image proxy: fetched because a person opened the message in Gmail']));
+  if (e.kind === 'click' && e.linkRole === 'honeypot') return automated(scannerSource, 0.99, withNet(['hidden trap link followed: no person can see it', `user-agent: ${ua.name}`]));
   if (ua.kind === 'apple_mpp') {
-    if (e.kind === 'open') return auto(Source.APPLE_MPP, net.appleRelay ? 0.99 : 0.93, withNet(['user-agent is exactly "Mozilla/5.0": Apple Mail Privacy Protection prefetch']));
-    return auto(Source.BOT, 0.85, withNet(['bare "Mozilla/5.0" user-agent following a link']));
+    if (e.kind === 'open') return automated(Source.APPLE_MPP, net.appleRelay ? 0.99 : 0.93, withNet(['user-agent is exactly "Mozilla/5.0": Apple Mail Privacy Protection prefetch']));
+    return automated(Source.BOT, 0.85, withNet(['bare "Mozilla/5.0" user-agent following a link']));
   }
-  if (ua.kind === 'gmail_prefetch') return auto(Source.GMAIL_PREFETCH, 0.97, withNet(['Gmail prefetch user-agent']));
-  if (ua.kind === 'yahoo_proxy') return auto(Source.YAHOO_PROXY, 0.97, withNet(['Yahoo mail proxy fetching content']));
-  if (ua.kind === 'scanner') return auto(Source.SECURITY_SCANNER, 0.98, withNet([`security scanner user-agent: ${ua.name}`]));
-  if (ua.kind === 'preview') return auto(Source.LINK_PREVIEW, 0.97, withNet([`link preview: ${ua.name}`]));
-  if (ua.kind === 'office_helper') return auto(Source.CLIENT_HELPER, 0.93, withNet(['Office helper request around a person\'s click']));
-  if (ua.kind === 'script') return auto(Source.BOT, 0.97, withNet([`script or headless browser: ${ua.name}`]));
-  if (ua.kind === 'empty') return auto(Source.BOT, 0.93, withNet(['no user-agent']));
-  if (ua.kind === 'crawler') return auto(Source.BOT, 0.95, withNet([`crawler user-agent (${ua.name})`]));
+  if (ua.kind === 'gmail_prefetch') return automated(Source.GMAIL_PREFETCH, 0.97, withNet(['Gmail prefetch user-agent']));
+  if (ua.kind === 'yahoo_proxy') return automated(Source.YAHOO_PROXY, 0.97, withNet(['Yahoo mail proxy fetching content']));
+  if (ua.kind === 'scanner') return automated(Source.SECURITY_SCANNER, 0.98, withNet([`security scanner user-agent: ${ua.name}`]));
+  if (ua.kind === 'preview') return automated(Source.LINK_PREVIEW, 0.97, withNet([`link preview: ${ua.name}`]));
+  if (ua.kind === 'office_helper') return automated(Source.CLIENT_HELPER, 0.93, withNet(['Office helper request around a person\'s click']));
+  if (ua.kind === 'script') return automated(Source.BOT, 0.97, withNet([`script or headless browser: ${ua.name}`]));
+  if (ua.kind === 'empty') return automated(Source.BOT, 0.93, withNet(['no user-agent']));
+  if (ua.kind === 'crawler') return automated(Source.BOT, 0.95, withNet([`crawler user-agent (${ua.name})`]));
 
   // Settled by the message's history.
-  if (ctx.sameIpHitTrap) return auto(scannerSource, 0.97, withNet(['same address followed the hidden trap link of this message']));
+  if (ctx.sameIpHitTrap) return automated(scannerSource, 0.97, withNet(['same address followed the hidden trap link of this message']));
   if (e.kind === 'click' && ctx.burstLinks >= 3) {
-    return auto(scannerSource, 0.96, withNet([`burst: ${ctx.burstLinks} links in ${seconds(ctx.burstSpanMs)} from one address`]));
+    return automated(scannerSource, 0.96, withNet([`burst: ${ctx.burstLinks} links in ${seconds(ctx.burstSpanMs)} from one address`]));
   }
 
   // Weighed evidence, as log-odds of "automated".
@@ -142,11 +139,11 @@ export function decide(e: TraceEvent, ctx: EventContext, features: EventFeatures
     // Gateways run from their vendors' and the big mail providers' networks, often on stale builds.
     const gateway = vendorNet || ua.stale !== undefined || net.category === 'microsoft' || net.category === 'google';
     const source = gateway ? Source.SECURITY_SCANNER : Source.BOT;
-    return auto(source, round(p), strongest.length ? strongest : ['automated evidence outweighs the prior']);
+    return automated(source, round(p), strongest.length ? strongest : ['automated evidence outweighs the prior']);
   }
   const why = strongest.length ? strongest : [`no automated signature (user-agent: ${ua.name})`];
   if (netReason && !why.includes(netReason)) why.push(netReason);
-  return person(round(1 - p), why);
+  return human(round(1 - p), why);
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;

@@ -10,14 +10,14 @@ export interface Decision {
   reasons: string[];
 }
 
-export const human = (confidence: number, ...reasons: string[]): Decision => ({
+export const human = (confidence: number, reasons: string[]): Decision => ({
   actor: Actor.HUMAN,
   source: Source.HUMAN,
   confidence,
   reasons,
 });
 
-export const automated = (source: Source, confidence: number, ...reasons: string[]): Decision => ({
+export const automated = (source: Source, confidence: number, reasons: string[]): Decision => ({
   actor: Actor.AUTOMATED,
   source,
   confidence,
