@@ -17,8 +17,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { addService, bindServer, newServer, shutdownServer } from '@winnow/grpc';
-import { ClassifierService, ConfigService } from '@winnow/proto';
+import { create, toBinary } from '@bufbuild/protobuf';
+import { addService, bindServer, methodPath, newServer, shutdownServer } from '@winnow/grpc';
+import { ClassifierService, ConfigService, IngestResponseSchema } from '@winnow/proto';
 import { Keyring, pixelPath } from '@winnow/tokens';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -42,19 +43,60 @@ addService(sink, ConfigService, {
   revokeApiKey: async () => ({}),
   listApiKeys: async () => ({}),
 });
-addService(sink, ClassifierService, {
-  classify: async () => ({}),
-  ingest: async (requests) => {
-    let n = 0;
-    for await (const r of requests) n += r.events.length;
-    ingested += n;
-    return { received: String(n), stored: String(n) };
+// Ingest is served raw: the events are counted by walking the request's top-level fields, not
+// decoded. The sink shares the load generator's process and cores; decoding every event with
+// protobuf-es there would slow the load generator and understate the collector.
+sink.addService(
+  {
+    ingest: {
+      path: methodPath(ClassifierService.method.ingest),
+      requestStream: true,
+      responseStream: false,
+      requestSerialize: (b) => b,
+      requestDeserialize: (b) => b,
+      responseSerialize: (m) => Buffer.from(toBinary(IngestResponseSchema, m)),
+      responseDeserialize: (b) => b,
+    },
   },
-});
+  {
+    ingest: (call, callback) => {
+      let n = 0;
+      call.on('data', (buf) => (n += countRepeatedField1(buf)));
+      call.on('end', () => {
+        ingested += n;
+        callback(null, create(IngestResponseSchema, { received: String(n), stored: String(n) }));
+      });
+    },
+  },
+);
+
+/** How many times field 1 (length-delimited) occurs at the top level of a protobuf message. */
+function countRepeatedField1(buf) {
+  let pos = 0;
+  let n = 0;
+  const varint = () => {
+    let v = 0;
+    let shift = 0;
+    for (;;) {
+      const b = buf[pos++];
+      v += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return v;
+      shift += 7;
+    }
+  };
+  while (pos < buf.length) {
+    const tag = varint();
+    if ((tag & 7) !== 2) throw new Error(`unexpected wire type in IngestRequest: ${tag & 7}`);
+    const len = varint();
+    if (tag >>> 3 === 1) n++;
+    pos += len;
+  }
+  return n;
+}
 const sinkPort = await bindServer(sink, '127.0.0.1:0');
 
 function startChild(script, env) {
-  const child = spawn(process.execPath, [join(here, script)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean), join(here, script)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
     createInterface({ input: child.stdout }).once('line', (line) => resolve({ child, ports: JSON.parse(line) }));

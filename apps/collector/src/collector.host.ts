@@ -78,19 +78,20 @@ export class CollectorHost implements OnApplicationBootstrap, BeforeApplicationS
       return this.plain(res, name, method, 405, 'method not allowed\n');
     }
     const headers = scanHeaders(req.rawHeaders);
-    const { outcome, captured } = this.tracking.track(route, {
-      host: headers.host,
-      method,
-      ip: clientIp(req.socket.remoteAddress, headers.forwardedFor, this.config.trustProxy),
-      headers: headers.kept,
-      atMs: Date.now(),
-    });
-    const answer = () => {
-      this.respond(res, method, outcome, name);
-      this.metrics.requestSeconds(name, Number(process.hrtime.bigint() - started) / 1e9);
-    };
-    if (captured) void captured.then(answer);
-    else answer();
+    this.tracking.track(
+      route,
+      {
+        host: headers.host,
+        method,
+        ip: clientIp(req.socket.remoteAddress, headers.forwardedFor, this.config.trustProxy),
+        headers: headers.kept,
+        atMs: Date.now(),
+      },
+      (outcome) => {
+        this.respond(res, method, outcome, name);
+        this.metrics.requestSeconds(name, Number(process.hrtime.bigint() - started) / 1e9);
+      },
+    );
   }
 
   private respond(res: ServerResponse, method: string, outcome: Outcome, route: string): void {

@@ -85,18 +85,27 @@ export class EventPipeline {
   }
 
   /**
-   * Captures an encoded EdgeEvent. Resolves when it is on disk (fsynced when WINNOW_CAPTURE_SYNC is on); never
-   * rejects: an event that cannot be captured is counted as dropped with its reason.
+   * Captures an encoded EdgeEvent and calls `done` once it is on disk (fsynced when
+   * WINNOW_CAPTURE_SYNC is on; at once when it is off). Never fails: an event that cannot be
+   * captured is counted as dropped with its reason, and `done` is still called.
    */
-  capture(event: Uint8Array): Promise<void> {
-    const appended = this.spool.append(event);
-    if (!appended) {
+  capture(event: Uint8Array, done: () => void): void {
+    const sync = this.config.captureSync;
+    const seq = this.spool.appendThen(event, (err) => {
+      if (err) {
+        this.metrics.dropped.inc({ reason: DropReason.SpoolError });
+        this.log.error({ msg: 'could not write the spool', err: err.message });
+      }
+      if (sync) done();
+    });
+    if (seq === 0) {
       this.metrics.dropped.inc({ reason: DropReason.SpoolFull });
       if (!this.full) {
         this.full = true;
         this.log.error({ msg: 'spool is full: events are being dropped until downstream catches up', maxBytes: this.config.spoolMaxBytes, dir: this.config.spoolDir });
       }
-      return Promise.resolve();
+      done();
+      return;
     }
     if (this.full) {
       this.full = false;
@@ -104,14 +113,7 @@ export class EventPipeline {
     }
     this.metrics.accepted.inc();
     if (this.downstreamDown) this.metrics.spooled.inc();
-    const done = appended.then(
-      () => undefined,
-      (err: Error) => {
-        this.metrics.dropped.inc({ reason: DropReason.SpoolError });
-        this.log.error({ msg: 'could not write the spool', err: err.message });
-      },
-    );
-    return this.config.captureSync ? done : Promise.resolve();
+    if (!sync) done();
   }
 
   private async run(): Promise<void> {

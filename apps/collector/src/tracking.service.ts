@@ -52,22 +52,21 @@ export class TrackingService {
   }
 
   /**
-   * What to answer, and (for a genuine token) the capture of its event, which resolves once the
-   * event is durable: the answer goes out only then.
+   * Decides what to answer and calls `answer` once with it: at once for a request that records
+   * nothing, and for a genuine token only once its event is durable.
    */
-  track(route: TrackingRoute, req: SeenRequest): { outcome: Outcome; captured?: Promise<void> } {
+  track(route: TrackingRoute, req: SeenRequest, answer: (outcome: Outcome) => void): void {
     const domain = this.domains.resolve(req.host);
-    if (!domain) return { outcome: NOT_FOUND };
+    if (!domain) return answer(NOT_FOUND);
     const opened = tryOpenToken(domain.keyring, route.token, { tenant: domain.tenant, nowS: Math.floor(req.atMs / 1000), maxAgeS: this.maxAgeS });
     const refusal = opened.ok ? this.misuse(route, opened.payload) : opened.reason;
     if (refusal !== undefined || !opened.ok) {
       this.metrics.tokenRejected(routeName(route), refusal!);
-      return { outcome: route.kind === PathKind.PIXEL && req.method !== 'OPTIONS' ? PIXEL : NOT_FOUND };
+      return answer(route.kind === PathKind.PIXEL && req.method !== 'OPTIONS' ? PIXEL : NOT_FOUND);
     }
     const payload = opened.payload;
-    const captured = this.pipeline.capture(encodeEdgeEvent(edgeEvent(payload, route, req.method, req.ip, req.headers, req.atMs)));
-    if (req.method === 'OPTIONS') return { outcome: OPTIONS, captured };
-    return { outcome: route.kind === PathKind.PIXEL ? PIXEL : { kind: 'redirect', location: payload.targetUrl }, captured };
+    const outcome: Outcome = req.method === 'OPTIONS' ? OPTIONS : route.kind === PathKind.PIXEL ? PIXEL : { kind: 'redirect', location: payload.targetUrl };
+    this.pipeline.capture(encodeEdgeEvent(edgeEvent(payload, route, req.method, req.ip, req.headers, req.atMs)), () => answer(outcome));
   }
 
   /** A genuine token used where it does not belong. */

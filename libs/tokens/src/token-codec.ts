@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { TokenPayloadSchema, type TokenPayload } from '@winnow/proto';
 import { decodeTokenPayload } from './token-payload.codec';
@@ -54,6 +54,8 @@ export function validateKey(key: SealingKey): void {
 /** The keys of one tenant: several may open tokens (rotation), one seals new ones. */
 export class Keyring {
   private readonly byId = new Map<string, Uint8Array>();
+  /** The same keys as KeyObjects: OpenSSL keeps them, so opening a token does not copy the secret. */
+  private readonly objects = new Map<string, KeyObject>();
 
   constructor(
     keys: readonly SealingKey[],
@@ -62,6 +64,7 @@ export class Keyring {
     for (const k of keys) {
       validateKey(k);
       this.byId.set(k.id, k.secret);
+      this.objects.set(k.id, createSecretKey(k.secret));
     }
     if (sealingKeyId !== undefined && !this.byId.has(sealingKeyId)) {
       throw new RangeError(`sealing key ${sealingKeyId} is not among the keys`);
@@ -70,6 +73,10 @@ export class Keyring {
 
   get(id: string): Uint8Array | undefined {
     return this.byId.get(id);
+  }
+
+  keyObject(id: string): KeyObject | undefined {
+    return this.objects.get(id);
   }
 
   get size(): number {
@@ -123,14 +130,16 @@ export function tryOpenToken(keyring: Keyring, token: string, opts: OpenOptions)
   const idLen = raw[1]!;
   const headerLen = 2 + idLen;
   if (idLen === 0 || idLen > 8 || raw.length < headerLen + IV_BYTES + TAG_BYTES + 1) return refuse(TokenRejection.Malformed);
-  const secret = keyring.get(raw.toString('latin1', 2, headerLen));
+  const secret = keyring.keyObject(raw.toString('latin1', 2, headerLen));
   if (!secret) return refuse(TokenRejection.UnknownKey);
   let plain: Buffer;
   try {
     const decipher = createDecipheriv('aes-256-gcm', secret, raw.subarray(headerLen, headerLen + IV_BYTES), { authTagLength: TAG_BYTES });
     decipher.setAAD(raw.subarray(0, headerLen));
     decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
-    plain = Buffer.concat([decipher.update(raw.subarray(headerLen + IV_BYTES, raw.length - TAG_BYTES)), decipher.final()]);
+    // GCM is a stream mode: update() gives all the plaintext; final() checks the tag (and throws).
+    plain = decipher.update(raw.subarray(headerLen + IV_BYTES, raw.length - TAG_BYTES));
+    decipher.final();
   } catch {
     return refuse(TokenRejection.BadSeal);
   }
