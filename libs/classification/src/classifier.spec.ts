@@ -117,4 +117,39 @@ describe('classifier', () => {
     const events = ['m1', 'm2', 'm3', 'm4'].map((message, i) => ev({ message, afterMs: 3_600_000 + i * 5_000, ip, headers: { 'user-agent': CHROME, 'accept-language': 'en' } }));
     expect(verdicts(events)).toEqual(['BOT', 'BOT', 'BOT', 'BOT']);
   });
+
+  it('finds fan-out whatever the arrival order and batch split, and only within the window', () => {
+    const ip = '192.0.2.98';
+    const click = (message: string, afterMs: number) => ev({ message, afterMs, ip, headers: { 'user-agent': CHROME, 'accept-language': 'en' } });
+    const events = [click('m1', 3_600_000), click('m2', 3_605_000), click('m3', 3_610_000), click('m4', 3_615_000)];
+    const late = click('m5', 3_615_000 + 61_000 + 60_000);
+    const c = new Classifier();
+    const final = new Map<string, Source>();
+    // Newest first, one event a batch: the first verdicts are human, revisions turn them.
+    for (const e of [late, ...events].reverse()) {
+      const r = c.classify([e]);
+      for (const v of [...r.verdicts, ...r.revised]) final.set(v.event.message, v.decision.source);
+    }
+    expect(Object.fromEntries(final)).toEqual({ m1: Source.BOT, m2: Source.BOT, m3: Source.BOT, m4: Source.BOT, m5: Source.HUMAN });
+  });
+
+  it('forgets the oldest messages past maxMessages and keeps classifying', () => {
+    const c = new Classifier({ maxMessages: 2 });
+    const ip = '192.0.2.45';
+    const m1 = ev({ message: 'old-1', afterMs: 50_000, ip });
+    const first = c.classify([m1]).verdicts[0]!;
+    c.classify([ev({ message: 'old-2', afterMs: 51_000, ip: '192.0.2.46' }), ev({ message: 'old-3', afterMs: 52_000, ip: '192.0.2.47' })]);
+    expect(first.decision.actor).toBe(Actor.HUMAN);
+    // old-1 is forgotten: the trap hit from the same address revises nothing, and the retried
+    // event is decided afresh (with the trap hit now in its history), not answered from memory.
+    const trap = c.classify([ev({ message: 'old-1', afterMs: 50_300, link: 3, linkRole: 'honeypot', ip })]);
+    expect(trap.revised).toHaveLength(0);
+    expect(trap.verdicts[0]!.decision.actor).toBe(Actor.AUTOMATED);
+    const retried = c.classify([m1]);
+    expect(retried.verdicts[0]).toMatchObject({ revision: 0, decision: { actor: Actor.AUTOMATED } });
+    // A held message still answers a retry with the verdict it has.
+    const held = ev({ message: 'old-3', afterMs: 52_500, ip: '192.0.2.47' });
+    const once = c.classify([held]).verdicts[0]!;
+    expect(c.classify([held]).verdicts[0]).toEqual(once);
+  });
 });

@@ -14,6 +14,68 @@ interface Entry extends Classified {
   features: EventFeatures;
   /** The context the current decision was made with: unchanged context, unchanged decision. */
   ctx?: EventContext;
+  /** The batch that brought the event, and its position there. */
+  batch: number;
+  index: number;
+}
+
+/** One message's events, oldest first (by time, then arrival). */
+interface History {
+  tenant: string;
+  message: string;
+  entries: Entry[];
+  /** The last batch that touched it (so a batch lists it once). */
+  mark: number;
+  /** Forgotten (see evict): a later event of the same message starts a new history. */
+  evicted: boolean;
+}
+
+/** A click of one address in one campaign, for fan-out; kept in time order. */
+interface FanoutHit {
+  atMs: number;
+  history: History;
+}
+
+/** Index of the first hit at or after atMs (hits are in time order). */
+function firstAtOrAfter(hits: readonly FanoutHit[], atMs: number): number {
+  let lo = 0;
+  let hi = hits.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (hits[mid]!.atMs < atMs) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** A two-level map (tenant, then a name) without building a joined key string per lookup. */
+class ByTenant<V> {
+  private readonly tenants = new Map<string, Map<string, V>>();
+  size = 0;
+
+  get(tenant: string, name: string): V | undefined {
+    return this.tenants.get(tenant)?.get(name);
+  }
+
+  set(tenant: string, name: string, value: V): void {
+    let inner = this.tenants.get(tenant);
+    if (!inner) this.tenants.set(tenant, (inner = new Map()));
+    if (!inner.has(name)) this.size++;
+    inner.set(name, value);
+  }
+
+  delete(tenant: string, name: string): void {
+    const inner = this.tenants.get(tenant);
+    if (inner?.delete(name)) {
+      this.size--;
+      if (inner.size === 0) this.tenants.delete(tenant);
+    }
+  }
+
+  clear(): void {
+    this.tenants.clear();
+    this.size = 0;
+  }
 }
 
 function sameContext(a: EventContext, b: EventContext): boolean {
@@ -28,10 +90,26 @@ function sameContext(a: EventContext, b: EventContext): boolean {
   );
 }
 
+function findById(entries: readonly Entry[], id: string): Entry | undefined {
+  for (let i = entries.length - 1; i >= 0; i--) if (entries[i]!.event.id === id) return entries[i];
+  return undefined;
+}
+
+/** Inserts keeping the order (atMs, seq); events mostly arrive in time order, so this is O(1) then. */
+function insertInOrder(entries: Entry[], entry: Entry): void {
+  let i = entries.length;
+  while (i > 0 && entries[i - 1]!.event.atMs > entry.event.atMs) i--;
+  if (i === entries.length) entries.push(entry);
+  else entries.splice(i, 0, entry);
+}
+
 export interface ClassifierOptions {
   /** Messages whose history is kept for later evidence; the oldest are forgotten first. */
   maxMessages?: number;
 }
+
+/** Campaign and address of a click, as one key under its tenant. */
+const fanoutKey = (e: TraceEvent) => `${e.campaign}\u0000${e.ip}`;
 
 function popcount(x: number): number {
   let n = 0;
@@ -39,7 +117,6 @@ function popcount(x: number): number {
   return n;
 }
 
-const key = (a: string, b: string, c?: string) => (c === undefined ? `${a}\u0000${b}` : `${a}\u0000${b}\u0000${c}`);
 
 /**
  * Classifies events with the history of their message and campaign. Later events can change the
@@ -48,63 +125,83 @@ const key = (a: string, b: string, c?: string) => (c === undefined ? `${a}\u0000
  * once all have been seen.
  */
 export class Classifier {
-  private readonly messages = new Map<string, Entry[]>();
-  private readonly fanout = new Map<string, Array<{ atMs: number; message: string }>>();
-  /** Every event held, by tenant and id: a retried batch gets the verdicts already given. */
-  private readonly byId = new Map<string, Entry>();
+  private readonly messages = new ByTenant<History>();
+  /**
+   * Histories in the order they began, for eviction. (Taking the Map's first key instead costs a
+   * scan over the holes earlier deletions left at its front: quadratic once eviction starts.)
+   */
+  private order: History[] = [];
+  private orderHead = 0;
+  /** Clicks by tenant, then campaign and address (joined: both come from the same event). */
+  private readonly fanout = new ByTenant<FanoutHit[]>();
   private readonly maxMessages: number;
   private seq = 0;
+  private batchNo = 0;
+  /** context() writes here; a copy is kept only when it differs from the entry's last one. */
+  private readonly scratch: EventContext = { burstRequests: 0, burstLinks: 0, burstSpanMs: 0, sameIpHitTrap: false, followedByOtherIp: false, officeHelperBefore: false, fanoutMessages: 0 };
 
   constructor(opts: ClassifierOptions = {}) {
     this.maxMessages = opts.maxMessages ?? 200_000;
   }
 
   classify(batch: readonly TraceEvent[]): { verdicts: Classified[]; revised: Classified[] } {
-    const touched = new Set<string>();
-    const fresh = new Set<Entry>();
-    const repeats = new Map<TraceEvent, Entry>();
-    for (const event of batch) {
-      const idKey = key(event.tenant, event.id);
-      const known = this.byId.get(idKey);
+    const no = ++this.batchNo;
+    const touched: History[] = [];
+    const touch = (h: History | undefined) => {
+      if (h && h.mark !== no) {
+        h.mark = no;
+        touched.push(h);
+      }
+    };
+    const fresh: Entry[] = [];
+    const repeats: Array<[number, Entry]> = [];
+    for (let i = 0; i < batch.length; i++) {
+      const event = batch[i]!;
+      let history = this.messages.get(event.tenant, event.message);
+      // An event held already (a retried batch) gets the verdict already given. Ids are looked up
+      // within their message: one large table fewer to probe per event.
+      const known = history && findById(history.entries, event.id);
       if (known) {
-        repeats.set(event, known);
+        repeats.push([i, known]);
         continue;
       }
-      const mk = key(event.tenant, event.message);
-      let list = this.messages.get(mk);
-      if (!list) {
-        list = [];
+      if (!history) {
         // Messages are forgotten oldest first (by first event), which is also nearly least recently active.
-        this.messages.set(mk, list);
+        history = { tenant: event.tenant, message: event.message, entries: [], mark: 0, evicted: false };
+        this.messages.set(event.tenant, event.message, history);
+        this.order.push(history);
       }
-      const entry: Entry = { event, decision: undefined as unknown as Decision, revision: 0, seq: this.seq++, features: featuresOf(event) };
-      list.push(entry);
-      fresh.add(entry);
-      this.byId.set(idKey, entry);
-      touched.add(mk);
+      const entry: Entry = { event, decision: undefined as unknown as Decision, revision: 0, seq: this.seq++, features: featuresOf(event), batch: no, index: i };
+      insertInOrder(history.entries, entry);
+      fresh.push(entry);
+      touch(history);
       // Private Relay egress carries many people: not evidence of fan-out.
       if (event.kind === 'click' && !entry.features.net.appleRelay && event.ip !== '') {
-        const fk = key(event.tenant, event.campaign, event.ip);
-        let recent = this.fanout.get(fk);
-        if (!recent) this.fanout.set(fk, (recent = []));
-        recent.push({ atMs: event.atMs, message: event.message });
+        const fk = fanoutKey(event);
+        let recent = this.fanout.get(event.tenant, fk);
+        if (!recent) this.fanout.set(event.tenant, fk, (recent = []));
+        const at = firstAtOrAfter(recent, event.atMs + 1);
+        if (at === recent.length) recent.push({ atMs: event.atMs, history });
+        else recent.splice(at, 0, { atMs: event.atMs, history });
         // Other messages this address touched nearby may now look like fan-out.
-        for (const r of recent) if (Math.abs(r.atMs - event.atMs) <= FANOUT_WINDOW_MS) touched.add(key(event.tenant, r.message));
+        const until = event.atMs + FANOUT_WINDOW_MS;
+        for (let j = firstAtOrAfter(recent, event.atMs - FANOUT_WINDOW_MS); j < recent.length && recent[j]!.atMs <= until; j++) {
+          const h = recent[j]!.history;
+          touch(h.evicted ? this.messages.get(h.tenant, h.message) : h);
+        }
+        // The oldest clicks go first.
         if (recent.length > 64) recent.splice(0, recent.length - 64);
       }
     }
-    const verdicts: Classified[] = [];
     const revised: Classified[] = [];
-    for (const mk of touched) {
-      const list = this.messages.get(mk);
-      if (!list) continue;
-      list.sort((a, b) => a.event.atMs - b.event.atMs || a.seq - b.seq);
-      for (const entry of list) {
-        const ctx = this.context(entry.event, list);
+    const ctx = this.scratch;
+    for (const history of touched) {
+      for (const entry of history.entries) {
+        this.context(entry.event, history.entries, ctx);
         if (entry.ctx && sameContext(entry.ctx, ctx)) continue;
-        entry.ctx = ctx;
-        const decision = decide(entry.event, ctx, entry.features);
-        if (fresh.has(entry)) {
+        entry.ctx = { ...ctx };
+        const decision = decide(entry.event, entry.ctx, entry.features);
+        if (entry.batch === no) {
           entry.decision = decision;
         } else if (decision.actor !== entry.decision.actor || decision.source !== entry.decision.source) {
           entry.decision = decision;
@@ -113,16 +210,16 @@ export class Classifier {
         }
       }
     }
-    for (const e of fresh) verdicts.push({ event: e.event, decision: e.decision, revision: 0 });
-    for (const [event, known] of repeats) verdicts.push({ event, decision: known.decision, revision: known.revision });
     // Verdicts come back in the batch's order.
-    const order = new Map(batch.map((e, i) => [e, i]));
-    verdicts.sort((a, b) => order.get(a.event)! - order.get(b.event)!);
+    const verdicts = new Array<Classified>(batch.length);
+    for (const e of fresh) verdicts[e.index] = { event: e.event, decision: e.decision, revision: 0 };
+    for (const [i, known] of repeats) verdicts[i] = { event: batch[i]!, decision: known.decision, revision: known.revision };
     this.evict();
     return { verdicts, revised };
   }
 
-  private context(e: TraceEvent, list: readonly Entry[]): EventContext {
+  /** What the message's history (and the campaign's fan-out) says about `e`, written into `out`. */
+  private context(e: TraceEvent, list: readonly Entry[], out: EventContext): void {
     let burstRequests = 0;
     // Distinct links in the burst: a bit mask for the usual small indexes, a set beyond 30.
     let linkMask = 0;
@@ -152,29 +249,36 @@ export class Classifier {
     }
     let fanoutMessages = 0;
     if (e.kind === 'click') {
-      const recent = this.fanout.get(key(e.tenant, e.campaign, e.ip));
+      const recent = this.fanout.get(e.tenant, fanoutKey(e));
       if (recent && recent.length > 1) {
         const seen: string[] = [];
-        for (const r of recent) if (Math.abs(r.atMs - e.atMs) <= FANOUT_WINDOW_MS && !seen.includes(r.message)) seen.push(r.message);
+        const until = e.atMs + FANOUT_WINDOW_MS;
+        for (let j = firstAtOrAfter(recent, e.atMs - FANOUT_WINDOW_MS); j < recent.length && recent[j]!.atMs <= until; j++) {
+          const m = recent[j]!.history.message;
+          if (!seen.includes(m)) seen.push(m);
+        }
         fanoutMessages = seen.length;
       } else if (recent) fanoutMessages = 1;
     }
-    return {
-      burstRequests,
-      burstLinks: popcount(linkMask) + (bigLinks?.size ?? 0),
-      burstSpanMs: hi >= lo ? hi - lo : 0,
-      sameIpHitTrap,
-      followedByOtherIp,
-      officeHelperBefore,
-      fanoutMessages,
-    };
+    out.burstRequests = burstRequests;
+    out.burstLinks = popcount(linkMask) + (bigLinks?.size ?? 0);
+    out.burstSpanMs = hi >= lo ? hi - lo : 0;
+    out.sameIpHitTrap = sameIpHitTrap;
+    out.followedByOtherIp = followedByOtherIp;
+    out.officeHelperBefore = officeHelperBefore;
+    out.fanoutMessages = fanoutMessages;
   }
 
   private evict(): void {
     while (this.messages.size > this.maxMessages) {
-      const oldest = this.messages.keys().next().value as string;
-      for (const e of this.messages.get(oldest) ?? []) this.byId.delete(key(e.event.tenant, e.event.id));
-      this.messages.delete(oldest);
+      const history = this.order[this.orderHead]!;
+      this.order[this.orderHead++] = undefined as unknown as History;
+      history.evicted = true;
+      this.messages.delete(history.tenant, history.message);
+    }
+    if (this.orderHead > 1024 && this.orderHead * 2 > this.order.length) {
+      this.order = this.order.slice(this.orderHead);
+      this.orderHead = 0;
     }
     if (this.fanout.size > this.maxMessages) this.fanout.clear();
   }
