@@ -9,6 +9,7 @@
 // answered request became an event acknowledged downstream.
 //
 //   BENCH_SECONDS (default 10)  BENCH_CONNECTIONS (default 64)  BENCH_CAPTURE_SYNC (default true)
+//   BENCH_NODE_ARGS: extra node flags for both servers, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -96,7 +97,7 @@ function countRepeatedField1(buf) {
 const sinkPort = await bindServer(sink, '127.0.0.1:0');
 
 function startChild(script, env) {
-  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean), join(here, script)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), join(here, script)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
     createInterface({ input: child.stdout }).once('line', (line) => resolve({ child, ports: JSON.parse(line) }));
