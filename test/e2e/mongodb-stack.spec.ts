@@ -17,7 +17,7 @@ describe.runIf(url !== undefined || process.env['CI'] === 'true')('the stack on 
     await stack?.stop();
     if (stack) removeDir(stack.dataDir);
     if (url) {
-      const c = new MongoClient(url);
+      const c = new MongoClient(url, { serverSelectionTimeoutMS: 5000 });
       await c.db(database).dropDatabase().catch(() => undefined);
       await c.close();
     }
