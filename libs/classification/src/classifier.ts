@@ -10,7 +10,6 @@ export interface Classified {
 }
 
 interface Entry extends Classified {
-  seq: number;
   features: EventFeatures;
   /** The context the current decision was made with: unchanged context, unchanged decision. */
   ctx?: EventContext;
@@ -95,7 +94,7 @@ function findById(entries: readonly Entry[], id: string): Entry | undefined {
   return undefined;
 }
 
-/** Inserts keeping the order (atMs, seq); events mostly arrive in time order, so this is O(1) then. */
+/** Inserts keeping the order (time, then arrival); events mostly arrive in time order, so this is O(1) then. */
 function insertInOrder(entries: Entry[], entry: Entry): void {
   let i = entries.length;
   while (i > 0 && entries[i - 1]!.event.atMs > entry.event.atMs) i--;
@@ -135,7 +134,6 @@ export class Classifier {
   /** Clicks by tenant, then campaign and address (joined: both come from the same event). */
   private readonly fanout = new ByTenant<FanoutHit[]>();
   private readonly maxMessages: number;
-  private seq = 0;
   private batchNo = 0;
   /** context() writes here; a copy is kept only when it differs from the entry's last one. */
   private readonly scratch: EventContext = { burstRequests: 0, burstLinks: 0, burstSpanMs: 0, sameIpHitTrap: false, followedByOtherIp: false, officeHelperBefore: false, fanoutMessages: 0 };
@@ -171,7 +169,7 @@ export class Classifier {
         this.messages.set(event.tenant, event.message, history);
         this.order.push(history);
       }
-      const entry: Entry = { event, decision: undefined as unknown as Decision, revision: 0, seq: this.seq++, features: featuresOf(event), batch: no, index: i };
+      const entry: Entry = { event, decision: undefined as unknown as Decision, revision: 0, features: featuresOf(event), batch: no, index: i };
       insertInOrder(history.entries, entry);
       fresh.push(entry);
       touch(history);

@@ -53,9 +53,8 @@ export function validateKey(key: SealingKey): void {
 
 /** The keys of one tenant: several may open tokens (rotation), one seals new ones. */
 export class Keyring {
-  private readonly byId = new Map<string, Uint8Array>();
-  /** The same keys as KeyObjects: OpenSSL keeps them, so opening a token does not copy the secret. */
-  private readonly objects = new Map<string, KeyObject>();
+  /** KeyObjects, made once: OpenSSL keeps them, so sealing or opening a token does not copy the secret. */
+  private readonly byId = new Map<string, KeyObject>();
 
   constructor(
     keys: readonly SealingKey[],
@@ -63,20 +62,15 @@ export class Keyring {
   ) {
     for (const k of keys) {
       validateKey(k);
-      this.byId.set(k.id, k.secret);
-      this.objects.set(k.id, createSecretKey(k.secret));
+      this.byId.set(k.id, createSecretKey(k.secret));
     }
     if (sealingKeyId !== undefined && !this.byId.has(sealingKeyId)) {
       throw new RangeError(`sealing key ${sealingKeyId} is not among the keys`);
     }
   }
 
-  get(id: string): Uint8Array | undefined {
+  get(id: string): KeyObject | undefined {
     return this.byId.get(id);
-  }
-
-  keyObject(id: string): KeyObject | undefined {
-    return this.objects.get(id);
   }
 
   get size(): number {
@@ -130,7 +124,7 @@ export function tryOpenToken(keyring: Keyring, token: string, opts: OpenOptions)
   const idLen = raw[1]!;
   const headerLen = 2 + idLen;
   if (idLen === 0 || idLen > 8 || raw.length < headerLen + IV_BYTES + TAG_BYTES + 1) return refuse(TokenRejection.Malformed);
-  const secret = keyring.keyObject(raw.toString('latin1', 2, headerLen));
+  const secret = keyring.get(raw.toString('latin1', 2, headerLen));
   if (!secret) return refuse(TokenRejection.UnknownKey);
   let plain: Buffer;
   try {
