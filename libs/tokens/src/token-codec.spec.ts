@@ -69,6 +69,15 @@ describe('sealed tokens', () => {
     expect(refusal(() => openToken(ring, 'A'.repeat(5000), opts))).toBe(TokenRejection.Malformed);
   });
 
+  it('refuses a genuine seal around a send time no sealer of ours writes (negative or past 2106)', () => {
+    const ring = new Keyring([k1], 'k1');
+    for (const sentAtUnixS of ['-1', '4294967296', '9223372036854775807']) {
+      const t = sealToken(ring, { ...payload, sentAtUnixS });
+      expect(refusal(() => openToken(ring, t, { ...opts, maxAgeS: 0 })), sentAtUnixS).toBe(TokenRejection.BadPayload);
+    }
+    expect(openToken(ring, sealToken(ring, { ...payload, sentAtUnixS: '4294967295' }), { ...opts, maxAgeS: 0 }).sentAtUnixS).toBe('4294967295');
+  });
+
   it('validates keys', () => {
     expect(() => new Keyring([{ id: 'bad id', secret: randomBytes(32) }], undefined)).toThrow(/key id/);
     expect(() => new Keyring([{ id: 'k', secret: randomBytes(16) }], undefined)).toThrow(/32 bytes/);

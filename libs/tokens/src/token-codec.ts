@@ -15,6 +15,8 @@ export const TOKEN_VERSION = 1;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const KEY_ID = /^[A-Za-z0-9_-]{1,8}$/;
+/** Latest send time a token may carry (2106-02-07, the end of unsigned 32-bit seconds): anything later, or negative, is not a time our sealer wrote. */
+const MAX_SENT_AT_S = 0xffffffff;
 /** Longest token we try to open; anything longer is refused before any crypto. */
 export const MAX_TOKEN_CHARS = 4096;
 
@@ -139,8 +141,10 @@ export function tryOpenToken(keyring: Keyring, token: string, opts: OpenOptions)
   }
   const payload = decodeTokenPayload(plain);
   if (!payload) return refuse(TokenRejection.BadPayload);
+  const sentAtS = Number(payload.sentAtUnixS);
+  if (!(sentAtS >= 0 && sentAtS <= MAX_SENT_AT_S)) return refuse(TokenRejection.BadPayload);
   if (payload.tenant !== opts.tenant) return refuse(TokenRejection.WrongTenant);
-  if (opts.maxAgeS > 0 && opts.nowS - Number(payload.sentAtUnixS) > opts.maxAgeS) return refuse(TokenRejection.Expired);
+  if (opts.maxAgeS > 0 && opts.nowS - sentAtS > opts.maxAgeS) return refuse(TokenRejection.Expired);
   return { ok: true, payload };
 }
 
