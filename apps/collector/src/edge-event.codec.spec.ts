@@ -1,7 +1,7 @@
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { describe, expect, it } from 'vitest';
 import { EdgeEventSchema, EventKind, LinkRole, PathKind } from '@winnow/proto';
-import { encodeEdgeEvent, type EdgeEventFields } from './edge-event.codec';
+import { EdgeEventEncoder, encodeEdgeEvent, type EdgeEventFields } from './edge-event.codec';
 
 const full: EdgeEventFields = {
   id: '0f8e2c1a-1111-4222-8333-944455556666',
@@ -21,10 +21,12 @@ const full: EdgeEventFields = {
   recipientDomain: 'contoso.org',
 };
 
+const reference = (e: EdgeEventFields) => Buffer.from(toBinary(EdgeEventSchema, create(EdgeEventSchema, e)));
+
 describe('edge event codec', () => {
   it('gives the same bytes as protobuf-es for every field of the schema', () => {
     const bytes = encodeEdgeEvent(full);
-    expect(Buffer.from(bytes).equals(Buffer.from(toBinary(EdgeEventSchema, create(EdgeEventSchema, full))))).toBe(true);
+    expect(bytes.equals(reference(full))).toBe(true);
     const decoded = fromBinary(EdgeEventSchema, bytes);
     // Every field the schema has must be set above and survive the round trip.
     for (const field of EdgeEventSchema.fields) {
@@ -36,6 +38,43 @@ describe('edge event codec', () => {
 
   it('leaves defaults out, as proto3 does', () => {
     const sparse = { ...full, campaign: '', linkIndex: 0, headers: {}, deliveredAtUnixMs: '0', recipientDomain: '' };
-    expect(Buffer.from(encodeEdgeEvent(sparse)).equals(Buffer.from(toBinary(EdgeEventSchema, create(EdgeEventSchema, sparse))))).toBe(true);
+    expect(encodeEdgeEvent(sparse).equals(reference(sparse))).toBe(true);
+  });
+
+  // Lengths are written in one, two or three bytes, and short strings are measured after writing:
+  // each boundary and multi-byte text must still give protobuf-es's bytes.
+  it.each([
+    ['42 three-byte characters (126 bytes)', 'ア'.repeat(42)],
+    ['43 three-byte characters (129 bytes)', 'ア'.repeat(43)],
+    ['an entry of exactly 127 bytes', 'v'.repeat(127 - 2 - 'accept'.length - 2)],
+    ['an entry of exactly 128 bytes', 'v'.repeat(128 - 2 - 'accept'.length - 3)],
+    ['a 512-character value', 'Mozilla/5.0 '.repeat(43).slice(0, 512)],
+    ['an entry past 16,383 bytes', 'é'.repeat(9000)],
+    ['an empty value', ''],
+    ['astral and lone surrogate characters', '😀 \ud800 x'],
+  ])('matches protobuf-es for %s', (_label, value) => {
+    const e = { ...full, message: value || 'm', campaign: value, headers: { accept: value, 'user-agent': 'UA' } };
+    expect(encodeEdgeEvent(e).equals(reference(e))).toBe(true);
+  });
+
+  it('writes a negative link index as protobuf does (ten bytes, sign-extended)', () => {
+    for (const linkIndex of [-1, -2, -128, -2147483648]) {
+      const e = { ...full, linkIndex };
+      expect(encodeEdgeEvent(e).equals(reference(e)), String(linkIndex)).toBe(true);
+    }
+  });
+
+  it('keeps separate results when one encoder is reused (the scratch buffer is copied out)', () => {
+    const encoder = new EdgeEventEncoder();
+    const a = encoder.encode(full);
+    const aCopy = Buffer.from(a);
+    const b = encoder.encode({ ...full, id: 'another-id', headers: { accept: 'x'.repeat(20_000) } });
+    expect(a.equals(aCopy)).toBe(true);
+    expect(fromBinary(EdgeEventSchema, b).headers['accept']).toHaveLength(20_000);
+    expect(encoder.encode(full).equals(aCopy)).toBe(true);
+  });
+
+  it('refuses an epoch value that is not a safe integer instead of writing a wrong one', () => {
+    expect(() => encodeEdgeEvent({ ...full, atUnixMs: '9007199254740993' })).toThrow(RangeError);
   });
 });

@@ -3,111 +3,157 @@ import type { EdgeEvent } from '@winnow/proto';
 /** The fields of a winnow.edge.v1.EdgeEvent, as plain data. */
 export type EdgeEventFields = Omit<EdgeEvent, '$typeName' | '$unknown'>;
 
-// Wire types of protobuf: 0 varint, 2 length-delimited.
-const key = (field: number, wire: 0 | 2) => (field << 3) | wire;
+/** Strings up to this many UTF-16 units take at most 126 UTF-8 bytes: a one-byte length. */
+const SHORT_CHARS = 42;
 
-function varintSize(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 128);
-    n++;
+/**
+ * Encodes EdgeEvents in protobuf binary with plain Buffer writes. This runs once per request on
+ * the collector's hot path, where protobuf-es's reflective toBinary costs ten times as much, so it
+ * writes in a single pass into a scratch buffer it keeps (no size pass, no intermediate lists)
+ * and copies the result out once. A short string's length is written after the string (its byte
+ * length fits one byte); a longer one is measured first; a map entry's length is reserved in two
+ * bytes and closed up when it fits in one.
+ *
+ * The output is the canonical encoding, byte for byte what toBinary(EdgeEventSchema, ...) gives;
+ * edge-event.codec.spec.ts checks that against the schema, field by field, so a field added to the
+ * .proto and not here fails the tests. Not re-entrant (one scratch buffer); the collector calls it
+ * from its one thread.
+ */
+export class EdgeEventEncoder {
+  private buf = Buffer.allocUnsafe(16 * 1024);
+  private pos = 0;
+
+  encode(e: EdgeEventFields): Buffer {
+    // The most a message can take: every string at 3 bytes per UTF-16 unit, plus tags and lengths.
+    let worst = 160 + 3 * (e.id.length + e.tenant.length + e.campaign.length + e.message.length + e.method.length + e.ip.length + e.recipientDomain.length);
+    for (const k in e.headers) worst += 16 + 3 * (k.length + e.headers[k]!.length);
+    if (worst > this.buf.length) this.buf = Buffer.allocUnsafe(worst);
+    this.pos = 0;
+    this.string(0x0a, e.id);
+    this.string(0x12, e.tenant);
+    this.string(0x1a, e.campaign);
+    this.string(0x22, e.message);
+    this.int32(0x28, e.kind);
+    this.int32(0x30, e.linkIndex);
+    this.int32(0x38, e.linkRole);
+    this.string(0x42, e.method);
+    this.int32(0x48, e.pathKind);
+    this.string(0x52, e.ip);
+    for (const k in e.headers) this.mapEntry(0x5a, k, e.headers[k]!);
+    this.int64(0x60, e.atUnixMs);
+    this.int64(0x68, e.deliveredAtUnixMs);
+    this.int32(0x70, e.links);
+    this.string(0x7a, e.recipientDomain);
+    return Buffer.from(this.buf.subarray(0, this.pos));
   }
-  return n;
+
+  /** A string field (tag byte given); proto3 leaves the empty string out. */
+  private string(tag: number, s: string): void {
+    if (s.length !== 0) this.stringAlways(tag, s);
+  }
+
+  private stringAlways(tag: number, s: string): void {
+    const buf = this.buf;
+    buf[this.pos] = tag;
+    if (s.length < 0x80) {
+      // Most values are ASCII: copied in this loop, which is cheaper than a call into Buffer.write
+      // for strings this short. The first non-ASCII character sends the string the general way.
+      let p = this.pos + 2;
+      let i = 0;
+      for (; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[p++] = c;
+      }
+      if (i === s.length) {
+        buf[this.pos + 1] = i;
+        this.pos = p;
+        return;
+      }
+    }
+    if (s.length <= SHORT_CHARS) {
+      const n = buf.write(s, this.pos + 2);
+      buf[this.pos + 1] = n;
+      this.pos += 2 + n;
+    } else {
+      const n = Buffer.byteLength(s);
+      this.pos = writeVarint(buf, this.pos + 1, n);
+      this.pos += buf.write(s, this.pos);
+    }
+  }
+
+  /** A map<string, string> entry: a nested message of key (1) and value (2), both always written (as protobuf-es does). */
+  private mapEntry(tag: number, key: string, value: string): void {
+    const buf = this.buf;
+    buf[this.pos] = tag;
+    const lenAt = this.pos + 1;
+    const start = lenAt + 2;
+    this.pos = start;
+    this.stringAlways(0x0a, key);
+    this.stringAlways(0x12, value);
+    const n = this.pos - start;
+    if (n < 0x80) {
+      buf[lenAt] = n;
+      buf.copyWithin(lenAt + 1, start, this.pos);
+      this.pos -= 1;
+    } else if (n < 0x4000) {
+      buf[lenAt] = (n & 0x7f) | 0x80;
+      buf[lenAt + 1] = n >>> 7;
+    } else {
+      // Longer than a two-byte length: make room for the third byte.
+      buf.copyWithin(start + 1, start, this.pos);
+      writeVarint(buf, lenAt, n);
+      this.pos += 1;
+    }
+  }
+
+  /** An int32 or enum field; negative values take ten bytes, as in protobuf. */
+  private int32(tag: number, v: number): void {
+    if (v === 0) return;
+    this.buf[this.pos] = tag;
+    this.pos = v < 0 ? writeNegative(this.buf, this.pos + 1, v) : writeVarint(this.buf, this.pos + 1, v);
+  }
+
+  /** An int64 field carried as a decimal string (epoch milliseconds: non-negative, below 2^53). */
+  private int64(tag: number, s: string): void {
+    const v = Number(s);
+    if (v === 0) return;
+    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`int64 field out of range: ${s}`);
+    this.buf[this.pos] = tag;
+    this.pos = writeVarint(this.buf, this.pos + 1, v);
+  }
 }
 
+/** A non-negative integer below 2^53 as a varint. */
 function writeVarint(buf: Buffer, pos: number, v: number): number {
-  while (v >= 0x80) {
+  while (v > 0x7fffffff) {
     buf[pos++] = (v % 128) | 0x80;
     v = Math.floor(v / 128);
+  }
+  while (v >= 0x80) {
+    buf[pos++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
   }
   buf[pos++] = v;
   return pos;
 }
 
-/**
- * Encodes an EdgeEvent in protobuf binary with plain Buffer writes (this runs once per request on
- * the collector's hot path, where protobuf-es's reflective toBinary costs ten times as much). The
- * output is the canonical encoding, byte for byte what toBinary(EdgeEventSchema, ...) gives;
- * edge-event.codec.spec.ts checks that against the schema, field by field, so a field added to the
- * .proto and not here fails the tests. Numbers are non-negative (enums, indexes, epoch ms).
- */
-export function encodeEdgeEvent(e: EdgeEventFields): Buffer {
-  const strings: Array<[number, string, number]> = [];
-  let size = 0;
-  const str = (field: number, v: string) => {
-    if (v === '') return;
-    const len = Buffer.byteLength(v);
-    strings.push([field, v, len]);
-    size += 1 + varintSize(len) + len;
-  };
-  // Sizes first, in field order.
-  str(1, e.id);
-  str(2, e.tenant);
-  str(3, e.campaign);
-  str(4, e.message);
-  const nums: Array<[number, number]> = [];
-  const num = (field: number, v: number) => {
-    if (v === 0) return;
-    nums.push([field, v]);
-    size += 1 + varintSize(v);
-  };
-  num(5, e.kind);
-  num(6, e.linkIndex);
-  num(7, e.linkRole);
-  str(8, e.method);
-  num(9, e.pathKind);
-  str(10, e.ip);
-  const entries: Array<[string, number, string, number, number]> = [];
-  for (const k of Object.keys(e.headers)) {
-    const v = e.headers[k]!;
-    const kl = Buffer.byteLength(k);
-    const vl = Buffer.byteLength(v);
-    const inner = (kl > 0 ? 1 + varintSize(kl) + kl : 0) + (vl > 0 ? 1 + varintSize(vl) + vl : 0);
-    entries.push([k, kl, v, vl, inner]);
-    size += 1 + varintSize(inner) + inner;
+/** A negative int32 as protobuf writes it: sign-extended to 64 bits, ten bytes. */
+function writeNegative(buf: Buffer, pos: number, v: number): number {
+  let lo = v >>> 0;
+  let hi = 0xffffffff;
+  for (let i = 0; i < 9; i++) {
+    buf[pos++] = (lo & 0x7f) | 0x80;
+    lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+    hi >>>= 7;
   }
-  const at = Number(e.atUnixMs);
-  const delivered = Number(e.deliveredAtUnixMs);
-  if (at !== 0) size += 1 + varintSize(at);
-  if (delivered !== 0) size += 1 + varintSize(delivered);
-  if (e.links !== 0) size += 1 + varintSize(e.links);
-  const rdLen = Buffer.byteLength(e.recipientDomain);
-  if (rdLen > 0) size += 1 + varintSize(rdLen) + rdLen;
+  buf[pos++] = lo & 0x7f;
+  return pos;
+}
 
-  const buf = Buffer.allocUnsafe(size);
-  let pos = 0;
-  const putStr = (field: number, v: string, len: number) => {
-    buf[pos++] = key(field, 2);
-    pos = writeVarint(buf, pos, len);
-    pos += buf.write(v, pos, 'utf8');
-  };
-  const putNum = (field: number, v: number) => {
-    buf[pos++] = key(field, 0);
-    pos = writeVarint(buf, pos, v);
-  };
-  let si = 0;
-  let ni = 0;
-  // Fields 1-10 interleave strings and numbers: emit both lists in field order.
-  while (si < strings.length || ni < nums.length) {
-    const s = strings[si];
-    const n = nums[ni];
-    if (s && (!n || s[0] < n[0])) {
-      putStr(s[0], s[1], s[2]);
-      si++;
-    } else if (n) {
-      putNum(n[0], n[1]);
-      ni++;
-    }
-  }
-  for (const [k, kl, v, vl, inner] of entries) {
-    buf[pos++] = key(11, 2);
-    pos = writeVarint(buf, pos, inner);
-    if (kl > 0) putStr(1, k, kl);
-    if (vl > 0) putStr(2, v, vl);
-  }
-  if (at !== 0) putNum(12, at);
-  if (delivered !== 0) putNum(13, delivered);
-  if (e.links !== 0) putNum(14, e.links);
-  if (rdLen > 0) putStr(15, e.recipientDomain, rdLen);
-  return buf;
+const shared = new EdgeEventEncoder();
+
+/** Encodes one EdgeEvent (see EdgeEventEncoder). */
+export function encodeEdgeEvent(e: EdgeEventFields): Buffer {
+  return shared.encode(e);
 }
