@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -69,6 +69,29 @@ describe('spool', () => {
     expect(s.open()).toEqual({ pending: 5, truncatedBytes: 9 });
     expect(statSync(seg).size).toBe(size);
     expect((await s.read(10)).map((r) => r.payload.toString())).toEqual(['event-0', 'event-1', 'event-2', 'event-3', 'event-4']);
+    await s.close();
+  });
+
+  it('after a failed write, later records never land behind its torn bytes', async () => {
+    const dir = newDir();
+    let s = new Spool(opts(dir, { segmentBytes: 10_000 }));
+    s.open();
+    for (let i = 0; i < 3; i++) await s.append(rec(i));
+    const seg = join(dir, readdirSync(dir).find((n) => n.endsWith('.seg'))!);
+    // A write that got half-way to the file, and then a descriptor that fails every call (even the
+    // cut back to the last whole record).
+    appendFileSync(seg, Buffer.from([20, 0, 0, 0, 9, 9]));
+    closeSync((s as unknown as { fd: number }).fd);
+    await expect(s.append(rec(3))).rejects.toThrow(/EBADF/);
+    expect(s.depth).toBe(3);
+    // The next appends go to a new segment, with the numbers the failed one gave back.
+    expect(await s.append(rec(4))).toBe(4);
+    expect(await s.append(rec(5))).toBe(5);
+    await s.close();
+
+    s = new Spool(opts(dir, { segmentBytes: 10_000 }));
+    expect(s.open()).toEqual({ pending: 5, truncatedBytes: 6 });
+    expect((await s.read(10)).map((r) => `${r.seq}:${r.payload.toString()}`)).toEqual(['1:event-0', '2:event-1', '3:event-2', '4:event-4', '5:event-5']);
     await s.close();
   });
 

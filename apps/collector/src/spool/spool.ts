@@ -1,4 +1,4 @@
-import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, write, writeFileSync } from 'node:fs';
+import { closeSync, constants, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, write, writeFileSync, writev } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { frame, parseAt } from './record-framing';
@@ -35,6 +35,14 @@ const SEGMENT = /^(\d{20})\.seg$/;
 const segmentName = (firstSeq: number) => `${String(firstSeq).padStart(20, '0')}.seg`;
 const READ_CHUNK = 1024 * 1024;
 const CHECKPOINT_EVERY_MS = 100;
+/**
+ * Segments open for appending. In sync mode with O_DSYNC (Linux, macOS) each write returns only
+ * once its data is on disk, so a group commit is one write on the thread pool instead of a write
+ * and then an fdatasync, two round trips through the event loop. Where O_DSYNC is missing the
+ * spool writes and then calls fdatasync.
+ */
+const APPEND = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT;
+const DSYNC: number | undefined = constants.O_DSYNC;
 
 /**
  * An append-only, segmented, checksummed log of captured events on local disk.
@@ -62,8 +70,18 @@ export class Spool {
   private readHandle: { path: string; handle: FileHandle } | undefined;
   private onWritten: Array<() => void> = [];
   private checkpointedAt = 0;
+  /** The newest segment was closed after a write failed and could not be cut back: start another. */
+  private abandoned = false;
+  /** Whether writes to the open segment are synchronous (O_DSYNC): no fdatasync after them. */
+  private readonly dsync: boolean;
 
-  constructor(private readonly opts: SpoolOptions) {}
+  constructor(private readonly opts: SpoolOptions) {
+    this.dsync = opts.sync && DSYNC !== undefined;
+  }
+
+  private openForAppend(path: string): number {
+    return openSync(path, this.dsync ? APPEND | DSYNC! : APPEND, 0o600);
+  }
 
   /** Opens the directory, repairs a torn tail and positions the reader after the checkpoint. */
   open(): RecoveryReport {
@@ -182,9 +200,8 @@ export class Spool {
       const count = batch.length;
       try {
         this.ensureSegment(bytes);
-        const data = count === 1 ? batch[0]! : Buffer.concat(batch, bytes);
-        await writeAll(this.fd, data);
-        if (this.opts.sync) await syncData(this.fd);
+        await writeAll(this.fd, batch, bytes);
+        if (this.opts.sync && !this.dsync) await syncData(this.fd);
         this.segments[this.segments.length - 1]!.bytes += bytes;
         this.unackedBytes += bytes;
         this.writtenSeq += count;
@@ -192,6 +209,7 @@ export class Spool {
         for (const cb of this.onWritten.splice(0)) cb();
       } catch (err) {
         // The records were never written: give their sequence numbers back and fail the appends.
+        this.discardTornTail();
         this.nextSeq -= count + this.pending.length;
         const failed = [...waiters, ...this.waiters];
         this.pending = [];
@@ -202,22 +220,53 @@ export class Spool {
     }
   }
 
+  /**
+   * After a failed write, part of it may have reached the file: cut the segment back to its last
+   * whole record, or the next records would land after a torn one (and a restart would cut them
+   * off with it). When even that fails the segment is closed as it is (recovery cuts its tail) and
+   * the next write starts a new one.
+   */
+  private discardTornTail(): void {
+    const last = this.segments[this.segments.length - 1];
+    if (this.fd === -1 || !last) return;
+    try {
+      ftruncateSync(this.fd, last.bytes);
+    } catch {
+      try {
+        closeSync(this.fd);
+      } catch {
+        // Already unusable.
+      }
+      this.fd = -1;
+      this.abandoned = true;
+    }
+  }
+
   private ensureSegment(incoming: number): void {
     const last = this.segments[this.segments.length - 1];
     const fits = last !== undefined && last.bytes + incoming <= this.opts.segmentBytes;
-    if (this.fd !== -1) {
+    if (this.abandoned && last) {
+      // The newest segment may end in a torn write that could not be cut: never append to it
+      // (one with no whole record in it is emptied and reused: its name is the next sequence).
+      if (last.bytes === 0) {
+        this.fd = openSync(last.path, (this.dsync ? APPEND | DSYNC! : APPEND) | constants.O_TRUNC, 0o600);
+        this.abandoned = false;
+        return;
+      }
+    } else if (this.fd !== -1) {
       if (fits) return;
-      fdatasyncSync(this.fd);
+      if (!this.dsync) fdatasyncSync(this.fd);
       closeSync(this.fd);
       this.fd = -1;
     } else if (last && (fits || last.bytes === 0)) {
       // After a restart: keep appending to the newest segment.
-      this.fd = openSync(last.path, 'a');
+      this.fd = this.openForAppend(last.path);
       return;
     }
     const seg: Segment = { firstSeq: this.writtenSeq + 1, path: join(this.opts.dir, segmentName(this.writtenSeq + 1)), bytes: 0 };
-    this.fd = openSync(seg.path, 'a');
+    this.fd = this.openForAppend(seg.path);
     this.segments.push(seg);
+    this.abandoned = false;
   }
 
   /** Resolves when records beyond `seq` are written, or after timeoutMs. */
@@ -344,15 +393,22 @@ export class Spool {
 
 }
 
-function writeAll(fd: number, data: Buffer): Promise<void> {
+/** Writes all of `parts` (`bytes` in all) at the end of the file: one writev, rarely more. */
+function writeAll(fd: number, parts: Buffer[], bytes: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const step = (offset: number) =>
-      write(fd, data, offset, data.length - offset, null, (err, n) => {
-        if (err) reject(err);
-        else if (offset + n < data.length) step(offset + n);
-        else resolve();
-      });
-    step(0);
+    writev(fd, parts, (err, n) => {
+      if (err) return reject(err);
+      if (n === bytes) return resolve();
+      // A short write (a full disk, a signal): the rest goes out as one buffer.
+      const rest = Buffer.concat(parts, bytes).subarray(n);
+      const step = (data: Buffer) =>
+        write(fd, data, 0, data.length, null, (e, m) => {
+          if (e) reject(e);
+          else if (m < data.length) step(data.subarray(m));
+          else resolve();
+        });
+      step(rest);
+    });
   });
 }
 
