@@ -12,7 +12,7 @@
 //   BENCH_NODE_ARGS: extra node flags for both servers, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -124,19 +124,35 @@ const requests = Array.from({ length: 1000 }, (_, i) => ({
   },
 }));
 
-async function drive(port, label) {
+/**
+ * CPU seconds a process has used, all its threads, user and system (Linux /proc; undefined
+ * elsewhere). Throughput on this shared machine swings with whatever else runs; CPU per request
+ * is the steadier figure for comparing the two servers.
+ */
+function cpuSeconds(pid) {
+  const path = `/proc/${pid}/stat`;
+  if (!existsSync(path)) return undefined;
+  const fields = readFileSync(path, 'utf8').replace(/^.*\) /, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in USER_HZ (100 on Linux)
+}
+
+async function drive(child, port, label) {
   const run = (duration) =>
     autocannon({ url: `http://127.0.0.1:${port}`, connections, duration, requests, pipelining: 1 });
   await run(2); // warm-up
+  const cpuBefore = cpuSeconds(child.pid);
   const r = await run(seconds);
+  const cpuAfter = cpuSeconds(child.pid);
+  r.cpuUsPerRequest = cpuBefore === undefined ? undefined : ((cpuAfter - cpuBefore) * 1e6) / r.requests.total;
   const non2xx = r.non2xx + r.errors + r.timeouts;
-  process.stdout.write(`${label.padEnd(28)} ${r.requests.average.toFixed(0).padStart(8)} req/s   p50 ${String(r.latency.p50).padStart(3)} ms   p99 ${String(r.latency.p99).padStart(3)} ms   errors ${non2xx}\n`);
+  const cpu = r.cpuUsPerRequest === undefined ? '' : `   CPU ${r.cpuUsPerRequest.toFixed(0).padStart(3)} µs/request`;
+  process.stdout.write(`${label.padEnd(28)} ${r.requests.average.toFixed(0).padStart(8)} req/s   p50 ${String(r.latency.p50).padStart(3)} ms   p99 ${String(r.latency.p99).padStart(3)} ms   errors ${non2xx}${cpu}\n`);
   return r;
 }
 
 process.stdout.write(`bench:collector: ${connections} connections, ${seconds} s per server (after a 2 s warm-up), autocannon on loopback, ${process.env.BENCH_LABEL ?? ''}\n`);
 const bare = await startChild('bare-server.mjs', {});
-const bareResult = await drive(bare.ports.port, 'bare node:http GIF');
+const bareResult = await drive(bare.child, bare.ports.port, 'bare node:http GIF');
 await stop(bare.child);
 
 const spoolDir = mkdtempSync(join(tmpdir(), 'winnow-bench-spool-'));
@@ -150,7 +166,7 @@ const collector = await startChild('collector-server.mjs', {
   WINNOW_LOG_LEVEL: 'error',
   WINNOW_SERVICE_KEY: randomBytes(32).toString('base64url'),
 });
-const collectorResult = await drive(collector.ports.http, `collector (capture sync=${captureSync})`);
+const collectorResult = await drive(collector.child, collector.ports.http, `collector (capture sync=${captureSync})`);
 // Let the last batches reach downstream, then stop (drains the rest).
 await new Promise((ok) => setTimeout(ok, 1000));
 await stop(collector.child);
@@ -160,4 +176,7 @@ rmSync(spoolDir, { recursive: true, force: true });
 const ratio = collectorResult.requests.average / bareResult.requests.average;
 process.stdout.write(`throughput ratio collector/bare: ${ratio.toFixed(2)} (goal >= 0.80)\n`);
 process.stdout.write(`collector p99: ${collectorResult.latency.p99} ms (goal < 10 ms)\n`);
+if (collectorResult.cpuUsPerRequest !== undefined) {
+  process.stdout.write(`server CPU per request (all threads) collector/bare: ${(collectorResult.cpuUsPerRequest / bareResult.cpuUsPerRequest).toFixed(2)}\n`);
+}
 process.stdout.write(`events acknowledged downstream: ${ingested} of ${collectorResult['2xx']} answered in the measured run + warm-up (${ingested >= collectorResult['2xx'] ? 'none lost' : 'MISSING EVENTS'})\n`);
