@@ -1,4 +1,4 @@
-import { closeSync, constants, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, write, writeFileSync, writev } from 'node:fs';
+import { closeSync, constants, fdatasync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, write, writeFileSync, writev } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { frame, parseAt } from './record-framing';
@@ -267,6 +267,8 @@ export class Spool {
     this.fd = this.openForAppend(seg.path);
     this.segments.push(seg);
     this.abandoned = false;
+    // A new file's name is durable only once its directory is synced (once per segment).
+    if (this.opts.sync) syncDirectory(this.opts.dir);
   }
 
   /** Resolves when records beyond `seq` are written, or after timeoutMs. */
@@ -410,6 +412,20 @@ function writeAll(fd: number, parts: Buffer[], bytes: number): Promise<void> {
       step(rest);
     });
   });
+}
+
+/** fsync of a directory, where the platform allows it (Linux and macOS do; Windows does not). */
+function syncDirectory(dir: string): void {
+  let fd = -1;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EBADF') throw err;
+  } finally {
+    if (fd !== -1) closeSync(fd);
+  }
 }
 
 function syncData(fd: number): Promise<void> {
