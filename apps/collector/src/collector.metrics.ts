@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Histogram, type Registry } from 'prom-client';
+import { HotCounter, HotHistogram, type HistogramCell } from '@winnow/observability';
 import { METRICS } from './tokens';
 
 /** Every series the collector exports. Labels come from closed enums only. */
@@ -21,14 +22,18 @@ export class CollectorMetrics {
     const registers = [registry];
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this;
-    this.requests = new Counter({ name: 'winnow_collector_requests_total', help: 'HTTP requests by route, method and status', labelNames: ['route', 'method', 'status'], registers });
-    this.latency = new Histogram({
+    // The two series every request touches are kept in plain numbers and handed to prom-client at
+    // each scrape (see HotCounter); the rest are ordinary prom-client metrics.
+    this.hotRequests = new HotCounter({ name: 'winnow_collector_requests_total', help: 'HTTP requests by route, method and status', labelNames: ['route', 'method', 'status'], registers });
+    this.requests = this.hotRequests.metric;
+    this.hotLatency = new HotHistogram({
       name: 'winnow_collector_request_duration_seconds',
       help: 'Time to answer a tracking request, durable capture included',
       labelNames: ['route'],
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
       registers,
     });
+    this.latency = this.hotLatency.metric;
     this.tokensRejected = new Counter({ name: 'winnow_collector_tokens_rejected_total', help: 'Tokens refused, by route and reason; nothing is recorded for them', labelNames: ['route', 'reason'], registers });
     this.accepted = new Counter({ name: 'winnow_collector_events_accepted_total', help: 'Events captured in the spool', registers });
     this.sent = new Counter({ name: 'winnow_collector_events_sent_total', help: 'Events acknowledged as stored downstream', registers });
@@ -55,22 +60,27 @@ export class CollectorMetrics {
     this.domainRefreshFailures = new Counter({ name: 'winnow_collector_domain_refresh_failures_total', help: 'Failed reads of the tracking domains (the last good set stays in use)', registers });
   }
 
-  private readonly requestChildren = new Map<string, { inc(): void }>();
-  private readonly latencyChildren = new Map<string, { observe(v: number): void }>();
+  private readonly hotRequests: HotCounter<'route' | 'method' | 'status'>;
+  private readonly hotLatency: HotHistogram<'route'>;
+  /** route -> method -> status -> cell: three lookups of interned strings, no key built per request. */
+  private readonly requestCells = new Map<string, Map<string, Map<string, { n: number }>>>();
+  private readonly latencyCells = new Map<string, HistogramCell<'route'>>();
   private readonly rejectChildren = new Map<string, { inc(): void }>();
 
-  // Labelled children are looked up once and cached: prom-client hashes label objects on every call.
   request(route: string, method: string, status: string): void {
-    const key = `${route} ${method} ${status}`;
-    let c = this.requestChildren.get(key);
-    if (!c) this.requestChildren.set(key, (c = this.requests.labels(route, method, status)));
-    c.inc();
+    let byMethod = this.requestCells.get(route);
+    if (!byMethod) this.requestCells.set(route, (byMethod = new Map()));
+    let byStatus = byMethod.get(method);
+    if (!byStatus) byMethod.set(method, (byStatus = new Map()));
+    let cell = byStatus.get(status);
+    if (!cell) byStatus.set(status, (cell = this.hotRequests.cell({ route, method, status })));
+    cell.n++;
   }
 
   requestSeconds(route: string, seconds: number): void {
-    let h = this.latencyChildren.get(route);
-    if (!h) this.latencyChildren.set(route, (h = this.latency.labels(route)));
-    h.observe(seconds);
+    let cell = this.latencyCells.get(route);
+    if (!cell) this.latencyCells.set(route, (cell = this.hotLatency.cell({ route })));
+    cell.observe(seconds);
   }
 
   tokenRejected(route: string, reason: string): void {

@@ -5,3 +5,4 @@ export * from './grpc-metrics';
 export * from './running-service';
 export * from './run-service';
 export * from './grpc-service-host';
+export * from './hot-metrics';
