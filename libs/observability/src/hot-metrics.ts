@@ -39,8 +39,13 @@ export class HotCounter<L extends string> {
   }
 }
 
-/** Values held per cell before they are handed over without waiting for a scrape. */
-const MAX_PENDING = 4096;
+/**
+ * Values held per cell before they are handed over without waiting for a scrape. Handing over
+ * replays each value into prom-client (~0.7 µs each in a loop), so this bounds how long one flush
+ * holds the event loop: ~0.35 ms. Replayed in a batch, the same calls cost a fraction of what they
+ * cost one per request.
+ */
+const MAX_PENDING = 512;
 
 export class HotHistogram<L extends string> {
   readonly metric: Histogram<L>;
