@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MongoClient } from 'mongodb';
+import { EventKind } from '@winnow/proto';
 import { classified, eventStoreConformance } from '../conformance.suite';
 import { MongoEventStore } from './mongo-event-store';
 
@@ -94,6 +95,78 @@ if (!url) {
         await c.db(database).dropDatabase();
         await c.close();
       }
+    });
+
+    // A batch is several writes (events, messages, campaign and hour counters). Where the server has
+    // no transactions (a standalone server, FerretDB) the connection can drop, or the process die,
+    // between them. Neither may leave events stored but uncounted, or counted twice.
+    describe('a batch cut off half-way', () => {
+      const batch = () => [classified('e1', {}), classified('e2', { message: 'm2' }), classified('e3', { kind: EventKind.CLICK })];
+      const expected = { delivered: 0, opens: 2, clicks: 1 };
+      const totals = async (s: MongoEventStore) => {
+        const c = await s.campaignCounters('acme', 'spring');
+        const hours = await s.hourBuckets('acme', 'spring', 0, Date.now());
+        return {
+          delivered: c.delivered,
+          opens: c.opens.reduce((a, b) => a + b, 0),
+          clicks: c.clicks.reduce((a, b) => a + b, 0),
+          hourOpens: hours.reduce((a, h) => a + h.opens.reduce((x, y) => x + y, 0), 0),
+        };
+      };
+      /** Makes the store's next write to `collection` fail as a dropped connection would, once. */
+      const failNextWrite = (s: MongoEventStore, collection: 'campaigns' | 'hours' | 'messages') => {
+        const coll = (s as unknown as Record<string, { bulkWrite: (...a: unknown[]) => Promise<unknown> }>)[collection]!;
+        const real = coll.bulkWrite.bind(coll);
+        coll.bulkWrite = async () => {
+          coll.bulkWrite = real;
+          throw new Error('connection 3 to 127.0.0.1:27017 closed');
+        };
+      };
+      const withStore = async (fn: (open: () => Promise<MongoEventStore>) => Promise<void>) => {
+        const database = `winnow_test_${randomBytes(6).toString('hex')}`;
+        const opened: MongoEventStore[] = [];
+        const open = async () => {
+          const s = new MongoEventStore({ url, database, retentionDays: 0 });
+          await s.init();
+          opened.push(s);
+          return s;
+        };
+        try {
+          await fn(open);
+        } finally {
+          for (const s of opened) await s.close().catch(() => undefined);
+          const c = new MongoClient(url);
+          await c.db(database).dropDatabase().catch(() => undefined);
+          await c.close();
+        }
+      };
+
+      it.each(['messages', 'campaigns', 'hours'] as const)('is completed, exactly once, when it is retried (cut before the %s)', async (collection) => {
+        await withStore(async (open) => {
+          const s = await open();
+          failNextWrite(s, collection);
+          await expect(s.recordEvents(batch())).rejects.toThrow(/closed/);
+          // The classifier retries the batch it got no answer for.
+          const retried = await s.recordEvents(batch());
+          expect(await totals(s)).toEqual({ ...expected, hourOpens: 2 });
+          expect(retried.stored + retried.duplicates).toBe(3);
+          // And once more: nothing changes.
+          await s.recordEvents(batch());
+          expect(await totals(s)).toEqual({ ...expected, hourOpens: 2 });
+        });
+      });
+
+      it('is completed by the next start when the process died', async () => {
+        await withStore(async (open) => {
+          const s = await open();
+          failNextWrite(s, 'campaigns');
+          await expect(s.recordEvents(batch())).rejects.toThrow(/closed/);
+          await s.close();
+          const again = await open();
+          expect(await totals(again)).toEqual({ ...expected, hourOpens: 2 });
+          expect((await again.messageEvents('acme', 'm1')).map((e) => e.event!.id)).toEqual(['e1', 'e3']);
+        });
+      });
     });
 
     it('fails fast with a clear error when the database is down', async () => {

@@ -1,4 +1,5 @@
-import { MongoClient, MongoServerError, type AnyBulkWriteOperation, type ClientSession, type Collection, type Db } from 'mongodb';
+import { randomUUID } from 'node:crypto';
+import { MongoClient, MongoServerError, type AnyBulkWriteOperation, type ClientSession, type Collection, type Db, type Document } from 'mongodb';
 import { create, fromJson, toJson, type JsonValue } from '@bufbuild/protobuf';
 import {
   ClassifiedEventSchema,
@@ -61,6 +62,8 @@ type Counts = Record<string, number>;
 
 interface CampaignDoc {
   _id: string;
+  /** Where there are no transactions: the last journalled batch whose increments this holds. */
+  batch?: string;
   tenant: string;
   campaign: string;
   delivered?: number;
@@ -71,11 +74,41 @@ interface CampaignDoc {
 
 interface HourDoc {
   _id: string;
+  /** As CampaignDoc.batch. */
+  batch?: string;
   tenant: string;
   campaign: string;
   hourStartMs: number;
   opens?: Counts;
   clicks?: Counts;
+}
+
+/** A campaign or hour document as the counter writes see it: an id and fields named by path. */
+type CounterWriteDoc = { _id: string } & Document;
+
+/**
+ * One counter document's increments, by dotted field path. Kept as a list of {path, n}: stored
+ * field names hold no dots, and FerretDB 1.x stores no arrays of arrays.
+ */
+interface CounterIncrement {
+  _id: string;
+  init: Record<string, string | number>;
+  inc: Array<{ path: string; n: number }>;
+}
+
+interface WriteSet {
+  events: Array<{ doc: EventDoc; replaced: boolean }>;
+  messages: MessageDoc[];
+  campaigns: CounterIncrement[];
+  hours: CounterIncrement[];
+}
+
+const PENDING_BATCH = 'pending';
+
+/** The batch being written where there are no transactions (at most one: batches run one at a time). */
+interface JournalDoc extends WriteSet {
+  _id: typeof PENDING_BATCH;
+  batch: string;
 }
 
 interface JsonDoc {
@@ -92,8 +125,9 @@ const toArray = (c: Counts | undefined) => Array.from({ length: SOURCE_SLOTS }, 
  * The MongoDB adapter (official driver). Counters are documents updated with $inc, so the cost
  * of a campaign's statistics does not grow with its events. A batch is planned by the shared
  * ledger and written in one transaction where the server supports them (replica sets and sharded
- * clusters); on a standalone server (and FerretDB) writes are serialised in this process instead,
- * which is safe with one stats replica (docs/statistics.md).
+ * clusters). On a standalone server (and FerretDB) batches run one at a time in this process, which
+ * is safe with one stats replica (docs/statistics.md), and each goes through a journal: its writes
+ * are stored as one document first, so a batch cut off half-way is finished exactly once.
  */
 export class MongoEventStore implements EventStore {
   private readonly client: MongoClient;
@@ -105,7 +139,10 @@ export class MongoEventStore implements EventStore {
   private policies!: Collection<JsonDoc>;
   private domains!: Collection<JsonDoc>;
   private apiKeys!: Collection<JsonDoc>;
+  private journal!: Collection<JournalDoc>;
   private transactions = false;
+  /** Whether the journal may hold a batch not yet finished (checked before the next batch). */
+  private journalDirty = true;
   private sweeper?: NodeJS.Timeout;
   /** How raw events expire: a TTL index (MongoDB), a periodic sweep (servers without TTL), or not at all. */
   retentionMode: 'ttl' | 'sweep' | 'none' = 'none';
@@ -125,6 +162,7 @@ export class MongoEventStore implements EventStore {
     this.policies = this.db.collection('policies');
     this.domains = this.db.collection('tracking_domains');
     this.apiKeys = this.db.collection('api_keys');
+    this.journal = this.db.collection('batch_journal');
     await this.apiKeys.createIndex({ tenant: 1 }, { name: 'tenant' });
     await this.events.createIndex({ tenant: 1, atMs: -1, _id: -1 }, { name: 'tenant_time' });
     await this.events.createIndex({ tenant: 1, message: 1, atMs: 1 }, { name: 'tenant_message_time' });
@@ -147,6 +185,9 @@ export class MongoEventStore implements EventStore {
     await this.domains.createIndex({ tenant: 1 }, { name: 'tenant' });
     const hello = await this.db.admin().command({ hello: 1 });
     this.transactions = typeof hello['setName'] === 'string' || hello['msg'] === 'isdbgrid';
+    // A batch an earlier process left half-written (without transactions) is finished before any
+    // other; also after the server became a replica set in between.
+    await this.finishPendingBatch();
   }
 
   async ping(): Promise<void> {
@@ -168,7 +209,10 @@ export class MongoEventStore implements EventStore {
   /** Runs batches one at a time here, and inside a transaction where the server has them. */
   private serial<T>(fn: (session: ClientSession | undefined) => Promise<T>): Promise<T> {
     const run = async () => {
-      if (!this.transactions) return fn(undefined);
+      if (!this.transactions) {
+        if (this.journalDirty) await this.finishPendingBatch();
+        return fn(undefined);
+      }
       const session = this.client.startSession();
       try {
         return await session.withTransaction(() => fn(session));
@@ -189,8 +233,9 @@ export class MongoEventStore implements EventStore {
     return out;
   }
 
-  private async write(plan: Plan, session?: ClientSession): Promise<void> {
-    const eventOps: AnyBulkWriteOperation<EventDoc>[] = plan.events.map(({ value, replaced }) => {
+  /** A batch's plan as the documents and increments it writes. */
+  private writeSet(plan: Plan): WriteSet {
+    const events = plan.events.map(({ value, replaced }) => {
       const ev = value.event!;
       const v = value.verdict!;
       const doc: EventDoc = {
@@ -207,41 +252,85 @@ export class MongoEventStore implements EventStore {
         revision: v.revision,
         data: toJson(ClassifiedEventSchema, value),
       };
-      return replaced ? { replaceOne: { filter: { _id: doc._id }, replacement: doc } } : { insertOne: { document: doc } };
+      return { doc, replaced };
     });
-    if (eventOps.length > 0) await this.events.bulkWrite(eventOps, { ordered: true, session });
-    const messageOps: AnyBulkWriteOperation<MessageDoc>[] = [...plan.messages.values()].map((m) => ({
-      replaceOne: { filter: { _id: id(m.tenant, m.message) }, replacement: { _id: id(m.tenant, m.message), ...m }, upsert: true },
-    }));
-    if (messageOps.length > 0) await this.messages.bulkWrite(messageOps, { ordered: false, session });
-    const campaignOps: AnyBulkWriteOperation<CampaignDoc>[] = [];
+    const messages = [...plan.messages.values()].map((m): MessageDoc => ({ _id: id(m.tenant, m.message), ...m }));
+    const campaigns: CounterIncrement[] = [];
     for (const d of plan.campaigns.values()) {
-      const inc: Counts = {};
-      if (d.delivered) inc['delivered'] = d.delivered;
-      d.counters.opens.forEach((n, i) => n && (inc[`opens.${i}`] = n));
-      d.counters.clicks.forEach((n, i) => n && (inc[`clicks.${i}`] = n));
-      for (const [k, n] of Object.entries(d.counters.engaged)) if (n) inc[`engaged.${k}`] = n;
-      if (Object.keys(inc).length === 0) continue;
-      campaignOps.push({
-        updateOne: { filter: { _id: id(d.tenant, d.campaign) }, update: { $inc: inc, $setOnInsert: { tenant: d.tenant, campaign: d.campaign } }, upsert: true },
-      });
+      const inc: CounterIncrement['inc'] = [];
+      if (d.delivered) inc.push({ path: 'delivered', n: d.delivered });
+      d.counters.opens.forEach((n, i) => n && inc.push({ path: `opens.${i}`, n }));
+      d.counters.clicks.forEach((n, i) => n && inc.push({ path: `clicks.${i}`, n }));
+      for (const [k, n] of Object.entries(d.counters.engaged)) if (n) inc.push({ path: `engaged.${k}`, n });
+      if (inc.length > 0) campaigns.push({ _id: id(d.tenant, d.campaign), init: { tenant: d.tenant, campaign: d.campaign }, inc });
     }
-    if (campaignOps.length > 0) await this.campaigns.bulkWrite(campaignOps, { ordered: false, session });
-    const hourOps: AnyBulkWriteOperation<HourDoc>[] = [];
+    const hours: CounterIncrement[] = [];
     for (const b of plan.buckets.values()) {
-      const inc: Counts = {};
-      b.opens.forEach((n, i) => n && (inc[`opens.${i}`] = n));
-      b.clicks.forEach((n, i) => n && (inc[`clicks.${i}`] = n));
-      if (Object.keys(inc).length === 0) continue;
-      hourOps.push({
-        updateOne: {
-          filter: { _id: id(b.tenant, b.campaign, b.hourStartMs) },
-          update: { $inc: inc, $setOnInsert: { tenant: b.tenant, campaign: b.campaign, hourStartMs: b.hourStartMs } },
-          upsert: true,
-        },
-      });
+      const inc: CounterIncrement['inc'] = [];
+      b.opens.forEach((n, i) => n && inc.push({ path: `opens.${i}`, n }));
+      b.clicks.forEach((n, i) => n && inc.push({ path: `clicks.${i}`, n }));
+      if (inc.length > 0) hours.push({ _id: id(b.tenant, b.campaign, b.hourStartMs), init: { tenant: b.tenant, campaign: b.campaign, hourStartMs: b.hourStartMs }, inc });
     }
-    if (hourOps.length > 0) await this.hours.bulkWrite(hourOps, { ordered: false, session });
+    return { events, messages, campaigns, hours };
+  }
+
+  /**
+   * Writes a batch. Inside a transaction the writes are as plain as they can be (all or nothing).
+   * With `batch` (no transaction: the batch is in the journal) every write can be repeated: events and
+   * messages are replaced whole, and each counter document remembers the last batch added to it, so
+   * finishing a batch cut off half-way adds every increment exactly once.
+   */
+  private async apply(ws: WriteSet, session: ClientSession | undefined, batch?: string): Promise<void> {
+    const eventOps: AnyBulkWriteOperation<EventDoc>[] = ws.events.map(({ doc, replaced }) =>
+      replaced || batch ? { replaceOne: { filter: { _id: doc._id }, replacement: doc, upsert: true } } : { insertOne: { document: doc } },
+    );
+    if (eventOps.length > 0) await this.events.bulkWrite(eventOps, { ordered: true, session });
+    const messageOps: AnyBulkWriteOperation<MessageDoc>[] = ws.messages.map((m) => ({ replaceOne: { filter: { _id: m._id }, replacement: m, upsert: true } }));
+    if (messageOps.length > 0) await this.messages.bulkWrite(messageOps, { ordered: false, session });
+    for (const [collection, increments] of [[this.campaigns, ws.campaigns], [this.hours, ws.hours]] as const) {
+      if (increments.length === 0) continue;
+      const ops: AnyBulkWriteOperation<CounterWriteDoc>[] = [];
+      for (const c of increments) {
+        const inc = Object.fromEntries(c.inc.map(({ path, n }) => [path, n]));
+        if (!batch) {
+          ops.push({ updateOne: { filter: { _id: c._id }, update: { $inc: inc, $setOnInsert: c.init }, upsert: true } });
+          continue;
+        }
+        // Make sure the document exists, then add only if this batch has not been added to it yet.
+        ops.push({ updateOne: { filter: { _id: c._id }, update: { $setOnInsert: c.init }, upsert: true } });
+        ops.push({ updateOne: { filter: { _id: c._id, batch: { $ne: batch } }, update: { $inc: inc, $set: { batch } } } });
+      }
+      // Campaign and hour documents alike: only their counters and `batch` are written here.
+      await (collection as unknown as Collection<CounterWriteDoc>).bulkWrite(ops, { ordered: true, session });
+    }
+  }
+
+  /**
+   * Runs one batch: in a transaction where the server has them; elsewhere through the journal. The
+   * plan's writes are stored first as one document; then they are applied; then the document goes.
+   * A batch cut off in between (connection lost, process killed) is finished before the next batch
+   * is planned, or by the next start.
+   */
+  private async write(plan: Plan, session: ClientSession | undefined): Promise<void> {
+    const ws = this.writeSet(plan);
+    if (ws.events.length + ws.messages.length + ws.campaigns.length + ws.hours.length === 0) return;
+    if (this.transactions) return this.apply(ws, session);
+    const entry: JournalDoc = { _id: PENDING_BATCH, batch: randomUUID(), ...ws };
+    this.journalDirty = true;
+    await this.journal.insertOne(entry);
+    await this.apply(ws, undefined, entry.batch);
+    await this.journal.deleteOne({ _id: PENDING_BATCH, batch: entry.batch });
+    this.journalDirty = false;
+  }
+
+  /** Finishes a batch the journal holds (see write()). */
+  private async finishPendingBatch(): Promise<void> {
+    const pending = await this.journal.findOne({ _id: PENDING_BATCH });
+    if (pending) {
+      await this.apply(pending, undefined, pending.batch);
+      await this.journal.deleteOne({ _id: PENDING_BATCH, batch: pending.batch });
+    }
+    this.journalDirty = false;
   }
 
   recordEvents(batch: readonly ClassifiedEvent[]): Promise<RecordEventsResult> {
