@@ -2,6 +2,7 @@ import { appendFileSync, closeSync, mkdtempSync, readdirSync, rmSync, statSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { frame } from './record-framing';
 import { Spool } from './spool';
 
 const dirs: string[] = [];
@@ -78,9 +79,10 @@ describe('spool', () => {
     s.open();
     for (let i = 0; i < 3; i++) await s.append(rec(i));
     const seg = join(dir, readdirSync(dir).find((n) => n.endsWith('.seg'))!);
-    // A write that got half-way to the file, and then a descriptor that fails every call (even the
-    // cut back to the last whole record).
-    appendFileSync(seg, Buffer.from([20, 0, 0, 0, 9, 9]));
+    // A write that got part-way to the file (one whole record of it, and a piece of the next), and
+    // then a descriptor that fails every call (even the cut back to the last whole record).
+    const ghost = frame(Buffer.from('never-captured'));
+    appendFileSync(seg, Buffer.concat([ghost, Buffer.from([20, 0, 0, 0, 9, 9])]));
     closeSync((s as unknown as { fd: number }).fd);
     await expect(s.append(rec(3))).rejects.toThrow(/EBADF/);
     expect(s.depth).toBe(3);
@@ -90,7 +92,7 @@ describe('spool', () => {
     await s.close();
 
     s = new Spool(opts(dir, { segmentBytes: 10_000 }));
-    expect(s.open()).toEqual({ pending: 5, truncatedBytes: 6 });
+    expect(s.open()).toEqual({ pending: 5, truncatedBytes: ghost.length + 6 });
     expect((await s.read(10)).map((r) => `${r.seq}:${r.payload.toString()}`)).toEqual(['1:event-0', '2:event-1', '3:event-2', '4:event-4', '5:event-5']);
     await s.close();
   });

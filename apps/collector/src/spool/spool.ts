@@ -103,13 +103,17 @@ export class Spool {
     for (let i = 0; i < this.segments.length; i++) {
       const seg = this.segments[i]!;
       const buf = readFileSync(seg.path);
+      // A segment holds the records up to the next one's first sequence number. Anything after
+      // them is a write that failed (and that could not be cut back then): its events were never
+      // reported as captured, and their numbers went to the next segment.
+      const room = i + 1 < this.segments.length ? this.segments[i + 1]!.firstSeq - seg.firstSeq : Infinity;
       let offset = 0;
       let count = 0;
       for (;;) {
-        const r = parseAt(buf, offset);
-        if (r.kind !== 'record') {
+        const r = count < room ? parseAt(buf, offset) : undefined;
+        if (r?.kind !== 'record') {
           if (offset < buf.length) {
-            // Only the newest segment can end in a torn write; cut it there.
+            // A write torn by a crash or left by a failed write: cut it off.
             truncatedBytes += buf.length - offset;
             const fd = openSync(seg.path, 'r+');
             ftruncateSync(fd, offset);
