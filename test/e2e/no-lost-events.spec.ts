@@ -73,8 +73,8 @@ describe('no lost events', () => {
     stack = undefined;
   });
 
-  async function setup() {
-    stack = await startStack({ WINNOW_LOG_LEVEL: 'error' });
+  async function setup(env: Record<string, string> = {}) {
+    stack = await startStack({ WINNOW_LOG_LEVEL: 'error', ...env });
     const config = createClient(ConfigService, stack.statsAddress, { metadata: stack.auth });
     const domain = (await config.listTrackingDomains({})).domains.find((d) => d.hostname === DEMO_HOSTNAME)!;
     closeClient(config);
@@ -84,8 +84,10 @@ describe('no lost events', () => {
     return { stack, paths };
   }
 
-  it('answers every request while the classifier and then the store are down, and stores each event exactly once', async () => {
-    const { stack: s, paths } = await setup();
+  // Durable capture on (the default: each answer waits for its event's group commit) and off (the
+  // answer goes out in the same event-loop turn, the commit follows).
+  it.each(['true', 'false'])('answers every request while the classifier and then the store are down, and stores each event exactly once (WINNOW_CAPTURE_SYNC=%s)', async (captureSync) => {
+    const { stack: s, paths } = await setup({ WINNOW_CAPTURE_SYNC: captureSync });
     const collectorPort = s.collector.ports.http!;
     const run = load(collectorPort, paths, 16);
     await sleep(600);

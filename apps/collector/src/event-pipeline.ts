@@ -64,7 +64,9 @@ export class EventPipeline {
     @Inject(COLLECTOR_CONFIG) private readonly config: CollectorConfig,
     private readonly metrics: CollectorMetrics,
   ) {
-    this.spool = new Spool({ dir: config.spoolDir, segmentBytes: config.spoolSegmentBytes, maxBytes: config.spoolMaxBytes, sync: config.captureSync });
+    // Every group commit is synced whatever WINNOW_CAPTURE_SYNC says: that setting only decides
+    // whether the answer waits for it (capture() below).
+    this.spool = new Spool({ dir: config.spoolDir, segmentBytes: config.spoolSegmentBytes, maxBytes: config.spoolMaxBytes, sync: true });
     metrics.observeSpool(() => ({ depth: this.spool.depth, bytes: this.spool.bytes }));
     this.auth = bearer(config.serviceKey);
   }
@@ -113,7 +115,24 @@ export class EventPipeline {
     }
     this.metrics.accepted.inc();
     if (this.downstreamDown) this.metrics.spooled.inc();
-    if (!sync) done();
+    if (!sync) this.answerSoon(done);
+  }
+
+  private answerable: Array<() => void> = [];
+
+  /**
+   * Without durable capture the answer need not wait for the disk, but it still goes out with the
+   * others of the same event-loop turn, after every request read in that turn: answers written in
+   * one burst cost the collector and its clients fewer wake-ups than one at a time (bench:collector
+   * with WINNOW_CAPTURE_SYNC=false: ~7,400 req/s answering in the handler, see docs/collector.md).
+   */
+  private answerSoon(done: () => void): void {
+    if (this.answerable.push(done) > 1) return;
+    setImmediate(() => {
+      const now = this.answerable;
+      this.answerable = [];
+      for (const answer of now) answer();
+    });
   }
 
   private async run(): Promise<void> {
