@@ -46,9 +46,15 @@ describe('edge event codec', () => {
   it.each([
     ['42 three-byte characters (126 bytes)', 'ア'.repeat(42)],
     ['43 three-byte characters (129 bytes)', 'ア'.repeat(43)],
-    ['an entry of exactly 127 bytes', 'v'.repeat(127 - 2 - 'accept'.length - 2)],
-    ['an entry of exactly 128 bytes', 'v'.repeat(128 - 2 - 'accept'.length - 3)],
+    // A map entry is (tag, length, key) + (tag, length, value): 4 + 6 + value bytes for `accept`.
+    ['an entry of exactly 127 bytes', 'v'.repeat(127 - 4 - 'accept'.length)],
+    ['an entry of exactly 128 bytes', 'v'.repeat(128 - 4 - 'accept'.length)],
+    ['127 ASCII characters', 'a'.repeat(127)],
+    ['128 ASCII characters', 'a'.repeat(128)],
     ['a 512-character value', 'Mozilla/5.0 '.repeat(43).slice(0, 512)],
+    // Past 127 bytes the value's own length takes two bytes: 5 + 6 + value bytes.
+    ['an entry of exactly 16,383 bytes', 'v'.repeat(16_383 - 5 - 'accept'.length)],
+    ['an entry of exactly 16,384 bytes', 'v'.repeat(16_384 - 5 - 'accept'.length)],
     ['an entry past 16,383 bytes', 'é'.repeat(9000)],
     ['an empty value', ''],
     ['astral and lone surrogate characters', '😀 \ud800 x'],
