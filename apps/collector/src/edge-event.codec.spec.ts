@@ -74,6 +74,11 @@ describe('edge event codec', () => {
     const encoder = new EdgeEventEncoder();
     const a = encoder.encode(full);
     const aCopy = Buffer.from(a);
+    // Same size, other bytes: written over the same scratch.
+    const other = encoder.encode({ ...full, id: full.id.replaceAll('1', '2'), tenant: 'CLINIC' });
+    expect(a.equals(aCopy)).toBe(true);
+    expect(other.equals(aCopy)).toBe(false);
+    // Larger than the scratch: it grows, and earlier results stay as they were.
     const b = encoder.encode({ ...full, id: 'another-id', headers: { accept: 'x'.repeat(20_000) } });
     expect(a.equals(aCopy)).toBe(true);
     expect(fromBinary(EdgeEventSchema, b).headers['accept']).toHaveLength(20_000);
