@@ -1,13 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Counter, Gauge, type Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { HotCounter, HotHistogram, type HistogramCell } from '@winnow/observability';
 import { METRICS } from './tokens';
 
 /** Every series the collector exports. Labels come from closed enums only. */
 @Injectable()
 export class CollectorMetrics {
-  readonly requests: Counter<'route' | 'method' | 'status'>;
-  readonly latency: Histogram<'route'>;
   readonly tokensRejected: Counter<'route' | 'reason'>;
   readonly accepted: Counter;
   readonly sent: Counter;
@@ -25,7 +23,6 @@ export class CollectorMetrics {
     // The two series every request touches are kept in plain numbers and handed to prom-client at
     // each scrape (see HotCounter); the rest are ordinary prom-client metrics.
     this.hotRequests = new HotCounter({ name: 'winnow_collector_requests_total', help: 'HTTP requests by route, method and status', labelNames: ['route', 'method', 'status'], registers });
-    this.requests = this.hotRequests.metric;
     this.hotLatency = new HotHistogram({
       name: 'winnow_collector_request_duration_seconds',
       help: 'Time to answer a tracking request, durable capture included',
@@ -33,7 +30,6 @@ export class CollectorMetrics {
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
       registers,
     });
-    this.latency = this.hotLatency.metric;
     this.tokensRejected = new Counter({ name: 'winnow_collector_tokens_rejected_total', help: 'Tokens refused, by route and reason; nothing is recorded for them', labelNames: ['route', 'reason'], registers });
     this.accepted = new Counter({ name: 'winnow_collector_events_accepted_total', help: 'Events captured in the spool', registers });
     this.sent = new Counter({ name: 'winnow_collector_events_sent_total', help: 'Events acknowledged as stored downstream', registers });
