@@ -124,8 +124,8 @@ export class EdgeEventEncoder {
   }
 }
 
-/** A non-negative integer below 2^53 as a varint. */
-function writeVarint(buf: Buffer, pos: number, v: number): number {
+/** Writes a non-negative integer below 2^53 as a varint at `pos`; returns the position after it. */
+export function writeVarint(buf: Buffer, pos: number, v: number): number {
   while (v > 0x7fffffff) {
     buf[pos++] = (v % 128) | 0x80;
     v = Math.floor(v / 128);

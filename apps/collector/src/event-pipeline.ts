@@ -3,6 +3,7 @@ import { ErrorCode, WinnowError, bearer, isRetryable, sendEncodedClientStream, t
 import { ClassifierService } from '@winnow/proto';
 import type { CollectorConfig } from '@winnow/config';
 import { CollectorMetrics } from './collector.metrics';
+import { writeVarint } from './edge-event.codec';
 import { Spool, type SpoolRecord } from './spool/spool';
 import { CLASSIFIER_CLIENT, COLLECTOR_CONFIG } from './tokens';
 
@@ -23,21 +24,19 @@ const INGEST = ClassifierService.method.ingest;
 
 /**
  * One IngestRequest on the wire, built from spooled EdgeEvent bytes without decoding them: field 1
- * (repeated EdgeEvent), length-delimited, once per record.
+ * (repeated EdgeEvent), length-delimited, once per record, written into one buffer.
  */
 function ingestRequest(records: readonly SpoolRecord[]): Buffer {
-  const parts: Buffer[] = [];
+  let most = 0;
+  for (const r of records) most += 1 + 5 + r.payload.length; // a record's length is < 2^32: 5 varint bytes at most
+  const out = Buffer.allocUnsafe(most);
+  let pos = 0;
   for (const r of records) {
-    const head = [0x0a];
-    let len = r.payload.length;
-    while (len >= 0x80) {
-      head.push((len & 0x7f) | 0x80);
-      len >>>= 7;
-    }
-    head.push(len);
-    parts.push(Buffer.from(head), r.payload);
+    out[pos++] = 0x0a;
+    pos = writeVarint(out, pos, r.payload.length);
+    pos += r.payload.copy(out, pos);
   }
-  return Buffer.concat(parts);
+  return out.subarray(0, pos);
 }
 
 /**
