@@ -79,8 +79,9 @@ export class Spool {
     this.dsync = opts.sync && DSYNC !== undefined;
   }
 
-  private openForAppend(path: string): number {
-    return openSync(path, this.dsync ? APPEND | DSYNC! : APPEND, 0o600);
+  /** Opens a segment for appending (mode 0600; `extra` flags, e.g. O_TRUNC, added). */
+  private openForAppend(path: string, extra = 0): number {
+    return openSync(path, (this.dsync ? APPEND | DSYNC! : APPEND) | extra, 0o600);
   }
 
   /** Opens the directory, repairs a torn tail and positions the reader after the checkpoint. */
@@ -253,7 +254,7 @@ export class Spool {
       // The newest segment may end in a torn write that could not be cut: never append to it
       // (one with no whole record in it is emptied and reused: its name is the next sequence).
       if (last.bytes === 0) {
-        this.fd = openSync(last.path, (this.dsync ? APPEND | DSYNC! : APPEND) | constants.O_TRUNC, 0o600);
+        this.fd = this.openForAppend(last.path, constants.O_TRUNC);
         this.abandoned = false;
         return;
       }
