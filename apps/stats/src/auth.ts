@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { DescMethod } from '@bufbuild/protobuf';
-import { ErrorCode, WinnowError, type CallContext, type ServiceHooks } from '@winnow/grpc';
+import { ErrorCode, WinnowError, presentedKey, serviceKeyMatcher, type CallContext, type ServiceHooks } from '@winnow/grpc';
 import type { StatsConfig } from '@winnow/config';
-import { parseApiKey, secretMatches, sha256 } from '@winnow/tokens';
+import { parseApiKey, secretMatches } from '@winnow/tokens';
 import type { EventStore } from '@winnow/storage';
 import type { StoredApiKey } from '@winnow/proto';
 import { EVENT_STORE, STATS_CONFIG } from './tokens';
@@ -49,14 +49,14 @@ export function requireService(ctx: CallContext): void {
 @Injectable()
 export class Authenticator {
   private readonly log = new Logger('Audit');
-  private readonly serviceHash: Buffer;
+  private readonly isServiceKey: (presented: string) => boolean;
   private readonly cache = new Map<string, { key: StoredApiKey | undefined; at: number }>();
 
   constructor(
     @Inject(STATS_CONFIG) config: StatsConfig,
     @Inject(EVENT_STORE) private readonly store: EventStore,
   ) {
-    this.serviceHash = sha256(config.serviceKey);
+    this.isServiceKey = serviceKeyMatcher(config.serviceKey);
   }
 
   /** A revoked key stops working at once in this process (and within CACHE_MS in others). */
@@ -74,11 +74,9 @@ export class Authenticator {
   }
 
   async authenticate(ctx: CallContext): Promise<void> {
-    const header = ctx.header('authorization') ?? '';
-    const m = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!m) throw new WinnowError(ErrorCode.Unauthenticated, 'missing "authorization: Bearer <api key>" metadata');
-    const presented = m[1]!;
-    if (secretMatches(presented, this.serviceHash)) {
+    const presented = presentedKey(ctx);
+    if (!presented) throw new WinnowError(ErrorCode.Unauthenticated, 'missing "authorization: Bearer <api key>" metadata');
+    if (this.isServiceKey(presented)) {
       ctx.locals[PRINCIPAL] = { keyId: 'service', tenant: '*' } satisfies Principal;
       return;
     }
