@@ -2,7 +2,7 @@
 //
 // Events classified per second on one core by the classification library (with message and
 // campaign history, in batches of 500 as the Ingest path sees them), and the offline command end
-// to end on a 10,000-line trace. Traces are the labelled ones of `winnow evaluate`, repeated with
+// to end on a 10,000-line trace. Traces are the synthetic scenarios of `npm run -s eval:classifier`, repeated with
 // fresh ids, messages and times to reach the sizes.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Classifier, parseTraceLine } from '@winnow/classification';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const { buildCampaigns } = await import(join(root, 'apps/cli/dist/eval/scenarios.js'));
+const { buildCampaigns } = await import(join(root, 'libs/evaluation/dist/scenarios.js'));
 const base = buildCampaigns().flatMap((c) => c.lines);
 
 function lines(count) {

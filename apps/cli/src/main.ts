@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { classifyCommand } from './classify.command';
 import { demo } from './demo';
-import { evaluateCommand } from './evaluate.command';
 import { prepareEmailCommand } from './prepare-email.command';
 import { start } from './start';
 
@@ -12,10 +11,9 @@ commands:
   demo    send a demo campaign's traffic through a fresh stack and print its statistics (npm run demo)
   prepare-email   rewrite an HTML email for a tracking domain and record its delivery (--help)
   classify FILE   print a verdict for every line of a trace (JSON lines, shared trace format)
-  evaluate        score the classifier and the isbot baseline on labelled traces
 `;
 
-const commands: Record<string, (argv: string[]) => Promise<void>> = { start, demo, 'prepare-email': prepareEmailCommand, classify: classifyCommand, evaluate: evaluateCommand };
+const commands: Record<string, (argv: string[]) => Promise<void>> = { start, demo, 'prepare-email': prepareEmailCommand, classify: classifyCommand };
 
 const name = process.argv[2] ?? '';
 const command = commands[name];

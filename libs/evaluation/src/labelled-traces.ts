@@ -8,7 +8,8 @@ export interface LabelledLine {
   tenant: string;
   campaign: string;
   message: string;
-  deliveredAt: string;
+  /** Absent when unknown (field lines whose source does not say). */
+  deliveredAt?: string;
   links: number;
   event: { kind: 'open' | 'click'; link?: number; linkRole?: string; at: string; method: string; ip: string; headers: Record<string, string> };
   label: { verdict: 'human' | 'automated'; source: string };

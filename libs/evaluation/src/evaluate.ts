@@ -1,0 +1,116 @@
+import { FIELD_TARGETS, SYNTHETIC_TARGETS, campaignError, isbotBaseline, reliability, score, winnow, type CampaignError, type Prediction, type Reliability, type Scores } from './score';
+import { buildCampaigns, type Campaign } from './scenarios';
+import { SOURCES, halfOf, isComplete, loadFieldCorpus, sourceUnit, type FieldLine, type Half } from './field-corpus';
+import type { LabelledLine } from './labelled-traces';
+
+export interface SyntheticResult {
+  campaigns: Campaign[];
+  winnow: Scores;
+  isbot: Scores;
+  winnowCampaigns: CampaignError[];
+  isbotCampaigns: CampaignError[];
+  worstCampaignError: { winnow: number; isbot: number };
+}
+
+/** The synthetic scenarios: each campaign is classified as one trace, as the offline command would. */
+export function evaluateSynthetic(campaigns: Campaign[] = buildCampaigns()): SyntheticResult {
+  const all: LabelledLine[] = [];
+  const ours: Prediction[] = [];
+  const base: Prediction[] = [];
+  const scored: boolean[] = [];
+  const winnowCampaigns: CampaignError[] = [];
+  const isbotCampaigns: CampaignError[] = [];
+  for (const c of campaigns) {
+    const w = winnow(c.lines);
+    const b = isbotBaseline(c.lines);
+    all.push(...c.lines);
+    ours.push(...w);
+    base.push(...b);
+    // The crawler corpus's labels say only "automated": no source to score, no people to count.
+    for (let i = 0; i < c.lines.length; i++) scored.push(c.name !== 'crawlers');
+    if (c.name === 'crawlers') continue;
+    winnowCampaigns.push(campaignError(c, w));
+    isbotCampaigns.push(campaignError(c, b));
+  }
+  const worst = (xs: CampaignError[]) => xs.reduce((m, x) => Math.max(m, x.error), 0);
+  return {
+    campaigns,
+    winnow: score('winnow', all, ours, (i) => scored[i]!),
+    isbot: score('isbot', all, base, (i) => scored[i]!),
+    winnowCampaigns,
+    isbotCampaigns,
+    worstCampaignError: { winnow: worst(winnowCampaigns), isbot: worst(isbotCampaigns) },
+  };
+}
+
+export function syntheticMisses(r: SyntheticResult): string[] {
+  const s = r.winnow;
+  return [
+    s.recall < SYNTHETIC_TARGETS.recall && 'recall',
+    s.humanFalsePositive > SYNTHETIC_TARGETS.humanFalsePositive && 'human events called automated',
+    s.sourceAccuracy < SYNTHETIC_TARGETS.sourceAccuracy && 'source accuracy',
+    r.worstCampaignError.winnow > SYNTHETIC_TARGETS.worstCampaignError && 'campaign unique human counts',
+  ].filter((x): x is string => typeof x === 'string');
+}
+
+export interface FieldSlice {
+  half: Half;
+  subset: 'all' | 'complete' | 'filled';
+  winnow: Scores;
+  isbot: Scores;
+}
+
+export interface FieldResult {
+  lines: FieldLine[];
+  predictions: Prediction[];
+  slices: FieldSlice[];
+  reliability: Record<Half, Reliability>;
+  /** Lines per provenance kind, per half. */
+  kinds: Record<string, Record<Half, number>>;
+  /** People's lines per mail client or browser named in the provenance. */
+  clients: Record<string, number>;
+  units: Record<Half, number>;
+}
+
+/** The field corpus: all of it classified as one trace (each source is its own tenant), scored per half. */
+export function evaluateField(lines: FieldLine[] = loadFieldCorpus()): FieldResult {
+  const predictions = winnow(lines);
+  const baseline = isbotBaseline(lines);
+  const half = lines.map((l) => halfOf(l.provenance));
+  const slices: FieldSlice[] = [];
+  for (const h of ['tuning', 'held-out'] as const) {
+    for (const subset of ['all', 'complete', 'filled'] as const) {
+      const idx = lines.map((l, i) => i).filter((i) => half[i] === h && (subset === 'all' || (subset === 'complete') === isComplete(lines[i]!)));
+      const sub = idx.map((i) => lines[i]!);
+      slices.push({
+        half: h,
+        subset,
+        winnow: score('winnow', sub, idx.map((i) => predictions[i]!)),
+        isbot: score('isbot', sub, idx.map((i) => baseline[i]!)),
+      });
+    }
+  }
+  const inHalf = (h: Half) => lines.map((_, i) => i).filter((i) => half[i] === h);
+  const rel = (h: Half) => reliability(inHalf(h).map((i) => lines[i]!), inHalf(h).map((i) => predictions[i]!));
+  const kinds: FieldResult['kinds'] = {};
+  const clients: Record<string, number> = {};
+  const units = { tuning: new Set<string>(), 'held-out': new Set<string>() };
+  lines.forEach((l, i) => {
+    (kinds[l.provenance.kind] ??= { tuning: 0, 'held-out': 0 })[half[i]!]++;
+    if (l.label.source === 'human' && l.provenance.client) clients[l.provenance.client] = (clients[l.provenance.client] ?? 0) + 1;
+    units[half[i]!].add(sourceUnit(l.provenance));
+  });
+  return { lines, predictions, slices, reliability: { tuning: rel('tuning'), 'held-out': rel('held-out') }, kinds, clients, units: { tuning: units.tuning.size, 'held-out': units['held-out'].size } };
+}
+
+export function fieldMisses(r: FieldResult, h: Half = 'held-out'): string[] {
+  const s = r.slices.find((x) => x.half === h && x.subset === 'all')!.winnow;
+  return [
+    s.recall < FIELD_TARGETS.recall && 'automated recall',
+    s.humanFalsePositive > FIELD_TARGETS.humanFalsePositive && 'people called automated',
+    s.sourceAccuracy < FIELD_TARGETS.sourceAccuracy && 'source accuracy',
+    r.reliability[h].ece > FIELD_TARGETS.ece && 'calibration (ECE)',
+  ].filter((x): x is string => typeof x === 'string');
+}
+
+export { SOURCES };
