@@ -1,4 +1,4 @@
-import { BURST_WINDOW_MS, FANOUT_WINDOW_MS, PRECURSOR_WINDOW_MS, TAINT_WINDOW_MS, decide, featuresOf, type EventContext, type EventFeatures } from './decide';
+import { BURST_WINDOW_MS, FANOUT_WINDOW_MS, MEMORY_WINDOW_MS, PRECURSOR_WINDOW_MS, TAINT_WINDOW_MS, decide, featuresOf, type EventContext, type EventFeatures } from './decide';
 import type { TraceEvent } from './trace-event';
 import type { Decision } from './verdict';
 
@@ -11,11 +11,16 @@ export interface Classified {
 
 interface Entry extends Classified {
   features: EventFeatures;
+  /** Whether the tenant's memory of automated (address, user-agent) pairs applies (not where an address carries many people). */
+  memorable: boolean;
   /** The context the current decision was made with: unchanged context, unchanged decision. */
   ctx?: EventContext;
   /** The batch that brought the event, and its position there. */
   batch: number;
   index: number;
+  /** The batch that last revised it, and its decision before that batch (a batch revises an event once). */
+  revisedIn?: number;
+  before?: Decision;
 }
 
 /** One message's events, oldest first (by time, then arrival). */
@@ -85,7 +90,8 @@ function sameContext(a: EventContext, b: EventContext): boolean {
     a.sameIpHitTrap === b.sameIpHitTrap &&
     a.followedByOtherIp === b.followedByOtherIp &&
     a.officeHelperBefore === b.officeHelperBefore &&
-    a.fanoutMessages === b.fanoutMessages
+    a.fanoutMessages === b.fanoutMessages &&
+    a.provenBeforeMs === b.provenBeforeMs
   );
 }
 
@@ -109,6 +115,21 @@ export interface ClassifierOptions {
 
 /** Campaign and address of a click, as one key under its tenant. */
 const fanoutKey = (e: TraceEvent) => `${e.campaign}\u0000${e.ip}`;
+const userAgent = (e: TraceEvent) => e.headers['user-agent'] ?? '';
+const samePair = (a: TraceEvent, b: TraceEvent) => a.ip === b.ip && userAgent(a) === userAgent(b);
+
+/** What a tenant remembers of one address: when (and with which user-agent) it was proven automated, and where it was seen. */
+interface AddressMemory {
+  /** Ascending by time. */
+  proofs: Array<{ atMs: number; ua: string }>;
+  /** Histories holding its events, to revisit when a new proof arrives (the latest kept). */
+  histories: History[];
+}
+/** Events that prove their address and user-agent automated: a trap hit, or one of a burst of links. */
+const proves = (e: TraceEvent, ctx: EventContext) => e.kind === 'click' && (e.linkRole === 'honeypot' || ctx.sameIpHitTrap || ctx.burstLinks >= 3);
+/** Proofs and histories kept per address. */
+const PROOFS_PER_ADDRESS = 32;
+const HISTORIES_PER_ADDRESS = 64;
 
 function popcount(x: number): number {
   let n = 0;
@@ -133,10 +154,17 @@ export class Classifier {
   private orderHead = 0;
   /** Clicks by tenant, then campaign and address (joined: both come from the same event). */
   private readonly fanout = new ByTenant<FanoutHit[]>();
+  /**
+   * The tenant's memory of automation: per (address, user-agent), the times a trap hit or a burst
+   * proved it automated (ascending), and the histories holding its events. Cross-campaign state; see
+   * docs/classification.md for its window and bounds.
+   */
+  private readonly memory = new ByTenant<AddressMemory>();
+  private proofCount = 0;
   private readonly maxMessages: number;
   private batchNo = 0;
   /** context() writes here; a copy is kept only when it differs from the entry's last one. */
-  private readonly scratch: EventContext = { burstRequests: 0, burstLinks: 0, burstSpanMs: 0, sameIpHitTrap: false, followedByOtherIp: false, officeHelperBefore: false, fanoutMessages: 0 };
+  private readonly scratch: EventContext = { burstRequests: 0, burstLinks: 0, burstSpanMs: 0, sameIpHitTrap: false, followedByOtherIp: false, officeHelperBefore: false, fanoutMessages: 0, provenBeforeMs: -1 };
 
   constructor(opts: ClassifierOptions = {}) {
     this.maxMessages = opts.maxMessages ?? 200_000;
@@ -169,10 +197,21 @@ export class Classifier {
         this.messages.set(event.tenant, event.message, history);
         this.order.push(history);
       }
-      const entry: Entry = { event, decision: undefined as unknown as Decision, revision: 0, features: featuresOf(event), batch: no, index: i };
+      const features = featuresOf(event);
+      // Memory can only change a weighed verdict: user-agents that settle the verdict alone need none.
+      const k = features.ua.kind;
+      const memorable = (k === 'browser' || k === 'mail_client' || k === 'other') && !features.net.appleRelay && event.ip !== '';
+      const entry: Entry = { event, decision: undefined as unknown as Decision, revision: 0, features, memorable, batch: no, index: i };
       insertInOrder(history.entries, entry);
       fresh.push(entry);
       touch(history);
+      if (memorable) {
+        let m = this.memory.get(event.tenant, event.ip);
+        if (!m) this.memory.set(event.tenant, event.ip, (m = { proofs: [], histories: [] }));
+        const hs = m.histories;
+        if (hs[hs.length - 1] !== history) hs.push(history);
+        if (hs.length > HISTORIES_PER_ADDRESS) hs.splice(0, hs.length - HISTORIES_PER_ADDRESS);
+      }
       // Private Relay egress carries many people: not evidence of fan-out.
       if (event.kind === 'click' && !entry.features.net.appleRelay && event.ip !== '') {
         const fk = fanoutKey(event);
@@ -191,33 +230,56 @@ export class Classifier {
         if (recent.length > 64) recent.splice(0, recent.length - 64);
       }
     }
-    const revised: Classified[] = [];
+    const revised: Entry[] = [];
     const ctx = this.scratch;
-    for (const history of touched) {
+    // A new proof revisits the pair's histories, even ones done already in this batch; proofs only
+    // accumulate, so this ends.
+    for (let t = 0; t < touched.length; t++) {
+      const history = touched[t]!;
       for (const entry of history.entries) {
-        this.context(entry.event, history.entries, ctx);
+        this.context(entry, history.entries, ctx);
+        if (proves(entry.event, ctx) && this.prove(entry)) {
+          for (const h of this.memory.get(entry.event.tenant, entry.event.ip)?.histories ?? []) {
+            if (h.evicted || h === history || !this.provableIn(h, entry)) continue;
+            h.mark = no;
+            touched.push(h);
+          }
+        }
         if (entry.ctx && sameContext(entry.ctx, ctx)) continue;
         entry.ctx = { ...ctx };
         const decision = decide(entry.event, entry.ctx, entry.features);
         if (entry.batch === no) {
           entry.decision = decision;
         } else if (decision.actor !== entry.decision.actor || decision.source !== entry.decision.source) {
+          if (entry.revisedIn !== no) {
+            entry.revisedIn = no;
+            entry.before = entry.decision;
+            revised.push(entry);
+          }
           entry.decision = decision;
-          entry.revision++;
-          revised.push({ event: entry.event, decision, revision: entry.revision });
-        }
+        } else entry.decision = decision;
       }
+    }
+    // An event revised back to what it was before this batch is no revision.
+    const changed: Classified[] = [];
+    for (const entry of revised) {
+      const b = entry.before!;
+      entry.before = undefined;
+      if (b.actor === entry.decision.actor && b.source === entry.decision.source) continue;
+      entry.revision++;
+      changed.push({ event: entry.event, decision: entry.decision, revision: entry.revision });
     }
     // Verdicts come back in the batch's order.
     const verdicts = new Array<Classified>(batch.length);
     for (const e of fresh) verdicts[e.index] = { event: e.event, decision: e.decision, revision: 0 };
     for (const [i, known] of repeats) verdicts[i] = { event: batch[i]!, decision: known.decision, revision: known.revision };
     this.evict();
-    return { verdicts, revised };
+    return { verdicts, revised: changed };
   }
 
   /** What the message's history (and the campaign's fan-out) says about `e`, written into `out`. */
-  private context(e: TraceEvent, list: readonly Entry[], out: EventContext): void {
+  private context(entry: Entry, list: readonly Entry[], out: EventContext): void {
+    const e = entry.event;
     let burstRequests = 0;
     // Distinct links in the burst: a bit mask for the usual small indexes, a set beyond 30.
     let linkMask = 0;
@@ -240,7 +302,7 @@ export class Classifier {
           hi = Math.max(hi, o.atMs);
         }
         if (o.kind === 'click' && o.linkRole === 'honeypot' && Math.abs(dt) <= TAINT_WINDOW_MS) sameIpHitTrap = true;
-        if (o !== e && dt <= 0 && dt >= -10_000 && features.ua.kind === 'office_helper') officeHelperBefore = true;
+        if (o !== e && dt <= 0 && dt >= -10_000 && (features.ua.kind === 'office_discovery' || (features.ua.kind === 'office_app' && o.kind === 'click'))) officeHelperBefore = true;
       } else if (e.kind === 'click' && o.kind === 'click' && o.link === e.link && dt > 0 && dt <= PRECURSOR_WINDOW_MS) {
         followedByOtherIp = true;
       }
@@ -265,6 +327,52 @@ export class Classifier {
     out.followedByOtherIp = followedByOtherIp;
     out.officeHelperBefore = officeHelperBefore;
     out.fanoutMessages = fanoutMessages;
+    out.provenBeforeMs = entry.memorable && this.proofCount > 0 ? this.provenBefore(e) : -1;
+  }
+
+  /** Records that the entry proves its pair automated; true when this is a proof not known before. */
+  private prove(entry: Entry): boolean {
+    const e = entry.event;
+    if (!entry.memorable) return false;
+    const m = this.memory.get(e.tenant, e.ip);
+    if (!m) return false;
+    const ua = userAgent(e);
+    const proofs = m.proofs;
+    let i = proofs.length;
+    while (i > 0 && proofs[i - 1]!.atMs > e.atMs) i--;
+    for (let j = i - 1; j >= 0 && proofs[j]!.atMs === e.atMs; j--) if (proofs[j]!.ua === ua) return false;
+    // Older than every proof kept, with the list full: it would be dropped at once.
+    if (i === 0 && proofs.length >= PROOFS_PER_ADDRESS) return false;
+    proofs.splice(i, 0, { atMs: e.atMs, ua });
+    this.proofCount++;
+    // The latest proofs are the ones later events need; the oldest go first.
+    if (proofs.length > PROOFS_PER_ADDRESS) proofs.splice(0, proofs.length - PROOFS_PER_ADDRESS);
+    return true;
+  }
+
+  /** Whether h holds an event of p's pair, at or after p and within the window, not yet known as proven. */
+  private provableIn(h: History, p: Entry): boolean {
+    // Entries are in time order: only those at or after the proof can be raised by it.
+    for (let i = h.entries.length - 1; i >= 0; i--) {
+      const { event: o, ctx, memorable } = h.entries[i]!;
+      const dt = o.atMs - p.event.atMs;
+      if (dt < 0) break;
+      if (memorable && dt <= MEMORY_WINDOW_MS && (!ctx || ctx.provenBeforeMs === -1) && samePair(o, p.event)) return true;
+    }
+    return false;
+  }
+
+  /** Time since the latest proof of e's address and user-agent at or before e (within the memory window), or -1. */
+  private provenBefore(e: TraceEvent): number {
+    const proofs = this.memory.get(e.tenant, e.ip)?.proofs;
+    if (!proofs || proofs.length === 0) return -1;
+    const ua = userAgent(e);
+    for (let i = proofs.length - 1; i >= 0; i--) {
+      const dt = e.atMs - proofs[i]!.atMs;
+      if (dt < 0 || proofs[i]!.ua !== ua) continue;
+      return dt <= MEMORY_WINDOW_MS ? dt : -1;
+    }
+    return -1;
   }
 
   private evict(): void {
@@ -279,5 +387,9 @@ export class Classifier {
       this.orderHead = 0;
     }
     if (this.fanout.size > this.maxMessages) this.fanout.clear();
+    if (this.memory.size > this.maxMessages) {
+      this.memory.clear();
+      this.proofCount = 0;
+    }
   }
 }

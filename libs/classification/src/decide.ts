@@ -19,12 +19,25 @@ export interface EventContext {
   officeHelperBefore: boolean;
   /** Distinct messages of the campaign this IP requested links of within FANOUT_WINDOW_MS. */
   fanoutMessages: number;
+  /**
+   * How long before this event (ms) the same address and user-agent were last proven automated in
+   * this tenant (a trap hit or a burst, in any campaign), within MEMORY_WINDOW_MS; -1 when not.
+   */
+  provenBeforeMs: number;
 }
 
 export const BURST_WINDOW_MS = 2_000;
 export const TAINT_WINDOW_MS = 120_000;
 export const PRECURSOR_WINDOW_MS = 10_000;
 export const FANOUT_WINDOW_MS = 60_000;
+/** How long a tenant remembers an (address, user-agent) pair proven automated by a trap hit or a burst. */
+export const MEMORY_WINDOW_MS = 30 * 86_400_000;
+/**
+ * Google's image proxy fetching this soon after sending is Gmail's own prefetch, not a person's
+ * open (published reports: opens counted seconds after sending to Google mailboxes). The token's send
+ * time stands for delivery (docs/classification.md).
+ */
+export const GMAIL_PREFETCH_WINDOW_MS = 15_000;
 
 
 function networkReason(n: NetworkInfo): string | undefined {
@@ -35,7 +48,8 @@ function networkReason(n: NetworkInfo): string | undefined {
   return undefined;
 }
 
-const seconds = (ms: number) => (ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : ms < 3_600_000 ? `${Math.round(ms / 1000)} s` : `${(ms / 3_600_000).toFixed(1)} h`);
+const seconds = (ms: number) =>
+  ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : ms < 3_600_000 ? `${Math.round(ms / 1000)} s` : ms < 172_800_000 ? `${(ms / 3_600_000).toFixed(1)} h` : `${(ms / 86_400_000).toFixed(1)} days`;
 
 /**
  * The rules. Signatures that settle the question come first; otherwise evidence is weighed as
@@ -62,11 +76,14 @@ export function decide(e: TraceEvent, ctx: EventContext, features: EventFeatures
     return reasons;
   };
   const vendorNet = net.category === 'security_vendor' || net.microsoftEop || net.googleSpecialCrawler;
-  const scannerSource = ua.kind === 'script' || ua.kind === 'empty' || ua.kind === 'crawler' ? Source.BOT : Source.SECURITY_SCANNER;
+  // Mail-protection services send no user-agent, or a browser's, from their own ranges.
+  const protectionNet = vendorNet || net.category === 'microsoft';
+  const scannerSource = ua.kind === 'script' || ua.kind === 'crawler' || (ua.kind === 'empty' && !protectionNet) ? Source.BOT : Source.SECURITY_SCANNER;
 
   // Requests that are never a person's open or click.
+  const office = ua.kind === 'office_discovery' || ua.kind === 'office_app';
   if (e.method === 'OPTIONS' || e.method === 'HEAD') {
-    if (ua.kind === 'office_helper' || ctx.officeHelperBefore) return automated(Source.CLIENT_HELPER, 0.95, withNet([`${e.method} from Office discovery around a person's click`]));
+    if (office || ctx.officeHelperBefore) return automated(Source.CLIENT_HELPER, 0.95, withNet([`${e.method} from Office around a person's click`]));
     if (ua.kind === 'preview') return automated(Source.LINK_PREVIEW, 0.95, withNet([`${e.method} from ${ua.name}`]));
     return automated(scannerSource, 0.93, withNet([`${e.method} request: never a person's click`, `user-agent: ${ua.name}`]));
   }
@@ -74,7 +91,13 @@ export function decide(e: TraceEvent, ctx: EventContext, features: EventFeatures
   if (!isCountable(e.method, e.headers)) return automated(Source.BOT, 0.9, withNet(['declared prefetch (Sec-Purpose/Purpose header)']));
 
   // Settled by the user-agent.
-  if (ua.kind === 'gmail_proxy') return human(0.95, withNet(['Google image proxy: fetched because a person opened the message in Gmail']));
+  if (ua.kind === 'gmail_proxy') {
+    if (e.kind === 'click') return automated(Source.SECURITY_SCANNER, 0.9, withNet(["Google's image proxy following a link: no person clicks through it"]));
+    if (since !== undefined && since < GMAIL_PREFETCH_WINDOW_MS) {
+      return automated(Source.GMAIL_PREFETCH, 0.8, withNet([`Google image proxy ${seconds(Math.max(0, since))} after sending: Gmail fetching before anyone could have read it`]));
+    }
+    return human(0.95, withNet(['Google image proxy: fetched because a person opened the message in Gmail']));
+  }
   if (e.kind === 'click' && e.linkRole === 'honeypot') return automated(scannerSource, 0.99, withNet(['hidden trap link followed: no person can see it', `user-agent: ${ua.name}`]));
   if (ua.kind === 'apple_mpp') {
     if (e.kind === 'open') return automated(Source.APPLE_MPP, net.appleRelay ? 0.99 : 0.93, withNet(['user-agent is exactly "Mozilla/5.0": Apple Mail Privacy Protection prefetch']));
@@ -84,9 +107,14 @@ export function decide(e: TraceEvent, ctx: EventContext, features: EventFeatures
   if (ua.kind === 'yahoo_proxy') return automated(Source.YAHOO_PROXY, 0.97, withNet(['Yahoo mail proxy fetching content']));
   if (ua.kind === 'scanner') return automated(Source.SECURITY_SCANNER, 0.98, withNet([`security scanner user-agent: ${ua.name}`]));
   if (ua.kind === 'preview') return automated(Source.LINK_PREVIEW, 0.97, withNet([`link preview: ${ua.name}`]));
-  if (ua.kind === 'office_helper') return automated(Source.CLIENT_HELPER, 0.93, withNet(['Office helper request around a person\'s click']));
+  if (ua.kind === 'office_discovery') return automated(Source.CLIENT_HELPER, 0.93, withNet(["Office discovery around a person's click"]));
+  if (ua.kind === 'office_app' && e.kind === 'click') return automated(Source.CLIENT_HELPER, 0.9, withNet([`${ua.name} checking the link before the person's browser opens it`]));
   if (ua.kind === 'script') return automated(Source.BOT, 0.97, withNet([`script or headless browser: ${ua.name}`]));
-  if (ua.kind === 'empty') return automated(Source.BOT, 0.93, withNet(['no user-agent']));
+  if (ua.kind === 'empty') {
+    // Mail-protection services fetch with no user-agent at all from their own ranges.
+    if (protectionNet) return automated(Source.SECURITY_SCANNER, 0.93, withNet(['no user-agent, from a mail-protection network']));
+    return automated(Source.BOT, 0.93, withNet(['no user-agent']));
+  }
   if (ua.kind === 'crawler') return automated(Source.BOT, 0.95, withNet([`crawler user-agent (${ua.name})`]));
 
   // Settled by the message's history.
@@ -116,7 +144,7 @@ export function decide(e: TraceEvent, ctx: EventContext, features: EventFeatures
   else if (net.category === 'microsoft' || net.category === 'google') add(0.7, netReason!);
   else if (net.category === 'cloud') add(1.0, netReason!);
   if (ua.stale) add(ua.stale.startsWith('browser build seen') ? 1.5 : 1.1, ua.stale);
-  if (ua.kind === 'other') add(0.6, 'unrecognised user-agent');
+  if (ua.kind === 'other' || (ua.kind === 'native_app' && e.kind === 'click')) add(0.6, 'unrecognised user-agent');
   if (e.kind === 'click' && (ua.kind === 'browser' || ua.kind === 'other')) {
     const lang = e.headers['accept-language'];
     if (!lang || lang === '*') add(0.8, 'no Accept-Language');
@@ -130,14 +158,15 @@ export function decide(e: TraceEvent, ctx: EventContext, features: EventFeatures
     if (e.headers['sec-fetch-mode'] === 'navigate') add(-0.3, 'Sec-Fetch-Mode: navigate');
   }
   if (net.appleRelay && e.kind === 'click' && ua.kind === 'browser') add(-1.0, 'Safari through iCloud Private Relay');
-  if (ua.kind === 'mail_client' && e.kind === 'open') add(-0.8, 'a mail client fetching images');
+  if ((ua.kind === 'mail_client' || ua.kind === 'office_app' || ua.kind === 'native_app') && e.kind === 'open') add(-0.8, `${ua.kind === 'office_app' ? ua.name : `a ${ua.name}`} fetching the message's images`);
   if (ctx.officeHelperBefore) add(-0.8, 'Office discovery just before: a person clicking in Office');
+  if (ctx.provenBeforeMs >= 0) add(3.0, `this address and user-agent were proven automated (trap link or burst) ${seconds(ctx.provenBeforeMs)} earlier`);
 
   const p = 1 / (1 + Math.exp(-score));
   const strongest = reasons.filter(([w]) => (p >= 0.5 ? w > 0 : w < 0)).sort((a, b) => Math.abs(b[0]) - Math.abs(a[0])).map(([, why]) => why);
   if (p >= 0.5) {
     // Gateways run from their vendors' and the big mail providers' networks, often on stale builds.
-    const gateway = vendorNet || ua.stale !== undefined || net.category === 'microsoft' || net.category === 'google';
+    const gateway = vendorNet || ua.stale?.startsWith('browser build seen') === true || net.category === 'microsoft' || net.category === 'google';
     const source = gateway ? Source.SECURITY_SCANNER : Source.BOT;
     return automated(source, round(p), strongest.length ? strongest : ['automated evidence outweighs the prior']);
   }

@@ -11,12 +11,14 @@ export type UaKind =
   | 'yahoo_proxy'
   | 'scanner' // a security product naming itself
   | 'preview' // chat and social link previews
-  | 'office_helper' // Office's discovery requests around a person's click
+  | 'office_discovery' // Office's discovery requests (OPTIONS/HEAD) around a person's click
+  | 'office_app' // an Office program's own request (Outlook rendering images, Word or Outlook checking a link)
   | 'script' // HTTP libraries, command-line tools, headless browsers
   | 'empty'
   | 'crawler' // matched by the isbot pattern list
   | 'browser'
   | 'mail_client'
+  | 'native_app' // an app's own HTTP stack (Apple CFNetwork, Android Dalvik): a mail app fetching images
   | 'other';
 
 export interface UaInfo {
@@ -39,6 +41,11 @@ const SCANNERS: Array<[RegExp, string]> = [
   [/Forcepoint|Websense/i, 'Forcepoint'],
   [/Trend ?Micro/i, 'Trend Micro'],
 ];
+/**
+ * Security products that describe themselves without a name we list: link scanners, antivirus
+ * URL checks, reputation services. Their self-description is the behaviour.
+ */
+const SECURITY_WORDS = /anti-?virus|virustotal|kaspersky|bitdefender|sophos|fortiguard|zscaler|symantec|mcafee|norton|webroot|eset|avast|malware|phish|safe-?browsing|url ?scan|urlscan|link ?(?:scan|check|resolver|protect)|(?:^|[^a-z])scanner|threat|reputation|sandbox/i;
 const PREVIEWS: Array<[RegExp, string]> = [
   [/Slackbot|Slack-ImgProxy/, 'Slack'],
   [/SkypeUriPreview/, 'Teams/Skype preview'],
@@ -51,7 +58,19 @@ const PREVIEWS: Array<[RegExp, string]> = [
   [/LinkedInBot/, 'LinkedIn preview'],
   [/Viber|Line\/|KakaoTalk-scrap|SignalPreview|redditbot|Pinterestbot|Embedly|Iframely/i, 'link preview'],
 ];
-const OFFICE_HELPER = /Microsoft Office (?:Protocol|Existence) Discovery|ms-office; MSOffice|\bms-office\b(?!.*Outlook)/;
+/**
+ * What previewers call themselves when they are in no list: the card or "unfurl" a chat, note or
+ * social app builds from a shared link, and the fediverse servers that fetch a card for a post.
+ */
+const PREVIEW_WORDS = /preview|unfurl|onebox|rich ?link|link ?expand|externalhit|externalfetcher|url ?lookup|embed|link ?bot|card ?bot|mastodon|pleroma|misskey|akkoma|bluesky|cardyb/i;
+const OFFICE_DISCOVERY = /Microsoft Office (?:Protocol|Existence) Discovery/;
+/**
+ * An Office program's own HTTP stack: Outlook for Windows fetching the message's images sends an
+ * IE-style string with `Microsoft Outlook 16.0.x; ms-office; MSOffice 16` or `Microsoft Office/16.0
+ * (...; Microsoft Outlook 16.0.x; Pro)`; Word and Outlook checking a link before the browser opens it
+ * send `ms-office` too. Which of the two it is depends on what was fetched (decide.ts).
+ */
+const OFFICE_APP = /\bms-office\b|\bMSOffice \d|^Microsoft Office\b|Microsoft Outlook|Microsoft Office (?:Word|Excel|PowerPoint|OneNote)/;
 const SCRIPTS: Array<[RegExp, string]> = [
   [/^curl\//i, 'curl'],
   [/^Wget\//i, 'Wget'],
@@ -66,7 +85,20 @@ const SCRIPTS: Array<[RegExp, string]> = [
   [/HeadlessChrome|PhantomJS|Puppeteer|Playwright|Selenium|Electron\/.*HeadlessChrome/, 'headless browser'],
   [/^PostmanRuntime|^insomnia/i, 'API client'],
 ];
-const MAIL_CLIENTS = /Microsoft Outlook|Thunderbird\/|\bOutlook-iOS\b|Outlook-Android|Airmail|Spark\/|Mailbird|eM Client|Postbox|^Mozilla\/5\.0 \([^)]*\) AppleWebKit\/[\d.]+ \(KHTML, like Gecko\)(?: Mobile\/\w+)?$/;
+/**
+ * A mail application naming itself in a user-agent that is no browser string ("YahooMobileMail/1.0
+ * (Android Mail; ...)", "mobmail android ... ru.mail.mailapp", "MobileMail/1.0 CFNetwork/..."): a
+ * product word with "mail" in it, and none of the words harvesters, validators and proxies use.
+ */
+const MAIL_APP = /(?:^|[\s(;,./-])[a-z]*mail[a-z]*(?:[\s/;),.-]|$)/i;
+const NOT_A_READER = /bot\b|crawl|spider|scan|check|harvest|extract|collect|siphon|proxy|validat|verif|monitor|wolf|sender|marketing|track/i;
+/** Apple's and Android's own HTTP stacks: a native app (on an image, a mail app showing the message). */
+const NATIVE_APP = /\bCFNetwork\/[\d.]+ Darwin\/|^Dalvik\/[\d.]+ \(Linux; U; Android/;
+/**
+ * Desktop and mobile mail programs by name (device-detector's and uap-core's mail-client families),
+ * and WebKit with no browser token: Apple Mail and iOS Mail rendering a message.
+ */
+const MAIL_CLIENTS = /Microsoft Outlook|Outlook-(?:iOS|Android|Mac|Express)|Thunderbird\/|Icedove\/|SeaMonkey\/|Lotus-Notes|\bNotes\/\d|Eudora|The Bat!|Pegasus|Sylpheed|Evolution\/|Sparrow|Airmail|Spark\/|Postbox|eM Client|Newton\/|Canary Mail|Edison|BlueMail|Nine\/|Aqua ?Mail|K-9|Tempo\/|Zimbra|Barca\/|Mutt\/|Alpine\/|^Mozilla\/5\.0 \([^)]*\) AppleWebKit\/[\d.]+ \(KHTML, like Gecko\)(?: Mobile\/\w+)?$/;
 
 /** Chrome majors older than this are stale in the rule set of 2026 (current releases are 140+). */
 export const STALE_CHROME_MAJOR = 110;
@@ -79,6 +111,7 @@ function staleness(ua: string): string | undefined {
   if (chrome && Number(chrome[1]) < STALE_CHROME_MAJOR && !/Edge\/|OPR\//.test(ua)) return `outdated Chrome ${chrome[1]}`;
   if (/Windows NT 5\.[12]|Windows NT 6\.0|Windows XP/.test(ua)) return 'Windows XP or Vista';
   if (/MSIE [\d.]+;.*Mac/.test(ua)) return 'Internet Explorer on a Mac';
+  if (/MSIE (?:[5-9]|10)\./.test(ua)) return 'Internet Explorer 10 or older (retired)';
   return undefined;
 }
 
@@ -102,15 +135,21 @@ function compute(ua: string): UaInfo {
   if (YAHOO.test(ua)) return { kind: 'yahoo_proxy', name: 'Yahoo mail proxy' };
   for (const [re, name] of SCANNERS) if (re.test(ua)) return { kind: 'scanner', name };
   for (const [re, name] of PREVIEWS) if (re.test(ua)) return { kind: 'preview', name };
-  if (OFFICE_HELPER.test(ua)) return { kind: 'office_helper', name: 'Office discovery' };
+  if (SECURITY_WORDS.test(ua)) return { kind: 'scanner', name: 'security product' };
+  if (PREVIEW_WORDS.test(ua)) return { kind: 'preview', name: 'link preview' };
+  if (OFFICE_DISCOVERY.test(ua)) return { kind: 'office_discovery', name: 'Office discovery' };
+  if (OFFICE_APP.test(ua)) return { kind: 'office_app', name: /Outlook/.test(ua) ? 'Outlook for Windows' : 'Microsoft Office' };
   for (const [re, name] of SCRIPTS) if (re.test(ua)) return { kind: 'script', name };
   const stale = staleness(ua);
-  if (MAIL_CLIENTS.test(ua)) return { kind: 'mail_client', name: 'mail client', ...(stale ? { stale } : {}) };
+  if (MAIL_CLIENTS.test(ua) || (MAIL_APP.test(ua) && !NOT_A_READER.test(ua))) return { kind: 'mail_client', name: 'mail client', ...(stale ? { stale } : {}) };
+  if (NATIVE_APP.test(ua)) return { kind: 'native_app', name: 'native app' };
   if (/^Mozilla\/[45]\.0 \(/.test(ua) && /AppleWebKit|Gecko\/|Trident|MSIE/.test(ua) && !isbot(ua)) {
     const name = /Edg\/(\d+)/.exec(ua)?.[0] ?? /Firefox\/(\d+)/.exec(ua)?.[0] ?? /Chrome\/(\d+)/.exec(ua)?.[0] ?? /Version\/([\d.]+).*Safari/.exec(ua)?.[0] ?? 'browser';
     return { kind: 'browser', name: name.replace('/', ' '), ...(stale ? { stale } : {}) };
   }
   if (isbot(ua)) return { kind: 'crawler', name: 'crawler or bot' };
+  // "Mozilla/5.0 (compatible; Name/1.0; +http://...)" with no browser engine is how crawlers introduce themselves.
+  if (/^Mozilla\/\d\.\d \(compatible;/.test(ua)) return { kind: 'crawler', name: 'self-described crawler' };
   if (/bot\b|crawl|spider|scan|monitor|check|fetch|http/i.test(ua)) return { kind: 'crawler', name: 'automated client' };
   return { kind: 'other', name: 'unrecognised user-agent', ...(stale ? { stale } : {}) };
 }
