@@ -1,4 +1,5 @@
 import { BURST_WINDOW_MS, FANOUT_WINDOW_MS, MEMORY_WINDOW_MS, PRECURSOR_WINDOW_MS, TAINT_WINDOW_MS, decide, featuresOf, type EventContext, type EventFeatures } from './decide';
+import { BUNDLED_CALIBRATION, calibrated, type Calibration } from './calibration';
 import type { TraceEvent } from './trace-event';
 import type { Decision } from './verdict';
 
@@ -111,6 +112,8 @@ function insertInOrder(entries: Entry[], entry: Entry): void {
 export interface ClassifierOptions {
   /** Messages whose history is kept for later evidence; the oldest are forgotten first. */
   maxMessages?: number;
+  /** How the rules' confidence maps to calibrated confidence; null leaves it as the rules give it (for fitting). */
+  calibration?: Calibration | null;
 }
 
 /** Campaign and address of a click, as one key under its tenant. */
@@ -166,8 +169,11 @@ export class Classifier {
   /** context() writes here; a copy is kept only when it differs from the entry's last one. */
   private readonly scratch: EventContext = { burstRequests: 0, burstLinks: 0, burstSpanMs: 0, sameIpHitTrap: false, followedByOtherIp: false, officeHelperBefore: false, fanoutMessages: 0, provenBeforeMs: -1 };
 
+  private readonly calibration: Calibration | null;
+
   constructor(opts: ClassifierOptions = {}) {
     this.maxMessages = opts.maxMessages ?? 200_000;
+    this.calibration = opts.calibration === undefined ? BUNDLED_CALIBRATION : opts.calibration;
   }
 
   classify(batch: readonly TraceEvent[]): { verdicts: Classified[]; revised: Classified[] } {
@@ -247,7 +253,7 @@ export class Classifier {
         }
         if (entry.ctx && sameContext(entry.ctx, ctx)) continue;
         entry.ctx = { ...ctx };
-        const decision = decide(entry.event, entry.ctx, entry.features);
+        const decision = calibrated(decide(entry.event, entry.ctx, entry.features), this.calibration);
         if (entry.batch === no) {
           entry.decision = decision;
         } else if (decision.actor !== entry.decision.actor || decision.source !== entry.decision.source) {

@@ -8,3 +8,4 @@ export * from './classify';
 export * from './net/networks';
 export * from './net/ip-ranges';
 export * from './trace-format';
+export * from './calibration';

@@ -143,6 +143,9 @@ function compute(ua: string): UaInfo {
   const stale = staleness(ua);
   if (MAIL_CLIENTS.test(ua) || (MAIL_APP.test(ua) && !NOT_A_READER.test(ua))) return { kind: 'mail_client', name: 'mail client', ...(stale ? { stale } : {}) };
   if (NATIVE_APP.test(ua)) return { kind: 'native_app', name: 'native app' };
+  // A browser string carrying a contact address or an app id was appended to by a service; browsers
+  // never put one there (published scanner strings: "... Safari/537.36 AppEngine-Google; (+http://...; appid: ...)").
+  if (/^Mozilla\/[45]\.0 \(/.test(ua) && /https?:\/\/|\+http|\bappid\b|@[\w-]+\.[a-z]{2,}/i.test(ua)) return { kind: 'crawler', name: 'browser string with a service\'s contact address' };
   if (/^Mozilla\/[45]\.0 \(/.test(ua) && /AppleWebKit|Gecko\/|Trident|MSIE/.test(ua) && !isbot(ua)) {
     const name = /Edg\/(\d+)/.exec(ua)?.[0] ?? /Firefox\/(\d+)/.exec(ua)?.[0] ?? /Chrome\/(\d+)/.exec(ua)?.[0] ?? /Version\/([\d.]+).*Safari/.exec(ua)?.[0] ?? 'browser';
     return { kind: 'browser', name: name.replace('/', ' '), ...(stale ? { stale } : {}) };

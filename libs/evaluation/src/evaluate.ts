@@ -1,4 +1,5 @@
-import { FIELD_TARGETS, SYNTHETIC_TARGETS, campaignError, isbotBaseline, reliability, score, winnow, type CampaignError, type Prediction, type Reliability, type Scores } from './score';
+import { BUNDLED_CALIBRATION, type Calibration } from '@winnow/classification';
+import { FIELD_TARGETS, SYNTHETIC_TARGETS, campaignError, fitCalibration, isbotBaseline, reliability, score, winnow, type CampaignError, type Prediction, type Reliability, type Scores } from './score';
 import { buildCampaigns, type Campaign } from './scenarios';
 import { SOURCES, halfOf, isComplete, loadFieldCorpus, sourceUnit, type FieldLine, type Half } from './field-corpus';
 import type { LabelledLine } from './labelled-traces';
@@ -70,6 +71,15 @@ export interface FieldResult {
   /** People's lines per mail client or browser named in the provenance. */
   clients: Record<string, number>;
   units: Record<Half, number>;
+  /** The calibration the classifier ships with, and what a fit on today's tuning half gives. */
+  calibration: { bundled: Calibration; fresh: Calibration };
+}
+
+/** Fits the calibration on the tuning half's uncalibrated verdicts. */
+export function fitOnTuningHalf(lines: FieldLine[] = loadFieldCorpus()): Calibration {
+  const raw = winnow(lines, null);
+  const idx = lines.map((_, i) => i).filter((i) => halfOf(lines[i]!.provenance) === 'tuning');
+  return fitCalibration(idx.map((i) => lines[i]!), idx.map((i) => raw[i]!), `tuning half of the field corpus: ${idx.length} lines`);
 }
 
 /** The field corpus: all of it classified as one trace (each source is its own tenant), scored per half. */
@@ -100,7 +110,16 @@ export function evaluateField(lines: FieldLine[] = loadFieldCorpus()): FieldResu
     if (l.label.source === 'human' && l.provenance.client) clients[l.provenance.client] = (clients[l.provenance.client] ?? 0) + 1;
     units[half[i]!].add(sourceUnit(l.provenance));
   });
-  return { lines, predictions, slices, reliability: { tuning: rel('tuning'), 'held-out': rel('held-out') }, kinds, clients, units: { tuning: units.tuning.size, 'held-out': units['held-out'].size } };
+  return {
+    lines,
+    predictions,
+    slices,
+    reliability: { tuning: rel('tuning'), 'held-out': rel('held-out') },
+    kinds,
+    clients,
+    units: { tuning: units.tuning.size, 'held-out': units['held-out'].size },
+    calibration: { bundled: BUNDLED_CALIBRATION, fresh: fitOnTuningHalf(lines) },
+  };
 }
 
 export function fieldMisses(r: FieldResult, h: Half = 'held-out'): string[] {

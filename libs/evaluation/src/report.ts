@@ -52,6 +52,10 @@ export function fieldReport(r: FieldResult): string {
     out.push(`  reliability of winnow's confidence: ${rel.buckets.map((b) => `[${b.lo.toFixed(1)},${b.hi.toFixed(1)}) n=${b.events} conf ${num(b.confidence)} right ${num(b.accuracy)}`).join('; ')}`);
     out.push(`  expected calibration error: ${num(rel.ece)}`);
   }
+  const knots = (c: { knots: Array<[number, number]> }) => c.knots.map(([x, y]) => `${x}->${y}`).join(', ') || 'identity';
+  const same = JSON.stringify(r.calibration.bundled.knots) === JSON.stringify(r.calibration.fresh.knots);
+  out.push(`  calibration shipped (${r.calibration.bundled.fittedOn}): ${knots(r.calibration.bundled)}`);
+  if (!same) out.push(`  a fit on today's tuning half differs: ${knots(r.calibration.fresh)} (refit: npm run -s eval:classifier -- --fit)`);
   out.push(`  targets (held-out half, reported, not gated): human->auto <= ${pct(t.humanFalsePositive)}, recall >= ${t.recall}, source accuracy >= ${pct(t.sourceAccuracy)}, ECE <= ${t.ece}`);
   const missed = fieldMisses(r);
   out.push(missed.length ? `  held-out half misses: ${missed.join(', ')}` : '  held-out half meets every target');

@@ -1,5 +1,5 @@
 import { isbot } from 'isbot';
-import { Classifier, parseTraceLine, verdictLine } from '@winnow/classification';
+import { Classifier, parseTraceLine, verdictLine, type Calibration } from '@winnow/classification';
 import type { Campaign } from './scenarios';
 import type { LabelledLine } from './labelled-traces';
 
@@ -11,9 +11,9 @@ export interface Prediction {
 }
 
 /** Winnow's verdicts for a set of lines, classified as one trace (the offline command's way). */
-export function winnow(lines: readonly LabelledLine[]): Prediction[] {
+export function winnow(lines: readonly LabelledLine[], calibration?: Calibration | null): Prediction[] {
   const events = lines.map((l) => parseTraceLine(l));
-  const { verdicts } = new Classifier({ maxMessages: Number.MAX_SAFE_INTEGER }).classify(events);
+  const { verdicts } = new Classifier({ maxMessages: Number.MAX_SAFE_INTEGER, ...(calibration !== undefined ? { calibration } : {}) }).classify(events);
   return verdicts.map((v) => {
     const line = verdictLine(v);
     return { verdict: line['verdict'] as Prediction['verdict'], source: line['source'] as string, confidence: v.decision.confidence };
@@ -156,3 +156,29 @@ export function reliability(lines: readonly LabelledLine[], pred: readonly Predi
 /** Targets of issue 12: the synthetic scenarios gate `npm test`; the field corpus is reported. */
 export const SYNTHETIC_TARGETS = { recall: 0.97, humanFalsePositive: 0.01, sourceAccuracy: 0.95, worstCampaignError: 0.03 };
 export const FIELD_TARGETS = { recall: 0.95, humanFalsePositive: 0.02, sourceAccuracy: 0.9, ece: 0.05 };
+
+/** Pseudo-events each bucket's observed accuracy is shrunk toward its stated confidence with. */
+const SHRINK = 20;
+
+/**
+ * Fits the calibration map (libs/classification/src/calibration.ts) on uncalibrated predictions:
+ * per 0.1 bucket of stated confidence, the observed share right, shrunk toward the stated
+ * confidence by SHRINK pseudo-events, made non-decreasing by pooling adjacent violators.
+ */
+export function fitCalibration(lines: readonly LabelledLine[], raw: readonly Prediction[], fittedOn: string): Calibration {
+  const rel = reliability(lines, raw);
+  const blocks = rel.buckets.map((b) => ({ x: b.confidence, y: (b.events * b.accuracy + SHRINK * b.confidence) / (b.events + SHRINK), w: b.events + SHRINK, n: 1 }));
+  // Pool adjacent violators: merge a block into its left neighbour while it lies below it.
+  const pooled: typeof blocks = [];
+  for (const b of blocks) {
+    pooled.push({ ...b });
+    while (pooled.length > 1 && pooled[pooled.length - 2]!.y > pooled[pooled.length - 1]!.y) {
+      const r = pooled.pop()!;
+      const l = pooled.pop()!;
+      const w = l.w + r.w;
+      pooled.push({ x: (l.x * l.w + r.x * r.w) / w, y: (l.y * l.w + r.y * r.w) / w, w, n: l.n + r.n });
+    }
+  }
+  const r3 = (x: number) => Math.round(x * 1000) / 1000;
+  return { fittedOn, knots: pooled.map((b) => [r3(b.x), r3(Math.min(0.995, Math.max(0.5, b.y)))] as [number, number]) };
+}

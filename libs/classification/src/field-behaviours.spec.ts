@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import { Source } from '@winnow/proto';
+import { Classifier } from './classifier';
+import type { TraceEvent } from './trace-event';
+
+// Each case is built from a string published by somebody else (the URL is beside it); the behaviour
+// it pins down is issue 12's. The field corpus (test/fixtures/field) holds these and many more.
+const T0 = Date.UTC(2026, 2, 2, 10, 0, 0);
+const HOME = '203.0.113.10';
+let n = 0;
+function ev(p: Partial<TraceEvent> & { afterMs: number; ua?: string }): TraceEvent {
+  return {
+    id: `b${n++}`,
+    tenant: p.tenant ?? 't',
+    campaign: p.campaign ?? 'c',
+    message: p.message ?? 'm1',
+    recipientDomain: '',
+    deliveredAtMs: p.deliveredAtMs ?? T0,
+    links: 4,
+    kind: p.kind ?? 'click',
+    link: p.link ?? 0,
+    linkRole: p.linkRole ?? 'content',
+    atMs: (p.deliveredAtMs ?? T0) + p.afterMs,
+    method: p.method ?? 'GET',
+    ip: p.ip ?? HOME,
+    headers: p.headers ?? (p.ua !== undefined ? { 'user-agent': p.ua } : {}),
+  };
+}
+const sources = (events: TraceEvent[], c = new Classifier()) => c.classify(events).verdicts.map((v) => Source[v.decision.source]);
+const one = (e: TraceEvent) => sources([e])[0];
+
+const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36';
+const navigate = (ua: string) => ({ 'user-agent': ua, 'accept-language': 'en-US,en;q=0.9', 'sec-fetch-mode': 'navigate', 'sec-fetch-user': '?1', accept: 'text/html' });
+
+describe('people reading in Outlook and in mail apps', () => {
+  // https://github.com/gophish/gophish/issues/1920 (the poster's own Outlook open)
+  const OUTLOOK_IE = 'Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 10.0; WOW64; Trident/7.0; .NET4.0C; .NET4.0E; .NET CLR 2.0.50727; .NET CLR 3.0.30729; .NET CLR 3.5.30729; Microsoft Outlook 16.0.9126; Microsoft Outlook 16.0.9126; ms-office; MSOffice 16)';
+  // uap-core tests/test_ua.yaml, Outlook family
+  const OUTLOOK_OFFICE = 'Microsoft Office/16.0 (Microsoft Outlook 16.0.12329; Pro), Mozilla/4.0 (compatible; ms-office; MSOffice 16)';
+
+  it('an Outlook for Windows image fetch (ms-office / MSOffice tokens) is the person opening it', () => {
+    expect(one(ev({ kind: 'open', afterMs: 3_600_000, ua: OUTLOOK_IE }))).toBe('HUMAN');
+    expect(one(ev({ kind: 'open', afterMs: 3_600_000, ua: OUTLOOK_OFFICE }))).toBe('HUMAN');
+    // Opened within a minute of delivery, still a person: opens are not condemned by timing alone.
+    expect(one(ev({ kind: 'open', afterMs: 40_000, ua: OUTLOOK_IE }))).toBe('HUMAN');
+  });
+
+  it("Office's own requests around a click stay helpers, and the person's browser after them is the click", () => {
+    // https://github.com/indico/indico/issues/4720: HEAD with "ms-office", then Firefox a second later.
+    const events = [
+      ev({ afterMs: 3_600_000, method: 'OPTIONS', ua: 'Microsoft Office Protocol Discovery' }),
+      ev({ afterMs: 3_600_200, method: 'HEAD', ua: 'Mozilla/4.0 (compatible; ms-office)' }),
+      ev({ afterMs: 3_600_400, ua: OUTLOOK_OFFICE }),
+      ev({ afterMs: 3_601_000, headers: navigate('Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:83.0) Gecko/20100101 Firefox/83.0') }),
+    ];
+    expect(sources(events)).toEqual(['CLIENT_HELPER', 'CLIENT_HELPER', 'CLIENT_HELPER', 'HUMAN']);
+  });
+
+  it('mail apps whose user-agent is no browser string are people', () => {
+    const apps = [
+      'YahooMobileMail/1.0 (Android Mail; 1.3.10) (supersonic;HTC;PC36100;2.3.5/GRJ90)', // uap-core test_ua.yaml
+      'mobmail android 6.1.0.23122 ru.mail.mailapp', // browscap tests, issue 1628
+      'Mail/3731.600.7 CFNetwork/1408.0.4 Darwin/22.5.0', // Apple Mail through CFNetwork, device-detector fixtures
+      'Airmail%203/420 CFNetwork/811.4.18 Darwin/16.5.0 (x86_64)', // device-detector pim fixtures
+      'Mozilla/4.0 (compatible; Lotus-Notes/6.0; Windows-NT)', // device-detector pim fixtures
+      'Mozilla/5.0 (Windows NT 10.0; Win64; x64; WebView/3.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/70.0.3538.102 Safari/537.36 Edge/18.19045', // Windows Mail (EdgeHTML WebView)
+    ];
+    for (const ua of apps) expect(one(ev({ kind: 'open', afterMs: 7_200_000, ua })), ua).toBe('HUMAN');
+  });
+});
+
+describe("Google's image proxy, weighed by time since sending", () => {
+  const PROXY = 'Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)';
+  const GOOGLE = '66.249.84.10';
+
+  it('is a person opening in Gmail in general', () => {
+    expect(one(ev({ kind: 'open', afterMs: 600_000, ip: GOOGLE, ua: PROXY }))).toBe('HUMAN');
+    expect(one(ev({ kind: 'open', afterMs: 15_000, ip: GOOGLE, ua: PROXY }))).toBe('HUMAN');
+  });
+
+  it('is Gmail prefetching when it fetches within seconds of the send, before anyone could read it', () => {
+    // https://github.com/gophish/gophish/issues/3086: "incremented 4 seconds after it is being sent ... still unread"
+    expect(one(ev({ kind: 'open', afterMs: 4_000, ip: GOOGLE, ua: PROXY }))).toBe('GMAIL_PREFETCH');
+    expect(one(ev({ kind: 'open', afterMs: 14_999, ip: GOOGLE, ua: PROXY }))).toBe('GMAIL_PREFETCH');
+  });
+
+  it('is a person when the send time is unknown, and automated when it follows a link', () => {
+    expect(one(ev({ kind: 'open', afterMs: 1_000, deliveredAtMs: 0, ip: GOOGLE, ua: PROXY }))).toBe('HUMAN');
+    expect(one(ev({ kind: 'click', afterMs: 600_000, ip: GOOGLE, ua: PROXY }))).toBe('SECURITY_SCANNER');
+  });
+});
+
+describe('scanners that look like browsers, and the people on the same networks', () => {
+  it('a browser string with a service address appended is automated', () => {
+    // device-detector Tests/fixtures/bots.yml (VirusTotal's cloud fetcher)
+    const ua = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/112.0.0.0 Safari/537.36 AppEngine-Google; (+http://code.google.com/appengine; appid: s~virustotalcloud)';
+    expect(one(ev({ afterMs: 600_000, ua }))).not.toBe('HUMAN');
+  });
+
+  it('a stale Chrome from a Microsoft network with no browser headers is a scanner; a current browser there is a person', () => {
+    // https://github.com/gophish/gophish/issues/973: 40.107.218.12, Chrome/57, open and click in the same second
+    const stale = { 'user-agent': 'Mozilla/5.0 (Windows NT 6.1; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/57.0.2987.133 Safari/537.36' };
+    expect(one(ev({ afterMs: 600_000, ip: '40.107.218.12', headers: stale }))).toBe('SECURITY_SCANNER');
+    expect(one(ev({ afterMs: 600_000, ip: '40.94.30.11', headers: navigate(`${CHROME} Edg/142.0.0.0`) }))).toBe('HUMAN');
+  });
+
+  it('blank user-agents from Microsoft mail-protection ranges are security_scanner; from elsewhere bot', () => {
+    // https://github.com/pglombardo/PasswordPusher/issues/2180: HEAD from 52.102.16.181, no user-agent
+    expect(one(ev({ afterMs: 30_000, method: 'HEAD', ip: '52.102.16.181', headers: { connection: 'Keep-Alive' } }))).toBe('SECURITY_SCANNER');
+    expect(one(ev({ afterMs: 30_000, ip: '104.47.1.1', headers: {} }))).toBe('SECURITY_SCANNER');
+    expect(one(ev({ afterMs: 30_000, ip: HOME, headers: {} }))).toBe('BOT');
+  });
+
+  it('a previewer in no named list is link_preview when it calls itself one', () => {
+    // monperrus/crawler-user-agents
+    expect(one(ev({ afterMs: 600_000, ua: 'ClickUpLinkUnfurler/1.0 (+https://clickup.com)' }))).toBe('LINK_PREVIEW');
+    expect(one(ev({ afterMs: 600_000, ua: 'Mozilla/5.0 (compatible; SnapURLPreview/1.0; +https://www.snapchat.com)' }))).toBe('LINK_PREVIEW');
+    expect(one(ev({ afterMs: 600_000, ua: 'http.rb/2.2.2 (Mastodon/1.5.0; +https://mstdn.io/)' }))).toBe('LINK_PREVIEW');
+  });
+});
+
+describe("the tenant's memory of proven (address, user-agent) pairs", () => {
+  const SCANNER_IP = '198.51.100.77';
+  const SCANNER = { 'user-agent': CHROME, accept: '*/*' };
+  // A trap hit and a burst in campaign A prove the pair.
+  const proof = (at = 0) => [
+    ev({ campaign: 'a', message: 'a1', afterMs: at + 30_000, ip: SCANNER_IP, headers: SCANNER, link: 0 }),
+    ev({ campaign: 'a', message: 'a1', afterMs: at + 30_300, ip: SCANNER_IP, headers: SCANNER, link: 3, linkRole: 'honeypot' }),
+  ];
+  // A lone click days later in campaign B, nothing else against it but the missing language header.
+  const later = (afterMs: number, ip = SCANNER_IP, headers: Record<string, string> = SCANNER) => ev({ campaign: 'b', message: 'b1', afterMs, ip, headers });
+
+  it('raises later events of the pair in other campaigns', () => {
+    expect(sources([...proof(), later(5 * 86_400_000)])).toEqual(['SECURITY_SCANNER', 'SECURITY_SCANNER', 'BOT']);
+    // Without the proof the same click is a person's.
+    expect(sources([later(5 * 86_400_000)])).toEqual(['HUMAN']);
+  });
+
+  it('never on the network alone: another user-agent at the same address is judged on its own', () => {
+    expect(sources([...proof(), later(5 * 86_400_000, SCANNER_IP, navigate(`${CHROME} Edg/142.0.0.0`))])[2]).toBe('HUMAN');
+    expect(sources([...proof(), later(5 * 86_400_000, '198.51.100.78')])[2]).toBe('HUMAN');
+  });
+
+  it('lasts 30 days and only reaches forward in time', () => {
+    expect(sources([...proof(), later(31 * 86_400_000)])[2]).toBe('HUMAN');
+    expect(sources([later(600_000), ...proof(86_400_000)])[0]).toBe('HUMAN');
+  });
+
+  it('revises an event already classified when the proof arrives later, whatever the arrival order', () => {
+    const c = new Classifier();
+    const click = later(5 * 86_400_000);
+    expect(c.classify([click]).verdicts.map((v) => Source[v.decision.source])).toEqual(['HUMAN']);
+    const { revised } = c.classify(proof());
+    expect(revised.map((r) => [r.event.id, Source[r.decision.source], r.revision])).toEqual([[click.id, 'BOT', 1]]);
+  });
+});
