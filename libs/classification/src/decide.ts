@@ -167,7 +167,8 @@ export function decide(e: TraceEvent, ctx: EventContext, features: EventFeatures
   if (p >= 0.5) {
     // Gateways run from their vendors' and the big mail providers' networks, often on stale builds.
     const gateway = vendorNet || ua.stale?.startsWith('browser build seen') === true || net.category === 'microsoft' || net.category === 'google';
-    const source = gateway ? Source.SECURITY_SCANNER : Source.BOT;
+    // A pair the tenant caught at a trap or in a burst keeps the source it was caught as.
+    const source = gateway ? Source.SECURITY_SCANNER : ctx.provenBeforeMs >= 0 ? scannerSource : Source.BOT;
     return automated(source, round(p), strongest.length ? strongest : ['automated evidence outweighs the prior']);
   }
   const why = strongest.length ? strongest : [`no automated signature (user-agent: ${ua.name})`];

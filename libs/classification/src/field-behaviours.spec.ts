@@ -131,7 +131,7 @@ describe("the tenant's memory of proven (address, user-agent) pairs", () => {
   const later = (afterMs: number, ip = SCANNER_IP, headers: Record<string, string> = SCANNER) => ev({ campaign: 'b', message: 'b1', afterMs, ip, headers });
 
   it('raises later events of the pair in other campaigns', () => {
-    expect(sources([...proof(), later(5 * 86_400_000)])).toEqual(['SECURITY_SCANNER', 'SECURITY_SCANNER', 'BOT']);
+    expect(sources([...proof(), later(5 * 86_400_000)])).toEqual(['SECURITY_SCANNER', 'SECURITY_SCANNER', 'SECURITY_SCANNER']);
     // Without the proof the same click is a person's.
     expect(sources([later(5 * 86_400_000)])).toEqual(['HUMAN']);
   });
@@ -151,6 +151,6 @@ describe("the tenant's memory of proven (address, user-agent) pairs", () => {
     const click = later(5 * 86_400_000);
     expect(c.classify([click]).verdicts.map((v) => Source[v.decision.source])).toEqual(['HUMAN']);
     const { revised } = c.classify(proof());
-    expect(revised.map((r) => [r.event.id, Source[r.decision.source], r.revision])).toEqual([[click.id, 'BOT', 1]]);
+    expect(revised.map((r) => [r.event.id, Source[r.decision.source], r.revision])).toEqual([[click.id, 'SECURITY_SCANNER', 1]]);
   });
 });

@@ -25,6 +25,19 @@ const GOOGLE_CRAWLER = '108.177.2.'; // in Google's special-crawlers list
 const AZURE_DESKTOPS = '40.94.';
 const CLOUDFLARE_WARP = '104.28.200.'; // AS13335, not in the relay list (checked by the tests)
 const CLOUD = '3.91.'; // AS14618 Amazon
+const EOP = '52.102.'; // Microsoft EOP (52.100.0.0/14), where blank-user-agent scans come from
+
+// Published strings (sources in test/fixtures/field and docs/classification.md).
+const OUTLOOK_IE = 'Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 10.0; WOW64; Trident/7.0; .NET4.0C; .NET4.0E; .NET CLR 2.0.50727; .NET CLR 3.0.30729; .NET CLR 3.5.30729; Microsoft Outlook 16.0.9126; Microsoft Outlook 16.0.9126; ms-office; MSOffice 16)';
+const OFFICE_LINK_CHECK = 'Microsoft Office/16.0 (Microsoft Outlook 16.0.12329; Pro), Mozilla/4.0 (compatible; ms-office; MSOffice 16)';
+const MAIL_APPS = ['Mail/3731.600.7 CFNetwork/1408.0.4 Darwin/22.5.0', 'YahooMobileMail/1.0 (Android Mail; 1.3.10) (supersonic;HTC;PC36100;2.3.5/GRJ90)', 'mobmail android 6.1.0.23122 ru.mail.mailapp', 'Airmail%203/420 CFNetwork/811.4.18 Darwin/16.5.0 (x86_64)'];
+
+interface MessageOptions {
+  /** Another campaign in the same trace (the tenant's memory spans campaigns). */
+  campaign?: string;
+  /** Delivered this long before the campaign's own messages. */
+  earlierMs?: number;
+}
 
 interface MessageBuilder {
   add(kind: 'open' | 'click', afterMs: number, method: string, ip: string, headers: Record<string, string>, label: LabelledLine['label'], link?: number, role?: string): void;
@@ -53,20 +66,22 @@ export function buildCampaigns(seed = 2026): Campaign[] {
   let id = 0;
   const campaigns: Campaign[] = [];
 
-  const campaign = (name: string, build: (msg: (i: number) => MessageBuilder) => void) => {
+  const campaign = (name: string, build: (msg: (i: number, o?: MessageOptions) => MessageBuilder) => void) => {
     const lines: LabelledLine[] = [];
     class Msg implements MessageBuilder {
       readonly message: string;
+      readonly campaign: string;
       readonly deliveredAtMs: number;
-      constructor(i: number) {
-        this.message = `${name}-m${i}`;
-        this.deliveredAtMs = T0 + i * 250;
+      constructor(i: number, o: MessageOptions = {}) {
+        this.campaign = o.campaign ?? name;
+        this.message = `${this.campaign}-m${i}`;
+        this.deliveredAtMs = T0 + i * 250 - (o.earlierMs ?? 0);
       }
       add(kind: 'open' | 'click', afterMs: number, method: string, ipAddr: string, headers: Record<string, string>, label: LabelledLine['label'], link = 0, role = 'content') {
         lines.push({
           id: `ev${id++}`,
           tenant: 'eval-health',
-          campaign: name,
+          campaign: this.campaign,
           message: this.message,
           deliveredAt: new Date(this.deliveredAtMs).toISOString(),
           links: 4,
@@ -75,7 +90,7 @@ export function buildCampaigns(seed = 2026): Campaign[] {
         });
       }
     }
-    build((i) => new Msg(i));
+    build((i, o) => new Msg(i, o));
     lines.sort((a, b) => Date.parse(a.event.at) - Date.parse(b.event.at));
     campaigns.push({ name, lines });
   };
@@ -169,5 +184,51 @@ export function buildCampaigns(seed = 2026): Campaign[] {
       }
     });
   }
+  // 4. A list read in Outlook and mail apps, with Gmail prefetching, a mail-protection service that
+  //    scans with no user-agent, and a scanner the tenant already caught in an earlier campaign.
+  campaign('reminders-c', (msg) => {
+    const scannerIp = `${CLOUD}17.${40 + Math.floor(r() * 10)}`;
+    const scanner = { 'user-agent': 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/138.0.0.0 Safari/537.36', accept: '*/*' };
+    // Three days earlier, in another campaign, it followed every link and the trap of 30 messages.
+    for (let i = 0; i < 30; i++) {
+      const m = msg(i, { campaign: 'reminders-c-earlier', earlierMs: 3 * 86_400_000 });
+      for (let l = 0; l < 4; l++) m.add('click', 40_000 + l * 300, 'GET', scannerIp, scanner, A('security_scanner'), l, l === 3 ? 'honeypot' : 'content');
+    }
+    for (let i = 0; i < 500; i++) {
+      const m = msg(i);
+      const b = pick(browsers);
+      const kind = r();
+      if (kind < 0.2) {
+        // Outlook for Windows: the image fetch is the open; before a click, Office checks the link.
+        const at = later();
+        const addr = home();
+        m.add('open', at, 'GET', addr, { 'user-agent': OUTLOOK_IE, accept: 'image/*' }, HUMAN);
+        if (r() < 0.4) {
+          m.add('click', at + 60_000, 'OPTIONS', addr, { 'user-agent': 'Microsoft Office Protocol Discovery' }, A('client_helper'));
+          m.add('click', at + 60_200, 'GET', addr, { 'user-agent': OFFICE_LINK_CHECK }, A('client_helper'));
+          m.add('click', at + 61_000, 'GET', addr, browserHeaders(b.userAgent, b.language, 'navigate'), HUMAN);
+        }
+      } else if (kind < 0.35) {
+        // Mail apps with their own HTTP stacks, some within a minute of delivery.
+        m.add('open', r() < 0.2 ? 20_000 + Math.floor(r() * 40_000) : later(), 'GET', home(), { 'user-agent': pick(MAIL_APPS) }, HUMAN);
+      } else if (kind < 0.5) {
+        // Gmail: its proxy fetches seconds after sending, then again when the person opens.
+        m.add('open', 1_500 + Math.floor(r() * 8_000), 'GET', ip(GOOGLE_PROXY), { 'user-agent': GMAIL_PROXY }, A('gmail_prefetch'));
+        if (r() < 0.6) m.add('open', later(), 'GET', ip(GOOGLE_PROXY), { 'user-agent': GMAIL_PROXY }, HUMAN);
+      } else if (kind < 0.6) {
+        // A protection service: HEAD on every link with no user-agent from EOP ranges.
+        const sip = ip(EOP);
+        for (let l = 0; l < 3; l++) m.add('click', 25_000 + l * 150, 'HEAD', sip, {}, A('security_scanner'), l);
+        if (r() < 0.3) m.add('click', later(), 'GET', home(), browserHeaders(b.userAgent, b.language, 'navigate'), HUMAN);
+      } else if (kind < 0.7) {
+        // The scanner caught earlier fetches one link, once: only the tenant's memory tells.
+        m.add('click', 50_000 + Math.floor(r() * 40_000), 'GET', scannerIp, scanner, A('security_scanner'));
+        if (r() < 0.3) m.add('click', later(), 'GET', home(), browserHeaders(b.userAgent, b.language, 'navigate'), HUMAN);
+      } else if (kind < 0.72) {
+        // Somebody else at the scanner's address (a shared office), with a browser of their own.
+        m.add('click', later(), 'GET', scannerIp, browserHeaders(b.userAgent, b.language, 'navigate'), HUMAN);
+      }
+    }
+  });
   return campaigns;
 }
