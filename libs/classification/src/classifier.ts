@@ -1,4 +1,4 @@
-import { BURST_WINDOW_MS, FANOUT_WINDOW_MS, MEMORY_WINDOW_MS, PRECURSOR_WINDOW_MS, TAINT_WINDOW_MS, decide, featuresOf, type EventContext, type EventFeatures } from './decide';
+import { BURST_WINDOW_MS, FANOUT_RECIPIENTS, FANOUT_WINDOW_MS, MEMORY_WINDOW_MS, PRECURSOR_WINDOW_MS, TAINT_WINDOW_MS, decide, featuresOf, type EventContext, type EventFeatures } from './decide';
 import { BUNDLED_CALIBRATION, calibrated, type Calibration } from './calibration';
 import type { TraceEvent } from './trace-event';
 import type { Decision } from './verdict';
@@ -14,6 +14,12 @@ interface Entry extends Classified {
   features: EventFeatures;
   /** Whether the tenant's memory of automated (address, user-agent) pairs applies (not where an address carries many people). */
   memorable: boolean;
+  /** Campaign and address of a click that counts toward fan-out (undefined otherwise). */
+  fanoutKey?: string;
+  /** The fan-out list and address memory it belongs to, held until the tables are cleared (their epoch moves on). */
+  hits?: FanoutHit[];
+  memory?: AddressMemory;
+  epoch: number;
   /** The context the current decision was made with: unchanged context, unchanged decision. */
   ctx?: EventContext;
   /** The batch that brought the event, and its position there. */
@@ -33,6 +39,8 @@ interface History {
   mark: number;
   /** Forgotten (see evict): a later event of the same message starts a new history. */
   evicted: boolean;
+  /** Scratch mark for counting distinct messages. */
+  stamp: number;
 }
 
 /** A click of one address in one campaign, for fan-out; kept in time order. */
@@ -166,6 +174,9 @@ export class Classifier {
   private proofCount = 0;
   private readonly maxMessages: number;
   private batchNo = 0;
+  private stamp = 0;
+  /** Moves on whenever the fan-out or memory tables are cleared (entries then look theirs up again). */
+  private epoch = 0;
   /** context() writes here; a copy is kept only when it differs from the entry's last one. */
   private readonly scratch: EventContext = { burstRequests: 0, burstLinks: 0, burstSpanMs: 0, sameIpHitTrap: false, followedByOtherIp: false, officeHelperBefore: false, fanoutMessages: 0, provenBeforeMs: -1 };
 
@@ -199,7 +210,7 @@ export class Classifier {
       }
       if (!history) {
         // Messages are forgotten oldest first (by first event), which is also nearly least recently active.
-        history = { tenant: event.tenant, message: event.message, entries: [], mark: 0, evicted: false };
+        history = { tenant: event.tenant, message: event.message, entries: [], mark: 0, evicted: false, stamp: 0 };
         this.messages.set(event.tenant, event.message, history);
         this.order.push(history);
       }
@@ -207,22 +218,24 @@ export class Classifier {
       // Memory can only change a weighed verdict: user-agents that settle the verdict alone need none.
       const k = features.ua.kind;
       const memorable = (k === 'browser' || k === 'mail_client' || k === 'other') && !features.net.appleRelay && event.ip !== '';
-      const entry: Entry = { event, decision: undefined as unknown as Decision, revision: 0, features, memorable, batch: no, index: i };
+      const entry: Entry = { event, decision: undefined as unknown as Decision, revision: 0, features, memorable, fanoutKey: undefined, hits: undefined, memory: undefined, epoch: this.epoch, batch: no, index: i };
       insertInOrder(history.entries, entry);
       fresh.push(entry);
       touch(history);
       if (memorable) {
         let m = this.memory.get(event.tenant, event.ip);
         if (!m) this.memory.set(event.tenant, event.ip, (m = { proofs: [], histories: [] }));
+        entry.memory = m;
         const hs = m.histories;
         if (hs[hs.length - 1] !== history) hs.push(history);
         if (hs.length > HISTORIES_PER_ADDRESS) hs.splice(0, hs.length - HISTORIES_PER_ADDRESS);
       }
       // Private Relay egress carries many people: not evidence of fan-out.
       if (event.kind === 'click' && !entry.features.net.appleRelay && event.ip !== '') {
-        const fk = fanoutKey(event);
+        const fk = (entry.fanoutKey = fanoutKey(event));
         let recent = this.fanout.get(event.tenant, fk);
         if (!recent) this.fanout.set(event.tenant, fk, (recent = []));
+        entry.hits = recent;
         const at = firstAtOrAfter(recent, event.atMs + 1);
         if (at === recent.length) recent.push({ atMs: event.atMs, history });
         else recent.splice(at, 0, { atMs: event.atMs, history });
@@ -245,7 +258,7 @@ export class Classifier {
       for (const entry of history.entries) {
         this.context(entry, history.entries, ctx);
         if (proves(entry.event, ctx) && this.prove(entry)) {
-          for (const h of this.memory.get(entry.event.tenant, entry.event.ip)?.histories ?? []) {
+          for (const h of this.refresh(entry).memory?.histories ?? []) {
             if (h.evicted || h === history || !this.provableIn(h, entry)) continue;
             h.mark = no;
             touched.push(h);
@@ -314,16 +327,19 @@ export class Classifier {
       }
     }
     let fanoutMessages = 0;
-    if (e.kind === 'click') {
-      const recent = this.fanout.get(e.tenant, fanoutKey(e));
+    if (entry.fanoutKey !== undefined) {
+      const recent = this.refresh(entry).hits;
       if (recent && recent.length > 1) {
-        const seen: string[] = [];
+        // Distinct messages in the window, counted up to the rule's threshold (more changes nothing).
+        const stamp = ++this.stamp;
         const until = e.atMs + FANOUT_WINDOW_MS;
-        for (let j = firstAtOrAfter(recent, e.atMs - FANOUT_WINDOW_MS); j < recent.length && recent[j]!.atMs <= until; j++) {
-          const m = recent[j]!.history.message;
-          if (!seen.includes(m)) seen.push(m);
+        for (let j = firstAtOrAfter(recent, e.atMs - FANOUT_WINDOW_MS); j < recent.length && recent[j]!.atMs <= until && fanoutMessages < FANOUT_RECIPIENTS; j++) {
+          const h = recent[j]!.history;
+          if (h.stamp !== stamp) {
+            h.stamp = stamp;
+            fanoutMessages++;
+          }
         }
-        fanoutMessages = seen.length;
       } else if (recent) fanoutMessages = 1;
     }
     out.burstRequests = burstRequests;
@@ -333,14 +349,25 @@ export class Classifier {
     out.followedByOtherIp = followedByOtherIp;
     out.officeHelperBefore = officeHelperBefore;
     out.fanoutMessages = fanoutMessages;
-    out.provenBeforeMs = entry.memorable && this.proofCount > 0 ? this.provenBefore(e) : -1;
+    out.provenBeforeMs = entry.memorable && this.proofCount > 0 ? this.provenBefore(entry) : -1;
+  }
+
+  /** The entry's fan-out list and address memory, looked up again after the tables were cleared. */
+  private refresh(entry: Entry): Entry {
+    if (entry.epoch !== this.epoch) {
+      const e = entry.event;
+      entry.hits = entry.fanoutKey === undefined ? undefined : this.fanout.get(e.tenant, entry.fanoutKey);
+      entry.memory = entry.memorable ? this.memory.get(e.tenant, e.ip) : undefined;
+      // Cleared tables fill again only with later events: until then, look again next time.
+      if ((entry.fanoutKey === undefined || entry.hits) && (!entry.memorable || entry.memory)) entry.epoch = this.epoch;
+    }
+    return entry;
   }
 
   /** Records that the entry proves its pair automated; true when this is a proof not known before. */
   private prove(entry: Entry): boolean {
     const e = entry.event;
-    if (!entry.memorable) return false;
-    const m = this.memory.get(e.tenant, e.ip);
+    const m = entry.memorable ? this.refresh(entry).memory : undefined;
     if (!m) return false;
     const ua = userAgent(e);
     const proofs = m.proofs;
@@ -368,10 +395,11 @@ export class Classifier {
     return false;
   }
 
-  /** Time since the latest proof of e's address and user-agent at or before e (within the memory window), or -1. */
-  private provenBefore(e: TraceEvent): number {
-    const proofs = this.memory.get(e.tenant, e.ip)?.proofs;
+  /** Time since the latest proof of the entry's address and user-agent at or before it (within the memory window), or -1. */
+  private provenBefore(entry: Entry): number {
+    const proofs = this.refresh(entry).memory?.proofs;
     if (!proofs || proofs.length === 0) return -1;
+    const e = entry.event;
     const ua = userAgent(e);
     for (let i = proofs.length - 1; i >= 0; i--) {
       const dt = e.atMs - proofs[i]!.atMs;
@@ -392,10 +420,13 @@ export class Classifier {
       this.order = this.order.slice(this.orderHead);
       this.orderHead = 0;
     }
-    if (this.fanout.size > this.maxMessages) this.fanout.clear();
-    if (this.memory.size > this.maxMessages) {
-      this.memory.clear();
-      this.proofCount = 0;
+    if (this.fanout.size > this.maxMessages || this.memory.size > this.maxMessages) {
+      this.epoch++;
+      if (this.fanout.size > this.maxMessages) this.fanout.clear();
+      if (this.memory.size > this.maxMessages) {
+        this.memory.clear();
+        this.proofCount = 0;
+      }
     }
   }
 }

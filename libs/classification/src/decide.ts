@@ -30,6 +30,8 @@ export const BURST_WINDOW_MS = 2_000;
 export const TAINT_WINDOW_MS = 120_000;
 export const PRECURSOR_WINDOW_MS = 10_000;
 export const FANOUT_WINDOW_MS = 60_000;
+/** Recipients one address must follow links of within FANOUT_WINDOW_MS to count as fan-out (counted up to here). */
+export const FANOUT_RECIPIENTS = 3;
 /** How long a tenant remembers an (address, user-agent) pair proven automated by a trap hit or a burst. */
 export const MEMORY_WINDOW_MS = 30 * 86_400_000;
 /**
@@ -135,7 +137,7 @@ export function decide(e: TraceEvent, ctx: EventContext, features: EventFeatures
     else if (ctx.burstRequests >= 3) add(1.2, `${ctx.burstRequests} requests in ${seconds(ctx.burstSpanMs)} from one address`);
     if (ctx.followedByOtherIp && vendorNet) add(3.5, 'scanned this link seconds before another address followed it (click-time scan)');
     else if (ctx.followedByOtherIp && net.category) add(1.2, 'fetched this link seconds before another address did');
-    if (ctx.fanoutMessages >= 3) add(2.6, `one address followed links of ${ctx.fanoutMessages} recipients of this campaign within a minute`);
+    if (ctx.fanoutMessages >= FANOUT_RECIPIENTS) add(2.6, `one address followed links of ${FANOUT_RECIPIENTS} or more recipients of this campaign within a minute`);
     if (since !== undefined && since < 10_000) add(1.6, `${seconds(Math.max(0, since))} after delivery`);
     else if (since !== undefined && since < 120_000) add(0.9, `${seconds(since)} after delivery`);
   } else if (since !== undefined && since < 10_000) add(0.4, `${seconds(Math.max(0, since))} after delivery`);
