@@ -71,6 +71,9 @@ export interface FieldResult {
   /** People's lines per mail client or browser named in the provenance. */
   clients: Record<string, number>;
   units: Record<Half, number>;
+  /** Lines per label source (both halves), and lines whose address and headers both come from the source. */
+  perSource: Record<string, number>;
+  addressAndHeadersFromSource: number;
   /** The calibration the classifier ships with, and what a fit on today's tuning half gives. */
   calibration: { bundled: Calibration; fresh: Calibration };
 }
@@ -105,7 +108,11 @@ export function evaluateField(lines: FieldLine[] = loadFieldCorpus()): FieldResu
   const kinds: FieldResult['kinds'] = {};
   const clients: Record<string, number> = {};
   const units = { tuning: new Set<string>(), 'held-out': new Set<string>() };
+  const perSource: Record<string, number> = {};
+  let addressAndHeadersFromSource = 0;
   lines.forEach((l, i) => {
+    perSource[l.label.source] = (perSource[l.label.source] ?? 0) + 1;
+    if (!l.provenance.filled.includes('ip') && !l.provenance.filled.includes('headers')) addressAndHeadersFromSource++;
     (kinds[l.provenance.kind] ??= { tuning: 0, 'held-out': 0 })[half[i]!]++;
     if (l.label.source === 'human' && l.provenance.client) clients[l.provenance.client] = (clients[l.provenance.client] ?? 0) + 1;
     units[half[i]!].add(sourceUnit(l.provenance));
@@ -118,6 +125,8 @@ export function evaluateField(lines: FieldLine[] = loadFieldCorpus()): FieldResu
     kinds,
     clients,
     units: { tuning: units.tuning.size, 'held-out': units['held-out'].size },
+    perSource,
+    addressAndHeadersFromSource,
     calibration: { bundled: BUNDLED_CALIBRATION, fresh: fitOnTuningHalf(lines) },
   };
 }

@@ -1,5 +1,6 @@
 import { FIELD_TARGETS, SYNTHETIC_TARGETS, type Scores } from './score';
 import { fieldMisses, syntheticMisses, type FieldResult, type SyntheticResult } from './evaluate';
+import { isComplete } from './field-corpus';
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const num = (x: number) => x.toFixed(3);
@@ -40,6 +41,7 @@ export function fieldReport(r: FieldResult): string {
   const t = FIELD_TARGETS;
   const out = [`== field corpus (requests others published, test/fixtures/field: ${r.lines.length} lines; ${r.units.tuning} tuning and ${r.units['held-out']} held-out source units)`];
   out.push(`  provenance: ${Object.entries(r.kinds).map(([k, v]) => `${k} ${v.tuning}+${v['held-out']}`).join(', ')} (tuning+held-out)`);
+  out.push(`  lines per class: ${Object.entries(r.perSource).sort().map(([k, v]) => `${k} ${v}`).join(', ')}; address and headers from the source: ${r.addressAndHeadersFromSource}; complete (nothing but bookkeeping filled): ${r.lines.filter(isComplete).length}`);
   out.push(`  people by client (${Object.keys(r.clients).length} clients): ${Object.entries(r.clients).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   for (const half of ['tuning', 'held-out'] as const) {
     out.push(`-- ${half} half`);

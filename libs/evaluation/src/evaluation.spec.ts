@@ -1,0 +1,78 @@
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FieldCorpusError, evaluateField, fieldReport, fitCalibration, halfOf, loadFieldCorpus, reliability, sourceUnit, type FieldLine, type LabelledLine, type Prediction } from './index';
+
+const line = (id: string, over: Partial<FieldLine> = {}): FieldLine => ({
+  id,
+  tenant: 'field-t',
+  campaign: 'field-t',
+  message: `m-${id}`,
+  links: 1,
+  event: { kind: 'open', at: '2026-01-05T12:00:00Z', method: 'GET', ip: '2001:db8::1', headers: { 'user-agent': 'Thunderbird/128.0' } },
+  label: { verdict: 'human', source: 'human' },
+  provenance: { url: 'https://github.com/o/r/issues/1', kind: 'issue_thread', quote: 'Thunderbird/128.0', filled: ['ip'] },
+  ...over,
+});
+
+function corpusDir(files: Record<string, FieldLine[] | string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'winnow-field-'));
+  mkdirSync(join(dir, 'sources'));
+  for (const [name, body] of Object.entries(files)) writeFileSync(join(dir, 'sources', name), typeof body === 'string' ? body : body.map((l) => JSON.stringify(l)).join('\n'));
+  return dir;
+}
+
+describe('the field corpus', () => {
+  it('loads the committed corpus: every line has its provenance, ids are unique', () => {
+    const lines = loadFieldCorpus();
+    expect(lines.length).toBeGreaterThanOrEqual(300);
+    expect(new Set(lines.map((l) => l.id)).size).toBe(lines.length);
+  });
+
+  it('refuses a line without provenance, a bad label or a repeated id, naming the file and line', () => {
+    expect(() => loadFieldCorpus(corpusDir({ 'a.jsonl': [line('x', { provenance: undefined as never })] }))).toThrow(/a\.jsonl:1: no provenance/);
+    expect(() => loadFieldCorpus(corpusDir({ 'a.jsonl': [line('x', { label: { verdict: 'human', source: 'robot' } })] }))).toThrow(/label\.source must be one of/);
+    expect(() => loadFieldCorpus(corpusDir({ 'a.jsonl': [line('x')], 'b.jsonl': [line('x')] }))).toThrow(FieldCorpusError);
+    expect(() => loadFieldCorpus(corpusDir({ 'a.jsonl': '{not json' }))).toThrow(/a\.jsonl:1: not JSON/);
+  });
+
+  it('splits by source unit: a thread whole, a fixture file by entry, the same way every time', () => {
+    const p = (url: string, kind: FieldLine['provenance']['kind']) => ({ url, kind, quote: 'q', filled: [] });
+    expect(sourceUnit(p('https://github.com/o/r/issues/7#issuecomment-1', 'issue_thread'))).toBe('https://github.com/o/r/issues/7');
+    expect(sourceUnit(p('https://github.com/o/r/blob/c/f.yml#L10', 'parser_fixture'))).toBe('https://github.com/o/r/blob/c/f.yml#L10');
+    const halves = Array.from({ length: 64 }, (_, i) => halfOf(p(`https://example.org/${i}`, 'article')));
+    expect(halves.filter((h) => h === 'tuning').length).toBeGreaterThan(16);
+    expect(halves.filter((h) => h === 'held-out').length).toBeGreaterThan(16);
+    expect(halfOf(p('https://example.org/1', 'article'))).toBe(halves[1]);
+  });
+
+  it('reports both halves, complete and filled lines apart, Winnow beside isbot, per class', () => {
+    const text = fieldReport(evaluateField());
+    for (const s of ['-- tuning half', '-- held-out half', 'winnow complete', 'isbot filled', 'expected calibration error', 'human ', 'security_scanner']) expect(text).toContain(s);
+  });
+});
+
+describe('calibration maths', () => {
+  const lines = (n: number): LabelledLine[] => Array.from({ length: n }, (_, i) => line(`c${i}`));
+  const preds = (confs: number[], right: boolean[]): Prediction[] => confs.map((c, i) => ({ verdict: right[i] ? 'human' : 'automated', source: 'human', confidence: c }));
+
+  it('the expected calibration error is the events-weighted gap per 0.1 bucket', () => {
+    // 10 at 0.95, 9 right; 10 at 0.65, 5 right: |0.9-0.95|/2 + |0.5-0.65|/2 = 0.1
+    const conf = [...Array(10).fill(0.95), ...Array(10).fill(0.65)];
+    const right = [...Array(9).fill(true), false, ...Array(5).fill(true), ...Array(5).fill(false)];
+    const r = reliability(lines(20), preds(conf, right));
+    expect(r.ece).toBeCloseTo(0.1, 10);
+    expect(r.buckets.map((b) => b.events)).toEqual([10, 10]);
+  });
+
+  it('fits a non-decreasing map, shrunk toward the stated confidence', () => {
+    // 0.65 bucket right 100%, 0.95 bucket right 50%: a violation, pooled into one level.
+    const conf = [...Array(20).fill(0.65), ...Array(20).fill(0.95)];
+    const right = [...Array(20).fill(true), ...Array(10).fill(true), ...Array(10).fill(false)];
+    const c = fitCalibration(lines(40), preds(conf, right), 'test');
+    expect(c.knots).toHaveLength(1);
+    const ys = c.knots.map(([, y]) => y);
+    expect(ys[0]).toBeCloseTo((20 * 1 + 20 * 0.65 + 20 * 0.5 + 20 * 0.95) / 80, 2);
+  });
+});
