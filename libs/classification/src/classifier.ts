@@ -142,6 +142,18 @@ const proves = (e: TraceEvent, ctx: EventContext) => e.kind === 'click' && (e.li
 const PROOFS_PER_ADDRESS = 32;
 const HISTORIES_PER_ADDRESS = 64;
 
+/**
+ * Whether a click at atMs could change the fan-out count of one of h's clicks under the same key:
+ * only a click within the window whose count has not yet reached the rule's threshold can move.
+ */
+function fanoutMayChange(h: History, key: string, atMs: number): boolean {
+  for (const { event, fanoutKey, ctx } of h.entries) {
+    if (fanoutKey !== key || Math.abs(event.atMs - atMs) > FANOUT_WINDOW_MS) continue;
+    if (!ctx || ctx.fanoutMessages < FANOUT_RECIPIENTS) return true;
+  }
+  return false;
+}
+
 function popcount(x: number): number {
   let n = 0;
   for (; x; x &= x - 1) n++;
@@ -243,7 +255,8 @@ export class Classifier {
         const until = event.atMs + FANOUT_WINDOW_MS;
         for (let j = firstAtOrAfter(recent, event.atMs - FANOUT_WINDOW_MS); j < recent.length && recent[j]!.atMs <= until; j++) {
           const h = recent[j]!.history;
-          touch(h.evicted ? this.messages.get(h.tenant, h.message) : h);
+          if (h.evicted) touch(this.messages.get(h.tenant, h.message));
+          else if (h.mark !== no && fanoutMayChange(h, fk, event.atMs)) touch(h);
         }
         // The oldest clicks go first.
         if (recent.length > 64) recent.splice(0, recent.length - 64);

@@ -63,7 +63,7 @@ describe('people reading in Outlook and in mail apps', () => {
       'Mail/3731.600.7 CFNetwork/1408.0.4 Darwin/22.5.0', // Apple Mail through CFNetwork, device-detector fixtures
       'Airmail%203/420 CFNetwork/811.4.18 Darwin/16.5.0 (x86_64)', // device-detector pim fixtures
       'Mozilla/4.0 (compatible; Lotus-Notes/6.0; Windows-NT)', // device-detector pim fixtures
-      'Mozilla/5.0 (Windows NT 10.0; Win64; x64; WebView/3.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/70.0.3538.102 Safari/537.36 Edge/18.19045', // Windows Mail (EdgeHTML WebView)
+      'WindowsMail/17.5.9600.22013', // Windows Mail, device-detector Tests/Parser/Client/fixtures/pim.yml
     ];
     for (const ua of apps) expect(one(ev({ kind: 'open', afterMs: 7_200_000, ua })), ua).toBe('HUMAN');
   });
