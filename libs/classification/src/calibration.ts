@@ -26,9 +26,25 @@ export function calibrate(raw: number, c: Calibration): number {
   return round(y0);
 }
 
+/** The map tabulated at every 0.001 (confidences are given to three places), per calibration. */
+const tables = new WeakMap<Calibration, Float64Array>();
+
+function table(c: Calibration): Float64Array {
+  let t = tables.get(c);
+  if (!t) {
+    t = new Float64Array(1001);
+    for (let i = 0; i <= 1000; i++) t[i] = calibrate(i / 1000, c);
+    tables.set(c, t);
+  }
+  return t;
+}
+
 /** Calibrates a decision in place (decisions are fresh objects from decide()). */
 export function calibrated(d: Decision, c: Calibration | null): Decision {
-  if (c && c.knots.length > 0) d.confidence = calibrate(d.confidence, c);
+  if (c && c.knots.length > 0) {
+    const i = Math.round(d.confidence * 1000);
+    d.confidence = i >= 0 && i <= 1000 && Math.abs(i - d.confidence * 1000) < 1e-6 ? table(c)[i]! : calibrate(d.confidence, c);
+  }
   return d;
 }
 

@@ -135,10 +135,14 @@ interface AddressMemory {
   proofs: Array<{ atMs: number; ua: string }>;
   /** Histories holding its events, to revisit when a new proof arrives (the latest kept). */
   histories: History[];
+  /** The latest event time seen at the address. */
+  lastAtMs: number;
 }
 /** Events that prove their address and user-agent automated: a trap hit, or one of a burst of links. */
 const proves = (e: TraceEvent, ctx: EventContext) => e.kind === 'click' && (e.linkRole === 'honeypot' || ctx.sameIpHitTrap || ctx.burstLinks >= 3);
-/** Proofs and histories kept per address. */
+/** Clicks kept per campaign and address for fan-out (at least this many of the latest; up to twice as many). */
+const FANOUT_HITS = 64;
+/** Proofs and histories kept per address (histories: at least this many of the latest, up to twice as many). */
 const PROOFS_PER_ADDRESS = 32;
 const HISTORIES_PER_ADDRESS = 64;
 
@@ -236,11 +240,13 @@ export class Classifier {
       touch(history);
       if (memorable) {
         let m = this.memory.get(event.tenant, event.ip);
-        if (!m) this.memory.set(event.tenant, event.ip, (m = { proofs: [], histories: [] }));
+        if (!m) this.memory.set(event.tenant, event.ip, (m = { proofs: [], histories: [], lastAtMs: event.atMs }));
+        else if (event.atMs > m.lastAtMs) m.lastAtMs = event.atMs;
         entry.memory = m;
         const hs = m.histories;
         if (hs[hs.length - 1] !== history) hs.push(history);
-        if (hs.length > HISTORIES_PER_ADDRESS) hs.splice(0, hs.length - HISTORIES_PER_ADDRESS);
+        // Trimmed back to the bound once it has doubled: one splice per HISTORIES_PER_ADDRESS events, not one each.
+        if (hs.length >= 2 * HISTORIES_PER_ADDRESS) hs.splice(0, hs.length - HISTORIES_PER_ADDRESS);
       }
       // Private Relay egress carries many people: not evidence of fan-out.
       if (event.kind === 'click' && !entry.features.net.appleRelay && event.ip !== '') {
@@ -259,7 +265,7 @@ export class Classifier {
           else if (h.mark !== no && fanoutMayChange(h, fk, event.atMs)) touch(h);
         }
         // The oldest clicks go first.
-        if (recent.length > 64) recent.splice(0, recent.length - 64);
+        if (recent.length >= 2 * FANOUT_HITS) recent.splice(0, recent.length - FANOUT_HITS);
       }
     }
     const revised: Entry[] = [];
@@ -377,7 +383,7 @@ export class Classifier {
     return entry;
   }
 
-  /** Records that the entry proves its pair automated; true when this is a proof not known before. */
+  /** Records that the entry proves its pair automated; true when the proof is new and may raise events already seen. */
   private prove(entry: Entry): boolean {
     const e = entry.event;
     const m = entry.memorable ? this.refresh(entry).memory : undefined;
@@ -389,11 +395,19 @@ export class Classifier {
     for (let j = i - 1; j >= 0 && proofs[j]!.atMs === e.atMs; j--) if (proofs[j]!.ua === ua) return false;
     // Older than every proof kept, with the list full: it would be dropped at once.
     if (i === 0 && proofs.length >= PROOFS_PER_ADDRESS) return false;
+    // The pair's latest proof before this one already covers every event seen at the address up to its
+    // window's end: when nothing later has been seen, this proof raises nothing new (no revisit).
+    let covered = false;
+    for (let j = i - 1; j >= 0; j--) {
+      if (proofs[j]!.ua !== ua) continue;
+      covered = m.lastAtMs <= proofs[j]!.atMs + MEMORY_WINDOW_MS;
+      break;
+    }
     proofs.splice(i, 0, { atMs: e.atMs, ua });
     this.proofCount++;
     // The latest proofs are the ones later events need; the oldest go first.
     if (proofs.length > PROOFS_PER_ADDRESS) proofs.splice(0, proofs.length - PROOFS_PER_ADDRESS);
-    return true;
+    return !covered;
   }
 
   /** Whether h holds an event of p's pair, at or after p and within the window, not yet known as proven. */
