@@ -23,7 +23,8 @@ describe('deploy/ (kubectl kustomize)', () => {
       expect.arrayContaining([
         'CustomResourceDefinition/trackingdomains.winnow.dev',
         'CustomResourceDefinition/suppressionsettings.winnow.dev',
-        'Deployment/winnow-collector',
+        'StatefulSet/winnow-collector',
+        'PodDisruptionBudget/winnow-collector',
         'Deployment/winnow-classifier',
         'Deployment/winnow-stats',
         'Role/winnow-operator',

@@ -42,7 +42,7 @@ describe('the collector against hostile and unusual input', () => {
   const all = async (campaign = CAMPAIGN) => (await stats.getCampaignStats({ tenant: DEMO_TENANT, campaign, policyMode: PolicyMode.INCLUDE_AUTOMATED })).stats!.all!;
 
   beforeAll(async () => {
-    stack = await startStack({ WINNOW_HEADERS_TIMEOUT_MS: '400', WINNOW_REQUEST_TIMEOUT_MS: '800', WINNOW_IDLE_TIMEOUT_MS: '600', WINNOW_LOG_LEVEL: 'error' });
+    stack = await startStack({ WINNOW_HEADERS_TIMEOUT_MS: '1000', WINNOW_REQUEST_TIMEOUT_MS: '2000', WINNOW_IDLE_TIMEOUT_MS: '1500', WINNOW_LOG_LEVEL: 'error' });
     stats = createClient(StatsService, stack.statsAddress, { metadata: stack.auth });
     config = createClient(ConfigService, stack.statsAddress, { metadata: stack.auth });
     keyring = keyringOf((await config.listTrackingDomains({})).domains.find((d) => d.hostname === DEMO_HOSTNAME)!);
@@ -126,11 +126,13 @@ describe('the collector against hostile and unusual input', () => {
   });
 
   it('cuts slow and idle connections', async () => {
-    const slow = await timeToClose(stack.collector.ports.http!, 'GET /o/abc.gif HTTP/1.1\r\nHost: demo-clinic.localhost\r\nUser-Agent: slo', 5000);
-    expect(slow.ms).toBeLessThan(2500);
+    const slow = await timeToClose(stack.collector.ports.http!, 'GET /o/abc.gif HTTP/1.1\r\nHost: demo-clinic.localhost\r\nUser-Agent: slo', 8000);
+    // Timeouts of 1-2 s here (production: 10-30 s): short enough to test, long enough that the other
+    // requests of this file are not cut on a loaded machine.
+    expect(slow.ms).toBeLessThan(5000);
     expect(slow.reply).toMatch(/^HTTP\/1\.1 408/);
-    const idle = await timeToClose(stack.collector.ports.http!, '', 5000);
-    expect(idle.ms).toBeLessThan(2500);
+    const idle = await timeToClose(stack.collector.ports.http!, '', 8000);
+    expect(idle.ms).toBeLessThan(5000);
   });
 
   it('serves tracking domains added later without a restart, and refuses a token sealed for another tenant', async () => {

@@ -2,18 +2,20 @@
 import { classifyCommand } from './classify.command';
 import { demo } from './demo';
 import { prepareEmailCommand } from './prepare-email.command';
+import { serveCommand } from './serve.command';
 import { start } from './start';
 
 const USAGE = `usage: winnow <command>
 
 commands:
   start   run collector, classifier and stats on the embedded store (npm start)
+  serve SERVICE   run one service (collector, classifier, stats or operator) from the environment, as the image does
   demo    send a demo campaign's traffic through a fresh stack and print its statistics (npm run demo)
   prepare-email   rewrite an HTML email for a tracking domain and record its delivery (--help)
   classify FILE   print a verdict for every line of a trace (JSON lines, shared trace format)
 `;
 
-const commands: Record<string, (argv: string[]) => Promise<void>> = { start, demo, 'prepare-email': prepareEmailCommand, classify: classifyCommand };
+const commands: Record<string, (argv: string[]) => Promise<void>> = { start, demo, 'prepare-email': prepareEmailCommand, classify: classifyCommand, serve: serveCommand };
 
 const name = process.argv[2] ?? '';
 const command = commands[name];

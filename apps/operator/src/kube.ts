@@ -8,6 +8,7 @@ import {
   type KubeConfig,
   type V1Ingress,
 } from '@kubernetes/client-node';
+import { covers, sameJson } from '@winnow/reconcile';
 
 export const GROUP = 'winnow.dev';
 export const VERSION = 'v1alpha1';
@@ -19,6 +20,7 @@ export function statusOf(err: unknown): number | undefined {
 }
 
 const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
 
 /** The few Kubernetes calls the operator makes, in one place, through the real client. */
 export class Kube {
@@ -49,6 +51,43 @@ export class Kube {
     return this.custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace: this.namespace, plural, name, body: { status } }, merge);
   }
 
+  listSecrets(): Promise<{ items: unknown[] }> {
+    return this.core.listNamespacedSecret({ namespace: this.namespace });
+  }
+
+  listRoutes(kind: 'ingress' | 'gateway'): Promise<{ items: unknown[] }> {
+    const labelSelector = 'app.kubernetes.io/managed-by=winnow-operator';
+    if (kind === 'ingress') return this.networking.listNamespacedIngress({ namespace: this.namespace, labelSelector });
+    return this.custom.listNamespacedCustomObject({ group: 'gateway.networking.k8s.io', version: 'v1', namespace: this.namespace, plural: 'httproutes', labelSelector }) as never;
+  }
+
+  /** A core/v1 Event on one of the operator's resources (what `kubectl describe` shows). */
+  async recordEvent(
+    on: { apiVersion: string; kind: string; name: string; uid: string },
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+    instance: string,
+  ): Promise<void> {
+    const now = new Date();
+    await this.core.createNamespacedEvent({
+      namespace: this.namespace,
+      body: {
+        metadata: { name: `${on.name}.${now.getTime().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`, namespace: this.namespace },
+        involvedObject: { apiVersion: on.apiVersion, kind: on.kind, name: on.name, namespace: this.namespace, uid: on.uid },
+        type,
+        reason,
+        message,
+        count: 1,
+        firstTimestamp: now,
+        lastTimestamp: now,
+        source: { component: 'winnow-operator' },
+        reportingComponent: 'winnow.dev/operator',
+        reportingInstance: instance,
+      },
+    });
+  }
+
   async readSecret(name: string): Promise<Record<string, string> | undefined> {
     try {
       return (await this.core.readNamespacedSecret({ name, namespace: this.namespace })).data ?? {};
@@ -58,16 +97,19 @@ export class Kube {
     }
   }
 
-  async createSecret(body: object): Promise<void> {
+  /** Creates the Secret; false when it was there already (level-triggered: nothing to do). */
+  async createSecret(body: object): Promise<boolean> {
     try {
       await this.core.createNamespacedSecret({ namespace: this.namespace, body });
+      return true;
     } catch (err) {
-      if (statusOf(err) !== 409) throw err; // already there: level-triggered, nothing to do
+      if (statusOf(err) !== 409) throw err;
+      return false;
     }
   }
 
-  /** Creates or replaces an Ingress or HTTPRoute so it matches `desired`. */
-  async applyRoute(desired: Record<string, any>): Promise<void> {
+  /** Creates or replaces an Ingress or HTTPRoute so it matches `desired`; false when it did already. */
+  async applyRoute(desired: Record<string, any>): Promise<boolean> {
     const name = desired['metadata']['name'] as string;
     if (desired['kind'] === 'Ingress') {
       let current: V1Ingress | undefined;
@@ -76,10 +118,13 @@ export class Kube {
       } catch (err) {
         if (statusOf(err) !== 404) throw err;
       }
-      if (!current) return void (await this.networking.createNamespacedIngress({ namespace: this.namespace, body: desired }));
-      if (JSON.stringify(current.spec) === JSON.stringify(desired['spec']) && JSON.stringify(current.metadata?.annotations ?? {}) === JSON.stringify(desired['metadata']['annotations'] ?? {})) return;
+      if (!current) {
+        await this.networking.createNamespacedIngress({ namespace: this.namespace, body: desired });
+        return true;
+      }
+      if (covers(current.spec, desired['spec']) && sameJson(current.metadata?.annotations ?? {}, desired['metadata']['annotations'] ?? {})) return false;
       await this.networking.replaceNamespacedIngress({ name, namespace: this.namespace, body: { ...desired, metadata: { ...desired['metadata'], resourceVersion: current.metadata?.resourceVersion } } });
-      return;
+      return true;
     }
     const api = { group: 'gateway.networking.k8s.io', version: 'v1', namespace: this.namespace, plural: 'httproutes' };
     let current: any;
@@ -88,17 +133,24 @@ export class Kube {
     } catch (err) {
       if (statusOf(err) !== 404) throw err;
     }
-    if (!current) return void (await this.custom.createNamespacedCustomObject({ ...api, body: desired }));
-    if (JSON.stringify(current.spec) === JSON.stringify(desired['spec'])) return;
+    if (!current) {
+      await this.custom.createNamespacedCustomObject({ ...api, body: desired });
+      return true;
+    }
+    if (covers(current.spec, desired['spec'])) return false;
     await this.custom.replaceNamespacedCustomObject({ ...api, name, body: { ...desired, metadata: { ...desired['metadata'], resourceVersion: current.metadata?.resourceVersion } } });
+    return true;
   }
 
-  async deleteRoute(kind: 'ingress' | 'gateway', name: string): Promise<void> {
+  /** Deletes an Ingress or HTTPRoute; false when it was gone already. */
+  async deleteRoute(kind: 'ingress' | 'gateway', name: string): Promise<boolean> {
     try {
       if (kind === 'ingress') await this.networking.deleteNamespacedIngress({ name, namespace: this.namespace });
       else await this.custom.deleteNamespacedCustomObject({ group: 'gateway.networking.k8s.io', version: 'v1', namespace: this.namespace, plural: 'httproutes', name });
+      return true;
     } catch (err) {
       if (statusOf(err) !== 404) throw err;
+      return false;
     }
   }
 }

@@ -4,44 +4,73 @@ import { statusOf } from './kube';
 const DURATION_S = 15;
 
 /**
+ * A Lease's `acquireTime` and `renewTime` are MicroTime: the API server accepts them only with six
+ * fractional digits (`2006-01-02T15:04:05.000000Z07:00`); JavaScript dates carry three.
+ */
+export function microTime(t: Date | string | undefined): string | undefined {
+  if (t === undefined) return undefined;
+  const iso = typeof t === 'string' ? new Date(t).toISOString() : t.toISOString();
+  return iso.replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
+/** What the lease loop reports: a change of leadership, or an error it recovered from. */
+export interface LeaseEvents {
+  onChange(leader: boolean): void;
+  onError(err: unknown): void;
+}
+
+/**
  * One active replica: a coordination.k8s.io Lease held by this identity, renewed every few
- * seconds; another replica takes over when it has not been renewed for DURATION_S.
+ * seconds; another replica takes over when it has not seen the Lease change for DURATION_S. As in
+ * client-go's leader election, expiry is judged by when *this* replica last saw the holder's record
+ * change (its local clock), never by comparing its clock with the renew time another node wrote.
  */
 export class LeaderLease {
   leader = false;
   private timer?: NodeJS.Timeout;
+  /** The holder's record as last seen, and when (local monotonic-ish time) it was first seen so. */
+  private observed?: { record: string; atMs: number };
 
   constructor(
     private readonly kube: Kube,
     private readonly name: string,
     private readonly identity: string,
-    private readonly onChange: (leader: boolean) => void,
+    private readonly events: LeaseEvents,
+    private readonly now: () => number = () => performance.timeOrigin + performance.now(),
   ) {}
 
   async tick(): Promise<void> {
-    const now = new Date();
+    const nowMs = this.now();
     let lease: any;
     try {
       lease = await this.kube.coordination.readNamespacedLease({ name: this.name, namespace: this.kube.namespace });
     } catch (err) {
       if (statusOf(err) !== 404) throw err;
     }
-    const spec = { holderIdentity: this.identity, leaseDurationSeconds: DURATION_S, renewTime: now.toISOString() as unknown as Date };
+    const renewTime = microTime(new Date(nowMs))!;
+    const spec = { holderIdentity: this.identity, leaseDurationSeconds: DURATION_S, renewTime };
     let won = false;
     if (!lease) {
       try {
-        await this.kube.coordination.createNamespacedLease({ namespace: this.kube.namespace, body: { metadata: { name: this.name }, spec: { ...spec, acquireTime: spec.renewTime } } });
+        await this.kube.coordination.createNamespacedLease({ namespace: this.kube.namespace, body: { metadata: { name: this.name }, spec: { ...spec, acquireTime: renewTime } as never } });
         won = true;
       } catch (err) {
         if (statusOf(err) !== 409) throw err;
       }
     } else {
-      const holder = lease.spec?.holderIdentity;
-      const renewed = lease.spec?.renewTime ? new Date(lease.spec.renewTime).getTime() : 0;
-      const expired = now.getTime() - renewed > (lease.spec?.leaseDurationSeconds ?? DURATION_S) * 1000;
+      const holder: string | undefined = lease.spec?.holderIdentity;
+      const record = `${holder}|${microTime(lease.spec?.renewTime)}|${lease.metadata?.resourceVersion}`;
+      if (this.observed?.record !== record) this.observed = { record, atMs: nowMs };
+      const expired = nowMs - this.observed.atMs > (lease.spec?.leaseDurationSeconds ?? DURATION_S) * 1000;
       if (holder === this.identity || expired || !holder) {
+        const acquireTime = holder === this.identity ? microTime(lease.spec?.acquireTime) ?? renewTime : renewTime;
+        const transitions = (lease.spec?.leaseTransitions ?? 0) + (holder === this.identity ? 0 : 1);
         try {
-          await this.kube.coordination.replaceNamespacedLease({ name: this.name, namespace: this.kube.namespace, body: { ...lease, spec: { ...lease.spec, ...spec } } });
+          await this.kube.coordination.replaceNamespacedLease({
+            name: this.name,
+            namespace: this.kube.namespace,
+            body: { ...lease, spec: { ...lease.spec, ...spec, acquireTime, leaseTransitions: transitions } },
+          });
           won = true;
         } catch (err) {
           if (statusOf(err) !== 409) throw err; // someone else renewed first
@@ -50,17 +79,18 @@ export class LeaderLease {
     }
     if (won !== this.leader) {
       this.leader = won;
-      this.onChange(won);
+      this.events.onChange(won);
     }
   }
 
   start(everyMs = 5_000): void {
     const loop = () =>
       this.tick()
-        .catch(() => {
+        .catch((err: unknown) => {
+          this.events.onError(err);
           if (this.leader) {
             this.leader = false;
-            this.onChange(false);
+            this.events.onChange(false);
           }
         })
         .finally(() => (this.timer = setTimeout(loop, everyMs)));

@@ -1,4 +1,5 @@
 import { makeInformer, type Informer, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
+import type { LoggerService } from '@nestjs/common';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { OperatorConfig } from '@winnow/config';
 import type { ClientOf } from '@winnow/grpc';
@@ -18,6 +19,38 @@ import { LeaderLease } from './lease';
 
 type Cr = KubernetesObject & { spec?: any; status?: any };
 type Kind = 'trackingdomains' | 'suppressionsettings';
+/** Objects the operator makes for a TrackingDomain, watched so a change or deletion re-queues their owner. */
+type Owned = 'secrets' | 'routes';
+
+const TD_KIND = { apiVersion: `${GROUP}/${VERSION}`, kind: 'TrackingDomain' };
+const SS_KIND = { apiVersion: `${GROUP}/${VERSION}`, kind: 'SuppressionSetting' };
+
+/** A short, safe account of a failed call for logs and Events (client-node errors carry the whole response). */
+export function describeError(err: unknown): string {
+  const e = err as { code?: number; body?: unknown; message?: string };
+  let body = '';
+  if (typeof e.body === 'string') {
+    try {
+      body = (JSON.parse(e.body) as { message?: string }).message ?? e.body;
+    } catch {
+      body = e.body;
+    }
+  } else if (e.body && typeof e.body === 'object') body = (e.body as { message?: string }).message ?? '';
+  const text = body || e.message || String(err);
+  return (typeof e.code === 'number' ? `HTTP ${e.code}: ${text}` : text).slice(0, 500);
+}
+
+/** Label the operator puts on its routes; the route informer watches only these. */
+const ROUTE_SELECTOR = 'app.kubernetes.io/managed-by=winnow-operator';
+
+/** Actions worth an Event on the TrackingDomain (the rest are bookkeeping: finalizers, status). */
+const TD_EVENTS: Partial<Record<TrackingDomainAction['kind'], [string, (a: any) => string]>> = {
+  createKeySecret: ['KeySecretCreated', (a) => `generated signing keys in Secret ${a.secret.name}`],
+  applyRoute: ['RouteApplied', (a) => `${a.route.kind} ${a.route.metadata.name} routes the host to the collector`],
+  deleteRoute: ['RouteDeleted', (a) => `deleted ${a.routeKind === 'ingress' ? 'Ingress' : 'HTTPRoute'} ${a.name}`],
+  register: ['Registered', (a) => `${a.hostname} registered for tenant ${a.tenant} with ${a.keys.length} key(s)`],
+  deregister: ['Deregistered', (a) => `${a.hostname} removed from tenant ${a.tenant}`],
+};
 
 const MIN_BACKOFF_MS = 200;
 const MAX_BACKOFF_MS = 30_000;
@@ -42,6 +75,7 @@ function meta(o: Cr) {
  */
 export class Operator {
   private readonly informers = new Map<Kind, Informer<Cr> & ObjectCache<Cr>>();
+  private readonly owned = new Map<Owned, Informer<Cr> & ObjectCache<Cr>>();
   private readonly queue = new Map<string, { attempts: number; notBefore: number }>();
   private readonly lease: LeaderLease;
   private worker?: NodeJS.Timeout;
@@ -58,15 +92,20 @@ export class Operator {
     private readonly kube: Kube,
     private readonly config: ClientOf<typeof ConfigService>,
     registry: Registry,
+    private readonly log: LoggerService,
   ) {
     const registers = [registry];
     this.reconciles = new Counter({ name: 'winnow_operator_reconciles_total', help: 'Reconciles by kind and result', labelNames: ['kind', 'result'], registers });
     this.duration = new Histogram({ name: 'winnow_operator_reconcile_duration_seconds', help: 'Reconcile duration', labelNames: ['kind'], registers });
     this.leaderGauge = new Gauge({ name: 'winnow_operator_leader', help: '1 while this replica holds the Lease', registers });
     this.restarts = new Counter({ name: 'winnow_operator_watch_restarts_total', help: 'Watches restarted after an error', labelNames: ['kind'], registers });
-    this.lease = new LeaderLease(kube, 'winnow-operator', cfg.identity, (leader) => {
-      this.leaderGauge.set(leader ? 1 : 0);
-      if (leader) this.enqueueAll();
+    this.lease = new LeaderLease(kube, 'winnow-operator', cfg.identity, {
+      onChange: (leader) => {
+        this.leaderGauge.set(leader ? 1 : 0);
+        this.log.log({ msg: leader ? 'became leader' : 'lost leadership', identity: cfg.identity });
+        if (leader) this.enqueueAll();
+      },
+      onError: (err) => this.log.error({ msg: 'lease error', identity: cfg.identity, error: describeError(err) }),
     });
   }
 
@@ -86,12 +125,24 @@ export class Operator {
         // Other resources may have been waiting on this one (a hostname or tenant it held).
         this.enqueueAll();
       });
-      informer.on('error', () => {
-        if (this.stopped) return;
-        this.restarts.inc({ kind });
-        setTimeout(() => void informer.start().catch(() => undefined), 1_000);
-      });
+      this.restartOnError(informer, kind);
       this.informers.set(kind, informer);
+      await informer.start();
+    }
+    // What it owns: its key Secrets (and the Secrets a TrackingDomain names), and its routes.
+    const secrets = makeInformer<Cr>(this.kube.kc, `/api/v1/namespaces/${this.cfg.namespace}/secrets`, () => this.kube.listSecrets() as never);
+    const routePath =
+      this.cfg.routeKind === 'ingress'
+        ? `/apis/networking.k8s.io/v1/namespaces/${this.cfg.namespace}/ingresses`
+        : `/apis/gateway.networking.k8s.io/v1/namespaces/${this.cfg.namespace}/httproutes`;
+    const routes = makeInformer<Cr>(this.kube.kc, routePath, () => this.kube.listRoutes(this.cfg.routeKind) as never, ROUTE_SELECTOR);
+    for (const [kind, informer] of [['secrets', secrets], ['routes', routes]] as const) {
+      const owner = (o: Cr) => this.enqueueOwnersOf(kind, o);
+      informer.on('add', owner);
+      informer.on('update', owner);
+      informer.on('delete', owner);
+      this.restartOnError(informer, kind);
+      this.owned.set(kind, informer);
       await informer.start();
     }
     this.lease.start(leaseEveryMs);
@@ -104,8 +155,34 @@ export class Operator {
     clearInterval(this.worker);
     clearInterval(this.resync);
     this.lease.stop();
-    for (const i of this.informers.values()) await i.stop();
+    for (const i of [...this.informers.values(), ...this.owned.values()]) await i.stop();
     while (this.busy) await new Promise((ok) => setTimeout(ok, 20));
+  }
+
+  private restartOnError(informer: Informer<Cr>, kind: string): void {
+    informer.on('error', (err: unknown) => {
+      if (this.stopped) return;
+      this.restarts.inc({ kind });
+      this.log.warn({ msg: 'watch failed, restarting in 1 s', kind, error: describeError(err) });
+      setTimeout(() => void informer.start().catch((e: unknown) => this.log.error({ msg: 'watch restart failed', kind, error: describeError(e) })), 1_000);
+    });
+  }
+
+  /** Re-queues the TrackingDomains an owned object belongs to (by owner reference, label or the Secret they name). */
+  private enqueueOwnersOf(kind: Owned, o: Cr): void {
+    const tds = this.informers.get('trackingdomains');
+    if (!tds) return;
+    const name = o.metadata?.name;
+    if (kind === 'routes') {
+      const owner = o.metadata?.labels?.['winnow.dev/tracking-domain'];
+      if (owner) this.enqueue('trackingdomains', owner);
+      return;
+    }
+    for (const ref of o.metadata?.ownerReferences ?? []) if (ref.kind === 'TrackingDomain') this.enqueue('trackingdomains', ref.name);
+    for (const td of tds.list(this.cfg.namespace)) {
+      const named = td.spec?.signingKeys?.secretName ?? generatedSecretName({ name: td.metadata!.name! });
+      if (named === name) this.enqueue('trackingdomains', td.metadata!.name!);
+    }
   }
 
   private enqueue(kind: Kind, name: string): void {
@@ -129,23 +206,29 @@ export class Operator {
     const [kind, name] = key.split('/') as [Kind, string];
     const end = this.duration.startTimer({ kind });
     try {
-      if (kind === 'trackingdomains') await this.reconcileTrackingDomain(name);
-      else await this.reconcileSuppression(name);
+      const did = kind === 'trackingdomains' ? await this.reconcileTrackingDomain(name) : await this.reconcileSuppression(name);
       this.reconciles.inc({ kind, result: 'ok' });
-    } catch {
+      if (did.length > 0) this.log.log({ msg: 'reconciled', kind, name, actions: did });
+      else this.log.debug?.({ msg: 'reconciled, nothing to do', kind, name });
+    } catch (err) {
       this.reconciles.inc({ kind, result: 'error' });
       const attempts = state.attempts + 1;
-      if (!this.queue.has(key)) this.queue.set(key, { attempts, notBefore: Date.now() + Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** (attempts - 1)) });
+      const delayMs = Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** (attempts - 1));
+      const error = describeError(err);
+      this.log.error({ msg: 'reconcile failed', kind, name, attempts, retryInMs: delayMs, error });
+      const o = this.informers.get(kind)?.get(name, this.cfg.namespace);
+      if (o) await this.event(kind === 'trackingdomains' ? TD_KIND : SS_KIND, o, 'Warning', 'ReconcileFailed', error);
+      if (!this.queue.has(key)) this.queue.set(key, { attempts, notBefore: Date.now() + delayMs });
     } finally {
       end();
       this.busy = false;
     }
   }
 
-  private async reconcileTrackingDomain(name: string): Promise<void> {
+  private async reconcileTrackingDomain(name: string): Promise<string[]> {
     const inf = this.informers.get('trackingdomains')!;
     const o = inf.get(name, this.cfg.namespace);
-    if (!o) return;
+    if (!o) return [];
     const resource: TrackingDomainResource = { ...meta(o), namespace: this.cfg.namespace, spec: o.spec, ...(o.status ? { status: o.status } : {}) };
     const secretName = resource.spec.signingKeys?.secretName ?? generatedSecretName(resource);
     const data = await this.kube.readSecret(secretName);
@@ -163,15 +246,34 @@ export class Operator {
       now: new Date().toISOString(),
       newKey: () => randomBytes(32).toString('base64'),
     });
-    for (const a of actions) await this.runTrackingDomain(a, resource);
+    const did: string[] = [];
+    for (const a of actions) {
+      if (!(await this.runTrackingDomain(a, resource))) continue;
+      did.push(a.kind);
+      const said = TD_EVENTS[a.kind];
+      if (said) await this.event(TD_KIND, o, 'Normal', said[0], said[1](a as never));
+    }
+    return did;
   }
 
-  private async runTrackingDomain(a: TrackingDomainAction, r: TrackingDomainResource): Promise<void> {
+  /** Records a Kubernetes Event on the resource; an Event that cannot be written is logged, never fatal. */
+  private async event(kind: { apiVersion: string; kind: string }, o: Cr, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    try {
+      await this.kube.recordEvent({ ...kind, name: o.metadata!.name!, uid: o.metadata!.uid! }, type, reason, message, this.cfg.identity);
+    } catch (err) {
+      this.log.warn({ msg: 'could not record event', reason, error: describeError(err) });
+    }
+  }
+
+  /** Carries out one action; true when it changed something in the cluster or in stats. */
+  private async runTrackingDomain(a: TrackingDomainAction, r: TrackingDomainResource): Promise<boolean> {
     switch (a.kind) {
       case 'addFinalizer':
-        return void (await this.kube.patch('trackingdomains', r.name, { metadata: { finalizers: [...r.finalizers, FINALIZER] } }));
+        await this.kube.patch('trackingdomains', r.name, { metadata: { finalizers: [...r.finalizers, FINALIZER] } });
+        return true;
       case 'removeFinalizer':
-        return void (await this.kube.patch('trackingdomains', r.name, { metadata: { finalizers: r.finalizers.filter((f) => f !== FINALIZER) } }));
+        await this.kube.patch('trackingdomains', r.name, { metadata: { finalizers: r.finalizers.filter((f) => f !== FINALIZER) } });
+        return true;
       case 'createKeySecret':
         return this.kube.createSecret({
           metadata: {
@@ -186,28 +288,44 @@ export class Operator {
         return this.kube.applyRoute(a.route);
       case 'deleteRoute':
         return this.kube.deleteRoute(a.routeKind, a.name);
-      case 'register':
-        return void (await this.config.putTrackingDomain({
+      case 'register': {
+        await this.config.putTrackingDomain({
           domain: { hostname: a.hostname, tenant: a.tenant, keys: a.keys.map((k) => ({ id: k.id, secret: Buffer.from(k.secretBase64, 'base64'), sealing: k.sealing })) },
-        }));
+        });
+        // Registration is repeated on every resync (stats may have lost it); it is news only when the
+        // resource was not yet Ready for its current generation.
+        const ready = r.status?.conditions?.find((c) => c.type === 'Ready');
+        return !(ready?.status === 'True' && r.status?.observedGeneration === r.generation);
+      }
       case 'deregister':
-        return void (await this.config.deleteTrackingDomain({ hostname: a.hostname, tenant: a.tenant }));
+        await this.config.deleteTrackingDomain({ hostname: a.hostname, tenant: a.tenant });
+        return true;
       case 'writeStatus':
-        return void (await this.kube.patchStatus('trackingdomains', r.name, a.status));
+        await this.kube.patchStatus('trackingdomains', r.name, a.status);
+        return true;
     }
   }
 
-  private async reconcileSuppression(name: string): Promise<void> {
+  private async reconcileSuppression(name: string): Promise<string[]> {
     const inf = this.informers.get('suppressionsettings')!;
     const o = inf.get(name, this.cfg.namespace);
-    if (!o) return;
+    if (!o) return [];
     const resource: SuppressionSettingResource = { ...meta(o), spec: o.spec, ...(o.status ? { status: o.status } : {}) };
     const all = inf.list(this.cfg.namespace).map((x) => ({ ...meta(x), spec: x.spec }));
-    for (const a of decideSuppressionSetting(resource, all, new Date().toISOString())) {
+    const actions = decideSuppressionSetting(resource, all, new Date().toISOString());
+    const did: string[] = [];
+    // The policy is pushed on every resync (stats may have lost it); it is news when the status moves.
+    const news = actions.some((a) => a.kind === 'writeStatus');
+    for (const a of actions) {
       if (a.kind === 'addFinalizer') await this.kube.patch('suppressionsettings', name, { metadata: { finalizers: [...resource.finalizers, FINALIZER] } });
       else if (a.kind === 'removeFinalizer') await this.kube.patch('suppressionsettings', name, { metadata: { finalizers: resource.finalizers.filter((f) => f !== FINALIZER) } });
-      else if (a.kind === 'pushPolicy') await this.config.putSuppressionPolicy({ policy: a.policy });
-      else await this.kube.patchStatus('suppressionsettings', name, a.status);
+      else if (a.kind === 'pushPolicy') {
+        await this.config.putSuppressionPolicy({ policy: a.policy });
+        if (!news) continue;
+        await this.event(SS_KIND, o, 'Normal', 'PolicyApplied', `suppression policy for tenant ${a.policy.tenant} sent to stats`);
+      } else await this.kube.patchStatus('suppressionsettings', name, a.status);
+      did.push(a.kind);
     }
+    return did;
   }
 }

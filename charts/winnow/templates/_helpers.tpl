@@ -30,18 +30,28 @@ app.kubernetes.io/name: {{ include "winnow.name" .root }}-{{ .component }}
 app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- end -}}
 
+{{/* The image by digest when one is given (immutable), else by tag (the chart's appVersion by default). */}}
 {{- define "winnow.image" -}}
+{{- if .Values.image.digest -}}
+{{ .Values.image.repository }}@{{ .Values.image.digest }}
+{{- else -}}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
 {{- end -}}
 
 {{/*
-One service's Deployment. Params: root, component, command, port (name and number), opsPort, env
-(a list of EnvVar), replicas, resources, volumes and mounts (optional).
+One service's workload: a Deployment, or a StatefulSet when "statefulSet" is given (a dict with
+serviceName and volumeClaimTemplates). Params: root, component, args (after `winnow`), port,
+portName, opsPort, env (a list of EnvVar), replicas, resources, volumes and mounts (optional),
+serviceAccountName and automountToken (optional). Every pod gets the chart-wide knobs: image (digest
+or tag), pull secrets, scheduling (nodeSelector, tolerations, affinity, topology spread, priority
+class), extra labels, annotations and environment, the log level and the grace period.
 */}}
-{{- define "winnow.deployment" -}}
+{{- define "winnow.workload" -}}
 {{- $root := .root -}}
+{{- $v := $root.Values -}}
 apiVersion: apps/v1
-kind: Deployment
+kind: {{ if .statefulSet }}StatefulSet{{ else }}Deployment{{ end }}
 metadata:
   name: {{ include "winnow.fullname" $root }}-{{ .component }}
   labels:
@@ -49,6 +59,13 @@ metadata:
     app.kubernetes.io/component: {{ .component }}
 spec:
   replicas: {{ .replicas }}
+  {{- with .statefulSet }}
+  serviceName: {{ .serviceName }}
+  podManagementPolicy: Parallel
+  persistentVolumeClaimRetentionPolicy:
+    whenDeleted: Retain
+    whenScaled: Retain
+  {{- end }}
   selector:
     matchLabels:
       {{- include "winnow.selectorLabels" (dict "root" $root "component" .component) | nindent 6 }}
@@ -57,34 +74,79 @@ spec:
       labels:
         {{- include "winnow.labels" $root | nindent 8 }}
         {{- include "winnow.selectorLabels" (dict "root" $root "component" .component) | nindent 8 }}
-      {{- if $root.Values.metrics.podAnnotations }}
+        app.kubernetes.io/component: {{ .component }}
+        {{- with $v.podLabels }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      {{- if or $v.metrics.podAnnotations $v.podAnnotations }}
       annotations:
+        {{- if $v.metrics.podAnnotations }}
         prometheus.io/scrape: "true"
         prometheus.io/port: {{ .opsPort | quote }}
         prometheus.io/path: /metrics
+        {{- end }}
+        {{- with $v.podAnnotations }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
       {{- end }}
     spec:
-      serviceAccountName: {{ include "winnow.fullname" $root }}
-      automountServiceAccountToken: false
+      serviceAccountName: {{ .serviceAccountName | default (include "winnow.fullname" $root) }}
+      automountServiceAccountToken: {{ .automountToken | default false }}
+      terminationGracePeriodSeconds: {{ $v.terminationGracePeriodSeconds }}
+      {{- with $v.priorityClassName }}
+      priorityClassName: {{ . }}
+      {{- end }}
+      {{- with $v.imagePullSecrets }}
+      imagePullSecrets:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $v.nodeSelector }}
+      nodeSelector:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $v.tolerations }}
+      tolerations:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $v.affinity }}
+      affinity:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $v.topologySpreadConstraints }}
+      topologySpreadConstraints:
+        {{- range . }}
+        - {{ toYaml (merge (deepCopy .) (dict "labelSelector" (dict "matchLabels" (include "winnow.selectorLabels" (dict "root" $root "component" $.component) | fromYaml)))) | nindent 10 | trim }}
+        {{- end }}
+      {{- end }}
       securityContext:
-        {{- toYaml $root.Values.podSecurityContext | nindent 8 }}
+        {{- toYaml $v.podSecurityContext | nindent 8 }}
       containers:
         - name: {{ .component }}
           image: {{ include "winnow.image" $root }}
-          imagePullPolicy: {{ $root.Values.image.pullPolicy }}
-          command: [node, {{ .command }}]
+          imagePullPolicy: {{ $v.image.pullPolicy }}
+          args: [serve, {{ .component }}]
           ports:
             - name: {{ .portName }}
               containerPort: {{ .port }}
+            {{- if ne .portName "ops" }}
             - name: ops
               containerPort: {{ .opsPort }}
+            {{- end }}
           env:
             - name: WINNOW_BIND_HOST
               value: "0.0.0.0"
+            - name: WINNOW_LOG_LEVEL
+              value: {{ $v.logLevel | quote }}
+            - name: WINNOW_DRAIN_MS
+              # Drain within the grace period, leaving a few seconds to exit.
+              value: {{ mul (max 1 (sub $v.terminationGracePeriodSeconds 5)) 1000 | quote }}
             - name: WINNOW_SERVICE_KEY
               valueFrom:
-                secretKeyRef: { name: {{ $root.Values.secrets.serviceKey }}, key: key }
+                secretKeyRef: { name: {{ $v.secrets.serviceKey }}, key: key }
             {{- with .env }}
+            {{- toYaml . | nindent 12 }}
+            {{- end }}
+            {{- with $v.extraEnv }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
           readinessProbe:
@@ -96,7 +158,7 @@ spec:
           resources:
             {{- toYaml .resources | nindent 12 }}
           securityContext:
-            {{- toYaml $root.Values.securityContext | nindent 12 }}
+            {{- toYaml $v.securityContext | nindent 12 }}
           {{- with .mounts }}
           volumeMounts:
             {{- toYaml . | nindent 12 }}
@@ -105,6 +167,28 @@ spec:
       volumes:
         {{- toYaml . | nindent 8 }}
       {{- end }}
+  {{- with .statefulSet }}
+  volumeClaimTemplates:
+    {{- toYaml .volumeClaimTemplates | nindent 4 }}
+  {{- end }}
+{{- end -}}
+
+{{/* A PodDisruptionBudget for one component: one pod at a time, so one replica never blocks a drain. */}}
+{{- define "winnow.pdb" -}}
+{{- if .root.Values.podDisruptionBudget.enabled }}
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{ include "winnow.fullname" .root }}-{{ .component }}
+  labels:
+    {{- include "winnow.labels" .root | nindent 4 }}
+    app.kubernetes.io/component: {{ .component }}
+spec:
+  maxUnavailable: 1
+  selector:
+    matchLabels:
+      {{- include "winnow.selectorLabels" (dict "root" .root "component" .component) | nindent 6 }}
+{{- end }}
 {{- end -}}
 
 {{/* One service's Service. Params: root, component, port, portName, servicePort, opsPort. */}}

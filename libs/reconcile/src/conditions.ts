@@ -28,6 +28,19 @@ export function setConditions(existing: readonly Condition[], next: readonly Con
 }
 
 /** Deep equality of plain JSON values (status objects), key order ignored. */
+/**
+ * Whether `actual` says everything `desired` says: the same scalars, arrays of the same length,
+ * and at least the desired keys of every object. An API server fills in defaults (an HTTPRoute's
+ * `parentRefs[].kind`, a backend's `weight`), so the object read back is a superset of the one sent.
+ */
+export function covers(actual: unknown, desired: unknown): boolean {
+  if (desired === undefined || actual === desired) return true;
+  if (desired === null || typeof desired !== 'object') return false;
+  if (actual === null || typeof actual !== 'object' || Array.isArray(actual) !== Array.isArray(desired)) return false;
+  if (Array.isArray(desired)) return (actual as unknown[]).length === desired.length && desired.every((x, i) => covers((actual as unknown[])[i], x));
+  return Object.entries(desired).every(([k, v]) => covers((actual as Record<string, unknown>)[k], v));
+}
+
 export function sameJson(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
