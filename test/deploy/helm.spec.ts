@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { kubernetesModel } from '../support/k8s-models';
+import { ALL_ON } from '../support/helm';
 import { exportedMetricNames, metricsIn } from '../support/metric-names';
 
 const root = join(__dirname, '..', '..');
@@ -24,8 +25,6 @@ interface Obj {
   [k: string]: any;
 }
 
-/** Every switch on: what the real-API-server dry run (test/k8s) also applies. */
-export const ALL_ON = ['--set', 'metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true,metrics.grafanaDashboard.enabled=true,networkPolicy.enabled=true,tests.enabled=true'];
 const render = (...args: string[]) => parseAllDocuments(execFileSync(helm, ['template', 'w', chart, '--namespace', 'winnow', ...args], { encoding: 'utf8' })).map((d) => d.toJSON() as Obj).filter(Boolean);
 const workloads = (objects: Obj[]) => objects.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet');
 const podLabels = (w: Obj): Labels => w.spec.template.metadata.labels;
@@ -180,7 +179,7 @@ describe.runIf(available || process.env['CI'] === 'true')('charts/winnow (helm l
     const pod = render().find((o) => o.kind === 'Pod')!;
     expect(pod.metadata.annotations!['helm.sh/hook']).toBe('test');
     const c = pod.spec.containers[0];
-    expect(c.command).toEqual(['node', '-e']);
+    expect(c.command).toEqual(['/nodejs/bin/node', '-e']);
     expect(c.args.slice(1)).toEqual(['http://w-winnow-collector:9100/readyz', 'http://w-winnow-classifier:9101/readyz', 'http://w-winnow-stats:9102/readyz', 'http://w-winnow-operator:9103/readyz']);
   });
 

@@ -19,7 +19,9 @@ const SS = `/apis/winnow.dev/v1alpha1/namespaces/${NS}/suppressionsettings`;
 const SECRETS = `/api/v1/namespaces/${NS}/secrets`;
 const INGRESSES = `/apis/networking.k8s.io/v1/namespaces/${NS}/ingresses`;
 
-describe('the operator against a fake Kubernetes API (real client over HTTP) and a real stats service', () => {
+// Faults on demand (a 409 on one write, a watch expiring with 410 Gone or failing with 500) need this
+// fake; everything else is also tested on a real kube-apiserver in test/k8s/operator.spec.ts.
+describe('the operator against a fake Kubernetes API that injects faults (real client over HTTP) and a real stats service', () => {
   const api = new FakeKubeApi();
   const key = randomBytes(32).toString('base64url');
   const dir = mkdtempSync(join(tmpdir(), 'winnow-operator-'));

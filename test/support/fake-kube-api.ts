@@ -8,7 +8,9 @@ import { KubeConfig } from '@kubernetes/client-node';
  * so the real @kubernetes/client-node talks to it: list and watch (with resourceVersion, and 410
  * Gone for expired watches), get, create (409 when it exists), replace (409 on a stale
  * resourceVersion), merge-patch of objects and of the status subresource, and deletion that waits
- * for finalizers. No Kubernetes API server can run on our build machines, hence this fake.
+ * for finalizers. The operator's behaviour is tested against a real kube-apiserver (test/k8s);
+ * this fake stays for the faults a real server cannot be made to produce on demand: a 409 on one
+ * given write, a watch that expires (410 Gone) or fails with a 500 at a chosen moment.
  */
 type Obj = { apiVersion?: string; kind?: string; metadata: Record<string, any>; [k: string]: any };
 type Watcher = { collection: string; res: ServerResponse };
