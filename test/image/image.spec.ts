@@ -150,5 +150,17 @@ describe.runIf(run)('the image, unpacked and started as a runtime would (chroot,
     // The embedded store wrote to its volume, the collector's spool to its own.
     expect(readdirSync(data).length).toBeGreaterThan(0);
     expect(readdirSync(spool).length).toBeGreaterThan(0);
+    // One log format for every service: each line JSON with level, time, service and message.
+    const services = new Set<string>();
+    for (const p of procs) {
+      expect(p.output.length).toBeGreaterThan(0);
+      for (const line of p.output) {
+        const o = JSON.parse(line) as Record<string, unknown>;
+        expect(Object.keys(o).slice(0, 3), line).toEqual(['level', 'time', 'service']);
+        expect(typeof o['message'], line).toBe('string');
+        services.add(o['service'] as string);
+      }
+    }
+    expect([...services].sort()).toEqual(kube ? ['classifier', 'collector', 'operator', 'stats'] : ['classifier', 'collector', 'stats']);
   }, 120_000);
 });

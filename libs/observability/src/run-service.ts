@@ -1,14 +1,15 @@
+import pino from 'pino';
+import { JsonLogger } from './logger';
 import type { RunningService } from './running-service';
-
-function logLine(level: string, service: string, message: string, extra: Record<string, unknown> = {}): void {
-  process.stderr.write(`${JSON.stringify({ level, service, message, ...extra, time: new Date().toISOString() })}\n`);
-}
 
 /**
  * The `main` of every service: parse configuration (a bad value stops the process with a message
  * naming the variable, exit code 2), start, and on SIGTERM or SIGINT drain and exit 0.
  */
 export async function runService<C>(name: string, load: () => C, start: (config: C) => Promise<RunningService>): Promise<void> {
+  // Its own lines in the services' one format (info and above, before the configuration is read).
+  const log = new JsonLogger(name, 'info');
+  const logLine = (level: 'info' | 'error' | 'fatal', _service: string, message: string) => log[level === 'info' ? 'log' : level](message);
   let config: C;
   try {
     config = load();
@@ -23,8 +24,8 @@ export async function runService<C>(name: string, load: () => C, start: (config:
     logLine('fatal', name, `could not start: ${(err as Error).message}`);
     process.exit(1);
   }
-  // One line on stdout that launchers and people can read: where the service listens.
-  process.stdout.write(`${JSON.stringify({ service: name, listening: service.ports })}\n`);
+  // One line on stdout that launchers and people can read: where the service listens (same format).
+  new JsonLogger(name, 'info', pino.destination({ fd: 1, sync: true })).log({ msg: 'listening', listening: service.ports });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
