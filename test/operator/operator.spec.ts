@@ -3,7 +3,7 @@ import { ConsoleLogger } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadOperatorConfig, loadStatsConfig } from '@winnow/config';
 import { bearer, closeClient, createClient, type ClientOf } from '@winnow/grpc';
-import { ConfigService, Source } from '@winnow/proto';
+import { ConfigService } from '@winnow/proto';
 import { startOperator } from '@winnow/operator';
 import { startStats } from '@winnow/stats';
 import type { RunningService } from '@winnow/observability';
@@ -15,7 +15,6 @@ import { FakeKubeApi } from '../support/fake-kube-api';
 
 const NS = 'winnow';
 const TD = `/apis/winnow.dev/v1alpha1/namespaces/${NS}/trackingdomains`;
-const SS = `/apis/winnow.dev/v1alpha1/namespaces/${NS}/suppressionsettings`;
 const SECRETS = `/api/v1/namespaces/${NS}/secrets`;
 const INGRESSES = `/apis/networking.k8s.io/v1/namespaces/${NS}/ingresses`;
 
