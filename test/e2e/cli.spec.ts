@@ -6,10 +6,9 @@ import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { closeClient, createClient } from '@winnow/grpc';
 import { PolicyMode, StatsService } from '@winnow/proto';
-import { eventually, httpRequest } from '@winnow/testing';
+import { eventually, freePort, httpRequest } from '@winnow/testing';
 import { DEMO_HOSTNAME, DEMO_TENANT } from '@winnow/stats';
 import { removeDir, startStack } from '../support/stack';
-import { freePort } from '../../apps/cli/src/launcher';
 
 const root = join(__dirname, '..', '..');
 const cli = join(root, 'apps/cli/dist/main.js');

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ConsoleLogger } from '@nestjs/common';
@@ -9,10 +8,10 @@ import { loadClassifierConfig } from '@winnow/config';
 import { closeClient, createClient, type ClientOf } from '@winnow/grpc';
 import { ConfigService, StatsService } from '@winnow/proto';
 import { keyringOf, pixelPath } from '@winnow/tokens';
-import { eventually } from '@winnow/testing';
+import { eventually, freePort } from '@winnow/testing';
 import { startClassifier } from '@winnow/classifier';
 import { DEMO_HOSTNAME, DEMO_TENANT } from '@winnow/stats';
-import { removeDir, startStack, type Stack } from '../support/stack';
+import { removeDir, startStack, storedEventIds, type Stack } from '../support/stack';
 
 // What Kubernetes does to a collector pod: SIGTERM on a roll or a drain, SIGKILL when the grace
 // period runs out or the node dies. Each time the next pod mounts the same claim (here: the same
@@ -20,14 +19,6 @@ import { removeDir, startStack, type Stack } from '../support/stack';
 const cli = join(__dirname, '..', '..', 'apps', 'cli', 'dist', 'main.js');
 const CAMPAIGN = 'k8s-moves';
 
-function freePort(): Promise<number> {
-  return new Promise((ok) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => ok(port));
-    });
-  });
-}
 
 async function startCollectorProcess(env: Record<string, string>): Promise<ChildProcess> {
   const p = spawn(process.execPath, [cli, 'serve', 'collector'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -64,16 +55,7 @@ async function send(port: number, paths: string[]): Promise<number> {
 
 const stopped = (p: ChildProcess) => new Promise<number | string | null>((ok) => (p.exitCode !== null || p.signalCode !== null ? ok(p.exitCode ?? p.signalCode) : p.once('exit', (code, signal) => ok(code ?? signal))));
 
-async function storedIds(stats: ClientOf<typeof StatsService>): Promise<string[]> {
-  const ids: string[] = [];
-  let pageToken = '';
-  do {
-    const page = await stats.listEvents({ filter: { tenant: DEMO_TENANT, campaign: CAMPAIGN }, pageSize: 1000, pageToken });
-    ids.push(...page.events.map((e) => e.event!.id));
-    pageToken = page.nextPageToken;
-  } while (pageToken);
-  return ids;
-}
+const storedIds = (stats: ClientOf<typeof StatsService>) => storedEventIds(stats, DEMO_TENANT, CAMPAIGN);
 
 describe('the collector process stopped by SIGTERM and by SIGKILL while downstream is away', () => {
   let stack: Stack | undefined;

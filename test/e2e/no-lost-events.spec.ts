@@ -11,7 +11,7 @@ import { startCollector } from '@winnow/collector';
 import { startStats, DEMO_HOSTNAME, DEMO_TENANT } from '@winnow/stats';
 import type { RunningService } from '@winnow/observability';
 import { join } from 'node:path';
-import { removeDir, startStack, type Stack } from '../support/stack';
+import { removeDir, startStack, storedEventIds, type Stack } from '../support/stack';
 
 const quiet = () => new ConsoleLogger({ logLevels: ['fatal'] });
 const CAMPAIGN = 'outage';
@@ -50,16 +50,7 @@ function load(port: number, paths: string[], connections: number) {
   };
 }
 
-async function allEventIds(stats: ClientOf<typeof StatsService>): Promise<string[]> {
-  const ids: string[] = [];
-  let pageToken = '';
-  do {
-    const page = await stats.listEvents({ filter: { tenant: DEMO_TENANT, campaign: CAMPAIGN }, pageSize: 1000, pageToken });
-    ids.push(...page.events.map((e) => e.event!.id));
-    pageToken = page.nextPageToken;
-  } while (pageToken);
-  return ids;
-}
+const allEventIds = (stats: ClientOf<typeof StatsService>) => storedEventIds(stats, DEMO_TENANT, CAMPAIGN);
 
 const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
 

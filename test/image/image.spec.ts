@@ -1,5 +1,4 @@
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, chownSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -7,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeClient, createClient, bearer } from '@winnow/grpc';
 import { ConfigService, StatsService } from '@winnow/proto';
 import { keyringOf, pixelPath } from '@winnow/tokens';
-import { eventually, httpRequest } from '@winnow/testing';
+import { eventually, httpRequest, freePort } from '@winnow/testing';
 import { DEMO_HOSTNAME, DEMO_TENANT } from '@winnow/stats';
 import { BUNDLE, imageAvailable, imageConfig, runImage, type ImageProcess } from '../support/image';
 import { kubeAvailable, startKube, type KubeServer } from '../support/kube-apiserver';
@@ -16,14 +15,6 @@ const run = imageAvailable() || process.env['CI'] === 'true';
 if (!run) console.warn(`skipping the image tests: no unpacked image in ${BUNDLE} (npm run image, then tools/image/unpack.sh)`);
 const rootfs = join(BUNDLE, 'rootfs');
 
-function freePort(): Promise<number> {
-  return new Promise((ok) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => ok(port));
-    });
-  });
-}
 
 /** A host folder for a volume, owned by the image's user as a volume's fsGroup would make it. */
 function volume(): string {

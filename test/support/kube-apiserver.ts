@@ -3,9 +3,9 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { request } from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
+import { freePort } from '@winnow/testing';
 
 /**
  * A real Kubernetes API server (kube-apiserver and etcd, built from the Go module proxy by
@@ -25,15 +25,6 @@ export function kubeMissingNotice(): string {
   return `no kube-apiserver in ${KUBE_BIN}: run tools/kube/build.sh (about 5 minutes cold) or set WINNOW_KUBE_BIN`;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => ok(port));
-    });
-    s.on('error', fail);
-  });
-}
 
 export interface KubeServer {
   url: string;

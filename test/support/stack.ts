@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { ConsoleLogger } from '@nestjs/common';
 import { loadClassifierConfig, loadCollectorConfig, loadStatsConfig } from '@winnow/config';
 import type { RunningService } from '@winnow/observability';
+import type { ClientOf } from '@winnow/grpc';
+import type { StatsService } from '@winnow/proto';
 import { startClassifier } from '@winnow/classifier';
 import { startCollector } from '@winnow/collector';
 import { startStats } from '@winnow/stats';
@@ -73,4 +75,16 @@ export async function startStack(env: Record<string, string> = {}, dataDir = mkd
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** Every stored event id of one campaign, page by page (ListEvents). */
+export async function storedEventIds(stats: ClientOf<typeof StatsService>, tenant: string, campaign: string): Promise<string[]> {
+  const ids: string[] = [];
+  let pageToken = '';
+  do {
+    const page = await stats.listEvents({ filter: { tenant, campaign }, pageSize: 1000, pageToken });
+    ids.push(...page.events.map((e) => e.event!.id));
+    pageToken = page.nextPageToken;
+  } while (pageToken);
+  return ids;
 }

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { loadClassifierConfig, loadCollectorConfig, loadStatsConfig, type Env } from '@winnow/config';
+import { freePort } from '@winnow/http-util';
 
 /** The services in start order: each one's clients need the one before. */
 export const SERVICES = ['stats', 'classifier', 'collector'] as const;
@@ -30,18 +30,6 @@ export function configuredPorts(env: Env = process.env): StackPorts {
     collectorHttp: collector.httpPort,
     collectorOps: collector.opsPort,
   };
-}
-
-/** Asks the OS for a free loopback port. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export async function freePorts(): Promise<StackPorts> {
