@@ -17,5 +17,5 @@ elif [ -n "${BASE:-}" ]; then
   args+=(--build-arg "BASE=$BASE")
 fi
 buildah "${storage[@]}" bud "${args[@]}" -f Containerfile -t "$image" build/image >&2
-size=$(buildah "${storage[@]}" images --format '{{.Size}}' "$image" | head -1)
+size=$(buildah "${storage[@]}" images --format '{{.Size}}' "$image" | sed -n 1p)
 echo "image $image ($size); SBOM build/image/winnow.cdx.json"
