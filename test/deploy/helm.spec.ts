@@ -184,11 +184,17 @@ describe.runIf(available || process.env['CI'] === 'true')('charts/winnow (helm l
   });
 
   it('refuses unknown and wrongly typed values', () => {
-    for (const bad of [['--set', 'collector.bogus=1'], ['--set', 'stats.replicas=-1'], ['--set', 'image.pullPolicy=Sometimes'], ['--set', 'unknownTop=1'], ['--set', 'image.digest=latest'], ['--set', 'logLevel=chatty'], ['--set', 'collector.spoolSizeLimit=2Gi']]) {
+    for (const bad of [['--set', 'collector.bogus=1'], ['--set', 'stats.replicas=-1'], ['--set', 'image.pullPolicy=Sometimes'], ['--set', 'unknownTop=1'], ['--set', 'image.digest=latest'], ['--set', 'logLevel=chatty'], ['--set', 'collector.spoolSizeLimit=2Gi'], ['--set', 'stats.replicas=2']]) {
       const r = spawnSync(helm, ['template', 'w', chart, ...bad], { encoding: 'utf8' });
       expect(r.status, bad.join(' ')).not.toBe(0);
       expect(r.stderr).toMatch(/schema/i);
     }
+  });
+
+  it('runs several stats replicas only on a MongoDB replica set, and replaces a single writer instead of rolling it', () => {
+    const stats = (...args: string[]) => render(...args).find((o) => o.kind === 'Deployment' && o.metadata.name === 'w-winnow-stats')!;
+    expect(stats().spec).toMatchObject({ replicas: 1, strategy: { type: 'Recreate' } });
+    expect(stats('--set', 'stats.replicas=3,stats.mongodbReplicaSet=true').spec).toMatchObject({ replicas: 3, strategy: { type: 'RollingUpdate' } });
   });
 
   it('ships the same CRDs as deploy/', () => {

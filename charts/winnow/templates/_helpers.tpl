@@ -59,6 +59,10 @@ metadata:
     app.kubernetes.io/component: {{ .component }}
 spec:
   replicas: {{ .replicas }}
+  {{- with .strategy }}
+  strategy:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
   {{- with .statefulSet }}
   serviceName: {{ .serviceName }}
   podManagementPolicy: Parallel

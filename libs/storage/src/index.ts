@@ -3,3 +3,4 @@ export * from './event-matching';
 export * from './ledger';
 export * from './embedded/lmdb-event-store';
 export * from './mongodb/mongo-event-store';
+export * from './single-writer';

@@ -1,7 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventStoreConformance } from '../conformance.suite';
+import { describe, expect, it } from 'vitest';
 import { LmdbEventStore } from './lmdb-event-store';
 
 eventStoreConformance('embedded (LMDB)', async () => {
@@ -19,4 +21,27 @@ eventStoreConformance('embedded (LMDB)', async () => {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+});
+
+describe('embedded (LMDB) store: one writing process', () => {
+  // Another process opens the same folder, through the built library (as a second stats would).
+  const openElsewhere = (dir: string) =>
+    spawnSync(process.execPath, ['-e', `const { LmdbEventStore } = require(${JSON.stringify(join(__dirname, '..', '..', 'dist', 'index.js'))}); new LmdbEventStore(${JSON.stringify(dir)}); console.log('opened')`], { encoding: 'utf8' });
+
+  it('refuses a second process while one writes, and lets the next one in after it closed or died', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'winnow-lmdb-writer-'));
+    try {
+      const store = new LmdbEventStore(dir);
+      const refused = openElsewhere(dir);
+      expect(refused.status).not.toBe(0);
+      expect(refused.stderr).toMatch(/SecondWriterError: another process \(pid \d+\) writes to the embedded store/);
+      await store.close();
+      expect(openElsewhere(dir).stdout).toContain('opened');
+      // A lock left by a process that is gone (a crash) is taken over.
+      writeFileSync(join(dir, 'writer.lock'), '999999999');
+      expect(openElsewhere(dir).stdout).toContain('opened');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

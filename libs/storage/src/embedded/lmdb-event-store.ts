@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { FolderWriterLock } from '../single-writer';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import {
   ClassifiedEventSchema,
@@ -57,9 +58,19 @@ export class LmdbEventStore implements EventStore {
   private readonly domains: Database<Buffer, string>;
   private readonly apiKeys: Database<Buffer, string>;
 
+  /** One writing process at a time (its batches read counters before they write them). */
+  private readonly writer: FolderWriterLock;
+
   constructor(dir: string) {
     mkdirSync(dir, { recursive: true });
-    this.root = open({ path: dir, maxDbs: 16, mapSize: 2 * 1024 ** 3 });
+    this.writer = new FolderWriterLock(dir);
+    this.writer.acquire();
+    try {
+      this.root = open({ path: dir, maxDbs: 16, mapSize: 2 * 1024 ** 3 });
+    } catch (err) {
+      this.writer.release();
+      throw err;
+    }
     this.events = this.root.openDB({ name: 'events', encoding: 'binary' });
     this.byTime = this.root.openDB({ name: 'byTime' });
     this.byMessage = this.root.openDB({ name: 'byMessage' });
@@ -81,6 +92,7 @@ export class LmdbEventStore implements EventStore {
 
   async close(): Promise<void> {
     await this.root.close();
+    this.writer.release();
   }
 
   private loadMessage(map: Map<string, MessageState>, tenant: string, message: string): void {

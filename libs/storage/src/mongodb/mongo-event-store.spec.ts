@@ -4,6 +4,7 @@ import { MongoClient } from 'mongodb';
 import { EventKind } from '@winnow/proto';
 import { classified, eventStoreConformance } from '../conformance.suite';
 import { MongoEventStore } from './mongo-event-store';
+import { SecondWriterError } from '../single-writer';
 
 const url = process.env['MONGODB_URL'];
 
@@ -68,6 +69,45 @@ if (!url) {
 
   describe('MongoDB adapter specifics', () => {
     beforeAll(requireServer);
+    it('takes one writer where the server has no transactions: a second is refused, a crashed one taken over', async () => {
+      const database = `winnow_test_${randomBytes(6).toString('hex')}`;
+      const c = new MongoClient(url);
+      const hello = await c.db('admin').command({ hello: 1 });
+      const transactions = typeof hello['setName'] === 'string' || hello['msg'] === 'isdbgrid';
+      const open = () => new MongoEventStore({ url, database, retentionDays: 0, writerLeaseMs: 600 });
+      const first = open();
+      await first.init();
+      try {
+        const second = open();
+        if (transactions) {
+          await second.init(); // a replica set takes several writers
+          await second.close();
+          return;
+        }
+        // The first renews its lease: the second waits it out once, sees it renewed, and is refused.
+        await expect(second.init()).rejects.toThrow(SecondWriterError);
+        await expect(open().init()).rejects.toThrow(/takes one writer/);
+        // The first stops renewing, as a crashed process would: the next one takes over within a lease.
+        clearInterval((first as unknown as { leaseTimer: NodeJS.Timeout }).leaseTimer);
+        const third = open();
+        await third.init();
+        await third.recordEvents([classified('after-takeover', {})]);
+        // The stalled first one finds the lease gone at its next renewal and writes no more.
+        (first as unknown as { leaseTimer?: NodeJS.Timeout }).leaseTimer = undefined;
+        await third.close();
+        // Closed cleanly, the lease is released: the next one starts at once.
+        const t0 = Date.now();
+        const fourth = open();
+        await fourth.init();
+        expect(Date.now() - t0).toBeLessThan(500);
+        await fourth.close();
+      } finally {
+        await first.close().catch(() => undefined);
+        await c.db(database).dropDatabase();
+        await c.close();
+      }
+    }, 20_000);
+
     it('creates its indexes, the retention TTL among them', async () => {
       const database = `winnow_test_${randomBytes(6).toString('hex')}`;
       const s = new MongoEventStore({ url, database, retentionDays: 30 });

@@ -1,4 +1,5 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { MongoClient, MongoServerError, type AnyBulkWriteOperation, type ClientSession, type Collection, type Db, type Document } from 'mongodb';
 import { create, fromJson, toJson, type JsonValue } from '@bufbuild/protobuf';
 import {
@@ -25,6 +26,7 @@ import {
   type RecordEventsResult,
 } from '../event-store.port';
 import { matchesFilter } from '../event-matching';
+import { SecondWriterError } from '../single-writer';
 import { messageKey, planDeliveries, planEvents, type MessageState, type Plan } from '../ledger';
 
 export interface MongoStoreOptions {
@@ -35,6 +37,17 @@ export interface MongoStoreOptions {
   retentionDays: number;
   /** How long to wait for a server before a call fails as unavailable. */
   serverSelectionTimeoutMs?: number;
+  /** Without transactions: how long the writer lease lasts unless renewed (default 30 s; renewed every third of it). */
+  writerLeaseMs?: number;
+}
+
+/** Without transactions, the one writer's lease: who holds it and until when. */
+interface WriterLeaseDoc {
+  _id: 'writer';
+  owner: string;
+  host: string;
+  pid: number;
+  expiresAtMs: number;
 }
 
 interface EventDoc {
@@ -140,6 +153,11 @@ export class MongoEventStore implements EventStore {
   private domains!: Collection<JsonDoc>;
   private apiKeys!: Collection<JsonDoc>;
   private journal!: Collection<JournalDoc>;
+  private lease!: Collection<WriterLeaseDoc>;
+  private readonly leaseOwner = `${hostname()}/${process.pid}/${randomBytes(6).toString('hex')}`;
+  private leaseTimer?: NodeJS.Timeout;
+  /** Set when another writer took the lease over (this one stalled past its expiry): batches then fail. */
+  private leaseLost = false;
   private transactions = false;
   /** Whether the journal may hold a batch not yet finished (checked before the next batch). */
   private journalDirty = true;
@@ -185,9 +203,53 @@ export class MongoEventStore implements EventStore {
     await this.domains.createIndex({ tenant: 1 }, { name: 'tenant' });
     const hello = await this.db.admin().command({ hello: 1 });
     this.transactions = typeof hello['setName'] === 'string' || hello['msg'] === 'isdbgrid';
+    if (!this.transactions) await this.takeWriterLease();
     // A batch an earlier process left half-written (without transactions) is finished before any
     // other; also after the server became a replica set in between.
     await this.finishPendingBatch();
+  }
+
+  /**
+   * Without transactions one process writes (batches go through the journal one at a time): a lease
+   * document names it, renewed every third of its term. A second process waits out the lease it
+   * finds: taken over if its holder stopped renewing (a crash), refused if it was renewed.
+   */
+  private async takeWriterLease(): Promise<void> {
+    const ttl = this.opts.writerLeaseMs ?? 30_000;
+    this.lease = this.db.collection<WriterLeaseDoc>('writer_lease');
+    const doc = () => ({ owner: this.leaseOwner, host: hostname(), pid: process.pid, expiresAtMs: Date.now() + ttl });
+    const take = async () => {
+      try {
+        await this.lease.updateOne({ _id: 'writer', $or: [{ owner: this.leaseOwner }, { expiresAtMs: { $lt: Date.now() } }] }, { $set: doc() }, { upsert: true });
+        return undefined;
+      } catch (err) {
+        if (!(err instanceof MongoServerError) || err.code !== 11000) throw err;
+        return (await this.lease.findOne({ _id: 'writer' })) ?? undefined;
+      }
+    };
+    let holder = await take();
+    // Held: a writer that crashed stops renewing, so wait until the lease it holds now has expired
+    // (a restarted pod takes over in at most one lease); a live writer renews it in time.
+    if (holder) {
+      const until = holder.expiresAtMs;
+      while (Date.now() <= until) await new Promise((ok) => setTimeout(ok, Math.min(1000, until - Date.now() + 20)));
+      holder = await take();
+    }
+    if (holder) {
+      await this.client.close();
+      throw new SecondWriterError(
+        `another stats process (${holder.owner}, lease until ${new Date(holder.expiresAtMs).toISOString()}) writes to this MongoDB database, and the server has no transactions (a standalone server or FerretDB) so it takes one writer. Run one stats replica, or use a replica set`,
+      );
+    }
+    this.leaseTimer = setInterval(() => {
+      void this.lease.updateOne({ _id: 'writer', owner: this.leaseOwner }, { $set: doc() }).then(
+        (r) => {
+          if (r.matchedCount === 0) this.leaseLost = true;
+        },
+        () => undefined, // a failed renewal is retried at the next tick; the lease outlives two of them
+      );
+    }, Math.max(100, Math.floor(ttl / 3)));
+    this.leaseTimer.unref();
   }
 
   async ping(): Promise<void> {
@@ -196,6 +258,8 @@ export class MongoEventStore implements EventStore {
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
+    clearInterval(this.leaseTimer);
+    if (this.leaseTimer && !this.leaseLost) await this.lease.deleteOne({ _id: 'writer', owner: this.leaseOwner }).catch(() => undefined);
     await this.client.close();
   }
 
@@ -210,6 +274,7 @@ export class MongoEventStore implements EventStore {
   private serial<T>(fn: (session: ClientSession | undefined) => Promise<T>): Promise<T> {
     const run = async () => {
       if (!this.transactions) {
+        if (this.leaseLost) throw new SecondWriterError('another stats process took over the writer lease (this one stalled past its expiry): restart this one');
         if (this.journalDirty) await this.finishPendingBatch();
         return fn(undefined);
       }
