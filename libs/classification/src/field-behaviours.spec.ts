@@ -91,6 +91,12 @@ describe("Google's image proxy, weighed by time since sending", () => {
 });
 
 describe('scanners that look like browsers, and the people on the same networks', () => {
+  it("a security vendor's browser is a person's browser", () => {
+    // Avast Secure Browser and Norton Secure Browser name their vendor in an otherwise ordinary Chrome string.
+    for (const ua of [`${CHROME} Avast/142.0.0.0`, `${CHROME} Norton/142.0.0.0`]) expect(one(ev({ afterMs: 600_000, headers: navigate(ua) })), ua).toBe('HUMAN');
+    expect(one(ev({ afterMs: 600_000, ua: 'Kaspersky Lab CFR link resolver cfradmins@kaspersky.com' }))).toBe('SECURITY_SCANNER');
+  });
+
   it('a browser string with a service address appended is automated', () => {
     // device-detector Tests/fixtures/bots.yml (VirusTotal's cloud fetcher)
     const ua = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/112.0.0.0 Safari/537.36 AppEngine-Google; (+http://code.google.com/appengine; appid: s~virustotalcloud)';

@@ -45,7 +45,7 @@ const SCANNERS: Array<[RegExp, string]> = [
  * Security products that describe themselves without a name we list: link scanners, antivirus
  * URL checks, reputation services. Their self-description is the behaviour.
  */
-const SECURITY_WORDS = /anti-?virus|virustotal|kaspersky|bitdefender|sophos|fortiguard|zscaler|symantec|mcafee|norton|webroot|eset|avast|malware|phish|safe-?browsing|url ?scan|urlscan|link ?(?:scan|check|resolver|protect)|(?:^|[^a-z])scanner|threat|reputation|sandbox/i;
+const SECURITY_WORDS = /anti-?virus|virustotal|kaspersky|bitdefender|sophos|fortiguard|zscaler|symantec|mcafee|norton|webroot|\beset\b|avast|malware|phish|safe-?browsing|url ?scan|urlscan|link ?(?:scan|check|resolver|protect)|(?:^|[^a-z])scanner|threat|reputation|sandbox/i;
 const PREVIEWS: Array<[RegExp, string]> = [
   [/Slackbot|Slack-ImgProxy/, 'Slack'],
   [/SkypeUriPreview/, 'Teams/Skype preview'],
@@ -62,6 +62,8 @@ const PREVIEWS: Array<[RegExp, string]> = [
  * What previewers call themselves when they are in no list: the card or "unfurl" a chat, note or
  * social app builds from a shared link, and the fediverse servers that fetch a card for a post.
  */
+/** A browser's own user-agent string: Mozilla/5.0, a platform, and a rendering engine. */
+const BROWSER_STRING = /^Mozilla\/5\.0 \([^)]*\) (?:AppleWebKit\/[\d.]+|Gecko\/\d+)/;
 const PREVIEW_WORDS = /preview|unfurl|onebox|rich ?link|link ?expand|externalhit|externalfetcher|url ?lookup|embed|link ?bot|card ?bot|mastodon|pleroma|misskey|akkoma|bluesky|cardyb/i;
 const OFFICE_DISCOVERY = /Microsoft Office (?:Protocol|Existence) Discovery/;
 /**
@@ -135,7 +137,9 @@ function compute(ua: string): UaInfo {
   if (YAHOO.test(ua)) return { kind: 'yahoo_proxy', name: 'Yahoo mail proxy' };
   for (const [re, name] of SCANNERS) if (re.test(ua)) return { kind: 'scanner', name };
   for (const [re, name] of PREVIEWS) if (re.test(ua)) return { kind: 'preview', name };
-  if (SECURITY_WORDS.test(ua)) return { kind: 'scanner', name: 'security product' };
+  // Not in a browser's own string: Avast, Norton and AVG ship browsers that people use ("... Chrome/120
+  // Safari/537.36 Avast/120"); scanners posing as browsers are caught by what they append or do.
+  if (SECURITY_WORDS.test(ua) && !BROWSER_STRING.test(ua)) return { kind: 'scanner', name: 'security product' };
   if (PREVIEW_WORDS.test(ua)) return { kind: 'preview', name: 'link preview' };
   if (OFFICE_DISCOVERY.test(ua)) return { kind: 'office_discovery', name: 'Office discovery' };
   if (OFFICE_APP.test(ua)) return { kind: 'office_app', name: /Outlook/.test(ua) ? 'Outlook for Windows' : 'Microsoft Office' };
@@ -145,7 +149,10 @@ function compute(ua: string): UaInfo {
   if (NATIVE_APP.test(ua)) return { kind: 'native_app', name: 'native app' };
   // A browser string carrying a contact address or an app id was appended to by a service; browsers
   // never put one there (published scanner strings: "... Safari/537.36 AppEngine-Google; (+http://...; appid: ...)").
-  if (/^Mozilla\/[45]\.0 \(/.test(ua) && /https?:\/\/|\+http|\bappid\b|@[\w-]+\.[a-z]{2,}/i.test(ua)) return { kind: 'crawler', name: 'browser string with a service\'s contact address' };
+  if (/^Mozilla\/[45]\.0 \(/.test(ua) && /https?:\/\/|\+http|\bappid\b|@[\w-]+\.[a-z]{2,}/i.test(ua)) {
+    if (SECURITY_WORDS.test(ua)) return { kind: 'scanner', name: 'security service behind a browser string' };
+    return { kind: 'crawler', name: 'browser string with a service\'s contact address' };
+  }
   if (/^Mozilla\/[45]\.0 \(/.test(ua) && /AppleWebKit|Gecko\/|Trident|MSIE/.test(ua) && !isbot(ua)) {
     const name = /Edg\/(\d+)/.exec(ua)?.[0] ?? /Firefox\/(\d+)/.exec(ua)?.[0] ?? /Chrome\/(\d+)/.exec(ua)?.[0] ?? /Version\/([\d.]+).*Safari/.exec(ua)?.[0] ?? 'browser';
     return { kind: 'browser', name: name.replace('/', ' '), ...(stale ? { stale } : {}) };
