@@ -21,6 +21,8 @@ export function statusOf(err: unknown): number | undefined {
 
 const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
+/** Label the operator puts on its routes (libs/reconcile); its route watch selects on it. */
+export const ROUTE_SELECTOR = 'app.kubernetes.io/managed-by=winnow-operator';
 
 /** The few Kubernetes calls the operator makes, in one place, through the real client. */
 export class Kube {
@@ -56,9 +58,8 @@ export class Kube {
   }
 
   listRoutes(kind: 'ingress' | 'gateway'): Promise<{ items: unknown[] }> {
-    const labelSelector = 'app.kubernetes.io/managed-by=winnow-operator';
-    if (kind === 'ingress') return this.networking.listNamespacedIngress({ namespace: this.namespace, labelSelector });
-    return this.custom.listNamespacedCustomObject({ group: 'gateway.networking.k8s.io', version: 'v1', namespace: this.namespace, plural: 'httproutes', labelSelector }) as never;
+    if (kind === 'ingress') return this.networking.listNamespacedIngress({ namespace: this.namespace, labelSelector: ROUTE_SELECTOR });
+    return this.custom.listNamespacedCustomObject({ group: 'gateway.networking.k8s.io', version: 'v1', namespace: this.namespace, plural: 'httproutes', labelSelector: ROUTE_SELECTOR }) as never;
   }
 
   /** A core/v1 Event on one of the operator's resources (what `kubectl describe` shows). */

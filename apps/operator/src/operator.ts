@@ -14,7 +14,7 @@ import {
   type TrackingDomainResource,
 } from '@winnow/reconcile';
 import { randomBytes } from 'node:crypto';
-import { GROUP, VERSION, type Kube } from './kube';
+import { GROUP, ROUTE_SELECTOR, VERSION, type Kube } from './kube';
 import { LeaderLease } from './lease';
 
 type Cr = KubernetesObject & { spec?: any; status?: any };
@@ -39,9 +39,6 @@ export function describeError(err: unknown): string {
   const text = body || e.message || String(err);
   return (typeof e.code === 'number' ? `HTTP ${e.code}: ${text}` : text).slice(0, 500);
 }
-
-/** Label the operator puts on its routes; the route informer watches only these. */
-const ROUTE_SELECTOR = 'app.kubernetes.io/managed-by=winnow-operator';
 
 /** Actions worth an Event on the TrackingDomain (the rest are bookkeeping: finalizers, status). */
 const TD_EVENTS: Partial<Record<TrackingDomainAction['kind'], [string, (a: any) => string]>> = {
@@ -75,7 +72,8 @@ function meta(o: Cr) {
  */
 export class Operator {
   private readonly informers = new Map<Kind, Informer<Cr> & ObjectCache<Cr>>();
-  private readonly owned = new Map<Owned, Informer<Cr> & ObjectCache<Cr>>();
+  /** Informers on what it owns (Secrets, routes): only their events matter, so they are kept to be stopped. */
+  private readonly owned: Array<Informer<Cr>> = [];
   private readonly queue = new Map<string, { attempts: number; notBefore: number }>();
   private readonly lease: LeaderLease;
   private worker?: NodeJS.Timeout;
@@ -142,7 +140,7 @@ export class Operator {
       informer.on('update', owner);
       informer.on('delete', owner);
       this.restartOnError(informer, kind);
-      this.owned.set(kind, informer);
+      this.owned.push(informer);
       await informer.start();
     }
     this.lease.start(leaseEveryMs);
@@ -155,7 +153,7 @@ export class Operator {
     clearInterval(this.worker);
     clearInterval(this.resync);
     this.lease.stop();
-    for (const i of [...this.informers.values(), ...this.owned.values()]) await i.stop();
+    for (const i of [...this.informers.values(), ...this.owned]) await i.stop();
     while (this.busy) await new Promise((ok) => setTimeout(ok, 20));
   }
 

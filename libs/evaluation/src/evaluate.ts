@@ -1,7 +1,7 @@
 import { BUNDLED_CALIBRATION, type Calibration } from '@winnow/classification';
 import { FIELD_TARGETS, SYNTHETIC_TARGETS, campaignError, fitCalibration, isbotBaseline, reliability, score, winnow, type CampaignError, type Prediction, type Reliability, type Scores } from './score';
 import { buildCampaigns, type Campaign } from './scenarios';
-import { SOURCES, halfOf, isComplete, loadFieldCorpus, sourceUnit, type FieldLine, type Half } from './field-corpus';
+import { halfOf, isComplete, loadFieldCorpus, sourceUnit, type FieldLine, type Half } from './field-corpus';
 import type { LabelledLine } from './labelled-traces';
 
 export interface SyntheticResult {
@@ -141,4 +141,3 @@ export function fieldMisses(r: FieldResult, h: Half = 'held-out'): string[] {
   ].filter((x): x is string => typeof x === 'string');
 }
 
-export { SOURCES };

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { ALL_SOURCES, sourceName } from '@winnow/engagement';
 import type { LabelledLine } from './labelled-traces';
 
 /** Where a field line came from (test/fixtures/field/README.md). */
@@ -23,7 +24,8 @@ export type Half = 'tuning' | 'held-out';
 export const FIELD_DIR = join(__dirname, '..', '..', '..', 'test', 'fixtures', 'field');
 
 const KINDS = new Set<Provenance['kind']>(['issue_thread', 'vendor_page', 'parser_fixture', 'bot_directory', 'article']);
-export const SOURCES = ['human', 'apple_mpp', 'gmail_prefetch', 'yahoo_proxy', 'security_scanner', 'link_preview', 'client_helper', 'bot'] as const;
+/** The trace format's source names, as the classifier writes them. */
+export const SOURCES: readonly string[] = ALL_SOURCES.map(sourceName);
 
 /** Fields whose fill-in still leaves a line "complete" (README: address, time, method, kind and headers from the source). */
 const BOOKKEEPING_FILLS = new Set(['deliveredAt', 'links', 'link']);
@@ -59,7 +61,7 @@ function check(file: string, n: number, o: FieldLine): void {
   if (!KINDS.has(p.kind)) fail(`provenance.kind must be one of ${[...KINDS].join(', ')}`);
   if (typeof p.quote !== 'string' || p.quote.trim() === '') fail('provenance.quote is required');
   if (!Array.isArray(p.filled)) fail('provenance.filled must be a list');
-  if (!o.label || !(SOURCES as readonly string[]).includes(o.label.source)) fail(`label.source must be one of ${SOURCES.join(', ')}`);
+  if (!o.label || !SOURCES.includes(o.label.source)) fail(`label.source must be one of ${SOURCES.join(', ')}`);
   if ((o.label.source === 'human') !== (o.label.verdict === 'human')) fail('label.verdict and label.source disagree');
 }
 

@@ -9,19 +9,18 @@ import type { RunningService } from './running-service';
 export async function runService<C>(name: string, load: () => C, start: (config: C) => Promise<RunningService>): Promise<void> {
   // Its own lines in the services' one format (info and above, before the configuration is read).
   const log = new JsonLogger(name, 'info');
-  const logLine = (level: 'info' | 'error' | 'fatal', _service: string, message: string) => log[level === 'info' ? 'log' : level](message);
   let config: C;
   try {
     config = load();
   } catch (err) {
-    logLine('fatal', name, `configuration: ${(err as Error).message}`);
+    log.fatal(`configuration: ${(err as Error).message}`);
     process.exit(2);
   }
   let service: RunningService;
   try {
     service = await start(config);
   } catch (err) {
-    logLine('fatal', name, `could not start: ${(err as Error).message}`);
+    log.fatal(`could not start: ${(err as Error).message}`);
     process.exit(1);
   }
   // One line on stdout that launchers and people can read: where the service listens (same format).
@@ -30,11 +29,11 @@ export async function runService<C>(name: string, load: () => C, start: (config:
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logLine('info', name, `${signal}: draining`);
+    log.log(`${signal}: draining`);
     service.close().then(
       () => process.exit(0),
       (err: Error) => {
-        logLine('error', name, `shutdown failed: ${err.message}`);
+        log.error(`shutdown failed: ${err.message}`);
         process.exit(1);
       },
     );
