@@ -28,6 +28,9 @@ export interface LeaseEvents {
 export class LeaderLease {
   leader = false;
   private timer?: NodeJS.Timeout;
+  private stopped = false;
+  /** The tick in flight, so that stopping waits for it instead of racing it. */
+  private running?: Promise<void>;
   /** The holder's record as last seen, and when (local monotonic-ish time) it was first seen so. */
   private observed?: { record: string; atMs: number };
 
@@ -84,8 +87,9 @@ export class LeaderLease {
   }
 
   start(everyMs = 5_000): void {
-    const loop = () =>
-      this.tick()
+    const loop = () => {
+      if (this.stopped) return;
+      this.running = this.tick()
         .catch((err: unknown) => {
           this.events.onError(err);
           if (this.leader) {
@@ -93,11 +97,38 @@ export class LeaderLease {
             this.events.onChange(false);
           }
         })
-        .finally(() => (this.timer = setTimeout(loop, everyMs)));
-    void loop();
+        .finally(() => {
+          this.running = undefined;
+          if (!this.stopped) this.timer = setTimeout(loop, everyMs);
+        });
+    };
+    loop();
   }
 
-  stop(): void {
+  /**
+   * Stops renewing. A holder that stops cleanly gives the Lease up (an empty holder, as client-go's
+   * ReleaseOnCancel does), so that a waiting replica takes over at its next tick instead of after
+   * the lease's whole duration; a replica that crashes leaves its record and is outwaited.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
     clearTimeout(this.timer);
+    await this.running;
+    if (!this.leader) return;
+    this.leader = false;
+    this.events.onChange(false);
+    try {
+      const lease: any = await this.kube.coordination.readNamespacedLease({ name: this.name, namespace: this.kube.namespace });
+      if (lease.spec?.holderIdentity !== this.identity) return;
+      const now = microTime(new Date(this.now()))!;
+      await this.kube.coordination.replaceNamespacedLease({
+        name: this.name,
+        namespace: this.kube.namespace,
+        body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now } },
+      });
+    } catch (err) {
+      // Not fatal: the others take over when the record stops changing.
+      this.events.onError(err);
+    }
   }
 }

@@ -152,9 +152,10 @@ export class Operator {
     this.stopped = true;
     clearInterval(this.worker);
     clearInterval(this.resync);
-    this.lease.stop();
-    for (const i of [...this.informers.values(), ...this.owned]) await i.stop();
+    // The reconcile in hand finishes before the Lease is given up, so two replicas never work at once.
     while (this.busy) await new Promise((ok) => setTimeout(ok, 20));
+    await this.lease.stop();
+    for (const i of [...this.informers.values(), ...this.owned]) await i.stop();
   }
 
   private restartOnError(informer: Informer<Cr>, kind: string): void {
