@@ -148,6 +148,8 @@ describe('walking skeleton: collector -> classifier -> stats over real HTTP and 
       expect(metrics.body.toString()).toContain('winnow_process_cpu_user_seconds_total');
     }
     const statsMetrics = (await httpRequest({ port: stack.stats.ports.http!, path: '/metrics' })).body.toString();
-    expect(metricValue(statsMetrics, 'winnow_grpc_server_duration_seconds_count', { method: 'StatsService.RecordEvents', code: 'ok' })).toBeGreaterThan(0);
+    expect(metricValue(statsMetrics, 'winnow_grpc_server_duration_seconds_count', { method: 'StatsService.IngestEvents', code: 'ok' })).toBeGreaterThan(0);
+    expect(metricValue(statsMetrics, 'winnow_verdicts_total', { source: 'human' })).toBeGreaterThan(0);
+    expect(metricValue(statsMetrics, 'winnow_history_rebuilds_total')).toBeGreaterThan(0);
   });
 });

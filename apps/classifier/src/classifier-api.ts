@@ -1,12 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { create } from '@bufbuild/protobuf';
 import { Counter, type Registry } from 'prom-client';
 import { ErrorCode, WinnowError, isRetryable, type ClientOf, type ImplOf } from '@winnow/grpc';
-import { Source, type ClassifierService, type EdgeEvent, type StatsService } from '@winnow/proto';
-import { Classifier, classifyEvents, fromEdgeEvent, toVerdict, type TraceEvent } from '@winnow/classification';
-import { sourceName } from '@winnow/engagement';
-import { METRICS, STATS_CLIENT } from './tokens';
+import { ClassifiedEventSchema, type ClassifierService, type EdgeEvent, type StatsService } from '@winnow/proto';
+import { addressKeyer, classifyEvents, evidenceOf, type AddressKeyer } from '@winnow/classification';
+import type { ClassifierConfig } from '@winnow/config';
+import { CLASSIFIER_CONFIG, METRICS, STATS_CLIENT } from './tokens';
 
-/** Deadline for one batch to be stored downstream. */
+/** Deadline for one batch to be classified and stored downstream. */
 const STORE_DEADLINE_MS = 10_000;
 
 function eventProblem(e: EdgeEvent): string | undefined {
@@ -15,29 +16,26 @@ function eventProblem(e: EdgeEvent): string | undefined {
   return undefined;
 }
 
-/** The ClassifierService gRPC handlers. */
+/**
+ * The ClassifierService gRPC handlers. The classifier holds no history: on the ingest path it
+ * turns each request into the evidence the rules need (network, keyed address, rule headers) and
+ * hands it to the statistics service, which owns every message's history beside the store and
+ * gives the verdicts (docs/architecture.md). Any number of replicas give the same verdicts.
+ */
 @Injectable()
 export class ClassifierApi {
-  private readonly classified: Counter<'source'>;
-  private readonly revisions: Counter;
-  /** Message and campaign history of the ingest path, so later events can revise earlier verdicts. */
-  private readonly history = new Classifier();
-  /** The edge event behind each event the history holds (freed with it). */
-  private readonly edgeOf = new WeakMap<TraceEvent, EdgeEvent>();
+  private readonly derived: Counter;
+  private readonly keyer: AddressKeyer;
 
   constructor(
     @Inject(STATS_CLIENT) private readonly stats: ClientOf<typeof StatsService>,
+    @Inject(CLASSIFIER_CONFIG) config: ClassifierConfig,
     @Inject(METRICS) registry: Registry,
   ) {
-    this.classified = new Counter({
+    this.keyer = addressKeyer(config.addressKey);
+    this.derived = new Counter({
       name: 'winnow_classifier_events_total',
-      help: 'Events classified, by source',
-      labelNames: ['source'],
-      registers: [registry],
-    });
-    this.revisions = new Counter({
-      name: 'winnow_classifier_revisions_total',
-      help: 'Earlier verdicts changed by later evidence (sent to the statistics as new revisions)',
+      help: 'Events whose evidence was derived and handed to the statistics service',
       registers: [registry],
     });
   }
@@ -56,16 +54,10 @@ export class ClassifierApi {
             if (problem) throw new WinnowError(ErrorCode.InvalidArgument, problem);
           }
           received += batch.events.length;
-          const traces = batch.events.map(fromEdgeEvent);
-          traces.forEach((t, i) => this.edgeOf.set(t, batch.events[i]!));
-          const { verdicts, revised: changed } = this.history.classify(traces);
-          for (const v of verdicts) this.classified.inc({ source: sourceName(v.decision.source as Source) });
-          this.revisions.inc(changed.length);
-          const events = verdicts.map((v) => ({ event: this.edgeOf.get(v.event)!, verdict: toVerdict(v) }));
-          // A revision re-sends the event as first seen with its new verdict; stats keeps the higher revision.
-          for (const r of changed) events.push({ event: this.edgeOf.get(r.event)!, verdict: toVerdict(r) });
+          const events = batch.events.map((event) => create(ClassifiedEventSchema, { event, evidence: evidenceOf(event, this.keyer) }));
           try {
-            const r = await this.stats.recordEvents({ events }, { deadlineMs: STORE_DEADLINE_MS, signal: ctx.signal });
+            const r = await this.stats.ingestEvents({ events }, { deadlineMs: STORE_DEADLINE_MS, signal: ctx.signal });
+            this.derived.inc(events.length);
             stored += Number(r.stored);
             duplicates += Number(r.duplicates);
             revised += Number(r.revised);

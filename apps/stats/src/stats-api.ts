@@ -5,7 +5,8 @@ import { AUTOMATED_MASK, campaignStats, countingMask, sourceBit, ALL_SOURCES } f
 import type { EventStore, HourBucket } from '@winnow/storage';
 import { EVENT_STORE } from './tokens';
 import { requireField, storeCall } from './store-errors';
-import { requireTenants } from './auth';
+import { requireService, requireTenants } from './auth';
+import { Ingestor } from './ingest';
 
 const DAY_MS = 86_400_000;
 
@@ -18,7 +19,10 @@ function sumMasked(arr: number[], mask: number): number {
 /** The StatsService gRPC handlers: validate, ask the store, shape the answer. */
 @Injectable()
 export class StatsApi {
-  constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly ingestor: Ingestor,
+  ) {}
 
   handlers(): ImplOf<typeof StatsService> {
     const store = this.store;
@@ -30,7 +34,12 @@ export class StatsApi {
       },
       recordEvents: async (req, ctx) => {
         requireTenants(ctx, req.events.map((e) => e.event?.tenant ?? ''));
-        const r = await storeCall(() => store.recordEvents(req.events));
+        const r = await storeCall(() => this.ingestor.record(req.events));
+        return { stored: String(r.stored), duplicates: String(r.duplicates), revised: String(r.revised) };
+      },
+      ingestEvents: async (req, ctx) => {
+        requireService(ctx);
+        const r = await storeCall(() => this.ingestor.ingest(req.events));
         return { stored: String(r.stored), duplicates: String(r.duplicates), revised: String(r.revised) };
       },
       getCampaignStats: async (req, ctx) => {

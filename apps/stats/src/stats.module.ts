@@ -6,6 +6,7 @@ import { LmdbEventStore, MongoEventStore, type EventStore } from '@winnow/storag
 import { ConfigApi } from './config-api';
 import { ensureDemoTenant } from './demo-tenant';
 import { StatsApi } from './stats-api';
+import { Ingestor } from './ingest';
 import { Authenticator } from './auth';
 import { StatsHost } from './stats.host';
 import { EVENT_STORE, METRICS, STATS_CONFIG } from './tokens';
@@ -30,6 +31,7 @@ export class StatsModule {
         { provide: METRICS, useFactory: () => createRegistry('stats') },
         { provide: EVENT_STORE, useFactory: () => openStore(config) },
         Authenticator,
+        Ingestor,
         StatsApi,
         ConfigApi,
         StatsHost,

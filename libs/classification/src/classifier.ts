@@ -117,6 +117,11 @@ function insertInOrder(entries: Entry[], entry: Entry): void {
   else entries.splice(i, 0, entry);
 }
 
+export interface ClassifyOptions {
+  features?: readonly EventFeatures[];
+  revisions?: readonly number[];
+}
+
 export interface ClassifierOptions {
   /** Messages whose history is kept for later evidence; the oldest are forgotten first. */
   maxMessages?: number;
@@ -203,7 +208,13 @@ export class Classifier {
     this.calibration = opts.calibration === undefined ? BUNDLED_CALIBRATION : opts.calibration;
   }
 
-  classify(batch: readonly TraceEvent[]): { verdicts: Classified[]; revised: Classified[] } {
+  /**
+   * Classifies a batch with the history seen so far. `features` gives each event's per-request
+   * lookups when they were made elsewhere (from stored evidence); `revisions` the revision each
+   * event's verdict already has in the store (a history rebuilt from the store carries on counting
+   * from there).
+   */
+  classify(batch: readonly TraceEvent[], opts: ClassifyOptions = {}): { verdicts: Classified[]; revised: Classified[] } {
     const no = ++this.batchNo;
     const touched: History[] = [];
     const touch = (h: History | undefined) => {
@@ -230,11 +241,11 @@ export class Classifier {
         this.messages.set(event.tenant, event.message, history);
         this.order.push(history);
       }
-      const features = featuresOf(event);
+      const features = opts.features?.[i] ?? featuresOf(event);
       // Memory can only change a weighed verdict: user-agents that settle the verdict alone need none.
       const k = features.ua.kind;
       const memorable = (k === 'browser' || k === 'mail_client' || k === 'other') && !features.net.appleRelay && event.ip !== '';
-      const entry: Entry = { event, decision: undefined as unknown as Decision, revision: 0, features, memorable, fanoutKey: undefined, hits: undefined, memory: undefined, epoch: this.epoch, batch: no, index: i };
+      const entry: Entry = { event, decision: undefined as unknown as Decision, revision: opts.revisions?.[i] ?? 0, features, memorable, fanoutKey: undefined, hits: undefined, memory: undefined, epoch: this.epoch, batch: no, index: i };
       insertInOrder(history.entries, entry);
       fresh.push(entry);
       touch(history);
@@ -309,7 +320,7 @@ export class Classifier {
     }
     // Verdicts come back in the batch's order.
     const verdicts = new Array<Classified>(batch.length);
-    for (const e of fresh) verdicts[e.index] = { event: e.event, decision: e.decision, revision: 0 };
+    for (const e of fresh) verdicts[e.index] = { event: e.event, decision: e.decision, revision: e.revision };
     for (const [i, known] of repeats) verdicts[i] = { event: batch[i]!, decision: known.decision, revision: known.revision };
     this.evict();
     return { verdicts, revised: changed };

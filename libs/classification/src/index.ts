@@ -9,3 +9,4 @@ export * from './net/networks';
 export * from './net/ip-ranges';
 export * from './trace-format';
 export * from './calibration';
+export * from './evidence';

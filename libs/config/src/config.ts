@@ -57,6 +57,8 @@ export interface ClassifierConfig extends CommonConfig {
   httpPort: number;
   /** WINNOW_STATS_ADDR, default 127.0.0.1:50062. */
   statsAddress: string;
+  /** Secret behind the keyed hashes of client addresses (docs/architecture.md). */
+  addressKey: string;
 }
 
 export type StoreKind = 'embedded' | 'mongodb';
@@ -76,11 +78,24 @@ export interface StatsConfig extends CommonConfig {
   eventRetentionDays: number;
   /** Create the demo tenant and tracking domain on first start. WINNOW_DEMO_TENANT, default true. */
   demoTenant: boolean;
+  /** Secret behind the keyed hashes of client addresses, for events stored before evidence was (docs/architecture.md). */
+  addressKey: string;
 }
 
 function serviceKey(r: EnvReader): string {
   const k = r.required('WINNOW_SERVICE_KEY');
   if (k.length < 32) throw new ConfigError('WINNOW_SERVICE_KEY', 'must be at least 32 characters (use a random value)');
+  return k;
+}
+
+/**
+ * WINNOW_ADDRESS_KEY (at least 32 characters), default the service key: the secret under which
+ * client addresses become per-tenant keys. It must stay the same for as long as events are kept,
+ * or bursts and fan-out across the change go unseen.
+ */
+function addressKey(r: EnvReader, common: CommonConfig): string {
+  const k = r.string('WINNOW_ADDRESS_KEY', common.serviceKey);
+  if (k.length < 32) throw new ConfigError('WINNOW_ADDRESS_KEY', 'must be at least 32 characters (use a random value)');
   return k;
 }
 
@@ -118,19 +133,23 @@ export function loadCollectorConfig(env: Env = process.env): CollectorConfig {
 
 export function loadClassifierConfig(env: Env = process.env): ClassifierConfig {
   const r = new EnvReader(env);
+  const c = common(r);
   return {
-    ...common(r),
+    ...c,
     grpcPort: r.port('WINNOW_CLASSIFIER_GRPC_PORT', 50061),
     httpPort: r.port('WINNOW_CLASSIFIER_HTTP_PORT', 9101),
     statsAddress: r.address('WINNOW_STATS_ADDR', '127.0.0.1:50062'),
+    addressKey: addressKey(r, c),
   };
 }
 
 export function loadStatsConfig(env: Env = process.env): StatsConfig {
   const r = new EnvReader(env);
   const store = r.oneOf('WINNOW_STORE', ['embedded', 'mongodb'] as const, 'embedded');
+  const c = common(r);
   return {
-    ...common(r),
+    ...c,
+    addressKey: addressKey(r, c),
     grpcPort: r.port('WINNOW_STATS_GRPC_PORT', 50062),
     httpPort: r.port('WINNOW_STATS_HTTP_PORT', 9102),
     store,

@@ -6,6 +6,7 @@ import {
   DeliverySchema,
   EventFilterSchema,
   EventKind,
+  EvidenceSchema,
   LinkRole,
   StoredApiKeySchema,
   Source,
@@ -150,6 +151,24 @@ export function eventStoreConformance(name: string, makeHarness: () => Promise<S
       const byMessage = await store.listEvents(create(EventFilterSchema, { tenant: 'acme', message: 'm0' }), 100, '');
       expect(byMessage.events).toHaveLength(5);
       await expect(store.listEvents(create(EventFilterSchema, { tenant: 'acme' }), 10, 'garbage!')).rejects.toThrow(/page token/);
+    });
+
+    it("scans a tenant's events oldest first from a time, in pages, evidence kept", async () => {
+      const batch: ClassifiedEvent[] = [];
+      // Stored out of time order, two at the same time.
+      for (const i of [4, 0, 3, 1, 2, 5, 6]) batch.push(classified(`s${i}`, { message: `m${i % 3}`, at: T0 + Math.min(i, 5) * 1000 }));
+      batch[0]!.evidence = create(EvidenceSchema, { addressKey: 'k1', asn: 8075, headers: { 'user-agent': 'test' } });
+      batch.push(classified('s-other', { tenant: 'globex', at: T0 + 3000 }));
+      await store.recordEvents(batch);
+      const pages: string[][] = [];
+      for await (const page of store.scanEvents('acme', T0 + 1000, 2)) pages.push(page.map((e) => e.event!.id));
+      expect(pages.map((p) => p.length)).toEqual([2, 2, 2]);
+      expect(pages.flat().slice(0, 4)).toEqual(['s1', 's2', 's3', 's4']);
+      expect(pages.flat().slice(4).sort()).toEqual(['s5', 's6']);
+      const all: ClassifiedEvent[] = [];
+      for await (const page of store.scanEvents('acme', 0, 100)) all.push(...page);
+      expect(all).toHaveLength(7);
+      expect(all.find((e) => e.event!.id === 's4')!.evidence).toMatchObject({ addressKey: 'k1', asn: 8075, headers: { 'user-agent': 'test' } });
     });
 
     it('keeps tenants apart', async () => {

@@ -63,6 +63,11 @@ export interface EventStore {
   message(tenant: string, message: string): Promise<MessageRecord | undefined>;
   /** All events of one message, oldest first. */
   messageEvents(tenant: string, message: string): Promise<ClassifiedEvent[]>;
+  /**
+   * A tenant's events with atMs >= fromMs, oldest first (time, then id), a page at a time: what
+   * the statistics service rebuilds its contextual history from.
+   */
+  scanEvents(tenant: string, fromMs: number, pageSize: number): AsyncIterable<ClassifiedEvent[]>;
   /** Newest first. `filter.tenant` is required. */
   listEvents(filter: EventFilter, pageSize: number, pageToken: string): Promise<EventPage>;
   /** Hour buckets of a campaign with fromMs <= hourStartMs < toMs (toMs 0 = open), oldest first. */

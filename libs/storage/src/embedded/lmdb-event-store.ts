@@ -171,6 +171,19 @@ export class LmdbEventStore implements EventStore {
     return raw && fromBinary(ClassifiedEventSchema, raw);
   }
 
+  async *scanEvents(tenant: string, fromMs: number, pageSize: number): AsyncIterable<ClassifiedEvent[]> {
+    let page: ClassifiedEvent[] = [];
+    for (const key of this.byTime.getKeys({ start: [tenant, fromMs], end: [tenant, Infinity] })) {
+      const e = this.eventById(tenant, String(key[2]));
+      if (e) page.push(e);
+      if (page.length >= pageSize) {
+        yield page;
+        page = [];
+      }
+    }
+    if (page.length > 0) yield page;
+  }
+
   async messageEvents(tenant: string, message: string): Promise<ClassifiedEvent[]> {
     const out: ClassifiedEvent[] = [];
     for (const key of this.byMessage.getKeys({ start: [tenant, message], end: [tenant, message, Infinity] })) {

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file winnow/stats/v1/stats_service.proto.
  */
 export const file_winnow_stats_v1_stats_service: GenFile = /*@__PURE__*/
-  fileDesc("CiN3aW5ub3cvc3RhdHMvdjEvc3RhdHNfc2VydmljZS5wcm90bxIPd2lubm93LnN0YXRzLnYxIm4KCERlbGl2ZXJ5Eg4KBnRlbmFudBgBIAEoCRIQCghjYW1wYWlnbhgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEiAKFGRlbGl2ZXJlZF9hdF91bml4X21zGAQgASgDQgIwARINCgVsaW5rcxgFIAEoBSJIChdSZWNvcmREZWxpdmVyaWVzUmVxdWVzdBItCgpkZWxpdmVyaWVzGAEgAygLMhkud2lubm93LnN0YXRzLnYxLkRlbGl2ZXJ5IkgKGFJlY29yZERlbGl2ZXJpZXNSZXNwb25zZRIUCghyZWNvcmRlZBgBIAEoA0ICMAESFgoKZHVwbGljYXRlcxgCIAEoA0ICMAEiSQoTUmVjb3JkRXZlbnRzUmVxdWVzdBIyCgZldmVudHMYASADKAsyIi53aW5ub3cudmVyZGljdC52MS5DbGFzc2lmaWVkRXZlbnQiVwoUUmVjb3JkRXZlbnRzUmVzcG9uc2USEgoGc3RvcmVkGAEgASgDQgIwARIWCgpkdXBsaWNhdGVzGAIgASgDQgIwARITCgdyZXZpc2VkGAMgASgDQgIwASJtChdHZXRDYW1wYWlnblN0YXRzUmVxdWVzdBIOCgZ0ZW5hbnQYASABKAkSEAoIY2FtcGFpZ24YAiABKAkSMAoLcG9saWN5X21vZGUYAyABKA4yGy53aW5ub3cuc3RhdHMudjEuUG9saWN5TW9kZSKwAQoHRmlndXJlcxIRCgVvcGVucxgBIAEoA0ICMAESGAoMdW5pcXVlX29wZW5zGAIgASgDQgIwARISCgZjbGlja3MYAyABKANCAjABEhkKDXVuaXF1ZV9jbGlja3MYBCABKANCAjABEhEKCW9wZW5fcmF0ZRgFIAEoARIaChJjbGlja190aHJvdWdoX3JhdGUYBiABKAESGgoSY2xpY2tfdG9fb3Blbl9yYXRlGAcgASgBImUKDVNvdXJjZUZpZ3VyZXMSKQoGc291cmNlGAEgASgOMhkud2lubm93LnZlcmRpY3QudjEuU291cmNlEikKB2ZpZ3VyZXMYAiABKAsyGC53aW5ub3cuc3RhdHMudjEuRmlndXJlcyK5AgoNQ2FtcGFpZ25TdGF0cxIOCgZ0ZW5hbnQYASABKAkSEAoIY2FtcGFpZ24YAiABKAkSFQoJZGVsaXZlcmVkGAMgASgDQgIwARIqCghyZXBvcnRlZBgEIAEoCzIYLndpbm5vdy5zdGF0cy52MS5GaWd1cmVzEicKBWh1bWFuGAUgASgLMhgud2lubm93LnN0YXRzLnYxLkZpZ3VyZXMSJQoDYWxsGAYgASgLMhgud2lubm93LnN0YXRzLnYxLkZpZ3VyZXMSOwoTYXV0b21hdGVkX2J5X3NvdXJjZRgHIAMoCzIeLndpbm5vdy5zdGF0cy52MS5Tb3VyY2VGaWd1cmVzEjYKDmFwcGxpZWRfcG9saWN5GAggASgLMh4ud2lubm93LnN0YXRzLnYxLkFwcGxpZWRQb2xpY3kiSQoYR2V0Q2FtcGFpZ25TdGF0c1Jlc3BvbnNlEi0KBXN0YXRzGAEgASgLMh4ud2lubm93LnN0YXRzLnYxLkNhbXBhaWduU3RhdHMiswEKDUFwcGxpZWRQb2xpY3kSKQoEbW9kZRgBIAEoDjIbLndpbm5vdy5zdGF0cy52MS5Qb2xpY3lNb2RlEjoKF3N1cHByZXNzZWRfb3Blbl9zb3VyY2VzGAIgAygOMhkud2lubm93LnZlcmRpY3QudjEuU291cmNlEjsKGHN1cHByZXNzZWRfY2xpY2tfc291cmNlcxgDIAMoDjIZLndpbm5vdy52ZXJkaWN0LnYxLlNvdXJjZSI8ChlHZXRNZXNzYWdlVGltZWxpbmVSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCRIPCgdtZXNzYWdlGAIgASgJIpoBCg9NZXNzYWdlVGltZWxpbmUSDgoGdGVuYW50GAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEAoIY2FtcGFpZ24YAyABKAkSIAoUZGVsaXZlcmVkX2F0X3VuaXhfbXMYBCABKANCAjABEjIKBmV2ZW50cxgFIAMoCzIiLndpbm5vdy52ZXJkaWN0LnYxLkNsYXNzaWZpZWRFdmVudCJQChpHZXRNZXNzYWdlVGltZWxpbmVSZXNwb25zZRIyCgh0aW1lbGluZRgBIAEoCzIgLndpbm5vdy5zdGF0cy52MS5NZXNzYWdlVGltZWxpbmUi7wEKC0V2ZW50RmlsdGVyEg4KBnRlbmFudBgBIAEoCRIQCghjYW1wYWlnbhgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEicKBWFjdG9yGAQgASgOMhgud2lubm93LnZlcmRpY3QudjEuQWN0b3ISKQoGc291cmNlGAUgASgOMhkud2lubm93LnZlcmRpY3QudjEuU291cmNlEicKBGtpbmQYBiABKA4yGS53aW5ub3cuZWRnZS52MS5FdmVudEtpbmQSGAoMZnJvbV91bml4X21zGAcgASgDQgIwARIWCgp0b191bml4X21zGAggASgDQgIwASJoChFMaXN0RXZlbnRzUmVxdWVzdBIsCgZmaWx0ZXIYASABKAsyHC53aW5ub3cuc3RhdHMudjEuRXZlbnRGaWx0ZXISEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiYQoSTGlzdEV2ZW50c1Jlc3BvbnNlEjIKBmV2ZW50cxgBIAMoCzIiLndpbm5vdy52ZXJkaWN0LnYxLkNsYXNzaWZpZWRFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkizwEKFEdldFRpbWVTZXJpZXNSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCRIQCghjYW1wYWlnbhgCIAEoCRIxCgtncmFudWxhcml0eRgDIAEoDjIcLndpbm5vdy5zdGF0cy52MS5HcmFudWxhcml0eRIYCgxmcm9tX3VuaXhfbXMYBCABKANCAjABEhYKCnRvX3VuaXhfbXMYBSABKANCAjABEjAKC3BvbGljeV9tb2RlGAYgASgOMhsud2lubm93LnN0YXRzLnYxLlBvbGljeU1vZGUilQEKD1RpbWVTZXJpZXNQb2ludBIgChRidWNrZXRfc3RhcnRfdW5peF9tcxgBIAEoA0ICMAESEQoFb3BlbnMYAiABKANCAjABEhIKBmNsaWNrcxgDIAEoA0ICMAESGwoPYXV0b21hdGVkX29wZW5zGAQgASgDQgIwARIcChBhdXRvbWF0ZWRfY2xpY2tzGAUgASgDQgIwASJxCgpUaW1lU2VyaWVzEjEKC2dyYW51bGFyaXR5GAEgASgOMhwud2lubm93LnN0YXRzLnYxLkdyYW51bGFyaXR5EjAKBnBvaW50cxgCIAMoCzIgLndpbm5vdy5zdGF0cy52MS5UaW1lU2VyaWVzUG9pbnQiRAoVR2V0VGltZVNlcmllc1Jlc3BvbnNlEisKBnNlcmllcxgBIAEoCzIbLndpbm5vdy5zdGF0cy52MS5UaW1lU2VyaWVzKm8KClBvbGljeU1vZGUSGwoXUE9MSUNZX01PREVfVU5TUEVDSUZJRUQQABIhCh1QT0xJQ1lfTU9ERV9JTkNMVURFX0FVVE9NQVRFRBABEiEKHVBPTElDWV9NT0RFX0VYQ0xVREVfQVVUT01BVEVEEAIqVQoLR3JhbnVsYXJpdHkSGwoXR1JBTlVMQVJJVFlfVU5TUEVDSUZJRUQQABIUChBHUkFOVUxBUklUWV9IT1VSEAESEwoPR1JBTlVMQVJJVFlfREFZEAIy4wQKDFN0YXRzU2VydmljZRJnChBSZWNvcmREZWxpdmVyaWVzEigud2lubm93LnN0YXRzLnYxLlJlY29yZERlbGl2ZXJpZXNSZXF1ZXN0Gikud2lubm93LnN0YXRzLnYxLlJlY29yZERlbGl2ZXJpZXNSZXNwb25zZRJbCgxSZWNvcmRFdmVudHMSJC53aW5ub3cuc3RhdHMudjEuUmVjb3JkRXZlbnRzUmVxdWVzdBolLndpbm5vdy5zdGF0cy52MS5SZWNvcmRFdmVudHNSZXNwb25zZRJnChBHZXRDYW1wYWlnblN0YXRzEigud2lubm93LnN0YXRzLnYxLkdldENhbXBhaWduU3RhdHNSZXF1ZXN0Gikud2lubm93LnN0YXRzLnYxLkdldENhbXBhaWduU3RhdHNSZXNwb25zZRJtChJHZXRNZXNzYWdlVGltZWxpbmUSKi53aW5ub3cuc3RhdHMudjEuR2V0TWVzc2FnZVRpbWVsaW5lUmVxdWVzdBorLndpbm5vdy5zdGF0cy52MS5HZXRNZXNzYWdlVGltZWxpbmVSZXNwb25zZRJVCgpMaXN0RXZlbnRzEiIud2lubm93LnN0YXRzLnYxLkxpc3RFdmVudHNSZXF1ZXN0GiMud2lubm93LnN0YXRzLnYxLkxpc3RFdmVudHNSZXNwb25zZRJeCg1HZXRUaW1lU2VyaWVzEiUud2lubm93LnN0YXRzLnYxLkdldFRpbWVTZXJpZXNSZXF1ZXN0GiYud2lubm93LnN0YXRzLnYxLkdldFRpbWVTZXJpZXNSZXNwb25zZWIGcHJvdG8z", [file_winnow_edge_v1_edge, file_winnow_verdict_v1_verdict]);
+  fileDesc("CiN3aW5ub3cvc3RhdHMvdjEvc3RhdHNfc2VydmljZS5wcm90bxIPd2lubm93LnN0YXRzLnYxIm4KCERlbGl2ZXJ5Eg4KBnRlbmFudBgBIAEoCRIQCghjYW1wYWlnbhgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEiAKFGRlbGl2ZXJlZF9hdF91bml4X21zGAQgASgDQgIwARINCgVsaW5rcxgFIAEoBSJIChdSZWNvcmREZWxpdmVyaWVzUmVxdWVzdBItCgpkZWxpdmVyaWVzGAEgAygLMhkud2lubm93LnN0YXRzLnYxLkRlbGl2ZXJ5IkgKGFJlY29yZERlbGl2ZXJpZXNSZXNwb25zZRIUCghyZWNvcmRlZBgBIAEoA0ICMAESFgoKZHVwbGljYXRlcxgCIAEoA0ICMAEiSQoTUmVjb3JkRXZlbnRzUmVxdWVzdBIyCgZldmVudHMYASADKAsyIi53aW5ub3cudmVyZGljdC52MS5DbGFzc2lmaWVkRXZlbnQiVwoUUmVjb3JkRXZlbnRzUmVzcG9uc2USEgoGc3RvcmVkGAEgASgDQgIwARIWCgpkdXBsaWNhdGVzGAIgASgDQgIwARITCgdyZXZpc2VkGAMgASgDQgIwASJJChNJbmdlc3RFdmVudHNSZXF1ZXN0EjIKBmV2ZW50cxgBIAMoCzIiLndpbm5vdy52ZXJkaWN0LnYxLkNsYXNzaWZpZWRFdmVudCJXChRJbmdlc3RFdmVudHNSZXNwb25zZRISCgZzdG9yZWQYASABKANCAjABEhYKCmR1cGxpY2F0ZXMYAiABKANCAjABEhMKB3JldmlzZWQYAyABKANCAjABIm0KF0dldENhbXBhaWduU3RhdHNSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCRIQCghjYW1wYWlnbhgCIAEoCRIwCgtwb2xpY3lfbW9kZRgDIAEoDjIbLndpbm5vdy5zdGF0cy52MS5Qb2xpY3lNb2RlIrABCgdGaWd1cmVzEhEKBW9wZW5zGAEgASgDQgIwARIYCgx1bmlxdWVfb3BlbnMYAiABKANCAjABEhIKBmNsaWNrcxgDIAEoA0ICMAESGQoNdW5pcXVlX2NsaWNrcxgEIAEoA0ICMAESEQoJb3Blbl9yYXRlGAUgASgBEhoKEmNsaWNrX3Rocm91Z2hfcmF0ZRgGIAEoARIaChJjbGlja190b19vcGVuX3JhdGUYByABKAEiZQoNU291cmNlRmlndXJlcxIpCgZzb3VyY2UYASABKA4yGS53aW5ub3cudmVyZGljdC52MS5Tb3VyY2USKQoHZmlndXJlcxgCIAEoCzIYLndpbm5vdy5zdGF0cy52MS5GaWd1cmVzIrkCCg1DYW1wYWlnblN0YXRzEg4KBnRlbmFudBgBIAEoCRIQCghjYW1wYWlnbhgCIAEoCRIVCglkZWxpdmVyZWQYAyABKANCAjABEioKCHJlcG9ydGVkGAQgASgLMhgud2lubm93LnN0YXRzLnYxLkZpZ3VyZXMSJwoFaHVtYW4YBSABKAsyGC53aW5ub3cuc3RhdHMudjEuRmlndXJlcxIlCgNhbGwYBiABKAsyGC53aW5ub3cuc3RhdHMudjEuRmlndXJlcxI7ChNhdXRvbWF0ZWRfYnlfc291cmNlGAcgAygLMh4ud2lubm93LnN0YXRzLnYxLlNvdXJjZUZpZ3VyZXMSNgoOYXBwbGllZF9wb2xpY3kYCCABKAsyHi53aW5ub3cuc3RhdHMudjEuQXBwbGllZFBvbGljeSJJChhHZXRDYW1wYWlnblN0YXRzUmVzcG9uc2USLQoFc3RhdHMYASABKAsyHi53aW5ub3cuc3RhdHMudjEuQ2FtcGFpZ25TdGF0cyKzAQoNQXBwbGllZFBvbGljeRIpCgRtb2RlGAEgASgOMhsud2lubm93LnN0YXRzLnYxLlBvbGljeU1vZGUSOgoXc3VwcHJlc3NlZF9vcGVuX3NvdXJjZXMYAiADKA4yGS53aW5ub3cudmVyZGljdC52MS5Tb3VyY2USOwoYc3VwcHJlc3NlZF9jbGlja19zb3VyY2VzGAMgAygOMhkud2lubm93LnZlcmRpY3QudjEuU291cmNlIjwKGUdldE1lc3NhZ2VUaW1lbGluZVJlcXVlc3QSDgoGdGVuYW50GAEgASgJEg8KB21lc3NhZ2UYAiABKAkimgEKD01lc3NhZ2VUaW1lbGluZRIOCgZ0ZW5hbnQYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIQCghjYW1wYWlnbhgDIAEoCRIgChRkZWxpdmVyZWRfYXRfdW5peF9tcxgEIAEoA0ICMAESMgoGZXZlbnRzGAUgAygLMiIud2lubm93LnZlcmRpY3QudjEuQ2xhc3NpZmllZEV2ZW50IlAKGkdldE1lc3NhZ2VUaW1lbGluZVJlc3BvbnNlEjIKCHRpbWVsaW5lGAEgASgLMiAud2lubm93LnN0YXRzLnYxLk1lc3NhZ2VUaW1lbGluZSLvAQoLRXZlbnRGaWx0ZXISDgoGdGVuYW50GAEgASgJEhAKCGNhbXBhaWduGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSJwoFYWN0b3IYBCABKA4yGC53aW5ub3cudmVyZGljdC52MS5BY3RvchIpCgZzb3VyY2UYBSABKA4yGS53aW5ub3cudmVyZGljdC52MS5Tb3VyY2USJwoEa2luZBgGIAEoDjIZLndpbm5vdy5lZGdlLnYxLkV2ZW50S2luZBIYCgxmcm9tX3VuaXhfbXMYByABKANCAjABEhYKCnRvX3VuaXhfbXMYCCABKANCAjABImgKEUxpc3RFdmVudHNSZXF1ZXN0EiwKBmZpbHRlchgBIAEoCzIcLndpbm5vdy5zdGF0cy52MS5FdmVudEZpbHRlchIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJhChJMaXN0RXZlbnRzUmVzcG9uc2USMgoGZXZlbnRzGAEgAygLMiIud2lubm93LnZlcmRpY3QudjEuQ2xhc3NpZmllZEV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLPAQoUR2V0VGltZVNlcmllc1JlcXVlc3QSDgoGdGVuYW50GAEgASgJEhAKCGNhbXBhaWduGAIgASgJEjEKC2dyYW51bGFyaXR5GAMgASgOMhwud2lubm93LnN0YXRzLnYxLkdyYW51bGFyaXR5EhgKDGZyb21fdW5peF9tcxgEIAEoA0ICMAESFgoKdG9fdW5peF9tcxgFIAEoA0ICMAESMAoLcG9saWN5X21vZGUYBiABKA4yGy53aW5ub3cuc3RhdHMudjEuUG9saWN5TW9kZSKVAQoPVGltZVNlcmllc1BvaW50EiAKFGJ1Y2tldF9zdGFydF91bml4X21zGAEgASgDQgIwARIRCgVvcGVucxgCIAEoA0ICMAESEgoGY2xpY2tzGAMgASgDQgIwARIbCg9hdXRvbWF0ZWRfb3BlbnMYBCABKANCAjABEhwKEGF1dG9tYXRlZF9jbGlja3MYBSABKANCAjABInEKClRpbWVTZXJpZXMSMQoLZ3JhbnVsYXJpdHkYASABKA4yHC53aW5ub3cuc3RhdHMudjEuR3JhbnVsYXJpdHkSMAoGcG9pbnRzGAIgAygLMiAud2lubm93LnN0YXRzLnYxLlRpbWVTZXJpZXNQb2ludCJEChVHZXRUaW1lU2VyaWVzUmVzcG9uc2USKwoGc2VyaWVzGAEgASgLMhsud2lubm93LnN0YXRzLnYxLlRpbWVTZXJpZXMqbwoKUG9saWN5TW9kZRIbChdQT0xJQ1lfTU9ERV9VTlNQRUNJRklFRBAAEiEKHVBPTElDWV9NT0RFX0lOQ0xVREVfQVVUT01BVEVEEAESIQodUE9MSUNZX01PREVfRVhDTFVERV9BVVRPTUFURUQQAipVCgtHcmFudWxhcml0eRIbChdHUkFOVUxBUklUWV9VTlNQRUNJRklFRBAAEhQKEEdSQU5VTEFSSVRZX0hPVVIQARITCg9HUkFOVUxBUklUWV9EQVkQAjLABQoMU3RhdHNTZXJ2aWNlEmcKEFJlY29yZERlbGl2ZXJpZXMSKC53aW5ub3cuc3RhdHMudjEuUmVjb3JkRGVsaXZlcmllc1JlcXVlc3QaKS53aW5ub3cuc3RhdHMudjEuUmVjb3JkRGVsaXZlcmllc1Jlc3BvbnNlElsKDFJlY29yZEV2ZW50cxIkLndpbm5vdy5zdGF0cy52MS5SZWNvcmRFdmVudHNSZXF1ZXN0GiUud2lubm93LnN0YXRzLnYxLlJlY29yZEV2ZW50c1Jlc3BvbnNlElsKDEluZ2VzdEV2ZW50cxIkLndpbm5vdy5zdGF0cy52MS5Jbmdlc3RFdmVudHNSZXF1ZXN0GiUud2lubm93LnN0YXRzLnYxLkluZ2VzdEV2ZW50c1Jlc3BvbnNlEmcKEEdldENhbXBhaWduU3RhdHMSKC53aW5ub3cuc3RhdHMudjEuR2V0Q2FtcGFpZ25TdGF0c1JlcXVlc3QaKS53aW5ub3cuc3RhdHMudjEuR2V0Q2FtcGFpZ25TdGF0c1Jlc3BvbnNlEm0KEkdldE1lc3NhZ2VUaW1lbGluZRIqLndpbm5vdy5zdGF0cy52MS5HZXRNZXNzYWdlVGltZWxpbmVSZXF1ZXN0Gisud2lubm93LnN0YXRzLnYxLkdldE1lc3NhZ2VUaW1lbGluZVJlc3BvbnNlElUKCkxpc3RFdmVudHMSIi53aW5ub3cuc3RhdHMudjEuTGlzdEV2ZW50c1JlcXVlc3QaIy53aW5ub3cuc3RhdHMudjEuTGlzdEV2ZW50c1Jlc3BvbnNlEl4KDUdldFRpbWVTZXJpZXMSJS53aW5ub3cuc3RhdHMudjEuR2V0VGltZVNlcmllc1JlcXVlc3QaJi53aW5ub3cuc3RhdHMudjEuR2V0VGltZVNlcmllc1Jlc3BvbnNlYgZwcm90bzM", [file_winnow_edge_v1_edge, file_winnow_verdict_v1_verdict]);
 
 /**
  * @generated from message winnow.stats.v1.Delivery
@@ -137,6 +137,54 @@ export const RecordEventsResponseSchema: GenMessage<RecordEventsResponse> = /*@_
   messageDesc(file_winnow_stats_v1_stats_service, 4);
 
 /**
+ * @generated from message winnow.stats.v1.IngestEventsRequest
+ */
+export type IngestEventsRequest = Message<"winnow.stats.v1.IngestEventsRequest"> & {
+  /**
+   * Each with `event` and `evidence` set; `verdict` is ignored.
+   *
+   * @generated from field: repeated winnow.verdict.v1.ClassifiedEvent events = 1;
+   */
+  events: ClassifiedEvent[];
+};
+
+/**
+ * Describes the message winnow.stats.v1.IngestEventsRequest.
+ * Use `create(IngestEventsRequestSchema)` to create a new message.
+ */
+export const IngestEventsRequestSchema: GenMessage<IngestEventsRequest> = /*@__PURE__*/
+  messageDesc(file_winnow_stats_v1_stats_service, 5);
+
+/**
+ * @generated from message winnow.stats.v1.IngestEventsResponse
+ */
+export type IngestEventsResponse = Message<"winnow.stats.v1.IngestEventsResponse"> & {
+  /**
+   * @generated from field: int64 stored = 1 [jstype = JS_STRING];
+   */
+  stored: string;
+
+  /**
+   * @generated from field: int64 duplicates = 2 [jstype = JS_STRING];
+   */
+  duplicates: string;
+
+  /**
+   * Earlier verdicts this batch's evidence changed.
+   *
+   * @generated from field: int64 revised = 3 [jstype = JS_STRING];
+   */
+  revised: string;
+};
+
+/**
+ * Describes the message winnow.stats.v1.IngestEventsResponse.
+ * Use `create(IngestEventsResponseSchema)` to create a new message.
+ */
+export const IngestEventsResponseSchema: GenMessage<IngestEventsResponse> = /*@__PURE__*/
+  messageDesc(file_winnow_stats_v1_stats_service, 6);
+
+/**
  * @generated from message winnow.stats.v1.GetCampaignStatsRequest
  */
 export type GetCampaignStatsRequest = Message<"winnow.stats.v1.GetCampaignStatsRequest"> & {
@@ -161,7 +209,7 @@ export type GetCampaignStatsRequest = Message<"winnow.stats.v1.GetCampaignStatsR
  * Use `create(GetCampaignStatsRequestSchema)` to create a new message.
  */
 export const GetCampaignStatsRequestSchema: GenMessage<GetCampaignStatsRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 5);
+  messageDesc(file_winnow_stats_v1_stats_service, 7);
 
 /**
  * Opens and clicks, totals and unique messages, and the rates over delivered messages.
@@ -216,7 +264,7 @@ export type Figures = Message<"winnow.stats.v1.Figures"> & {
  * Use `create(FiguresSchema)` to create a new message.
  */
 export const FiguresSchema: GenMessage<Figures> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 6);
+  messageDesc(file_winnow_stats_v1_stats_service, 8);
 
 /**
  * @generated from message winnow.stats.v1.SourceFigures
@@ -238,7 +286,7 @@ export type SourceFigures = Message<"winnow.stats.v1.SourceFigures"> & {
  * Use `create(SourceFiguresSchema)` to create a new message.
  */
 export const SourceFiguresSchema: GenMessage<SourceFigures> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 7);
+  messageDesc(file_winnow_stats_v1_stats_service, 9);
 
 /**
  * @generated from message winnow.stats.v1.CampaignStats
@@ -300,7 +348,7 @@ export type CampaignStats = Message<"winnow.stats.v1.CampaignStats"> & {
  * Use `create(CampaignStatsSchema)` to create a new message.
  */
 export const CampaignStatsSchema: GenMessage<CampaignStats> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 8);
+  messageDesc(file_winnow_stats_v1_stats_service, 10);
 
 /**
  * @generated from message winnow.stats.v1.GetCampaignStatsResponse
@@ -317,7 +365,7 @@ export type GetCampaignStatsResponse = Message<"winnow.stats.v1.GetCampaignStats
  * Use `create(GetCampaignStatsResponseSchema)` to create a new message.
  */
 export const GetCampaignStatsResponseSchema: GenMessage<GetCampaignStatsResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 9);
+  messageDesc(file_winnow_stats_v1_stats_service, 11);
 
 /**
  * @generated from message winnow.stats.v1.AppliedPolicy
@@ -344,7 +392,7 @@ export type AppliedPolicy = Message<"winnow.stats.v1.AppliedPolicy"> & {
  * Use `create(AppliedPolicySchema)` to create a new message.
  */
 export const AppliedPolicySchema: GenMessage<AppliedPolicy> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 10);
+  messageDesc(file_winnow_stats_v1_stats_service, 12);
 
 /**
  * @generated from message winnow.stats.v1.GetMessageTimelineRequest
@@ -366,7 +414,7 @@ export type GetMessageTimelineRequest = Message<"winnow.stats.v1.GetMessageTimel
  * Use `create(GetMessageTimelineRequestSchema)` to create a new message.
  */
 export const GetMessageTimelineRequestSchema: GenMessage<GetMessageTimelineRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 11);
+  messageDesc(file_winnow_stats_v1_stats_service, 13);
 
 /**
  * @generated from message winnow.stats.v1.MessageTimeline
@@ -403,7 +451,7 @@ export type MessageTimeline = Message<"winnow.stats.v1.MessageTimeline"> & {
  * Use `create(MessageTimelineSchema)` to create a new message.
  */
 export const MessageTimelineSchema: GenMessage<MessageTimeline> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 12);
+  messageDesc(file_winnow_stats_v1_stats_service, 14);
 
 /**
  * @generated from message winnow.stats.v1.GetMessageTimelineResponse
@@ -420,7 +468,7 @@ export type GetMessageTimelineResponse = Message<"winnow.stats.v1.GetMessageTime
  * Use `create(GetMessageTimelineResponseSchema)` to create a new message.
  */
 export const GetMessageTimelineResponseSchema: GenMessage<GetMessageTimelineResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 13);
+  messageDesc(file_winnow_stats_v1_stats_service, 15);
 
 /**
  * @generated from message winnow.stats.v1.EventFilter
@@ -474,7 +522,7 @@ export type EventFilter = Message<"winnow.stats.v1.EventFilter"> & {
  * Use `create(EventFilterSchema)` to create a new message.
  */
 export const EventFilterSchema: GenMessage<EventFilter> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 14);
+  messageDesc(file_winnow_stats_v1_stats_service, 16);
 
 /**
  * @generated from message winnow.stats.v1.ListEventsRequest
@@ -501,7 +549,7 @@ export type ListEventsRequest = Message<"winnow.stats.v1.ListEventsRequest"> & {
  * Use `create(ListEventsRequestSchema)` to create a new message.
  */
 export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 15);
+  messageDesc(file_winnow_stats_v1_stats_service, 17);
 
 /**
  * @generated from message winnow.stats.v1.ListEventsResponse
@@ -523,7 +571,7 @@ export type ListEventsResponse = Message<"winnow.stats.v1.ListEventsResponse"> &
  * Use `create(ListEventsResponseSchema)` to create a new message.
  */
 export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 16);
+  messageDesc(file_winnow_stats_v1_stats_service, 18);
 
 /**
  * @generated from message winnow.stats.v1.GetTimeSeriesRequest
@@ -565,7 +613,7 @@ export type GetTimeSeriesRequest = Message<"winnow.stats.v1.GetTimeSeriesRequest
  * Use `create(GetTimeSeriesRequestSchema)` to create a new message.
  */
 export const GetTimeSeriesRequestSchema: GenMessage<GetTimeSeriesRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 17);
+  messageDesc(file_winnow_stats_v1_stats_service, 19);
 
 /**
  * @generated from message winnow.stats.v1.TimeSeriesPoint
@@ -602,7 +650,7 @@ export type TimeSeriesPoint = Message<"winnow.stats.v1.TimeSeriesPoint"> & {
  * Use `create(TimeSeriesPointSchema)` to create a new message.
  */
 export const TimeSeriesPointSchema: GenMessage<TimeSeriesPoint> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 18);
+  messageDesc(file_winnow_stats_v1_stats_service, 20);
 
 /**
  * @generated from message winnow.stats.v1.TimeSeries
@@ -624,7 +672,7 @@ export type TimeSeries = Message<"winnow.stats.v1.TimeSeries"> & {
  * Use `create(TimeSeriesSchema)` to create a new message.
  */
 export const TimeSeriesSchema: GenMessage<TimeSeries> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 19);
+  messageDesc(file_winnow_stats_v1_stats_service, 21);
 
 /**
  * @generated from message winnow.stats.v1.GetTimeSeriesResponse
@@ -641,7 +689,7 @@ export type GetTimeSeriesResponse = Message<"winnow.stats.v1.GetTimeSeriesRespon
  * Use `create(GetTimeSeriesResponseSchema)` to create a new message.
  */
 export const GetTimeSeriesResponseSchema: GenMessage<GetTimeSeriesResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 20);
+  messageDesc(file_winnow_stats_v1_stats_service, 22);
 
 /**
  * Whether a query follows the tenant's policy or overrides it.
@@ -730,6 +778,18 @@ export const StatsService: GenService<{
     methodKind: "unary";
     input: typeof RecordEventsRequestSchema;
     output: typeof RecordEventsResponseSchema;
+  },
+  /**
+   * Takes events with their evidence and no verdict (from the classifier), gives each its verdict
+   * with the history of its message, campaign and tenant as stored here, stores them, and stores
+   * the earlier verdicts the new evidence revised. Service key only. Idempotent per event id.
+   *
+   * @generated from rpc winnow.stats.v1.StatsService.IngestEvents
+   */
+  ingestEvents: {
+    methodKind: "unary";
+    input: typeof IngestEventsRequestSchema;
+    output: typeof IngestEventsResponseSchema;
   },
   /**
    * A campaign's figures as reported under the suppression policy, with the split.

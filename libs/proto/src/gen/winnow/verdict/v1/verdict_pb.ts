@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file winnow/verdict/v1/verdict.proto.
  */
 export const file_winnow_verdict_v1_verdict: GenFile = /*@__PURE__*/
-  fileDesc("Ch93aW5ub3cvdmVyZGljdC92MS92ZXJkaWN0LnByb3RvEhF3aW5ub3cudmVyZGljdC52MSK/AQoHVmVyZGljdBIQCghldmVudF9pZBgBIAEoCRInCgVhY3RvchgCIAEoDjIYLndpbm5vdy52ZXJkaWN0LnYxLkFjdG9yEikKBnNvdXJjZRgDIAEoDjIZLndpbm5vdy52ZXJkaWN0LnYxLlNvdXJjZRISCgpjb25maWRlbmNlGAQgASgBEg8KB3JlYXNvbnMYBSADKAkSFwoPcnVsZXNldF92ZXJzaW9uGAYgASgJEhAKCHJldmlzaW9uGAcgASgFImgKD0NsYXNzaWZpZWRFdmVudBIoCgVldmVudBgBIAEoCzIZLndpbm5vdy5lZGdlLnYxLkVkZ2VFdmVudBIrCgd2ZXJkaWN0GAIgASgLMhoud2lubm93LnZlcmRpY3QudjEuVmVyZGljdCrbAQoGU291cmNlEhYKElNPVVJDRV9VTlNQRUNJRklFRBAAEhAKDFNPVVJDRV9IVU1BThABEhQKEFNPVVJDRV9BUFBMRV9NUFAQAhIZChVTT1VSQ0VfR01BSUxfUFJFRkVUQ0gQAxIWChJTT1VSQ0VfWUFIT09fUFJPWFkQBBIbChdTT1VSQ0VfU0VDVVJJVFlfU0NBTk5FUhAFEhcKE1NPVVJDRV9MSU5LX1BSRVZJRVcQBhIYChRTT1VSQ0VfQ0xJRU5UX0hFTFBFUhAHEg4KClNPVVJDRV9CT1QQCCpECgVBY3RvchIVChFBQ1RPUl9VTlNQRUNJRklFRBAAEg8KC0FDVE9SX0hVTUFOEAESEwoPQUNUT1JfQVVUT01BVEVEEAJiBnByb3RvMw", [file_winnow_edge_v1_edge]);
+  fileDesc("Ch93aW5ub3cvdmVyZGljdC92MS92ZXJkaWN0LnByb3RvEhF3aW5ub3cudmVyZGljdC52MSK/AQoHVmVyZGljdBIQCghldmVudF9pZBgBIAEoCRInCgVhY3RvchgCIAEoDjIYLndpbm5vdy52ZXJkaWN0LnYxLkFjdG9yEikKBnNvdXJjZRgDIAEoDjIZLndpbm5vdy52ZXJkaWN0LnYxLlNvdXJjZRISCgpjb25maWRlbmNlGAQgASgBEg8KB3JlYXNvbnMYBSADKAkSFwoPcnVsZXNldF92ZXJzaW9uGAYgASgJEhAKCHJldmlzaW9uGAcgASgFIqoCCghFdmlkZW5jZRITCgthZGRyZXNzX2tleRgBIAEoCRIWCg5hZGRyZXNzX3ByZWZpeBgCIAEoCRILCgNhc24YAyABKA0SEwoLbmV0d29ya19vcmcYBCABKAkSGAoQbmV0d29ya19jYXRlZ29yeRgFIAEoCRITCgthcHBsZV9yZWxheRgGIAEoCBIeChZnb29nbGVfc3BlY2lhbF9jcmF3bGVyGAcgASgIEhUKDW1pY3Jvc29mdF9lb3AYCCABKAgSOQoHaGVhZGVycxgJIAMoCzIoLndpbm5vdy52ZXJkaWN0LnYxLkV2aWRlbmNlLkhlYWRlcnNFbnRyeRouCgxIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKXAQoPQ2xhc3NpZmllZEV2ZW50EigKBWV2ZW50GAEgASgLMhkud2lubm93LmVkZ2UudjEuRWRnZUV2ZW50EisKB3ZlcmRpY3QYAiABKAsyGi53aW5ub3cudmVyZGljdC52MS5WZXJkaWN0Ei0KCGV2aWRlbmNlGAMgASgLMhsud2lubm93LnZlcmRpY3QudjEuRXZpZGVuY2Uq2wEKBlNvdXJjZRIWChJTT1VSQ0VfVU5TUEVDSUZJRUQQABIQCgxTT1VSQ0VfSFVNQU4QARIUChBTT1VSQ0VfQVBQTEVfTVBQEAISGQoVU09VUkNFX0dNQUlMX1BSRUZFVENIEAMSFgoSU09VUkNFX1lBSE9PX1BST1hZEAQSGwoXU09VUkNFX1NFQ1VSSVRZX1NDQU5ORVIQBRIXChNTT1VSQ0VfTElOS19QUkVWSUVXEAYSGAoUU09VUkNFX0NMSUVOVF9IRUxQRVIQBxIOCgpTT1VSQ0VfQk9UEAgqRAoFQWN0b3ISFQoRQUNUT1JfVU5TUEVDSUZJRUQQABIPCgtBQ1RPUl9IVU1BThABEhMKD0FDVE9SX0FVVE9NQVRFRBACYgZwcm90bzM", [file_winnow_edge_v1_edge]);
 
 /**
  * @generated from message winnow.verdict.v1.Verdict
@@ -70,6 +70,76 @@ export const VerdictSchema: GenMessage<Verdict> = /*@__PURE__*/
   messageDesc(file_winnow_verdict_v1_verdict, 0);
 
 /**
+ * What the rules need of one request, derived once by the classifier where the request is seen,
+ * and stored with the event: later evidence, revisions and reclassification read this, never the
+ * raw request.
+ *
+ * @generated from message winnow.verdict.v1.Evidence
+ */
+export type Evidence = Message<"winnow.verdict.v1.Evidence"> & {
+  /**
+   * A keyed, per-tenant hash of the client address (hex): equal addresses, equal keys; empty
+   * when the edge saw no address. Only ever compared, never reversed.
+   *
+   * @generated from field: string address_key = 1;
+   */
+  addressKey: string;
+
+  /**
+   * The address cut to its network (/24 for IPv4, /48 for IPv6), for people reading a timeline.
+   *
+   * @generated from field: string address_prefix = 2;
+   */
+  addressPrefix: string;
+
+  /**
+   * The network the address belongs to, from the bundled range snapshots at capture time.
+   *
+   * @generated from field: uint32 asn = 3;
+   */
+  asn: number;
+
+  /**
+   * @generated from field: string network_org = 4;
+   */
+  networkOrg: string;
+
+  /**
+   * @generated from field: string network_category = 5;
+   */
+  networkCategory: string;
+
+  /**
+   * @generated from field: bool apple_relay = 6;
+   */
+  appleRelay: boolean;
+
+  /**
+   * @generated from field: bool google_special_crawler = 7;
+   */
+  googleSpecialCrawler: boolean;
+
+  /**
+   * @generated from field: bool microsoft_eop = 8;
+   */
+  microsoftEop: boolean;
+
+  /**
+   * The request headers the rules read (lower-case names), nothing else.
+   *
+   * @generated from field: map<string, string> headers = 9;
+   */
+  headers: { [key: string]: string };
+};
+
+/**
+ * Describes the message winnow.verdict.v1.Evidence.
+ * Use `create(EvidenceSchema)` to create a new message.
+ */
+export const EvidenceSchema: GenMessage<Evidence> = /*@__PURE__*/
+  messageDesc(file_winnow_verdict_v1_verdict, 1);
+
+/**
  * An edge event with its current verdict, as the statistics store it.
  *
  * @generated from message winnow.verdict.v1.ClassifiedEvent
@@ -84,6 +154,13 @@ export type ClassifiedEvent = Message<"winnow.verdict.v1.ClassifiedEvent"> & {
    * @generated from field: winnow.verdict.v1.Verdict verdict = 2;
    */
   verdict?: Verdict | undefined;
+
+  /**
+   * Set on events ingested through the classifier; the contextual rules read it.
+   *
+   * @generated from field: winnow.verdict.v1.Evidence evidence = 3;
+   */
+  evidence?: Evidence | undefined;
 };
 
 /**
@@ -91,7 +168,7 @@ export type ClassifiedEvent = Message<"winnow.verdict.v1.ClassifiedEvent"> & {
  * Use `create(ClassifiedEventSchema)` to create a new message.
  */
 export const ClassifiedEventSchema: GenMessage<ClassifiedEvent> = /*@__PURE__*/
-  messageDesc(file_winnow_verdict_v1_verdict, 1);
+  messageDesc(file_winnow_verdict_v1_verdict, 2);
 
 /**
  * Who made an event: a person, or which kind of automated system.

@@ -1,0 +1,87 @@
+import { createHmac } from 'node:crypto';
+import { create } from '@bufbuild/protobuf';
+import ipaddr from 'ipaddr.js';
+import { EvidenceSchema, type EdgeEvent, type Evidence } from '@winnow/proto';
+import { classifyUserAgent } from './user-agent';
+import { networkOf, type NetworkCategory, type NetworkInfo } from './net/networks';
+import type { EventFeatures } from './decide';
+import { fromEdgeEvent, type TraceEvent } from './trace-event';
+
+/** The request headers the rules read; nothing else of a request is kept past the classifier. */
+export const RULE_HEADERS = ['user-agent', 'accept-language', 'sec-fetch-mode', 'sec-fetch-user', 'sec-purpose', 'purpose'] as const;
+
+/** Turns a tenant's client address into a key for equality only. */
+export type AddressKeyer = (tenant: string, ip: string) => string;
+
+/**
+ * Keyed, per-tenant hashes of client addresses: HMAC-SHA-256 under a key derived for the tenant
+ * from `secret`, cut to 128 bits. The same address gives the same key within a tenant (bursts,
+ * fan-out and the tenant's memory compare keys) and unrelated keys across tenants; without the
+ * secret a key cannot be turned back into an address by trying all 2^32 IPv4 addresses.
+ */
+export function addressKeyer(secret: string | Uint8Array): AddressKeyer {
+  const perTenant = new Map<string, Buffer>();
+  return (tenant, ip) => {
+    if (ip === '') return '';
+    let k = perTenant.get(tenant);
+    if (!k) {
+      k = createHmac('sha256', secret).update(`winnow address key\u0000${tenant}`).digest();
+      perTenant.set(tenant, k);
+    }
+    return createHmac('sha256', k).update(ip).digest('hex').slice(0, 32);
+  };
+}
+
+/** The address cut to its network: /24 for IPv4, /48 for IPv6 ('' when it is not an address). */
+export function addressPrefix(ip: string): string {
+  if (!ipaddr.isValid(ip)) return '';
+  let a = ipaddr.parse(ip);
+  if (a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress()) a = (a as ipaddr.IPv6).toIPv4Address();
+  if (a.kind() === 'ipv4') {
+    const o = (a as ipaddr.IPv4).octets;
+    return `${o[0]}.${o[1]}.${o[2]}.0/24`;
+  }
+  const p = (a as ipaddr.IPv6).parts;
+  return `${p[0]!.toString(16)}:${p[1]!.toString(16)}:${p[2]!.toString(16)}::/48`;
+}
+
+/** What the rules need of one request: computed once where the request is seen (the classifier). */
+export function evidenceOf(e: EdgeEvent, key: AddressKeyer): Evidence {
+  const net = networkOf(e.ip);
+  const headers: Record<string, string> = {};
+  for (const h of RULE_HEADERS) {
+    const v = e.headers[h];
+    if (v !== undefined) headers[h] = v;
+  }
+  return create(EvidenceSchema, {
+    addressKey: key(e.tenant, e.ip),
+    addressPrefix: addressPrefix(e.ip),
+    asn: net.asn ?? 0,
+    networkOrg: net.org ?? '',
+    networkCategory: net.category ?? '',
+    appleRelay: net.appleRelay,
+    googleSpecialCrawler: net.googleSpecialCrawler,
+    microsoftEop: net.microsoftEop,
+    headers,
+  });
+}
+
+/** The network as the evidence recorded it. */
+export function networkOfEvidence(ev: Evidence): NetworkInfo {
+  const info: NetworkInfo = { appleRelay: ev.appleRelay, googleSpecialCrawler: ev.googleSpecialCrawler, microsoftEop: ev.microsoftEop };
+  if (ev.asn !== 0) {
+    info.asn = ev.asn;
+    if (ev.networkOrg) info.org = ev.networkOrg;
+  }
+  if (ev.networkCategory) info.category = ev.networkCategory as NetworkCategory;
+  return info;
+}
+
+/**
+ * The event as the contextual rules see it, from the edge event's identity (ids, kind, link,
+ * times, method) and the evidence alone: the address is its key, the headers are the rule headers.
+ */
+export function fromEvidence(edge: EdgeEvent, ev: Evidence): { trace: TraceEvent; features: EventFeatures } {
+  const trace: TraceEvent = { ...fromEdgeEvent(edge), ip: ev.addressKey, headers: ev.headers };
+  return { trace, features: { ua: classifyUserAgent(ev.headers['user-agent'] ?? ''), net: networkOfEvidence(ev) } };
+}
