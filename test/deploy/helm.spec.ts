@@ -197,6 +197,11 @@ describe.runIf(available || process.env['CI'] === 'true')('charts/winnow (helm l
     expect(stats('--set', 'stats.replicas=3,stats.mongodbReplicaSet=true').spec).toMatchObject({ replicas: 3, strategy: { type: 'RollingUpdate' } });
   });
 
+  it('runs two classifier replicas by default: the classifier holds no history', () => {
+    const classifier = render().find((o) => o.kind === 'Deployment' && o.metadata.name === 'w-winnow-classifier')!;
+    expect(classifier.spec.replicas).toBe(2);
+  });
+
   it('ships the same CRDs as deploy/', () => {
     const files = readdirSync(join(root, 'deploy', 'crds')).sort();
     expect(readdirSync(join(chart, 'files', 'crds')).sort()).toEqual(files);

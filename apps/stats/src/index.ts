@@ -1,2 +1,3 @@
 export { startStats } from './bootstrap';
 export { DEMO_HOSTNAME, DEMO_TENANT } from './demo-tenant';
+export { Ingestor } from './ingest';

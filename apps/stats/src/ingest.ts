@@ -6,7 +6,7 @@ import { ClassifiedEventSchema, EventFilterSchema, type ClassifiedEvent, type Ev
 import { Classifier, MEMORY_WINDOW_MS, addressKeyer, evidenceOf, fromEvidence, toVerdict, type AddressKeyer, type EventFeatures, type TraceEvent } from '@winnow/classification';
 import { sourceName } from '@winnow/engagement';
 import type { StatsConfig } from '@winnow/config';
-import type { EventStore, RecordEventsResult } from '@winnow/storage';
+import { StaleHistoryError, type EventStore, type RecordEventsResult } from '@winnow/storage';
 import { EVENT_STORE, METRICS, STATS_CONFIG } from './tokens';
 
 /** Rebuilds read the store this many events at a time. */
@@ -33,7 +33,8 @@ function problemOf(e: ClassifiedEvent): string | undefined {
 export class Ingestor {
   private readonly log = new Logger('Ingestor');
   private history = new Classifier();
-  private readonly loaded = new Set<string>();
+  /** Tenants whose history is loaded, with the history sequence it was read at (and moved on since). */
+  private readonly loaded = new Map<string, number>();
   /** The stored form of each event the history holds (freed with it): revisions are stored from it. */
   private readonly storedOf = new WeakMap<TraceEvent, ClassifiedEvent>();
   private queue: Promise<unknown> = Promise.resolve();
@@ -42,6 +43,7 @@ export class Ingestor {
   private readonly revisions: Counter;
   private readonly rebuilds: Counter;
   private readonly rebuiltEvents: Counter;
+  private readonly stale: Counter;
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -53,6 +55,7 @@ export class Ingestor {
     this.verdicts = new Counter({ name: 'winnow_verdicts_total', help: 'Verdicts given at ingest, by source (a retried batch counts again)', labelNames: ['source'], registers });
     this.revisions = new Counter({ name: 'winnow_verdict_revisions_total', help: 'Earlier verdicts changed by later evidence', registers });
     this.rebuilds = new Counter({ name: 'winnow_history_rebuilds_total', help: 'Tenant histories rebuilt from the store', registers });
+    this.stale = new Counter({ name: 'winnow_history_stale_total', help: 'Batches refused because another writer moved a tenant on; rebuilt and classified again', registers });
     this.rebuiltEvents = new Counter({ name: 'winnow_history_rebuilt_events_total', help: 'Stored events read to rebuild histories', registers });
   }
 
@@ -65,11 +68,18 @@ export class Ingestor {
     return this.serially(() => this.run(events));
   }
 
-  /** Stores events classified elsewhere (RecordEvents); the tenants' histories are rebuilt to include them. */
+  /**
+   * Stores events classified elsewhere (RecordEvents). They move their tenants' history sequences on,
+   * so every history (here or in another replica) is rebuilt to include them.
+   */
   record(events: readonly ClassifiedEvent[]): Promise<RecordEventsResult> {
     return this.serially(async () => {
-      for (const e of events) this.loaded.delete(e.event?.tenant ?? '');
-      return this.store.recordEvents(events);
+      const fences = new Map<string, number>();
+      for (const tenant of new Set(events.map((e) => e.event?.tenant ?? ''))) {
+        this.loaded.delete(tenant);
+        if (tenant) fences.set(tenant, await this.store.historySequence(tenant));
+      }
+      return this.store.recordEvents(events, fences);
     });
   }
 
@@ -80,8 +90,23 @@ export class Ingestor {
   }
 
   private async run(events: readonly ClassifiedEvent[]): Promise<RecordEventsResult> {
+    // Another replica writing the same tenant's events makes this one's history stale: rebuilt, and
+    // the batch classified again (a replica that keeps losing gives up; the sender retries).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.once(events);
+      } catch (err) {
+        if (!(err instanceof StaleHistoryError) || attempt >= 3) throw err;
+        this.stale.inc();
+        this.log.warn({ msg: 'history stale, rebuilding', tenant: err.tenant, attempt });
+      }
+    }
+  }
+
+  private async once(events: readonly ClassifiedEvent[]): Promise<RecordEventsResult> {
     try {
-      for (const tenant of new Set(events.map((e) => e.event!.tenant))) if (!this.loaded.has(tenant)) await this.rebuild(tenant);
+      const tenants = [...new Set(events.map((e) => e.event!.tenant))];
+      for (const tenant of tenants) if (!this.loaded.has(tenant)) await this.rebuild(tenant);
       const inputs = events.map((e) => fromEvidence(e.event!, e.evidence!));
       const { verdicts, revised } = this.history.classify(
         inputs.map((i) => i.trace),
@@ -100,8 +125,11 @@ export class Ingestor {
         this.storedOf.set(r.event, now);
         out.push(now);
       }
+      const fences = new Map(tenants.map((t) => [t, this.loaded.get(t)!]));
+      const result = await this.store.recordEvents(out, fences);
+      for (const t of tenants) this.loaded.set(t, fences.get(t)! + 1);
       this.revisions.inc(revised.length);
-      return await this.store.recordEvents(out);
+      return result;
     } catch (err) {
       // The history may now hold what the store does not: drop it, and rebuild from the store.
       this.reset();
@@ -120,6 +148,8 @@ export class Ingestor {
    */
   private async rebuild(tenant: string): Promise<void> {
     const started = Date.now();
+    // Read before the events: a write by another replica in between makes the first fenced write fail.
+    const seq = await this.store.historySequence(tenant);
     const { events: newest } = await this.store.listEvents(create(EventFilterSchema, { tenant }), 1, '');
     let n = 0;
     if (newest[0]) {
@@ -140,7 +170,7 @@ export class Ingestor {
         n += page.length;
       }
     }
-    this.loaded.add(tenant);
+    this.loaded.set(tenant, seq);
     this.rebuilds.inc();
     this.rebuiltEvents.inc(n);
     if (n > 0) this.log.log({ msg: 'history rebuilt from the store', tenant, events: n, ms: Date.now() - started });

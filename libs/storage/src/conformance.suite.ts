@@ -15,7 +15,7 @@ import {
   type ClassifiedEvent,
 } from '@winnow/proto';
 import { countingMask, figures } from '@winnow/engagement';
-import type { EventStore } from './event-store.port';
+import { StaleHistoryError, type EventStore } from './event-store.port';
 import { StoreInputError } from './ledger';
 
 export interface StoreHarness {
@@ -169,6 +169,18 @@ export function eventStoreConformance(name: string, makeHarness: () => Promise<S
       for await (const page of store.scanEvents('acme', 0, 100)) all.push(...page);
       expect(all).toHaveLength(7);
       expect(all.find((e) => e.event!.id === 's4')!.evidence).toMatchObject({ addressKey: 'k1', asn: 8075, headers: { 'user-agent': 'test' } });
+    });
+
+    it('writes a fenced batch only at the history sequence it was made at', async () => {
+      expect(await store.historySequence('acme')).toBe(0);
+      await store.recordEvents([classified('f1', {})], new Map([['acme', 0]]));
+      expect(await store.historySequence('acme')).toBe(1);
+      await expect(store.recordEvents([classified('f2', {})], new Map([['acme', 0]]))).rejects.toThrow(StaleHistoryError);
+      expect(await store.messageEvents('acme', 'm1')).toHaveLength(1);
+      expect(await store.historySequence('acme')).toBe(1);
+      expect(await store.historySequence('globex')).toBe(0);
+      await store.recordEvents([classified('f2', {})], new Map([['acme', 1]]));
+      expect((await store.messageEvents('acme', 'm1')).map((e) => e.event!.id).sort()).toEqual(['f1', 'f2']);
     });
 
     it('keeps tenants apart', async () => {

@@ -56,8 +56,15 @@ export interface EventStore {
   close(): Promise<void>;
 
   recordDeliveries(deliveries: readonly Delivery[]): Promise<RecordDeliveriesResult>;
-  /** Idempotent per (tenant, event id); a higher verdict revision replaces a lower one. */
-  recordEvents(events: readonly ClassifiedEvent[]): Promise<RecordEventsResult>;
+  /**
+   * Idempotent per (tenant, event id); a higher verdict revision replaces a lower one. With
+   * `fences` (tenant -> the history sequence the caller's verdicts were made at), the batch is
+   * written only if every tenant's sequence is still that one, and moves each on by one, in the
+   * same transaction; otherwise it throws StaleHistoryError and writes nothing.
+   */
+  recordEvents(events: readonly ClassifiedEvent[], fences?: ReadonlyMap<string, number>): Promise<RecordEventsResult>;
+  /** A tenant's history sequence: how many fenced batches were written for it (0 at first). */
+  historySequence(tenant: string): Promise<number>;
 
   campaignCounters(tenant: string, campaign: string): Promise<CampaignCounters>;
   message(tenant: string, message: string): Promise<MessageRecord | undefined>;
@@ -114,5 +121,16 @@ export class InvalidPageToken extends Error {
   constructor() {
     super('page token is not one this service issued');
     this.name = 'InvalidPageToken';
+  }
+}
+
+/**
+ * Another writer stored events of the tenant since the caller's history was read: the verdicts were
+ * made without them. Nothing was written; rebuild the history and classify again.
+ */
+export class StaleHistoryError extends Error {
+  constructor(readonly tenant: string, expected: number, found: number) {
+    super(`the history of tenant ${tenant} moved on (sequence ${found}, expected ${expected}): another writer stored its events`);
+    this.name = 'StaleHistoryError';
   }
 }

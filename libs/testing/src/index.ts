@@ -1,2 +1,3 @@
 export * from '@winnow/http-util';
 export * from './prometheus-text';
+export * from './trace-edge';

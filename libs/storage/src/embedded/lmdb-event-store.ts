@@ -24,6 +24,7 @@ import {
   type MessageRecord,
   type RecordDeliveriesResult,
   type RecordEventsResult,
+  StaleHistoryError,
 } from '../event-store.port';
 import { matchesFilter } from '../event-matching';
 import { messageKey, planDeliveries, planEvents, type MessageState, type Plan } from '../ledger';
@@ -45,6 +46,7 @@ const bin = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)
  *   policies   tenant                            -> SuppressionPolicy (binary)
  *   domains    hostname                          -> TrackingDomain (binary)
  *   apiKeys    key id                            -> StoredApiKey (binary; a hash, never the secret)
+ *   fences     tenant                            -> history sequence (see EventStore.recordEvents)
  */
 export class LmdbEventStore implements EventStore {
   private readonly root: RootDatabase;
@@ -57,6 +59,7 @@ export class LmdbEventStore implements EventStore {
   private readonly policies: Database<Buffer, string>;
   private readonly domains: Database<Buffer, string>;
   private readonly apiKeys: Database<Buffer, string>;
+  private readonly fences: Database<number, string>;
 
   /** One writing process at a time (its batches read counters before they write them). */
   private readonly writer: FolderWriterLock;
@@ -78,6 +81,7 @@ export class LmdbEventStore implements EventStore {
     this.campaigns = this.root.openDB({ name: 'campaigns' });
     this.hours = this.root.openDB({ name: 'hours' });
     this.policies = this.root.openDB({ name: 'policies', encoding: 'binary' });
+    this.fences = this.root.openDB({ name: 'fences' });
     this.domains = this.root.openDB({ name: 'domains', encoding: 'binary' });
     this.apiKeys = this.root.openDB({ name: 'apiKeys', encoding: 'binary' });
   }
@@ -129,9 +133,14 @@ export class LmdbEventStore implements EventStore {
     }
   }
 
-  recordEvents(batch: readonly ClassifiedEvent[]): Promise<RecordEventsResult> {
+  recordEvents(batch: readonly ClassifiedEvent[], fences?: ReadonlyMap<string, number>): Promise<RecordEventsResult> {
     // Reads and the plan run inside the write transaction, so concurrent batches serialize.
     return this.root.transaction(() => {
+      for (const [tenant, expected] of fences ?? []) {
+        const found = this.fences.get(tenant) ?? 0;
+        if (found !== expected) throw new StaleHistoryError(tenant, expected, found);
+        void this.fences.put(tenant, expected + 1);
+      }
       const stored = new Map<string, ClassifiedEvent>();
       const messages = new Map<string, MessageState>();
       for (const e of batch) {
@@ -155,6 +164,10 @@ export class LmdbEventStore implements EventStore {
       this.write(plan);
       return result;
     });
+  }
+
+  async historySequence(tenant: string): Promise<number> {
+    return this.fences.get(tenant) ?? 0;
   }
 
   async campaignCounters(tenant: string, campaign: string): Promise<CampaignCounters> {

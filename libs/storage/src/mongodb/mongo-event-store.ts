@@ -24,6 +24,7 @@ import {
   type MessageRecord,
   type RecordDeliveriesResult,
   type RecordEventsResult,
+  StaleHistoryError,
 } from '../event-store.port';
 import { matchesFilter } from '../event-matching';
 import { SecondWriterError } from '../single-writer';
@@ -154,6 +155,7 @@ export class MongoEventStore implements EventStore {
   private apiKeys!: Collection<JsonDoc>;
   private journal!: Collection<JournalDoc>;
   private lease!: Collection<WriterLeaseDoc>;
+  private fences!: Collection<{ _id: string; seq: number }>;
   private readonly leaseOwner = `${hostname()}/${process.pid}/${randomBytes(6).toString('hex')}`;
   private leaseTimer?: NodeJS.Timeout;
   /** Set when another writer took the lease over (this one stalled past its expiry): batches then fail. */
@@ -181,6 +183,7 @@ export class MongoEventStore implements EventStore {
     this.domains = this.db.collection('tracking_domains');
     this.apiKeys = this.db.collection('api_keys');
     this.journal = this.db.collection('batch_journal');
+    this.fences = this.db.collection('history_fences');
     await this.apiKeys.createIndex({ tenant: 1 }, { name: 'tenant' });
     await this.events.createIndex({ tenant: 1, atMs: -1, _id: -1 }, { name: 'tenant_time' });
     await this.events.createIndex({ tenant: 1, message: 1, atMs: 1 }, { name: 'tenant_message_time' });
@@ -398,8 +401,15 @@ export class MongoEventStore implements EventStore {
     this.journalDirty = false;
   }
 
-  recordEvents(batch: readonly ClassifiedEvent[]): Promise<RecordEventsResult> {
+  recordEvents(batch: readonly ClassifiedEvent[], fences?: ReadonlyMap<string, number>): Promise<RecordEventsResult> {
     return this.serial(async (session) => {
+      // In a transaction, two writers moving the same tenant's sequence conflict: one is retried by
+      // the driver, reads the sequence the other wrote, and is refused here.
+      for (const [tenant, expected] of fences ?? []) {
+        const found = (await this.fences.findOne({ _id: tenant }, { session }))?.seq ?? 0;
+        if (found !== expected) throw new StaleHistoryError(tenant, expected, found);
+        await this.fences.updateOne({ _id: tenant }, { $set: { seq: expected + 1 } }, { upsert: true, session });
+      }
       const ids = [...new Set(batch.filter((e) => e.event).map((e) => id(e.event!.tenant, e.event!.id)))];
       const stored = new Map<string, ClassifiedEvent>();
       if (ids.length > 0) {
@@ -453,6 +463,10 @@ export class MongoEventStore implements EventStore {
       await cursor.close();
     }
     if (page.length > 0) yield page;
+  }
+
+  async historySequence(tenant: string): Promise<number> {
+    return (await this.fences.findOne({ _id: tenant }))?.seq ?? 0;
   }
 
   async messageEvents(tenant: string, message: string): Promise<ClassifiedEvent[]> {
