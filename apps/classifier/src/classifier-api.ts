@@ -2,19 +2,13 @@ import { Inject, Injectable } from '@nestjs/common';
 import { create } from '@bufbuild/protobuf';
 import { Counter, type Registry } from 'prom-client';
 import { ErrorCode, WinnowError, isRetryable, type ClientOf, type ImplOf } from '@winnow/grpc';
-import { ClassifiedEventSchema, type ClassifierService, type EdgeEvent, type StatsService } from '@winnow/proto';
+import { ClassifiedEventSchema, type ClassifierService, type StatsService } from '@winnow/proto';
 import { addressKeyer, classifyEvents, evidenceOf, type AddressKeyer } from '@winnow/classification';
 import type { ClassifierConfig } from '@winnow/config';
 import { CLASSIFIER_CONFIG, METRICS, STATS_CLIENT } from './tokens';
 
 /** Deadline for one batch to be classified and stored downstream. */
 const STORE_DEADLINE_MS = 10_000;
-
-function eventProblem(e: EdgeEvent): string | undefined {
-  if (!e.id) return 'every event needs an id';
-  if (!e.tenant || !e.message) return `event ${e.id}: tenant and message are required`;
-  return undefined;
-}
 
 /**
  * The ClassifierService gRPC handlers. The classifier holds no history: on the ingest path it
@@ -49,10 +43,7 @@ export class ClassifierApi {
         let duplicates = 0;
         let revised = 0;
         for await (const batch of requests) {
-          for (const e of batch.events) {
-            const problem = eventProblem(e);
-            if (problem) throw new WinnowError(ErrorCode.InvalidArgument, problem);
-          }
+          // Events the statistics service cannot take (no id, names too long, ...) it keeps as dead letters.
           received += batch.events.length;
           const events = batch.events.map((event) => create(ClassifiedEventSchema, { event, evidence: evidenceOf(event, this.keyer) }));
           try {

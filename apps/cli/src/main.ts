@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { classifyCommand } from './classify.command';
+import { deadLettersCommand } from './dead-letters.command';
 import { demo } from './demo';
 import { prepareEmailCommand } from './prepare-email.command';
 import { serveCommand } from './serve.command';
@@ -13,9 +14,10 @@ commands:
   demo    send a demo campaign's traffic through a fresh stack and print its statistics (npm run demo)
   prepare-email   rewrite an HTML email for a tracking domain and record its delivery (--help)
   classify FILE   print a verdict for every line of a trace (JSON lines, shared trace format)
+  dead-letters list|replay   events the statistics service could not take for good, and replaying them after a fix (--help)
 `;
 
-const commands: Record<string, (argv: string[]) => Promise<void>> = { start, demo, 'prepare-email': prepareEmailCommand, classify: classifyCommand, serve: serveCommand };
+const commands: Record<string, (argv: string[]) => Promise<void>> = { start, demo, 'prepare-email': prepareEmailCommand, classify: classifyCommand, serve: serveCommand, 'dead-letters': deadLettersCommand };
 
 const name = process.argv[2] ?? '';
 const command = commands[name];

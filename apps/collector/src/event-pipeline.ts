@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ErrorCode, WinnowError, bearer, isRetryable, sendEncodedClientStream, type ClientOf } from '@winnow/grpc';
+import { ErrorCode, WinnowError, bearer, sendEncodedClientStream, type ClientOf } from '@winnow/grpc';
 import { ClassifierService } from '@winnow/proto';
 import type { CollectorConfig } from '@winnow/config';
 import { CollectorMetrics } from './collector.metrics';
@@ -160,7 +160,7 @@ export class EventPipeline {
         backoff = 0;
         batch = [];
       } catch (err) {
-        if (!isRetryable(err)) {
+        if (isRejection(err)) {
           await this.sendOneByOne(batch);
           batch = [];
           continue;
@@ -186,7 +186,7 @@ export class EventPipeline {
           this.metrics.sent.inc();
           break;
         } catch (err) {
-          if (isRetryable(err)) {
+          if (!isRejection(err)) {
             await sleep(MAX_BACKOFF_MS, () => this.stopping);
             if (this.stopping) return;
             continue;
@@ -214,6 +214,16 @@ export class EventPipeline {
     if (left > 0) this.log.warn({ msg: 'events stay in the spool for the next start', events: left, dir: this.config.spoolDir });
     return left;
   }
+}
+
+/**
+ * Only a request refused as malformed drops anything (one event at a time, found by sending them
+ * singly): downstream keeps events it cannot take as dead letters, so this is a spool record that
+ * no longer decodes. Every other failure (unavailable, a deadline, a refused key, an internal
+ * error) is retried with backoff: a misconfiguration stalls the spool, it never empties it.
+ */
+function isRejection(err: unknown): boolean {
+  return err instanceof WinnowError && err.code === ErrorCode.InvalidArgument;
 }
 
 function sleep(ms: number, cancelled?: () => boolean): Promise<void> {

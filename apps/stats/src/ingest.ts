@@ -1,12 +1,12 @@
+import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { create } from '@bufbuild/protobuf';
 import { Counter, type Registry } from 'prom-client';
-import { ErrorCode, WinnowError } from '@winnow/grpc';
-import { ClassifiedEventSchema, EventFilterSchema, type ClassifiedEvent, type Evidence, type Source } from '@winnow/proto';
+import { ClassifiedEventSchema, DeadLetterSchema, EventFilterSchema, type ClassifiedEvent, type DeadLetter, type Evidence, type Source } from '@winnow/proto';
 import { Classifier, MEMORY_WINDOW_MS, addressKeyer, evidenceOf, fromEvidence, toVerdict, type AddressKeyer, type EventFeatures, type TraceEvent } from '@winnow/classification';
 import { sourceName } from '@winnow/engagement';
 import type { StatsConfig } from '@winnow/config';
-import { StaleHistoryError, type EventStore, type RecordEventsResult } from '@winnow/storage';
+import { StaleHistoryError, StoreFailure, isTransient, storeFailureOf, type EventStore, type RecordEventsResult } from '@winnow/storage';
 import { EVENT_STORE, METRICS, STATS_CONFIG } from './tokens';
 
 /** Rebuilds read the store this many events at a time. */
@@ -14,13 +14,36 @@ const REBUILD_PAGE = 5_000;
 /** Beyond the memory window, the longest window a rule looks back over (the trap taint). */
 const REBUILD_SLACK_MS = 10 * 60_000;
 
+/** Longest id, tenant, campaign or message taken (the stores key on them). */
+const MAX_NAME = 256;
+const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]{1,64}$/;
+const MAX_HEADER_VALUE = 2048;
+
+/** Why an event cannot be taken at all (it goes to the dead letters), or undefined. */
 function problemOf(e: ClassifiedEvent): string | undefined {
   const ev = e.event;
   if (!ev?.id) return 'every event needs an id';
-  if (!ev.tenant || !ev.message) return `event ${ev.id}: tenant and message are required`;
+  if (!ev.tenant || !ev.message) return `event ${ev.id.slice(0, 80)}: tenant and message are required`;
+  for (const [what, v] of [['id', ev.id], ['tenant', ev.tenant], ['campaign', ev.campaign], ['message', ev.message]] as const) {
+    if (v.length > MAX_NAME) return `event ${ev.id.slice(0, 80)}: ${what} is ${v.length} characters long (at most ${MAX_NAME})`;
+  }
   if (!e.evidence) return `event ${ev.id}: evidence is required (the classifier derives it)`;
+  for (const headers of [ev.headers, e.evidence.headers]) {
+    for (const [name, value] of Object.entries(headers)) {
+      if (!HEADER_NAME.test(name)) return `event ${ev.id}: ${JSON.stringify(name.slice(0, 80))} is not a lower-case header name`;
+      if (value.length > MAX_HEADER_VALUE) return `event ${ev.id}: header ${name} is ${value.length} characters long (at most ${MAX_HEADER_VALUE})`;
+    }
+  }
   return undefined;
 }
+
+export interface IngestResult extends RecordEventsResult {
+  /** Events that failed permanently and were kept as dead letters instead. */
+  deadLettered: number;
+}
+
+const letterId = () => `${Date.now().toString(36).padStart(9, '0')}-${randomBytes(6).toString('hex')}`;
+const describe = (err: unknown) => (err instanceof Error ? err.message : String(err)).slice(0, 500);
 
 /**
  * Where a message's, a campaign's and a tenant's evidence lives: here, beside the store that
@@ -44,6 +67,7 @@ export class Ingestor {
   private readonly rebuilds: Counter;
   private readonly rebuiltEvents: Counter;
   private readonly stale: Counter;
+  private readonly deadLetters: Counter<'failure'>;
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -55,17 +79,84 @@ export class Ingestor {
     this.verdicts = new Counter({ name: 'winnow_verdicts_total', help: 'Verdicts given at ingest, by source (a retried batch counts again)', labelNames: ['source'], registers });
     this.revisions = new Counter({ name: 'winnow_verdict_revisions_total', help: 'Earlier verdicts changed by later evidence', registers });
     this.rebuilds = new Counter({ name: 'winnow_history_rebuilds_total', help: 'Tenant histories rebuilt from the store', registers });
+    this.deadLetters = new Counter({ name: 'winnow_dead_letters_total', help: 'Events kept as dead letters, by failure kind', labelNames: ['failure'], registers });
     this.stale = new Counter({ name: 'winnow_history_stale_total', help: 'Batches refused because another writer moved a tenant on; rebuilt and classified again', registers });
     this.rebuiltEvents = new Counter({ name: 'winnow_history_rebuilt_events_total', help: 'Stored events read to rebuild histories', registers });
   }
 
-  /** Classifies a batch with its history, stores it with the revisions it caused. One batch at a time. */
-  ingest(events: readonly ClassifiedEvent[]): Promise<RecordEventsResult> {
-    for (const e of events) {
-      const problem = problemOf(e);
-      if (problem) return Promise.reject(new WinnowError(ErrorCode.InvalidArgument, problem));
+  /**
+   * Classifies a batch with its history, stores it with the revisions it caused. One batch at a
+   * time. An event that cannot be taken, or that the store refuses permanently, goes to the dead
+   * letters with why, and the rest of the batch is stored; a transient failure rejects the whole
+   * batch (the sender keeps it and retries).
+   */
+  ingest(events: readonly ClassifiedEvent[]): Promise<IngestResult> {
+    return this.serially(async () => {
+      const result: IngestResult = { stored: 0, duplicates: 0, revised: 0, deadLettered: 0 };
+      const letters: DeadLetter[] = [];
+      const good: ClassifiedEvent[] = [];
+      for (const e of events) {
+        const problem = problemOf(e);
+        if (problem) letters.push(this.letter(e, StoreFailure.Invalid, problem));
+        else good.push(e);
+      }
+      await this.storeOrSplit(good, result, letters);
+      if (letters.length > 0) {
+        // Kept before the batch is answered; if even this fails, the batch is retried whole.
+        await this.store.putDeadLetters(letters);
+        for (const l of letters) {
+          this.deadLetters.inc({ failure: l.failure });
+          this.log.error({ msg: 'event kept as a dead letter', tenant: l.tenant, event: l.eventId, failure: l.failure, reason: l.reason, deadLetter: l.id });
+        }
+        result.deadLettered = letters.length;
+      }
+      return result;
+    });
+  }
+
+  /** Ingests dead letters again (after a fix): those stored leave the dead letters; those failing again stay, under a new id. */
+  async replay(tenant: string, ids: readonly string[]): Promise<IngestResult & { replayed: number }> {
+    const letters: DeadLetter[] = [];
+    const wanted = new Set(ids);
+    let token = '';
+    do {
+      const page = await this.store.listDeadLetters(tenant, 500, token);
+      letters.push(...page.deadLetters.filter((l) => wanted.size === 0 || wanted.has(l.id)));
+      token = page.nextPageToken;
+    } while (token);
+    const result = await this.ingest(letters.map((l) => l.event!).filter(Boolean));
+    await this.store.deleteDeadLetters(tenant, letters.map((l) => l.id));
+    return { ...result, replayed: letters.length };
+  }
+
+  private letter(e: ClassifiedEvent, failure: StoreFailure, reason: string): DeadLetter {
+    return create(DeadLetterSchema, { id: letterId(), tenant: e.event?.tenant ?? '', eventId: e.event?.id ?? '', failure, reason, deadAtUnixMs: String(Date.now()), event: e });
+  }
+
+  /**
+   * Stores events; on a permanent failure, halves the batch until the events that fail are alone,
+   * and keeps those as dead letters. (Each failed write drops the history, rebuilt at the next
+   * try: a permanent failure costs a rebuild per halving, which is why problemOf turns away the
+   * known causes before any write.)
+   */
+  private async storeOrSplit(events: readonly ClassifiedEvent[], result: IngestResult, letters: DeadLetter[]): Promise<void> {
+    if (events.length === 0) return;
+    try {
+      const r = await this.run(events);
+      result.stored += r.stored;
+      result.duplicates += r.duplicates;
+      result.revised += r.revised;
+    } catch (err) {
+      const failure = storeFailureOf(err);
+      if (isTransient(failure)) throw err;
+      if (events.length === 1) {
+        letters.push(this.letter(events[0]!, failure, describe(err)));
+        return;
+      }
+      const mid = events.length >>> 1;
+      await this.storeOrSplit(events.slice(0, mid), result, letters);
+      await this.storeOrSplit(events.slice(mid), result, letters);
     }
-    return this.serially(() => this.run(events));
   }
 
   /**

@@ -40,7 +40,20 @@ export class StatsApi {
       ingestEvents: async (req, ctx) => {
         requireService(ctx);
         const r = await storeCall(() => this.ingestor.ingest(req.events));
-        return { stored: String(r.stored), duplicates: String(r.duplicates), revised: String(r.revised) };
+        return { stored: String(r.stored), duplicates: String(r.duplicates), revised: String(r.revised), deadLettered: String(r.deadLettered) };
+      },
+      listDeadLetters: async (req, ctx) => {
+        if (req.tenant) requireTenants(ctx, [req.tenant]);
+        else requireService(ctx);
+        const size = req.pageSize === 0 ? 100 : req.pageSize;
+        if (size < 1 || size > 1000) throw new WinnowError(ErrorCode.InvalidArgument, 'page_size must be between 1 and 1000');
+        return storeCall(() => store.listDeadLetters(req.tenant, size, req.pageToken));
+      },
+      replayDeadLetters: async (req, ctx) => {
+        requireService(ctx);
+        const tenant = requireField(req.tenant, 'tenant');
+        const r = await storeCall(() => this.ingestor.replay(tenant, req.ids));
+        return { replayed: String(r.replayed), stored: String(r.stored), deadLettered: String(r.deadLettered) };
       },
       getCampaignStats: async (req, ctx) => {
         const tenant = requireField(req.tenant, 'tenant');

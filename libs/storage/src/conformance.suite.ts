@@ -3,6 +3,7 @@ import { describe, expect, it, beforeEach, afterEach } from 'vitest';
 import {
   Actor,
   ClassifiedEventSchema,
+  DeadLetterSchema,
   DeliverySchema,
   EventFilterSchema,
   EventKind,
@@ -181,6 +182,25 @@ export function eventStoreConformance(name: string, makeHarness: () => Promise<S
       expect(await store.historySequence('globex')).toBe(0);
       await store.recordEvents([classified('f2', {})], new Map([['acme', 1]]));
       expect((await store.messageEvents('acme', 'm1')).map((e) => e.event!.id).sort()).toEqual(['f1', 'f2']);
+    });
+
+    it('keeps dead letters per tenant, oldest first, paged, and forgets them on request', async () => {
+      // One refused for a field name no document store takes: kept all the same.
+      const odd = classified('d2', {});
+      odd.event!.headers = { $odd: 'x', 'a.b': 'y' };
+      const letters = [classified('d1', {}), odd, classified('d3', { tenant: 'globex' })].map((event, i) =>
+        create(DeadLetterSchema, { id: `00${i}-x`, tenant: event.event!.tenant, eventId: event.event!.id, failure: 'invalid', reason: `r${i}`, deadAtUnixMs: String(T0), event }),
+      );
+      await store.putDeadLetters(letters);
+      const first = await store.listDeadLetters('acme', 1, '');
+      expect(first.deadLetters.map((l) => l.eventId)).toEqual(['d1']);
+      const second = await store.listDeadLetters('acme', 1, first.nextPageToken);
+      expect(second.deadLetters[0]).toMatchObject({ eventId: 'd2', reason: 'r1', event: { event: { headers: { $odd: 'x', 'a.b': 'y' } } } });
+      // No further page: no token, or one that leads to nothing.
+      if (second.nextPageToken) expect((await store.listDeadLetters('acme', 1, second.nextPageToken)).deadLetters).toEqual([]);
+      expect((await store.listDeadLetters('', 10, '')).deadLetters.map((l) => l.eventId).sort()).toEqual(['d1', 'd2', 'd3']);
+      expect(await store.deleteDeadLetters('acme', ['000-x', 'nope'])).toBe(1);
+      expect((await store.listDeadLetters('', 10, '')).deadLetters.map((l) => l.eventId).sort()).toEqual(['d2', 'd3']);
     });
 
     it('keeps tenants apart', async () => {

@@ -1,4 +1,5 @@
 import type {
+  DeadLetter,
   StoredApiKey,
   ClassifiedEvent,
   Delivery,
@@ -79,6 +80,13 @@ export interface EventStore {
   listEvents(filter: EventFilter, pageSize: number, pageToken: string): Promise<EventPage>;
   /** Hour buckets of a campaign with fromMs <= hourStartMs < toMs (toMs 0 = open), oldest first. */
   hourBuckets(tenant: string, campaign: string, fromMs: number, toMs: number): Promise<HourBucket[]>;
+
+  /** Keeps events that failed permanently, with why (ids are the caller's, time-ordered). */
+  putDeadLetters(letters: readonly DeadLetter[]): Promise<void>;
+  /** Oldest first; tenant '' lists every tenant's. */
+  listDeadLetters(tenant: string, pageSize: number, pageToken: string): Promise<{ deadLetters: DeadLetter[]; nextPageToken: string }>;
+  /** Returns how many were there. */
+  deleteDeadLetters(tenant: string, ids: readonly string[]): Promise<number>;
 
   getPolicy(tenant: string): Promise<SuppressionPolicy | undefined>;
   putPolicy(policy: SuppressionPolicy): Promise<void>;

@@ -4,3 +4,4 @@ export * from './ledger';
 export * from './embedded/lmdb-event-store';
 export * from './mongodb/mongo-event-store';
 export * from './single-writer';
+export * from './store-failure';

@@ -4,10 +4,12 @@ import { FolderWriterLock } from '../single-writer';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import {
   ClassifiedEventSchema,
+  DeadLetterSchema,
   StoredApiKeySchema,
   SuppressionPolicySchema,
   TrackingDomainSchema,
   type ClassifiedEvent,
+  type DeadLetter,
   type StoredApiKey,
   type Delivery,
   type EventFilter,
@@ -47,6 +49,7 @@ const bin = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)
  *   domains    hostname                          -> TrackingDomain (binary)
  *   apiKeys    key id                            -> StoredApiKey (binary; a hash, never the secret)
  *   fences     tenant                            -> history sequence (see EventStore.recordEvents)
+ *   deadLetters [tenant, id]                     -> DeadLetter (binary)
  */
 export class LmdbEventStore implements EventStore {
   private readonly root: RootDatabase;
@@ -60,6 +63,7 @@ export class LmdbEventStore implements EventStore {
   private readonly domains: Database<Buffer, string>;
   private readonly apiKeys: Database<Buffer, string>;
   private readonly fences: Database<number, string>;
+  private readonly deadLetters: Database<Buffer, Key>;
 
   /** One writing process at a time (its batches read counters before they write them). */
   private readonly writer: FolderWriterLock;
@@ -82,6 +86,7 @@ export class LmdbEventStore implements EventStore {
     this.hours = this.root.openDB({ name: 'hours' });
     this.policies = this.root.openDB({ name: 'policies', encoding: 'binary' });
     this.fences = this.root.openDB({ name: 'fences' });
+    this.deadLetters = this.root.openDB({ name: 'deadLetters', encoding: 'binary' });
     this.domains = this.root.openDB({ name: 'domains', encoding: 'binary' });
     this.apiKeys = this.root.openDB({ name: 'apiKeys', encoding: 'binary' });
   }
@@ -240,6 +245,34 @@ export class LmdbEventStore implements EventStore {
   async getPolicy(tenant: string): Promise<SuppressionPolicy | undefined> {
     const raw = this.policies.get(tenant);
     return raw && fromBinary(SuppressionPolicySchema, raw);
+  }
+
+  async putDeadLetters(letters: readonly DeadLetter[]): Promise<void> {
+    await this.root.transaction(() => {
+      for (const l of letters) void this.deadLetters.put([l.tenant, l.id], bin(toBinary(DeadLetterSchema, create(DeadLetterSchema, l))));
+    });
+  }
+
+  async listDeadLetters(tenant: string, pageSize: number, pageToken: string): Promise<{ deadLetters: DeadLetter[]; nextPageToken: string }> {
+    const after = decodePageToken(pageToken, (v): v is [string, string] => Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'string'));
+    const range = tenant ? { start: after ?? [tenant], end: [tenant, '\uffff'] } : { start: after ?? undefined };
+    const out: DeadLetter[] = [];
+    let last: Key | undefined;
+    for (const { key, value } of this.deadLetters.getRange(range as never)) {
+      if (after && key[0] === after[0] && key[1] === after[1]) continue;
+      if (out.length === pageSize) return { deadLetters: out, nextPageToken: encodePageToken(last) };
+      out.push(fromBinary(DeadLetterSchema, value));
+      last = key;
+    }
+    return { deadLetters: out, nextPageToken: '' };
+  }
+
+  async deleteDeadLetters(tenant: string, ids: readonly string[]): Promise<number> {
+    return this.root.transaction(() => {
+      let n = 0;
+      for (const id of ids) if (this.deadLetters.removeSync([tenant, id])) n++;
+      return n;
+    });
   }
 
   async putPolicy(policy: SuppressionPolicy): Promise<void> {

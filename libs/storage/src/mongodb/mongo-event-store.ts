@@ -1,13 +1,15 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { MongoClient, MongoServerError, type AnyBulkWriteOperation, type ClientSession, type Collection, type Db, type Document } from 'mongodb';
-import { create, fromJson, toJson, type JsonValue } from '@bufbuild/protobuf';
+import { Binary, MongoClient, MongoServerError, type AnyBulkWriteOperation, type ClientSession, type Collection, type Db, type Document } from 'mongodb';
+import { create, fromBinary, fromJson, toBinary, toJson, type JsonValue } from '@bufbuild/protobuf';
 import {
   ClassifiedEventSchema,
+  DeadLetterSchema,
   StoredApiKeySchema,
   SuppressionPolicySchema,
   TrackingDomainSchema,
   type ClassifiedEvent,
+  type DeadLetter,
   type StoredApiKey,
   type Delivery,
   type EventFilter,
@@ -156,6 +158,7 @@ export class MongoEventStore implements EventStore {
   private journal!: Collection<JournalDoc>;
   private lease!: Collection<WriterLeaseDoc>;
   private fences!: Collection<{ _id: string; seq: number }>;
+  private deadLetters!: Collection<{ _id: string; tenant: string; bytes: Binary }>;
   private readonly leaseOwner = `${hostname()}/${process.pid}/${randomBytes(6).toString('hex')}`;
   private leaseTimer?: NodeJS.Timeout;
   /** Set when another writer took the lease over (this one stalled past its expiry): batches then fail. */
@@ -184,6 +187,7 @@ export class MongoEventStore implements EventStore {
     this.apiKeys = this.db.collection('api_keys');
     this.journal = this.db.collection('batch_journal');
     this.fences = this.db.collection('history_fences');
+    this.deadLetters = this.db.collection('dead_letters');
     await this.apiKeys.createIndex({ tenant: 1 }, { name: 'tenant' });
     await this.events.createIndex({ tenant: 1, atMs: -1, _id: -1 }, { name: 'tenant_time' });
     await this.events.createIndex({ tenant: 1, message: 1, atMs: 1 }, { name: 'tenant_message_time' });
@@ -511,6 +515,34 @@ export class MongoEventStore implements EventStore {
   async getPolicy(tenant: string): Promise<SuppressionPolicy | undefined> {
     const d = await this.policies.findOne({ _id: tenant });
     return d ? fromJson(SuppressionPolicySchema, d.data) : undefined;
+  }
+
+  async putDeadLetters(letters: readonly DeadLetter[]): Promise<void> {
+    if (letters.length === 0) return;
+    // The event goes in as protobuf bytes: what a store refused as a document it can still keep so.
+    await this.deadLetters.bulkWrite(
+      letters.map((l) => ({
+        replaceOne: { filter: { _id: id(l.tenant, l.id) }, replacement: { _id: id(l.tenant, l.id), tenant: l.tenant, bytes: new Binary(toBinary(DeadLetterSchema, create(DeadLetterSchema, l))) }, upsert: true },
+      })),
+      { ordered: false },
+    );
+  }
+
+  async listDeadLetters(tenant: string, pageSize: number, pageToken: string): Promise<{ deadLetters: DeadLetter[]; nextPageToken: string }> {
+    const after = decodePageToken(pageToken, (v): v is string => typeof v === 'string');
+    const q: Record<string, unknown> = tenant ? { tenant } : {};
+    if (after) q['_id'] = { $gt: after };
+    const docs = await this.deadLetters.find(q).sort({ _id: 1 }).limit(pageSize).toArray();
+    const last = docs[docs.length - 1];
+    return {
+      deadLetters: docs.map((d) => fromBinary(DeadLetterSchema, d.bytes.buffer)),
+      nextPageToken: docs.length === pageSize && last ? encodePageToken(last._id) : '',
+    };
+  }
+
+  async deleteDeadLetters(tenant: string, ids: readonly string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    return (await this.deadLetters.deleteMany({ _id: { $in: ids.map((i) => id(tenant, i)) } })).deletedCount;
   }
 
   async putPolicy(policy: SuppressionPolicy): Promise<void> {

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file winnow/stats/v1/stats_service.proto.
  */
 export const file_winnow_stats_v1_stats_service: GenFile = /*@__PURE__*/
-  fileDesc("CiN3aW5ub3cvc3RhdHMvdjEvc3RhdHNfc2VydmljZS5wcm90bxIPd2lubm93LnN0YXRzLnYxIm4KCERlbGl2ZXJ5Eg4KBnRlbmFudBgBIAEoCRIQCghjYW1wYWlnbhgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEiAKFGRlbGl2ZXJlZF9hdF91bml4X21zGAQgASgDQgIwARINCgVsaW5rcxgFIAEoBSJIChdSZWNvcmREZWxpdmVyaWVzUmVxdWVzdBItCgpkZWxpdmVyaWVzGAEgAygLMhkud2lubm93LnN0YXRzLnYxLkRlbGl2ZXJ5IkgKGFJlY29yZERlbGl2ZXJpZXNSZXNwb25zZRIUCghyZWNvcmRlZBgBIAEoA0ICMAESFgoKZHVwbGljYXRlcxgCIAEoA0ICMAEiSQoTUmVjb3JkRXZlbnRzUmVxdWVzdBIyCgZldmVudHMYASADKAsyIi53aW5ub3cudmVyZGljdC52MS5DbGFzc2lmaWVkRXZlbnQiVwoUUmVjb3JkRXZlbnRzUmVzcG9uc2USEgoGc3RvcmVkGAEgASgDQgIwARIWCgpkdXBsaWNhdGVzGAIgASgDQgIwARITCgdyZXZpc2VkGAMgASgDQgIwASJJChNJbmdlc3RFdmVudHNSZXF1ZXN0EjIKBmV2ZW50cxgBIAMoCzIiLndpbm5vdy52ZXJkaWN0LnYxLkNsYXNzaWZpZWRFdmVudCJXChRJbmdlc3RFdmVudHNSZXNwb25zZRISCgZzdG9yZWQYASABKANCAjABEhYKCmR1cGxpY2F0ZXMYAiABKANCAjABEhMKB3JldmlzZWQYAyABKANCAjABIm0KF0dldENhbXBhaWduU3RhdHNSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCRIQCghjYW1wYWlnbhgCIAEoCRIwCgtwb2xpY3lfbW9kZRgDIAEoDjIbLndpbm5vdy5zdGF0cy52MS5Qb2xpY3lNb2RlIrABCgdGaWd1cmVzEhEKBW9wZW5zGAEgASgDQgIwARIYCgx1bmlxdWVfb3BlbnMYAiABKANCAjABEhIKBmNsaWNrcxgDIAEoA0ICMAESGQoNdW5pcXVlX2NsaWNrcxgEIAEoA0ICMAESEQoJb3Blbl9yYXRlGAUgASgBEhoKEmNsaWNrX3Rocm91Z2hfcmF0ZRgGIAEoARIaChJjbGlja190b19vcGVuX3JhdGUYByABKAEiZQoNU291cmNlRmlndXJlcxIpCgZzb3VyY2UYASABKA4yGS53aW5ub3cudmVyZGljdC52MS5Tb3VyY2USKQoHZmlndXJlcxgCIAEoCzIYLndpbm5vdy5zdGF0cy52MS5GaWd1cmVzIrkCCg1DYW1wYWlnblN0YXRzEg4KBnRlbmFudBgBIAEoCRIQCghjYW1wYWlnbhgCIAEoCRIVCglkZWxpdmVyZWQYAyABKANCAjABEioKCHJlcG9ydGVkGAQgASgLMhgud2lubm93LnN0YXRzLnYxLkZpZ3VyZXMSJwoFaHVtYW4YBSABKAsyGC53aW5ub3cuc3RhdHMudjEuRmlndXJlcxIlCgNhbGwYBiABKAsyGC53aW5ub3cuc3RhdHMudjEuRmlndXJlcxI7ChNhdXRvbWF0ZWRfYnlfc291cmNlGAcgAygLMh4ud2lubm93LnN0YXRzLnYxLlNvdXJjZUZpZ3VyZXMSNgoOYXBwbGllZF9wb2xpY3kYCCABKAsyHi53aW5ub3cuc3RhdHMudjEuQXBwbGllZFBvbGljeSJJChhHZXRDYW1wYWlnblN0YXRzUmVzcG9uc2USLQoFc3RhdHMYASABKAsyHi53aW5ub3cuc3RhdHMudjEuQ2FtcGFpZ25TdGF0cyKzAQoNQXBwbGllZFBvbGljeRIpCgRtb2RlGAEgASgOMhsud2lubm93LnN0YXRzLnYxLlBvbGljeU1vZGUSOgoXc3VwcHJlc3NlZF9vcGVuX3NvdXJjZXMYAiADKA4yGS53aW5ub3cudmVyZGljdC52MS5Tb3VyY2USOwoYc3VwcHJlc3NlZF9jbGlja19zb3VyY2VzGAMgAygOMhkud2lubm93LnZlcmRpY3QudjEuU291cmNlIjwKGUdldE1lc3NhZ2VUaW1lbGluZVJlcXVlc3QSDgoGdGVuYW50GAEgASgJEg8KB21lc3NhZ2UYAiABKAkimgEKD01lc3NhZ2VUaW1lbGluZRIOCgZ0ZW5hbnQYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIQCghjYW1wYWlnbhgDIAEoCRIgChRkZWxpdmVyZWRfYXRfdW5peF9tcxgEIAEoA0ICMAESMgoGZXZlbnRzGAUgAygLMiIud2lubm93LnZlcmRpY3QudjEuQ2xhc3NpZmllZEV2ZW50IlAKGkdldE1lc3NhZ2VUaW1lbGluZVJlc3BvbnNlEjIKCHRpbWVsaW5lGAEgASgLMiAud2lubm93LnN0YXRzLnYxLk1lc3NhZ2VUaW1lbGluZSLvAQoLRXZlbnRGaWx0ZXISDgoGdGVuYW50GAEgASgJEhAKCGNhbXBhaWduGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSJwoFYWN0b3IYBCABKA4yGC53aW5ub3cudmVyZGljdC52MS5BY3RvchIpCgZzb3VyY2UYBSABKA4yGS53aW5ub3cudmVyZGljdC52MS5Tb3VyY2USJwoEa2luZBgGIAEoDjIZLndpbm5vdy5lZGdlLnYxLkV2ZW50S2luZBIYCgxmcm9tX3VuaXhfbXMYByABKANCAjABEhYKCnRvX3VuaXhfbXMYCCABKANCAjABImgKEUxpc3RFdmVudHNSZXF1ZXN0EiwKBmZpbHRlchgBIAEoCzIcLndpbm5vdy5zdGF0cy52MS5FdmVudEZpbHRlchIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJhChJMaXN0RXZlbnRzUmVzcG9uc2USMgoGZXZlbnRzGAEgAygLMiIud2lubm93LnZlcmRpY3QudjEuQ2xhc3NpZmllZEV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLPAQoUR2V0VGltZVNlcmllc1JlcXVlc3QSDgoGdGVuYW50GAEgASgJEhAKCGNhbXBhaWduGAIgASgJEjEKC2dyYW51bGFyaXR5GAMgASgOMhwud2lubm93LnN0YXRzLnYxLkdyYW51bGFyaXR5EhgKDGZyb21fdW5peF9tcxgEIAEoA0ICMAESFgoKdG9fdW5peF9tcxgFIAEoA0ICMAESMAoLcG9saWN5X21vZGUYBiABKA4yGy53aW5ub3cuc3RhdHMudjEuUG9saWN5TW9kZSKVAQoPVGltZVNlcmllc1BvaW50EiAKFGJ1Y2tldF9zdGFydF91bml4X21zGAEgASgDQgIwARIRCgVvcGVucxgCIAEoA0ICMAESEgoGY2xpY2tzGAMgASgDQgIwARIbCg9hdXRvbWF0ZWRfb3BlbnMYBCABKANCAjABEhwKEGF1dG9tYXRlZF9jbGlja3MYBSABKANCAjABInEKClRpbWVTZXJpZXMSMQoLZ3JhbnVsYXJpdHkYASABKA4yHC53aW5ub3cuc3RhdHMudjEuR3JhbnVsYXJpdHkSMAoGcG9pbnRzGAIgAygLMiAud2lubm93LnN0YXRzLnYxLlRpbWVTZXJpZXNQb2ludCJEChVHZXRUaW1lU2VyaWVzUmVzcG9uc2USKwoGc2VyaWVzGAEgASgLMhsud2lubm93LnN0YXRzLnYxLlRpbWVTZXJpZXMqbwoKUG9saWN5TW9kZRIbChdQT0xJQ1lfTU9ERV9VTlNQRUNJRklFRBAAEiEKHVBPTElDWV9NT0RFX0lOQ0xVREVfQVVUT01BVEVEEAESIQodUE9MSUNZX01PREVfRVhDTFVERV9BVVRPTUFURUQQAipVCgtHcmFudWxhcml0eRIbChdHUkFOVUxBUklUWV9VTlNQRUNJRklFRBAAEhQKEEdSQU5VTEFSSVRZX0hPVVIQARITCg9HUkFOVUxBUklUWV9EQVkQAjLABQoMU3RhdHNTZXJ2aWNlEmcKEFJlY29yZERlbGl2ZXJpZXMSKC53aW5ub3cuc3RhdHMudjEuUmVjb3JkRGVsaXZlcmllc1JlcXVlc3QaKS53aW5ub3cuc3RhdHMudjEuUmVjb3JkRGVsaXZlcmllc1Jlc3BvbnNlElsKDFJlY29yZEV2ZW50cxIkLndpbm5vdy5zdGF0cy52MS5SZWNvcmRFdmVudHNSZXF1ZXN0GiUud2lubm93LnN0YXRzLnYxLlJlY29yZEV2ZW50c1Jlc3BvbnNlElsKDEluZ2VzdEV2ZW50cxIkLndpbm5vdy5zdGF0cy52MS5Jbmdlc3RFdmVudHNSZXF1ZXN0GiUud2lubm93LnN0YXRzLnYxLkluZ2VzdEV2ZW50c1Jlc3BvbnNlEmcKEEdldENhbXBhaWduU3RhdHMSKC53aW5ub3cuc3RhdHMudjEuR2V0Q2FtcGFpZ25TdGF0c1JlcXVlc3QaKS53aW5ub3cuc3RhdHMudjEuR2V0Q2FtcGFpZ25TdGF0c1Jlc3BvbnNlEm0KEkdldE1lc3NhZ2VUaW1lbGluZRIqLndpbm5vdy5zdGF0cy52MS5HZXRNZXNzYWdlVGltZWxpbmVSZXF1ZXN0Gisud2lubm93LnN0YXRzLnYxLkdldE1lc3NhZ2VUaW1lbGluZVJlc3BvbnNlElUKCkxpc3RFdmVudHMSIi53aW5ub3cuc3RhdHMudjEuTGlzdEV2ZW50c1JlcXVlc3QaIy53aW5ub3cuc3RhdHMudjEuTGlzdEV2ZW50c1Jlc3BvbnNlEl4KDUdldFRpbWVTZXJpZXMSJS53aW5ub3cuc3RhdHMudjEuR2V0VGltZVNlcmllc1JlcXVlc3QaJi53aW5ub3cuc3RhdHMudjEuR2V0VGltZVNlcmllc1Jlc3BvbnNlYgZwcm90bzM", [file_winnow_edge_v1_edge, file_winnow_verdict_v1_verdict]);
+  fileDesc("CiN3aW5ub3cvc3RhdHMvdjEvc3RhdHNfc2VydmljZS5wcm90bxIPd2lubm93LnN0YXRzLnYxIm4KCERlbGl2ZXJ5Eg4KBnRlbmFudBgBIAEoCRIQCghjYW1wYWlnbhgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEiAKFGRlbGl2ZXJlZF9hdF91bml4X21zGAQgASgDQgIwARINCgVsaW5rcxgFIAEoBSJIChdSZWNvcmREZWxpdmVyaWVzUmVxdWVzdBItCgpkZWxpdmVyaWVzGAEgAygLMhkud2lubm93LnN0YXRzLnYxLkRlbGl2ZXJ5IkgKGFJlY29yZERlbGl2ZXJpZXNSZXNwb25zZRIUCghyZWNvcmRlZBgBIAEoA0ICMAESFgoKZHVwbGljYXRlcxgCIAEoA0ICMAEiSQoTUmVjb3JkRXZlbnRzUmVxdWVzdBIyCgZldmVudHMYASADKAsyIi53aW5ub3cudmVyZGljdC52MS5DbGFzc2lmaWVkRXZlbnQiVwoUUmVjb3JkRXZlbnRzUmVzcG9uc2USEgoGc3RvcmVkGAEgASgDQgIwARIWCgpkdXBsaWNhdGVzGAIgASgDQgIwARITCgdyZXZpc2VkGAMgASgDQgIwASJJChNJbmdlc3RFdmVudHNSZXF1ZXN0EjIKBmV2ZW50cxgBIAMoCzIiLndpbm5vdy52ZXJkaWN0LnYxLkNsYXNzaWZpZWRFdmVudCJyChRJbmdlc3RFdmVudHNSZXNwb25zZRISCgZzdG9yZWQYASABKANCAjABEhYKCmR1cGxpY2F0ZXMYAiABKANCAjABEhMKB3JldmlzZWQYAyABKANCAjABEhkKDWRlYWRfbGV0dGVyZWQYBCABKANCAjABIqsBCgpEZWFkTGV0dGVyEgoKAmlkGAEgASgJEg4KBnRlbmFudBgCIAEoCRIQCghldmVudF9pZBgDIAEoCRIPCgdmYWlsdXJlGAQgASgJEg4KBnJlYXNvbhgFIAEoCRIbCg9kZWFkX2F0X3VuaXhfbXMYBiABKANCAjABEjEKBWV2ZW50GAcgASgLMiIud2lubm93LnZlcmRpY3QudjEuQ2xhc3NpZmllZEV2ZW50Ik8KFkxpc3REZWFkTGV0dGVyc1JlcXVlc3QSDgoGdGVuYW50GAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJImUKF0xpc3REZWFkTGV0dGVyc1Jlc3BvbnNlEjEKDGRlYWRfbGV0dGVycxgBIAMoCzIbLndpbm5vdy5zdGF0cy52MS5EZWFkTGV0dGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI3ChhSZXBsYXlEZWFkTGV0dGVyc1JlcXVlc3QSDgoGdGVuYW50GAEgASgJEgsKA2lkcxgCIAMoCSJgChlSZXBsYXlEZWFkTGV0dGVyc1Jlc3BvbnNlEhQKCHJlcGxheWVkGAEgASgDQgIwARISCgZzdG9yZWQYAiABKANCAjABEhkKDWRlYWRfbGV0dGVyZWQYAyABKANCAjABIm0KF0dldENhbXBhaWduU3RhdHNSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCRIQCghjYW1wYWlnbhgCIAEoCRIwCgtwb2xpY3lfbW9kZRgDIAEoDjIbLndpbm5vdy5zdGF0cy52MS5Qb2xpY3lNb2RlIrABCgdGaWd1cmVzEhEKBW9wZW5zGAEgASgDQgIwARIYCgx1bmlxdWVfb3BlbnMYAiABKANCAjABEhIKBmNsaWNrcxgDIAEoA0ICMAESGQoNdW5pcXVlX2NsaWNrcxgEIAEoA0ICMAESEQoJb3Blbl9yYXRlGAUgASgBEhoKEmNsaWNrX3Rocm91Z2hfcmF0ZRgGIAEoARIaChJjbGlja190b19vcGVuX3JhdGUYByABKAEiZQoNU291cmNlRmlndXJlcxIpCgZzb3VyY2UYASABKA4yGS53aW5ub3cudmVyZGljdC52MS5Tb3VyY2USKQoHZmlndXJlcxgCIAEoCzIYLndpbm5vdy5zdGF0cy52MS5GaWd1cmVzIrkCCg1DYW1wYWlnblN0YXRzEg4KBnRlbmFudBgBIAEoCRIQCghjYW1wYWlnbhgCIAEoCRIVCglkZWxpdmVyZWQYAyABKANCAjABEioKCHJlcG9ydGVkGAQgASgLMhgud2lubm93LnN0YXRzLnYxLkZpZ3VyZXMSJwoFaHVtYW4YBSABKAsyGC53aW5ub3cuc3RhdHMudjEuRmlndXJlcxIlCgNhbGwYBiABKAsyGC53aW5ub3cuc3RhdHMudjEuRmlndXJlcxI7ChNhdXRvbWF0ZWRfYnlfc291cmNlGAcgAygLMh4ud2lubm93LnN0YXRzLnYxLlNvdXJjZUZpZ3VyZXMSNgoOYXBwbGllZF9wb2xpY3kYCCABKAsyHi53aW5ub3cuc3RhdHMudjEuQXBwbGllZFBvbGljeSJJChhHZXRDYW1wYWlnblN0YXRzUmVzcG9uc2USLQoFc3RhdHMYASABKAsyHi53aW5ub3cuc3RhdHMudjEuQ2FtcGFpZ25TdGF0cyKzAQoNQXBwbGllZFBvbGljeRIpCgRtb2RlGAEgASgOMhsud2lubm93LnN0YXRzLnYxLlBvbGljeU1vZGUSOgoXc3VwcHJlc3NlZF9vcGVuX3NvdXJjZXMYAiADKA4yGS53aW5ub3cudmVyZGljdC52MS5Tb3VyY2USOwoYc3VwcHJlc3NlZF9jbGlja19zb3VyY2VzGAMgAygOMhkud2lubm93LnZlcmRpY3QudjEuU291cmNlIjwKGUdldE1lc3NhZ2VUaW1lbGluZVJlcXVlc3QSDgoGdGVuYW50GAEgASgJEg8KB21lc3NhZ2UYAiABKAkimgEKD01lc3NhZ2VUaW1lbGluZRIOCgZ0ZW5hbnQYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIQCghjYW1wYWlnbhgDIAEoCRIgChRkZWxpdmVyZWRfYXRfdW5peF9tcxgEIAEoA0ICMAESMgoGZXZlbnRzGAUgAygLMiIud2lubm93LnZlcmRpY3QudjEuQ2xhc3NpZmllZEV2ZW50IlAKGkdldE1lc3NhZ2VUaW1lbGluZVJlc3BvbnNlEjIKCHRpbWVsaW5lGAEgASgLMiAud2lubm93LnN0YXRzLnYxLk1lc3NhZ2VUaW1lbGluZSLvAQoLRXZlbnRGaWx0ZXISDgoGdGVuYW50GAEgASgJEhAKCGNhbXBhaWduGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSJwoFYWN0b3IYBCABKA4yGC53aW5ub3cudmVyZGljdC52MS5BY3RvchIpCgZzb3VyY2UYBSABKA4yGS53aW5ub3cudmVyZGljdC52MS5Tb3VyY2USJwoEa2luZBgGIAEoDjIZLndpbm5vdy5lZGdlLnYxLkV2ZW50S2luZBIYCgxmcm9tX3VuaXhfbXMYByABKANCAjABEhYKCnRvX3VuaXhfbXMYCCABKANCAjABImgKEUxpc3RFdmVudHNSZXF1ZXN0EiwKBmZpbHRlchgBIAEoCzIcLndpbm5vdy5zdGF0cy52MS5FdmVudEZpbHRlchIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJhChJMaXN0RXZlbnRzUmVzcG9uc2USMgoGZXZlbnRzGAEgAygLMiIud2lubm93LnZlcmRpY3QudjEuQ2xhc3NpZmllZEV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLPAQoUR2V0VGltZVNlcmllc1JlcXVlc3QSDgoGdGVuYW50GAEgASgJEhAKCGNhbXBhaWduGAIgASgJEjEKC2dyYW51bGFyaXR5GAMgASgOMhwud2lubm93LnN0YXRzLnYxLkdyYW51bGFyaXR5EhgKDGZyb21fdW5peF9tcxgEIAEoA0ICMAESFgoKdG9fdW5peF9tcxgFIAEoA0ICMAESMAoLcG9saWN5X21vZGUYBiABKA4yGy53aW5ub3cuc3RhdHMudjEuUG9saWN5TW9kZSKVAQoPVGltZVNlcmllc1BvaW50EiAKFGJ1Y2tldF9zdGFydF91bml4X21zGAEgASgDQgIwARIRCgVvcGVucxgCIAEoA0ICMAESEgoGY2xpY2tzGAMgASgDQgIwARIbCg9hdXRvbWF0ZWRfb3BlbnMYBCABKANCAjABEhwKEGF1dG9tYXRlZF9jbGlja3MYBSABKANCAjABInEKClRpbWVTZXJpZXMSMQoLZ3JhbnVsYXJpdHkYASABKA4yHC53aW5ub3cuc3RhdHMudjEuR3JhbnVsYXJpdHkSMAoGcG9pbnRzGAIgAygLMiAud2lubm93LnN0YXRzLnYxLlRpbWVTZXJpZXNQb2ludCJEChVHZXRUaW1lU2VyaWVzUmVzcG9uc2USKwoGc2VyaWVzGAEgASgLMhsud2lubm93LnN0YXRzLnYxLlRpbWVTZXJpZXMqbwoKUG9saWN5TW9kZRIbChdQT0xJQ1lfTU9ERV9VTlNQRUNJRklFRBAAEiEKHVBPTElDWV9NT0RFX0lOQ0xVREVfQVVUT01BVEVEEAESIQodUE9MSUNZX01PREVfRVhDTFVERV9BVVRPTUFURUQQAipVCgtHcmFudWxhcml0eRIbChdHUkFOVUxBUklUWV9VTlNQRUNJRklFRBAAEhQKEEdSQU5VTEFSSVRZX0hPVVIQARITCg9HUkFOVUxBUklUWV9EQVkQAjKSBwoMU3RhdHNTZXJ2aWNlEmcKEFJlY29yZERlbGl2ZXJpZXMSKC53aW5ub3cuc3RhdHMudjEuUmVjb3JkRGVsaXZlcmllc1JlcXVlc3QaKS53aW5ub3cuc3RhdHMudjEuUmVjb3JkRGVsaXZlcmllc1Jlc3BvbnNlElsKDFJlY29yZEV2ZW50cxIkLndpbm5vdy5zdGF0cy52MS5SZWNvcmRFdmVudHNSZXF1ZXN0GiUud2lubm93LnN0YXRzLnYxLlJlY29yZEV2ZW50c1Jlc3BvbnNlElsKDEluZ2VzdEV2ZW50cxIkLndpbm5vdy5zdGF0cy52MS5Jbmdlc3RFdmVudHNSZXF1ZXN0GiUud2lubm93LnN0YXRzLnYxLkluZ2VzdEV2ZW50c1Jlc3BvbnNlEmQKD0xpc3REZWFkTGV0dGVycxInLndpbm5vdy5zdGF0cy52MS5MaXN0RGVhZExldHRlcnNSZXF1ZXN0Gigud2lubm93LnN0YXRzLnYxLkxpc3REZWFkTGV0dGVyc1Jlc3BvbnNlEmoKEVJlcGxheURlYWRMZXR0ZXJzEikud2lubm93LnN0YXRzLnYxLlJlcGxheURlYWRMZXR0ZXJzUmVxdWVzdBoqLndpbm5vdy5zdGF0cy52MS5SZXBsYXlEZWFkTGV0dGVyc1Jlc3BvbnNlEmcKEEdldENhbXBhaWduU3RhdHMSKC53aW5ub3cuc3RhdHMudjEuR2V0Q2FtcGFpZ25TdGF0c1JlcXVlc3QaKS53aW5ub3cuc3RhdHMudjEuR2V0Q2FtcGFpZ25TdGF0c1Jlc3BvbnNlEm0KEkdldE1lc3NhZ2VUaW1lbGluZRIqLndpbm5vdy5zdGF0cy52MS5HZXRNZXNzYWdlVGltZWxpbmVSZXF1ZXN0Gisud2lubm93LnN0YXRzLnYxLkdldE1lc3NhZ2VUaW1lbGluZVJlc3BvbnNlElUKCkxpc3RFdmVudHMSIi53aW5ub3cuc3RhdHMudjEuTGlzdEV2ZW50c1JlcXVlc3QaIy53aW5ub3cuc3RhdHMudjEuTGlzdEV2ZW50c1Jlc3BvbnNlEl4KDUdldFRpbWVTZXJpZXMSJS53aW5ub3cuc3RhdHMudjEuR2V0VGltZVNlcmllc1JlcXVlc3QaJi53aW5ub3cuc3RhdHMudjEuR2V0VGltZVNlcmllc1Jlc3BvbnNlYgZwcm90bzM", [file_winnow_edge_v1_edge, file_winnow_verdict_v1_verdict]);
 
 /**
  * @generated from message winnow.stats.v1.Delivery
@@ -175,6 +175,13 @@ export type IngestEventsResponse = Message<"winnow.stats.v1.IngestEventsResponse
    * @generated from field: int64 revised = 3 [jstype = JS_STRING];
    */
   revised: string;
+
+  /**
+   * Events that failed permanently and went to the dead letters instead.
+   *
+   * @generated from field: int64 dead_lettered = 4 [jstype = JS_STRING];
+   */
+  deadLettered: string;
 };
 
 /**
@@ -183,6 +190,159 @@ export type IngestEventsResponse = Message<"winnow.stats.v1.IngestEventsResponse
  */
 export const IngestEventsResponseSchema: GenMessage<IngestEventsResponse> = /*@__PURE__*/
   messageDesc(file_winnow_stats_v1_stats_service, 6);
+
+/**
+ * An event that failed permanently, kept with the reason until it is replayed.
+ *
+ * @generated from message winnow.stats.v1.DeadLetter
+ */
+export type DeadLetter = Message<"winnow.stats.v1.DeadLetter"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string tenant = 2;
+   */
+  tenant: string;
+
+  /**
+   * @generated from field: string event_id = 3;
+   */
+  eventId: string;
+
+  /**
+   * The failure kind: invalid or unsupported (docs/statistics.md).
+   *
+   * @generated from field: string failure = 4;
+   */
+  failure: string;
+
+  /**
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: int64 dead_at_unix_ms = 6 [jstype = JS_STRING];
+   */
+  deadAtUnixMs: string;
+
+  /**
+   * @generated from field: winnow.verdict.v1.ClassifiedEvent event = 7;
+   */
+  event?: ClassifiedEvent | undefined;
+};
+
+/**
+ * Describes the message winnow.stats.v1.DeadLetter.
+ * Use `create(DeadLetterSchema)` to create a new message.
+ */
+export const DeadLetterSchema: GenMessage<DeadLetter> = /*@__PURE__*/
+  messageDesc(file_winnow_stats_v1_stats_service, 7);
+
+/**
+ * @generated from message winnow.stats.v1.ListDeadLettersRequest
+ */
+export type ListDeadLettersRequest = Message<"winnow.stats.v1.ListDeadLettersRequest"> & {
+  /**
+   * Required with a tenant key; empty with the service key lists every tenant's.
+   *
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message winnow.stats.v1.ListDeadLettersRequest.
+ * Use `create(ListDeadLettersRequestSchema)` to create a new message.
+ */
+export const ListDeadLettersRequestSchema: GenMessage<ListDeadLettersRequest> = /*@__PURE__*/
+  messageDesc(file_winnow_stats_v1_stats_service, 8);
+
+/**
+ * @generated from message winnow.stats.v1.ListDeadLettersResponse
+ */
+export type ListDeadLettersResponse = Message<"winnow.stats.v1.ListDeadLettersResponse"> & {
+  /**
+   * @generated from field: repeated winnow.stats.v1.DeadLetter dead_letters = 1;
+   */
+  deadLetters: DeadLetter[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message winnow.stats.v1.ListDeadLettersResponse.
+ * Use `create(ListDeadLettersResponseSchema)` to create a new message.
+ */
+export const ListDeadLettersResponseSchema: GenMessage<ListDeadLettersResponse> = /*@__PURE__*/
+  messageDesc(file_winnow_stats_v1_stats_service, 9);
+
+/**
+ * @generated from message winnow.stats.v1.ReplayDeadLettersRequest
+ */
+export type ReplayDeadLettersRequest = Message<"winnow.stats.v1.ReplayDeadLettersRequest"> & {
+  /**
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * Empty: all of the tenant's.
+   *
+   * @generated from field: repeated string ids = 2;
+   */
+  ids: string[];
+};
+
+/**
+ * Describes the message winnow.stats.v1.ReplayDeadLettersRequest.
+ * Use `create(ReplayDeadLettersRequestSchema)` to create a new message.
+ */
+export const ReplayDeadLettersRequestSchema: GenMessage<ReplayDeadLettersRequest> = /*@__PURE__*/
+  messageDesc(file_winnow_stats_v1_stats_service, 10);
+
+/**
+ * @generated from message winnow.stats.v1.ReplayDeadLettersResponse
+ */
+export type ReplayDeadLettersResponse = Message<"winnow.stats.v1.ReplayDeadLettersResponse"> & {
+  /**
+   * @generated from field: int64 replayed = 1 [jstype = JS_STRING];
+   */
+  replayed: string;
+
+  /**
+   * @generated from field: int64 stored = 2 [jstype = JS_STRING];
+   */
+  stored: string;
+
+  /**
+   * @generated from field: int64 dead_lettered = 3 [jstype = JS_STRING];
+   */
+  deadLettered: string;
+};
+
+/**
+ * Describes the message winnow.stats.v1.ReplayDeadLettersResponse.
+ * Use `create(ReplayDeadLettersResponseSchema)` to create a new message.
+ */
+export const ReplayDeadLettersResponseSchema: GenMessage<ReplayDeadLettersResponse> = /*@__PURE__*/
+  messageDesc(file_winnow_stats_v1_stats_service, 11);
 
 /**
  * @generated from message winnow.stats.v1.GetCampaignStatsRequest
@@ -209,7 +369,7 @@ export type GetCampaignStatsRequest = Message<"winnow.stats.v1.GetCampaignStatsR
  * Use `create(GetCampaignStatsRequestSchema)` to create a new message.
  */
 export const GetCampaignStatsRequestSchema: GenMessage<GetCampaignStatsRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 7);
+  messageDesc(file_winnow_stats_v1_stats_service, 12);
 
 /**
  * Opens and clicks, totals and unique messages, and the rates over delivered messages.
@@ -264,7 +424,7 @@ export type Figures = Message<"winnow.stats.v1.Figures"> & {
  * Use `create(FiguresSchema)` to create a new message.
  */
 export const FiguresSchema: GenMessage<Figures> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 8);
+  messageDesc(file_winnow_stats_v1_stats_service, 13);
 
 /**
  * @generated from message winnow.stats.v1.SourceFigures
@@ -286,7 +446,7 @@ export type SourceFigures = Message<"winnow.stats.v1.SourceFigures"> & {
  * Use `create(SourceFiguresSchema)` to create a new message.
  */
 export const SourceFiguresSchema: GenMessage<SourceFigures> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 9);
+  messageDesc(file_winnow_stats_v1_stats_service, 14);
 
 /**
  * @generated from message winnow.stats.v1.CampaignStats
@@ -348,7 +508,7 @@ export type CampaignStats = Message<"winnow.stats.v1.CampaignStats"> & {
  * Use `create(CampaignStatsSchema)` to create a new message.
  */
 export const CampaignStatsSchema: GenMessage<CampaignStats> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 10);
+  messageDesc(file_winnow_stats_v1_stats_service, 15);
 
 /**
  * @generated from message winnow.stats.v1.GetCampaignStatsResponse
@@ -365,7 +525,7 @@ export type GetCampaignStatsResponse = Message<"winnow.stats.v1.GetCampaignStats
  * Use `create(GetCampaignStatsResponseSchema)` to create a new message.
  */
 export const GetCampaignStatsResponseSchema: GenMessage<GetCampaignStatsResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 11);
+  messageDesc(file_winnow_stats_v1_stats_service, 16);
 
 /**
  * @generated from message winnow.stats.v1.AppliedPolicy
@@ -392,7 +552,7 @@ export type AppliedPolicy = Message<"winnow.stats.v1.AppliedPolicy"> & {
  * Use `create(AppliedPolicySchema)` to create a new message.
  */
 export const AppliedPolicySchema: GenMessage<AppliedPolicy> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 12);
+  messageDesc(file_winnow_stats_v1_stats_service, 17);
 
 /**
  * @generated from message winnow.stats.v1.GetMessageTimelineRequest
@@ -414,7 +574,7 @@ export type GetMessageTimelineRequest = Message<"winnow.stats.v1.GetMessageTimel
  * Use `create(GetMessageTimelineRequestSchema)` to create a new message.
  */
 export const GetMessageTimelineRequestSchema: GenMessage<GetMessageTimelineRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 13);
+  messageDesc(file_winnow_stats_v1_stats_service, 18);
 
 /**
  * @generated from message winnow.stats.v1.MessageTimeline
@@ -451,7 +611,7 @@ export type MessageTimeline = Message<"winnow.stats.v1.MessageTimeline"> & {
  * Use `create(MessageTimelineSchema)` to create a new message.
  */
 export const MessageTimelineSchema: GenMessage<MessageTimeline> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 14);
+  messageDesc(file_winnow_stats_v1_stats_service, 19);
 
 /**
  * @generated from message winnow.stats.v1.GetMessageTimelineResponse
@@ -468,7 +628,7 @@ export type GetMessageTimelineResponse = Message<"winnow.stats.v1.GetMessageTime
  * Use `create(GetMessageTimelineResponseSchema)` to create a new message.
  */
 export const GetMessageTimelineResponseSchema: GenMessage<GetMessageTimelineResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 15);
+  messageDesc(file_winnow_stats_v1_stats_service, 20);
 
 /**
  * @generated from message winnow.stats.v1.EventFilter
@@ -522,7 +682,7 @@ export type EventFilter = Message<"winnow.stats.v1.EventFilter"> & {
  * Use `create(EventFilterSchema)` to create a new message.
  */
 export const EventFilterSchema: GenMessage<EventFilter> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 16);
+  messageDesc(file_winnow_stats_v1_stats_service, 21);
 
 /**
  * @generated from message winnow.stats.v1.ListEventsRequest
@@ -549,7 +709,7 @@ export type ListEventsRequest = Message<"winnow.stats.v1.ListEventsRequest"> & {
  * Use `create(ListEventsRequestSchema)` to create a new message.
  */
 export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 17);
+  messageDesc(file_winnow_stats_v1_stats_service, 22);
 
 /**
  * @generated from message winnow.stats.v1.ListEventsResponse
@@ -571,7 +731,7 @@ export type ListEventsResponse = Message<"winnow.stats.v1.ListEventsResponse"> &
  * Use `create(ListEventsResponseSchema)` to create a new message.
  */
 export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 18);
+  messageDesc(file_winnow_stats_v1_stats_service, 23);
 
 /**
  * @generated from message winnow.stats.v1.GetTimeSeriesRequest
@@ -613,7 +773,7 @@ export type GetTimeSeriesRequest = Message<"winnow.stats.v1.GetTimeSeriesRequest
  * Use `create(GetTimeSeriesRequestSchema)` to create a new message.
  */
 export const GetTimeSeriesRequestSchema: GenMessage<GetTimeSeriesRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 19);
+  messageDesc(file_winnow_stats_v1_stats_service, 24);
 
 /**
  * @generated from message winnow.stats.v1.TimeSeriesPoint
@@ -650,7 +810,7 @@ export type TimeSeriesPoint = Message<"winnow.stats.v1.TimeSeriesPoint"> & {
  * Use `create(TimeSeriesPointSchema)` to create a new message.
  */
 export const TimeSeriesPointSchema: GenMessage<TimeSeriesPoint> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 20);
+  messageDesc(file_winnow_stats_v1_stats_service, 25);
 
 /**
  * @generated from message winnow.stats.v1.TimeSeries
@@ -672,7 +832,7 @@ export type TimeSeries = Message<"winnow.stats.v1.TimeSeries"> & {
  * Use `create(TimeSeriesSchema)` to create a new message.
  */
 export const TimeSeriesSchema: GenMessage<TimeSeries> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 21);
+  messageDesc(file_winnow_stats_v1_stats_service, 26);
 
 /**
  * @generated from message winnow.stats.v1.GetTimeSeriesResponse
@@ -689,7 +849,7 @@ export type GetTimeSeriesResponse = Message<"winnow.stats.v1.GetTimeSeriesRespon
  * Use `create(GetTimeSeriesResponseSchema)` to create a new message.
  */
 export const GetTimeSeriesResponseSchema: GenMessage<GetTimeSeriesResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 22);
+  messageDesc(file_winnow_stats_v1_stats_service, 27);
 
 /**
  * Whether a query follows the tenant's policy or overrides it.
@@ -790,6 +950,26 @@ export const StatsService: GenService<{
     methodKind: "unary";
     input: typeof IngestEventsRequestSchema;
     output: typeof IngestEventsResponseSchema;
+  },
+  /**
+   * Events that failed permanently (the store refused them, or they were invalid), with why.
+   *
+   * @generated from rpc winnow.stats.v1.StatsService.ListDeadLetters
+   */
+  listDeadLetters: {
+    methodKind: "unary";
+    input: typeof ListDeadLettersRequestSchema;
+    output: typeof ListDeadLettersResponseSchema;
+  },
+  /**
+   * Ingests dead letters again (after a fix); those that fail again stay. Service key only.
+   *
+   * @generated from rpc winnow.stats.v1.StatsService.ReplayDeadLetters
+   */
+  replayDeadLetters: {
+    methodKind: "unary";
+    input: typeof ReplayDeadLettersRequestSchema;
+    output: typeof ReplayDeadLettersResponseSchema;
   },
   /**
    * A campaign's figures as reported under the suppression policy, with the split.

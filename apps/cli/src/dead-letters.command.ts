@@ -1,0 +1,71 @@
+import { parseArgs } from 'node:util';
+import { EnvReader } from '@winnow/config';
+import { bearer, closeClient, createClient } from '@winnow/grpc';
+import { StatsService, type DeadLetter } from '@winnow/proto';
+import { localServiceKey } from './service-key';
+
+export const DEAD_LETTERS_USAGE = `usage: winnow dead-letters list [--tenant T] [--json]
+       winnow dead-letters replay --tenant T [ID ...]
+
+Events the statistics service could not take for good (refused by the store, or invalid) are kept
+as dead letters with the reason. list prints them (every tenant's without --tenant); replay ingests
+a tenant's dead letters again after a fix (all of them, or the IDs given): those stored leave the
+list, those failing again stay with the new reason.
+
+options:
+  --stats ADDR   stats gRPC address (default WINNOW_STATS_ADDR or 127.0.0.1:50062)
+                 the service key comes from WINNOW_SERVICE_KEY, or the file npm start wrote in
+                 WINNOW_DATA_DIR (default .winnow-data)
+`;
+
+const when = (ms: string) => new Date(Number(ms)).toISOString();
+
+export async function deadLettersCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { tenant: { type: 'string' }, json: { type: 'boolean' }, stats: { type: 'string' }, help: { type: 'boolean' } },
+  });
+  const [action, ...ids] = positionals;
+  if (values.help || (action !== 'list' && action !== 'replay')) {
+    process.stdout.write(DEAD_LETTERS_USAGE);
+    if (!values.help) process.exitCode = 2;
+    return;
+  }
+  const address = values.stats ?? new EnvReader(process.env).address('WINNOW_STATS_ADDR', '127.0.0.1:50062');
+  const stats = createClient(StatsService, address, { defaultDeadlineMs: 30_000, metadata: bearer(localServiceKey(process.env['WINNOW_DATA_DIR'] ?? '.winnow-data', false)) });
+  try {
+    if (action === 'replay') {
+      if (!values.tenant) throw new Error('replay needs --tenant (the tenant whose dead letters to ingest again)');
+      const r = await stats.replayDeadLetters({ tenant: values.tenant, ids });
+      process.stdout.write(
+        values.json
+          ? `${JSON.stringify({ replayed: Number(r.replayed), stored: Number(r.stored), deadLettered: Number(r.deadLettered) })}\n`
+          : `replayed ${r.replayed}: ${r.stored} stored, ${r.deadLettered} failed again (still dead letters)\n`,
+      );
+      return;
+    }
+    let token = '';
+    let n = 0;
+    const rows: DeadLetter[] = [];
+    do {
+      const page = await stats.listDeadLetters({ tenant: values.tenant ?? '', pageSize: 500, pageToken: token });
+      for (const l of page.deadLetters) {
+        n++;
+        if (values.json) process.stdout.write(`${JSON.stringify({ id: l.id, tenant: l.tenant, eventId: l.eventId, failure: l.failure, reason: l.reason, deadAt: when(l.deadAtUnixMs) })}\n`);
+        else rows.push(l);
+      }
+      token = page.nextPageToken;
+    } while (token);
+    if (values.json) return;
+    if (n === 0) {
+      process.stdout.write('no dead letters\n');
+      return;
+    }
+    const table = [['ID', 'TENANT', 'EVENT', 'FAILURE', 'SINCE', 'REASON'], ...rows.map((l) => [l.id, l.tenant, l.eventId.slice(0, 40), l.failure, when(l.deadAtUnixMs), l.reason])];
+    const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
+    for (const r of table) process.stdout.write(`${r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ')}\n`);
+  } finally {
+    closeClient(stats);
+  }
+}
