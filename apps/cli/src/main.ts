@@ -3,6 +3,7 @@ import { classifyCommand } from './classify.command';
 import { deadLettersCommand } from './dead-letters.command';
 import { demo } from './demo';
 import { prepareEmailCommand } from './prepare-email.command';
+import { reclassifyCommand } from './reclassify.command';
 import { serveCommand } from './serve.command';
 import { start } from './start';
 
@@ -14,10 +15,11 @@ commands:
   demo    send a demo campaign's traffic through a fresh stack and print its statistics (npm run demo)
   prepare-email   rewrite an HTML email for a tracking domain and record its delivery (--help)
   classify FILE   print a verdict for every line of a trace (JSON lines, shared trace format)
+  reclassify --tenant T   classify a tenant's stored events again under the running rule set (--help)
   dead-letters list|replay   events the statistics service could not take for good, and replaying them after a fix (--help)
 `;
 
-const commands: Record<string, (argv: string[]) => Promise<void>> = { start, demo, 'prepare-email': prepareEmailCommand, classify: classifyCommand, serve: serveCommand, 'dead-letters': deadLettersCommand };
+const commands: Record<string, (argv: string[]) => Promise<void>> = { start, demo, 'prepare-email': prepareEmailCommand, classify: classifyCommand, serve: serveCommand, 'dead-letters': deadLettersCommand, reclassify: reclassifyCommand };
 
 const name = process.argv[2] ?? '';
 const command = commands[name];

@@ -174,6 +174,18 @@ export class Ingestor {
     });
   }
 
+  /**
+   * Writes outside ingest (a reclassification's revisions), between ingest batches, fenced at the
+   * tenant's current history sequence: the history here and in every other replica is rebuilt to
+   * include them before the tenant's next batch.
+   */
+  writeBetweenBatches(tenant: string, events: readonly ClassifiedEvent[]): Promise<RecordEventsResult> {
+    return this.serially(async () => {
+      this.loaded.delete(tenant);
+      return this.store.recordEvents(events, new Map([[tenant, await this.store.historySequence(tenant)]]));
+    });
+  }
+
   private serially<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.queue.then(fn);
     this.queue = run.catch(() => undefined);

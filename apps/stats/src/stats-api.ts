@@ -7,6 +7,7 @@ import { EVENT_STORE } from './tokens';
 import { requireField, storeCall } from './store-errors';
 import { requireService, requireTenants } from './auth';
 import { Ingestor } from './ingest';
+import { Reclassifier } from './reclassify';
 
 const DAY_MS = 86_400_000;
 
@@ -22,6 +23,7 @@ export class StatsApi {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly ingestor: Ingestor,
+    private readonly reclassifier: Reclassifier,
   ) {}
 
   handlers(): ImplOf<typeof StatsService> {
@@ -48,6 +50,16 @@ export class StatsApi {
         const size = req.pageSize === 0 ? 100 : req.pageSize;
         if (size < 1 || size > 1000) throw new WinnowError(ErrorCode.InvalidArgument, 'page_size must be between 1 and 1000');
         return storeCall(() => store.listDeadLetters(req.tenant, size, req.pageToken));
+      },
+      startReclassification: async (req, ctx) => {
+        requireService(ctx);
+        const tenant = requireField(req.tenant, 'tenant');
+        return { job: await storeCall(() => this.reclassifier.start(tenant)) };
+      },
+      getReclassification: async (req, ctx) => {
+        const tenant = requireField(req.tenant, 'tenant');
+        requireTenants(ctx, [tenant]);
+        return { job: await storeCall(() => this.reclassifier.get(tenant)) };
       },
       replayDeadLetters: async (req, ctx) => {
         requireService(ctx);

@@ -7,6 +7,7 @@ import { ConfigApi } from './config-api';
 import { ensureDemoTenant } from './demo-tenant';
 import { StatsApi } from './stats-api';
 import { Ingestor } from './ingest';
+import { Reclassifier } from './reclassify';
 import { Authenticator } from './auth';
 import { StatsHost } from './stats.host';
 import { EVENT_STORE, METRICS, STATS_CONFIG } from './tokens';
@@ -32,6 +33,7 @@ export class StatsModule {
         { provide: EVENT_STORE, useFactory: () => openStore(config) },
         Authenticator,
         Ingestor,
+        Reclassifier,
         StatsApi,
         ConfigApi,
         StatsHost,

@@ -80,6 +80,10 @@ export interface StatsConfig extends CommonConfig {
   demoTenant: boolean;
   /** Secret behind the keyed hashes of client addresses, for events stored before evidence was (docs/architecture.md). */
   addressKey: string;
+  /** Events a reclassification reads and checkpoints at a time. WINNOW_RECLASSIFY_PAGE, default 1000. */
+  reclassifyPage: number;
+  /** Pause between a reclassification's pages, leaving room for ingest. WINNOW_RECLASSIFY_PAUSE_MS, default 0. */
+  reclassifyPauseMs: number;
 }
 
 function serviceKey(r: EnvReader): string {
@@ -157,6 +161,8 @@ export function loadStatsConfig(env: Env = process.env): StatsConfig {
     mongodbUrl: store === 'mongodb' ? r.required('MONGODB_URL') : r.string('MONGODB_URL'),
     eventRetentionDays: r.int('WINNOW_EVENT_RETENTION_DAYS', 400, 0, 36_500),
     demoTenant: r.bool('WINNOW_DEMO_TENANT', true),
+    reclassifyPage: r.int('WINNOW_RECLASSIFY_PAGE', 1000, 1, 100_000),
+    reclassifyPauseMs: r.int('WINNOW_RECLASSIFY_PAUSE_MS', 0, 0, 60_000),
   };
 }
 

@@ -1,5 +1,6 @@
 import type {
   DeadLetter,
+  Reclassification,
   StoredApiKey,
   ClassifiedEvent,
   Delivery,
@@ -87,6 +88,13 @@ export interface EventStore {
   listDeadLetters(tenant: string, pageSize: number, pageToken: string): Promise<{ deadLetters: DeadLetter[]; nextPageToken: string }>;
   /** Returns how many were there. */
   deleteDeadLetters(tenant: string, ids: readonly string[]): Promise<number>;
+
+  /** Reclassification checkpoints, one per tenant. */
+  getReclassification(tenant: string): Promise<Reclassification | undefined>;
+  putReclassification(job: Reclassification): Promise<void>;
+  listReclassifications(): Promise<Reclassification[]>;
+  /** How many events a tenant has stored (progress). */
+  countEvents(tenant: string): Promise<number>;
 
   getPolicy(tenant: string): Promise<SuppressionPolicy | undefined>;
   putPolicy(policy: SuppressionPolicy): Promise<void>;

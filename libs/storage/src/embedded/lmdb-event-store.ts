@@ -5,11 +5,13 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import {
   ClassifiedEventSchema,
   DeadLetterSchema,
+  ReclassificationSchema,
   StoredApiKeySchema,
   SuppressionPolicySchema,
   TrackingDomainSchema,
   type ClassifiedEvent,
   type DeadLetter,
+  type Reclassification,
   type StoredApiKey,
   type Delivery,
   type EventFilter,
@@ -50,6 +52,7 @@ const bin = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)
  *   apiKeys    key id                            -> StoredApiKey (binary; a hash, never the secret)
  *   fences     tenant                            -> history sequence (see EventStore.recordEvents)
  *   deadLetters [tenant, id]                     -> DeadLetter (binary)
+ *   jobs       tenant                            -> Reclassification checkpoint (binary)
  */
 export class LmdbEventStore implements EventStore {
   private readonly root: RootDatabase;
@@ -64,6 +67,7 @@ export class LmdbEventStore implements EventStore {
   private readonly apiKeys: Database<Buffer, string>;
   private readonly fences: Database<number, string>;
   private readonly deadLetters: Database<Buffer, Key>;
+  private readonly jobs: Database<Buffer, string>;
 
   /** One writing process at a time (its batches read counters before they write them). */
   private readonly writer: FolderWriterLock;
@@ -87,6 +91,7 @@ export class LmdbEventStore implements EventStore {
     this.policies = this.root.openDB({ name: 'policies', encoding: 'binary' });
     this.fences = this.root.openDB({ name: 'fences' });
     this.deadLetters = this.root.openDB({ name: 'deadLetters', encoding: 'binary' });
+    this.jobs = this.root.openDB({ name: 'jobs', encoding: 'binary' });
     this.domains = this.root.openDB({ name: 'domains', encoding: 'binary' });
     this.apiKeys = this.root.openDB({ name: 'apiKeys', encoding: 'binary' });
   }
@@ -273,6 +278,23 @@ export class LmdbEventStore implements EventStore {
       for (const id of ids) if (this.deadLetters.removeSync([tenant, id])) n++;
       return n;
     });
+  }
+
+  async getReclassification(tenant: string): Promise<Reclassification | undefined> {
+    const raw = this.jobs.get(tenant);
+    return raw && fromBinary(ReclassificationSchema, raw);
+  }
+
+  async putReclassification(job: Reclassification): Promise<void> {
+    await this.jobs.put(job.tenant, bin(toBinary(ReclassificationSchema, create(ReclassificationSchema, job))));
+  }
+
+  async listReclassifications(): Promise<Reclassification[]> {
+    return [...this.jobs.getRange()].map(({ value }) => fromBinary(ReclassificationSchema, value));
+  }
+
+  async countEvents(tenant: string): Promise<number> {
+    return this.byTime.getKeysCount({ start: [tenant], end: [tenant, Infinity] });
   }
 
   async putPolicy(policy: SuppressionPolicy): Promise<void> {

@@ -5,11 +5,13 @@ import { create, fromBinary, fromJson, toBinary, toJson, type JsonValue } from '
 import {
   ClassifiedEventSchema,
   DeadLetterSchema,
+  ReclassificationSchema,
   StoredApiKeySchema,
   SuppressionPolicySchema,
   TrackingDomainSchema,
   type ClassifiedEvent,
   type DeadLetter,
+  type Reclassification,
   type StoredApiKey,
   type Delivery,
   type EventFilter,
@@ -159,6 +161,7 @@ export class MongoEventStore implements EventStore {
   private lease!: Collection<WriterLeaseDoc>;
   private fences!: Collection<{ _id: string; seq: number }>;
   private deadLetters!: Collection<{ _id: string; tenant: string; bytes: Binary }>;
+  private jobs!: Collection<{ _id: string; bytes: Binary }>;
   private readonly leaseOwner = `${hostname()}/${process.pid}/${randomBytes(6).toString('hex')}`;
   private leaseTimer?: NodeJS.Timeout;
   /** Set when another writer took the lease over (this one stalled past its expiry): batches then fail. */
@@ -188,6 +191,7 @@ export class MongoEventStore implements EventStore {
     this.journal = this.db.collection('batch_journal');
     this.fences = this.db.collection('history_fences');
     this.deadLetters = this.db.collection('dead_letters');
+    this.jobs = this.db.collection('reclassifications');
     await this.apiKeys.createIndex({ tenant: 1 }, { name: 'tenant' });
     await this.events.createIndex({ tenant: 1, atMs: -1, _id: -1 }, { name: 'tenant_time' });
     await this.events.createIndex({ tenant: 1, message: 1, atMs: 1 }, { name: 'tenant_message_time' });
@@ -543,6 +547,23 @@ export class MongoEventStore implements EventStore {
   async deleteDeadLetters(tenant: string, ids: readonly string[]): Promise<number> {
     if (ids.length === 0) return 0;
     return (await this.deadLetters.deleteMany({ _id: { $in: ids.map((i) => id(tenant, i)) } })).deletedCount;
+  }
+
+  async getReclassification(tenant: string): Promise<Reclassification | undefined> {
+    const d = await this.jobs.findOne({ _id: tenant });
+    return d ? fromBinary(ReclassificationSchema, d.bytes.buffer) : undefined;
+  }
+
+  async putReclassification(job: Reclassification): Promise<void> {
+    await this.jobs.replaceOne({ _id: job.tenant }, { bytes: new Binary(toBinary(ReclassificationSchema, create(ReclassificationSchema, job))) }, { upsert: true });
+  }
+
+  async listReclassifications(): Promise<Reclassification[]> {
+    return (await this.jobs.find({}).toArray()).map((d) => fromBinary(ReclassificationSchema, d.bytes.buffer));
+  }
+
+  async countEvents(tenant: string): Promise<number> {
+    return this.events.countDocuments({ tenant });
   }
 
   async putPolicy(policy: SuppressionPolicy): Promise<void> {
