@@ -53,7 +53,7 @@ export async function reclassifyCommand(argv: string[]): Promise<void> {
         // A restarted statistics service resumes the job itself: keep asking for a while.
         if (!isRetryable(err)) throw err;
         unreachableSince ||= Date.now();
-        if (Date.now() - unreachableSince > 120_000) throw new Error(`the statistics service at ${address} has not answered for 2 minutes; the job resumes when it is back: run this again`);
+        if (Date.now() - unreachableSince > 120_000) throw new Error(`the statistics service at ${address} has not answered for 2 minutes; the job resumes when it is back: run this again`, { cause: err });
         continue;
       }
       if (tty && job) process.stderr.write(`\r${job.scanned} of ${job.total} events`);
