@@ -93,7 +93,11 @@ describe('walking skeleton: collector -> classifier -> stats over real HTTP and 
       ['GET', 'SECURITY_SCANNER'],
     ]);
     expect(timeline.events[1]!.verdict!.reasons.join(' ')).toMatch(/trap/);
-    expect(timeline.events[0]!.event!.headers['user-agent']).toBe(SCANNER_UA);
+    // What is kept of the request is its evidence: the rule headers, the network, a keyed address.
+    expect(timeline.events[0]!.evidence!.headers['user-agent']).toBe(SCANNER_UA);
+    expect(timeline.events[0]!.event!.ip).toBe('');
+    expect(timeline.events[0]!.event!.headers).toEqual({});
+    expect(timeline.events[0]!.evidence!.addressKey).toMatch(/^[0-9a-f]{32}$/);
   });
 
   it('applies a policy changed after the fact to all history at the next query, and serves time series', async () => {

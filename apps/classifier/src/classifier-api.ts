@@ -45,7 +45,14 @@ export class ClassifierApi {
         for await (const batch of requests) {
           // Events the statistics service cannot take (no id, names too long, ...) it keeps as dead letters.
           received += batch.events.length;
-          const events = batch.events.map((event) => create(ClassifiedEventSchema, { event, evidence: evidenceOf(event, this.keyer) }));
+          // Least data: past this point the request is its evidence. The client address and the raw
+          // headers go no further (docs/privacy.md).
+          const events = batch.events.map((event) => {
+            const evidence = evidenceOf(event, this.keyer);
+            event.ip = '';
+            event.headers = {};
+            return create(ClassifiedEventSchema, { event, evidence });
+          });
           try {
             const r = await this.stats.ingestEvents({ events }, { deadlineMs: STORE_DEADLINE_MS, signal: ctx.signal });
             this.derived.inc(events.length);

@@ -76,6 +76,8 @@ export interface LaunchOptions {
   env?: Record<string, string>;
   /** Where service log lines go; default: dropped. */
   onLog?: (service: ServiceName, line: string) => void;
+  /** Extra node flags for every service (benchmarks: --cpu-prof). */
+  nodeArgs?: string[];
 }
 
 /** Starts the built services as child processes and waits until each says where it listens. */
@@ -94,7 +96,7 @@ export async function launchStack(opts: LaunchOptions): Promise<Stack> {
   try {
     for (const name of SERVICES) {
       const main = join(__dirname, '..', '..', name, 'dist', 'main.js');
-      const child = spawn(process.execPath, [main], {
+      const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), main], {
         env: { ...process.env, ...envFor(name, opts.ports, opts.dataDir), ...opts.env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -172,6 +172,19 @@ export function eventStoreConformance(name: string, makeHarness: () => Promise<S
       expect(all.find((e) => e.event!.id === 's4')!.evidence).toMatchObject({ addressKey: 'k1', asn: 8075, headers: { 'user-agent': 'test' } });
     });
 
+    it("keeps an event's evidence through its revisions, and counts by the evidence's headers", async () => {
+      const first = classified('ev1', { source: Source.HUMAN });
+      first.event!.headers = {};
+      first.evidence = create(EvidenceSchema, { addressKey: 'k', headers: { 'user-agent': 'x', 'sec-purpose': 'prefetch' } });
+      await store.recordEvents([first]);
+      await store.recordEvents([classified('ev1', { source: Source.BOT, revision: 1 })]);
+      const [e] = await store.messageEvents('acme', 'm1');
+      expect(e!.verdict!.source).toBe(Source.BOT);
+      expect(e!.evidence).toMatchObject({ addressKey: 'k' });
+      // A declared prefetch is never counted, wherever its header is kept.
+      expect((await store.campaignCounters('acme', 'spring')).opens.reduce((a, b) => a + b, 0)).toBe(0);
+    });
+
     it('writes a fenced batch only at the history sequence it was made at', async () => {
       expect(await store.historySequence('acme')).toBe(0);
       await store.recordEvents([classified('f1', {})], new Map([['acme', 0]]));

@@ -116,9 +116,10 @@ export function planEvents(
     const mk = messageKey(ev.tenant, ev.message);
     const msg = plan.messages.get(mk) ?? messages.get(mk) ?? newMessage(ev.tenant, ev.message, ev.campaign);
     // The stored event stays as first seen; only its verdict is replaced by a revision.
-    const value = prev ? create(ClassifiedEventSchema, { event: prev.event, verdict }) : incoming;
+    const value = prev ? create(ClassifiedEventSchema, { event: prev.event, evidence: prev.evidence, verdict }) : incoming;
     const base = value.event!;
-    const moves = movesFor(base.kind, isCountable(base.method, base.headers), prev?.verdict!.source, verdict.source);
+    // Events ingested through the classifier keep their headers only as evidence.
+    const moves = movesFor(base.kind, isCountable(base.method, value.evidence?.headers ?? base.headers), prev?.verdict!.source, verdict.source);
     if (moves.length > 0) {
       const { message: next, delta } = applyMoves(msg, moves);
       msg.opens = next.opens;

@@ -1,0 +1,176 @@
+// npm run -s bench:pipeline
+//
+// The whole stack as users deploy it: collector, classifier and stats in separate processes (the
+// launcher `npm start` uses), talking gRPC, the embedded store, durable capture on. Prepares
+// BENCH_MESSAGES (default 20,000) messages with prepareEmail on the demo tenant's tracking domain,
+// drives the collector with wrk (-t1 -c64, BENCH_SECONDS, default 20) on their pixel and link URLs
+// (each URL used once until all are, then again), waits until stats has stored every answered
+// request, and prints: answered requests/s, stored events/s over load plus drain, drain time,
+// p50/p99 latency, CPU microseconds per stored event for each service (from each service's own
+// process CPU metrics), and in the same run a bare node:http pixel server's requests/s under the
+// same wrk, and the ratio. Needs wrk (Debian package wrk).
+//
+//   BENCH_SECONDS  BENCH_CONNECTIONS (64)  BENCH_MESSAGES  BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { bearer, closeClient, createClient } from '@winnow/grpc';
+import { prepareEmail } from '@winnow/mail';
+import { ConfigService, PolicyMode, StatsService } from '@winnow/proto';
+import { keyringOf } from '@winnow/tokens';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const { freePorts, launchStack } = await import(join(here, '..', 'apps', 'cli', 'dist', 'launcher.js'));
+const seconds = Number(process.env.BENCH_SECONDS ?? 20);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const messages = Number(process.env.BENCH_MESSAGES ?? 20_000);
+const HOST = 'demo-clinic.localhost';
+const CAMPAIGN = `bench-${Date.now()}`;
+const run = promisify(execFile);
+
+const dir = mkdtempSync(join(tmpdir(), 'winnow-bench-pipeline-'));
+const serviceKey = randomBytes(32).toString('base64url');
+const ports = await freePorts();
+const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [];
+const stack = await launchStack({ ports, dataDir: dir, nodeArgs, env: { WINNOW_SERVICE_KEY: serviceKey, WINNOW_LOG_LEVEL: 'warn' } });
+const auth = bearer(serviceKey);
+const statsAddr = `127.0.0.1:${ports.statsGrpc}`;
+const config = createClient(ConfigService, statsAddr, { metadata: auth });
+const stats = createClient(StatsService, statsAddr, { metadata: auth, defaultDeadlineMs: 30_000 });
+
+function get(port, path) {
+  return new Promise((ok, fail) => {
+    request({ host: '127.0.0.1', port, path }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d)).on('end', () => ok(body));
+    }).on('error', fail).end();
+  });
+}
+
+async function cpuSeconds(port) {
+  const text = await get(port, '/metrics');
+  let s = 0;
+  for (const name of ['winnow_process_cpu_user_seconds_total', 'winnow_process_cpu_system_seconds_total']) {
+    const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
+    s += m ? Number(m[1]) : 0;
+  }
+  return s;
+}
+const opsPorts = { collector: ports.collectorOps, classifier: ports.classifierHttp, stats: ports.statsHttp };
+const cpuAll = async () => Object.fromEntries(await Promise.all(Object.entries(opsPorts).map(async ([k, p]) => [k, await cpuSeconds(p)])));
+
+async function accepted() {
+  const m = /^winnow_collector_events_accepted_total(?:\{[^}]*\})? (\S+)$/m.exec(await get(ports.collectorOps, '/metrics'));
+  return m ? Number(m[1]) : NaN;
+}
+
+async function stored() {
+  const { stats: s } = await stats.getCampaignStats({ tenant: 'demo-clinic', campaign: CAMPAIGN, policyMode: PolicyMode.INCLUDE_AUTOMATED });
+  return Number(s.all.opens) + Number(s.all.clicks);
+}
+
+function wrkScript(pathsFile) {
+  const lua = join(dir, 'paths.lua');
+  writeFileSync(
+    lua,
+    `local paths = {}
+for line in io.lines("${pathsFile}") do paths[#paths + 1] = line end
+local i = 0
+request = function()
+  i = i + 1
+  if i > #paths then i = 1 end
+  return wrk.format("GET", paths[i], { ["Host"] = "${HOST}", ["User-Agent"] = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36", ["Accept-Language"] = "en-GB" })
+end
+`,
+  );
+  return lua;
+}
+
+function parseWrk(out) {
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const errors = /Socket errors: (.*)/.exec(out)?.[1] ?? 'none';
+  const ms = (label) => {
+    const m = new RegExp(`\\s${label}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
+    if (!m) return NaN;
+    return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1);
+  };
+  return { requests, non2xx, errors, rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0), p50: ms('50'), p99: ms('99') };
+}
+
+try {
+  // The demo tenant's tracking domain and keys, and the messages.
+  const domain = (await config.listTrackingDomains({})).domains.find((d) => d.hostname === HOST);
+  const keyring = keyringOf(domain);
+  const paths = [];
+  const html = '<p>Your appointment is on Monday. <a href="https://clinic.example/confirm">Confirm</a> or <a href="https://clinic.example/reschedule">reschedule</a>.</p>';
+  const t0 = Date.now();
+  for (let i = 0; i < messages; i++) {
+    const p = prepareEmail(html, { keyring, baseUrl: `http://${HOST}`, tenant: 'demo-clinic', campaign: CAMPAIGN, message: `m${i}`, sentAtS: Math.floor(Date.now() / 1000) - 3600 });
+    paths.push(new URL(p.pixelUrl).pathname, ...p.links.filter((l) => l.role !== 2).map((l) => new URL(l.url).pathname));
+  }
+  // Interleave so neighbouring requests belong to different messages.
+  for (let i = paths.length - 1; i > 0; i--) {
+    const j = Math.floor(((i * 2654435761) >>> 0) % (i + 1));
+    [paths[i], paths[j]] = [paths[j], paths[i]];
+  }
+  const pathsFile = join(dir, 'paths.txt');
+  writeFileSync(pathsFile, `${paths.join('\n')}\n`);
+  const lua = wrkScript(pathsFile);
+  console.log(`prepared ${messages} messages (${paths.length} URLs) in ${Date.now() - t0} ms`);
+
+  // Bare node:http under the same wrk.
+  const bare = spawn(process.execPath, [join(here, 'bare-server.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const barePort = await new Promise((ok) => createInterface({ input: bare.stdout }).once('line', (l) => ok(JSON.parse(l).port)));
+  const bareOut = parseWrk((await run('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', lua, `http://127.0.0.1:${barePort}/`])).stdout);
+  bare.kill('SIGTERM');
+
+  // The stack.
+  const cpu0 = await cpuAll();
+  const started = Date.now();
+  const out = parseWrk((await run('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', lua, `http://127.0.0.1:${ports.collectorHttp}/`])).stdout);
+  const loadEnd = Date.now();
+  // What the collector answered (wrk stops counting with requests still in flight): every event
+  // it accepted was answered, and each must be stored.
+  const answered = await accepted();
+  let n = 0;
+  const drainLimit = Date.now() + 600_000;
+  while ((n = await stored()) < answered && Date.now() < drainLimit) await new Promise((ok) => setTimeout(ok, 100));
+  const drained = Date.now();
+  const cpu1 = await cpuAll();
+  const total = (drained - started) / 1000;
+  const perEvent = Object.fromEntries(Object.keys(cpu0).map((k) => [k, Math.round(((cpu1[k] - cpu0[k]) * 1e6) / Math.max(1, n))]));
+  const storedPerSec = n / total;
+  const result = {
+    seconds,
+    connections,
+    answered,
+    wrkCounted: out.requests,
+    non2xx: out.non2xx,
+    socketErrors: out.errors,
+    stored: n,
+    answeredEqualsStored: answered === n,
+    answeredPerSec: Math.round(out.rps),
+    storedPerSec: Math.round(storedPerSec),
+    drainSeconds: Number(((drained - loadEnd) / 1000).toFixed(1)),
+    p50ms: out.p50,
+    p99ms: out.p99,
+    cpuMicrosecondsPerStoredEvent: perEvent,
+    bareRequestsPerSec: Math.round(bareOut.rps),
+    ratio: Number((storedPerSec / bareOut.rps).toFixed(3)),
+    goal: 0.3,
+  };
+  console.log(JSON.stringify(result, null, 2));
+  if (!result.answeredEqualsStored) process.exitCode = 1;
+} finally {
+  closeClient(config);
+  closeClient(stats);
+  await stack.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
