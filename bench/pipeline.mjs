@@ -11,6 +11,7 @@
 // same wrk, and the ratio. Needs wrk (Debian package wrk).
 //
 //   BENCH_SECONDS  BENCH_CONNECTIONS (64)  BENCH_MESSAGES  BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
+//   BENCH_MONGODB_URL: run the stack on the MongoDB adapter (WINNOW_STORE=mongodb) against that server
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,7 +39,12 @@ const dir = mkdtempSync(join(tmpdir(), 'winnow-bench-pipeline-'));
 const serviceKey = randomBytes(32).toString('base64url');
 const ports = await freePorts();
 const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [];
-const stack = await launchStack({ ports, dataDir: dir, nodeArgs, env: { WINNOW_SERVICE_KEY: serviceKey, WINNOW_LOG_LEVEL: 'warn' } });
+// BENCH_MONGODB_URL: the same run on the MongoDB adapter (a fresh database per run).
+const store = process.env.BENCH_MONGODB_URL ? { WINNOW_STORE: 'mongodb', MONGODB_URL: process.env.BENCH_MONGODB_URL.replace(/\/?$/, `/winnow_bench_${Date.now()}`) } : {};
+const onLog = process.env.BENCH_LOG ? (name, line) => process.stderr.write(`${name}: ${line}\n`) : undefined;
+const stack = await launchStack({ ports, dataDir: dir, nodeArgs, onLog, env: { WINNOW_SERVICE_KEY: serviceKey, WINNOW_LOG_LEVEL: 'warn', ...store } });
+// Stopped from outside (Ctrl-C, timeout): stop the services too, or they outlive the run.
+for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => void stack.stop().then(() => process.exit(130)));
 const auth = bearer(serviceKey);
 const statsAddr = `127.0.0.1:${ports.statsGrpc}`;
 const config = createClient(ConfigService, statsAddr, { metadata: auth });
