@@ -40,7 +40,12 @@ const serviceKey = randomBytes(32).toString('base64url');
 const ports = await freePorts();
 const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [];
 // BENCH_MONGODB_URL: the same run on the MongoDB adapter (a fresh database per run).
-const store = process.env.BENCH_MONGODB_URL ? { WINNOW_STORE: 'mongodb', MONGODB_URL: process.env.BENCH_MONGODB_URL.replace(/\/?$/, `/winnow_bench_${Date.now()}`) } : {};
+const mongoUrl = () => {
+  const u = new URL(process.env.BENCH_MONGODB_URL);
+  u.pathname = `/winnow_bench_${Date.now()}`;
+  return u.toString();
+};
+const store = process.env.BENCH_MONGODB_URL ? { WINNOW_STORE: 'mongodb', MONGODB_URL: mongoUrl() } : {};
 const onLog = process.env.BENCH_LOG ? (name, line) => process.stderr.write(`${name}: ${line}\n`) : undefined;
 const stack = await launchStack({ ports, dataDir: dir, nodeArgs, onLog, env: { WINNOW_SERVICE_KEY: serviceKey, WINNOW_LOG_LEVEL: 'warn', ...store } });
 // Stopped from outside (Ctrl-C, timeout): stop the services too, or they outlive the run.

@@ -184,7 +184,7 @@ describe.runIf(available || process.env['CI'] === 'true')('charts/winnow (helm l
   });
 
   it('refuses unknown and wrongly typed values', () => {
-    for (const bad of [['--set', 'collector.bogus=1'], ['--set', 'stats.replicas=-1'], ['--set', 'image.pullPolicy=Sometimes'], ['--set', 'unknownTop=1'], ['--set', 'image.digest=latest'], ['--set', 'logLevel=chatty'], ['--set', 'collector.spoolSizeLimit=2Gi'], ['--set', 'stats.replicas=2']]) {
+    for (const bad of [['--set', 'collector.bogus=1'], ['--set', 'stats.replicas=-1'], ['--set', 'image.pullPolicy=Sometimes'], ['--set', 'unknownTop=1'], ['--set', 'image.digest=latest'], ['--set', 'logLevel=chatty'], ['--set', 'collector.spoolSizeLimit=2Gi'], ['--set', 'stats.replicas=2'], ['--set', 'collector.trustedProxies[0]=everyone']]) {
       const r = spawnSync(helm, ['template', 'w', chart, ...bad], { encoding: 'utf8' });
       expect(r.status, bad.join(' ')).not.toBe(0);
       expect(r.stderr).toMatch(/schema/i);
@@ -195,6 +195,13 @@ describe.runIf(available || process.env['CI'] === 'true')('charts/winnow (helm l
     const stats = (...args: string[]) => render(...args).find((o) => o.kind === 'Deployment' && o.metadata.name === 'w-winnow-stats')!;
     expect(stats().spec).toMatchObject({ replicas: 1, strategy: { type: 'Recreate' } });
     expect(stats('--set', 'stats.replicas=3,stats.mongodbReplicaSet=true').spec).toMatchObject({ replicas: 3, strategy: { type: 'RollingUpdate' } });
+  });
+
+  it('trusts no proxy by default, and the ones named in collector.trustedProxies', () => {
+    const env = (...args: string[]) =>
+      (render(...args).find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'w-winnow-collector')!.spec.template.spec.containers[0].env as Array<{ name: string; value?: string }>).find((e) => e.name === 'WINNOW_TRUSTED_PROXIES')!.value;
+    expect(env()).toBe('');
+    expect(env('--set', 'collector.trustedProxies={10.0.0.0/8,loopback}')).toBe('10.0.0.0/8,loopback');
   });
 
   it('runs two classifier replicas by default: the classifier holds no history', () => {

@@ -16,7 +16,7 @@ describe('a burst seen later withdraws an earlier click', () => {
   });
 
   it('revises the stored verdict and the reported numbers follow', async () => {
-    stack = await startStack({ WINNOW_TRUST_PROXY: 'true' });
+    stack = await startStack({ WINNOW_TRUSTED_PROXIES: 'loopback' });
     const config = createClient(ConfigService, stack.statsAddress, { metadata: stack.auth });
     const stats = createClient(StatsService, stack.statsAddress, { metadata: stack.auth });
     try {

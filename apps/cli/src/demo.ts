@@ -43,7 +43,7 @@ export async function demo(_argv: string[] = []): Promise<void> {
   const ports = await freePorts();
   process.stdout.write(`starting collector, classifier and stats (data in ${dataDir}) ...\n`);
   const serviceKey = randomBytes(32).toString('base64url');
-  const stack = await launchStack({ ports, dataDir, env: { WINNOW_SERVICE_KEY: serviceKey, WINNOW_TRUST_PROXY: 'true', WINNOW_BATCH_MAX_DELAY_MS: '20', WINNOW_LOG_LEVEL: 'warn' } });
+  const stack = await launchStack({ ports, dataDir, env: { WINNOW_SERVICE_KEY: serviceKey, WINNOW_TRUSTED_PROXIES: 'loopback', WINNOW_BATCH_MAX_DELAY_MS: '20', WINNOW_LOG_LEVEL: 'warn' } });
   const statsAddress = `127.0.0.1:${ports.statsGrpc}`;
   const config = createClient(ConfigService, statsAddress, { metadata: bearer(serviceKey) });
   const stats = createClient(StatsService, statsAddress, { metadata: bearer(serviceKey) });

@@ -72,7 +72,7 @@ export interface Stack {
 export interface LaunchOptions {
   ports: StackPorts;
   dataDir: string;
-  /** Extra environment for every service (e.g. WINNOW_TRUST_PROXY for the demo). */
+  /** Extra environment for every service (e.g. WINNOW_TRUSTED_PROXIES for the demo). */
   env?: Record<string, string>;
   /** Where service log lines go; default: dropped. */
   onLog?: (service: ServiceName, line: string) => void;

@@ -7,7 +7,7 @@ import type { CollectorConfig } from '@winnow/config';
 import { OpsEndpoints, listen, startOpsServer, type RunningServer } from '@winnow/observability';
 import { CollectorMetrics } from './collector.metrics';
 import { DomainRegistry } from './domain-registry';
-import { clientIp, parseRoute, scanHeaders } from './edge-request';
+import { clientIp, compileTrust, parseRoute, scanHeaders, type ProxyTrust } from './edge-request';
 import { EventPipeline } from './event-pipeline';
 import { PIXEL_GIF, PIXEL_HEADERS } from './pixel';
 import { TRACKED_METHODS, TrackingService, routeName, type Outcome } from './tracking.service';
@@ -26,6 +26,7 @@ export class CollectorHost implements OnApplicationBootstrap, BeforeApplicationS
   private readonly log = new Logger('CollectorHost');
   private readonly ops: OpsEndpoints;
   private readonly server: Server;
+  private readonly trust: ProxyTrust;
   private running?: RunningServer;
   private opsServer?: RunningServer;
   httpPort = 0;
@@ -41,6 +42,7 @@ export class CollectorHost implements OnApplicationBootstrap, BeforeApplicationS
     private readonly tracking: TrackingService,
     private readonly metrics: CollectorMetrics,
   ) {
+    this.trust = compileTrust(config.trustedProxies);
     this.ops = new OpsEndpoints(registry, [
       {
         name: 'tracking_domains',
@@ -83,7 +85,7 @@ export class CollectorHost implements OnApplicationBootstrap, BeforeApplicationS
       {
         host: headers.host,
         method,
-        ip: clientIp(req.socket.remoteAddress, headers.forwardedFor, this.config.trustProxy),
+        ip: clientIp(req.socket.remoteAddress, headers.forwardedFor, this.trust),
         headers: headers.kept,
         atMs: Date.now(),
       },

@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import proxyaddr from 'proxy-addr';
 import { randomUUID } from 'node:crypto';
 import { EventKind, PathKind, type TokenPayload } from '@winnow/proto';
 import type { EdgeEventFields } from './edge-event.codec';
@@ -26,7 +28,8 @@ export function parseRoute(url: string): TrackingRoute | undefined {
 
 /**
  * Request headers the classifier reads. Nothing else is kept (least data): no cookies, no
- * authorization, no forwarding chains.
+ * authorization, no forwarding chains, no `From` (an e-mail address by definition), and the
+ * `Referer` only as its origin.
  */
 export const KEPT_HEADERS = [
   'user-agent',
@@ -34,7 +37,6 @@ export const KEPT_HEADERS = [
   'accept-language',
   'accept-encoding',
   'referer',
-  'from',
   'via',
   'dnt',
   'purpose',
@@ -77,6 +79,11 @@ export function scanHeaders(raw: readonly string[]): ScannedHeaders {
     if (name === 'host') host ??= value;
     else if (name === 'x-forwarded-for') forwardedFor ??= value;
     else if (KEPT.has(name)) {
+      // The page a request came from says what the person read; its origin is all a rule could use.
+      if (name === 'referer') {
+        kept[name] = originOf(value);
+        continue;
+      }
       const joined = kept[name] === undefined ? value : `${kept[name]}, ${value}`;
       kept[name] = joined.length > MAX_KEPT_HEADER_CHARS ? joined.slice(0, MAX_KEPT_HEADER_CHARS) : joined;
     }
@@ -84,12 +91,35 @@ export function scanHeaders(raw: readonly string[]): ScannedHeaders {
   return { host, forwardedFor, kept };
 }
 
-/** The client address: the socket peer, or the first X-Forwarded-For hop behind a trusted proxy. */
-export function clientIp(socketAddress: string | undefined, forwardedFor: string | undefined, trustProxy: boolean): string {
+/** A URL cut to its origin (scheme, host, port); '' when it is not an absolute http(s) URL. */
+export function originOf(url: string): string {
+  try {
+    const u = new URL(url.trim());
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u.origin : '';
+  } catch {
+    return '';
+  }
+}
+
+/** Which hops to believe: proxy-addr's compiled trust function, or undefined when none is trusted. */
+export type ProxyTrust = ((addr: string, hop: number) => boolean) | undefined;
+
+export function compileTrust(trusted: string[] | number): ProxyTrust {
+  if (typeof trusted === 'number') return (_addr, hop) => hop < trusted;
+  return trusted.length === 0 ? undefined : proxyaddr.compile(trusted);
+}
+
+/**
+ * The client address: the socket peer, unless it is a trusted proxy; then X-Forwarded-For is walked
+ * from its right end, hop by hop, for as long as each hop is trusted (proxy-addr), and the first
+ * untrusted address is the client's. A `Forwarded` header is never read, and a forged leftmost
+ * X-Forwarded-For entry is never believed unless every hop after it is trusted.
+ */
+export function clientIp(socketAddress: string | undefined, forwardedFor: string | undefined, trust: ProxyTrust): string {
   let ip = socketAddress ?? '';
-  if (trustProxy && forwardedFor) {
-    const first = forwardedFor.split(',')[0]?.trim();
-    if (first) ip = first;
+  if (trust && forwardedFor && ip) {
+    const req = { headers: { 'x-forwarded-for': forwardedFor }, connection: { remoteAddress: ip }, socket: { remoteAddress: ip } };
+    ip = proxyaddr(req as unknown as IncomingMessage, trust);
   }
   return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
 }

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { ConfigError, EnvReader, type Env } from './env';
 
 /** Settings every service shares. */
@@ -46,8 +47,13 @@ export interface CollectorConfig extends CommonConfig {
   domainRefreshMs: number;
   /** Tokens older than this many days are refused (0 = never). WINNOW_TOKEN_MAX_AGE_DAYS, default 400. */
   tokenMaxAgeDays: number;
-  /** Take the client IP from X-Forwarded-For (only behind a trusted proxy). WINNOW_TRUST_PROXY, default false. */
-  trustProxy: boolean;
+  /**
+   * The proxies whose X-Forwarded-For is believed, hop by hop from the socket peer (as proxy-addr
+   * does): addresses or CIDRs and the names loopback, linklocal, uniquelocal; or a number of hops.
+   * WINNOW_TRUSTED_PROXIES, comma-separated; default empty: nothing is trusted, the address is the
+   * socket peer's.
+   */
+  trustedProxies: string[] | number;
 }
 
 export interface ClassifierConfig extends CommonConfig {
@@ -103,6 +109,32 @@ function addressKey(r: EnvReader, common: CommonConfig): string {
   return k;
 }
 
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function trustedProxies(env: Env): string[] | number {
+  if (env['WINNOW_TRUST_PROXY'] !== undefined) {
+    throw new ConfigError('WINNOW_TRUST_PROXY', 'is gone: name the proxies whose X-Forwarded-For to believe in WINNOW_TRUSTED_PROXIES (CIDRs such as 10.0.0.0/8, loopback, or a hop count); docs/collector.md');
+  }
+  const raw = (env['WINNOW_TRUSTED_PROXIES'] ?? '').trim();
+  if (raw === '') return [];
+  if (/^\d+$/.test(raw)) {
+    const hops = Number(raw);
+    if (hops < 1 || hops > 10) throw new ConfigError('WINNOW_TRUSTED_PROXIES', `a hop count must be between 1 and 10, got ${raw}`);
+    return hops;
+  }
+  const list = raw.split(',').map((x) => x.trim()).filter(Boolean);
+  for (const entry of list) {
+    if (PROXY_NAMES.has(entry)) continue;
+    const [addr, bits, extra] = entry.split('/');
+    const family = isIP(addr ?? '');
+    const max = family === 4 ? 32 : 128;
+    if (!family || extra !== undefined || (bits !== undefined && (!/^\d+$/.test(bits) || Number(bits) > max))) {
+      throw new ConfigError('WINNOW_TRUSTED_PROXIES', `${JSON.stringify(entry)} is not an address, a CIDR or one of loopback, linklocal, uniquelocal`);
+    }
+  }
+  return list;
+}
+
 function common(r: EnvReader): CommonConfig {
   return {
     serviceKey: serviceKey(r),
@@ -131,7 +163,7 @@ export function loadCollectorConfig(env: Env = process.env): CollectorConfig {
     idleTimeoutMs: r.int('WINNOW_IDLE_TIMEOUT_MS', 30_000, 100, 3_600_000),
     domainRefreshMs: r.int('WINNOW_DOMAIN_REFRESH_MS', 5000, 100, 3_600_000),
     tokenMaxAgeDays: r.int('WINNOW_TOKEN_MAX_AGE_DAYS', 400, 0, 36_500),
-    trustProxy: r.bool('WINNOW_TRUST_PROXY', false),
+    trustedProxies: trustedProxies(env),
   };
 }
 

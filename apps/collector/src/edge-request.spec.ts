@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { clientIp, compileTrust, originOf, scanHeaders } from './edge-request';
+
+describe('what the edge keeps of a request', () => {
+  it('keeps no From header and only the origin of the Referer', () => {
+    const { kept } = scanHeaders(['User-Agent', 'Mozilla/5.0', 'From', 'patient@example.org', 'Referer', 'https://user:pw@Mail.Example.com:8443/inbox/msg/123?to=patient%40example.org#x', 'Cookie', 'a=b']);
+    expect(kept).toEqual({ 'user-agent': 'Mozilla/5.0', referer: 'https://mail.example.com:8443' });
+    expect(originOf('not a url')).toBe('');
+    expect(originOf('file:///etc/passwd')).toBe('');
+  });
+
+  it('takes the address from X-Forwarded-For only through trusted hops', () => {
+    const xff = '198.51.100.66, 203.0.113.9';
+    expect(clientIp('127.0.0.1', xff, compileTrust([]))).toBe('127.0.0.1');
+    expect(clientIp('127.0.0.1', xff, compileTrust(['loopback']))).toBe('203.0.113.9');
+    expect(clientIp('127.0.0.1', xff, compileTrust(['loopback', '203.0.113.0/24']))).toBe('198.51.100.66');
+    // A peer outside the trusted range is the client, whatever it forwards.
+    expect(clientIp('192.0.2.5', xff, compileTrust(['10.0.0.0/8']))).toBe('192.0.2.5');
+    expect(clientIp('::ffff:10.1.2.3', '203.0.113.9', compileTrust(['10.0.0.0/8']))).toBe('203.0.113.9');
+    expect(clientIp('10.1.2.3', '198.51.100.66, 203.0.113.9, 10.0.0.4', compileTrust(2))).toBe('203.0.113.9');
+  });
+});
