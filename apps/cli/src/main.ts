@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { classifyCommand } from './classify.command';
 import { deadLettersCommand } from './dead-letters.command';
+import { eraseCommand } from './erase.command';
 import { demo } from './demo';
 import { prepareEmailCommand } from './prepare-email.command';
 import { reclassifyCommand } from './reclassify.command';
@@ -16,10 +17,11 @@ commands:
   prepare-email   rewrite an HTML email for a tracking domain and record its delivery (--help)
   classify FILE   print a verdict for every line of a trace (JSON lines, shared trace format)
   reclassify --tenant T   classify a tenant's stored events again under the running rule set (--help)
+  erase --tenant T (--message M | --campaign C | --whole-tenant)   erase per-recipient records, leaving a tombstone (--help)
   dead-letters list|replay   events the statistics service could not take for good, and replaying them after a fix (--help)
 `;
 
-const commands: Record<string, (argv: string[]) => Promise<void>> = { start, demo, 'prepare-email': prepareEmailCommand, classify: classifyCommand, serve: serveCommand, 'dead-letters': deadLettersCommand, reclassify: reclassifyCommand };
+const commands: Record<string, (argv: string[]) => Promise<void>> = { start, demo, 'prepare-email': prepareEmailCommand, classify: classifyCommand, serve: serveCommand, 'dead-letters': deadLettersCommand, reclassify: reclassifyCommand, erase: eraseCommand };
 
 const name = process.argv[2] ?? '';
 const command = commands[name];

@@ -6,7 +6,7 @@ import { ClassifiedEventSchema, DeadLetterSchema, EventFilterSchema, type Classi
 import { Classifier, MEMORY_WINDOW_MS, addressKeyer, evidenceOf, fromEvidence, toVerdict, type AddressKeyer, type EventFeatures, type TraceEvent } from '@winnow/classification';
 import { sourceName } from '@winnow/engagement';
 import type { StatsConfig } from '@winnow/config';
-import { StaleHistoryError, StoreFailure, isTransient, storeFailureOf, type EventStore, type RecordEventsResult } from '@winnow/storage';
+import { StaleHistoryError, StoreFailure, isTransient, storeFailureOf, tombstoneKey, type EraseResult, type EraseScope, type EventStore, type RecordEventsResult } from '@winnow/storage';
 import { EVENT_STORE, METRICS, STATS_CONFIG } from './tokens';
 
 /** Rebuilds read the store this many events at a time. */
@@ -68,6 +68,7 @@ export class Ingestor {
   private readonly rebuiltEvents: Counter;
   private readonly stale: Counter;
   private readonly deadLetters: Counter<'failure'>;
+  private readonly refused: Counter;
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -79,6 +80,7 @@ export class Ingestor {
     this.verdicts = new Counter({ name: 'winnow_verdicts_total', help: 'Verdicts given at ingest, by source (a retried batch counts again)', labelNames: ['source'], registers });
     this.revisions = new Counter({ name: 'winnow_verdict_revisions_total', help: 'Earlier verdicts changed by later evidence', registers });
     this.rebuilds = new Counter({ name: 'winnow_history_rebuilds_total', help: 'Tenant histories rebuilt from the store', registers });
+    this.refused = new Counter({ name: 'winnow_erased_events_refused_total', help: 'Events of erased messages, campaigns or tenants that arrived later and were not stored', registers });
     this.deadLetters = new Counter({ name: 'winnow_dead_letters_total', help: 'Events kept as dead letters, by failure kind', labelNames: ['failure'], registers });
     this.stale = new Counter({ name: 'winnow_history_stale_total', help: 'Batches refused because another writer moved a tenant on; rebuilt and classified again', registers });
     this.rebuiltEvents = new Counter({ name: 'winnow_history_rebuilt_events_total', help: 'Stored events read to rebuild histories', registers });
@@ -100,7 +102,7 @@ export class Ingestor {
         if (problem) letters.push(this.letter(e, StoreFailure.Invalid, problem));
         else good.push(e);
       }
-      await this.storeOrSplit(good, result, letters);
+      await this.storeOrSplit(await this.withoutErased(good), result, letters);
       if (letters.length > 0) {
         // Kept before the batch is answered; if even this fails, the batch is retried whole.
         await this.store.putDeadLetters(letters);
@@ -112,6 +114,30 @@ export class Ingestor {
       }
       return result;
     });
+  }
+
+  /** Erases a message, a campaign or a tenant between batches; the history is dropped with it. */
+  erase(scope: EraseScope): Promise<EraseResult> {
+    return this.serially(async () => {
+      try {
+        return await this.store.erase(scope);
+      } finally {
+        this.reset();
+      }
+    });
+  }
+
+  /** Events of erased messages, campaigns or tenants are not stored again: counted, and acknowledged. */
+  private async withoutErased(events: ClassifiedEvent[]): Promise<ClassifiedEvent[]> {
+    const keysOf = (e: ClassifiedEvent) => {
+      const { tenant, campaign, message } = e.event!;
+      return [tombstoneKey('tenant', tenant), tombstoneKey('campaign', tenant, campaign), tombstoneKey('message', tenant, message)];
+    };
+    const erased = await this.store.tombstonesAmong(events.flatMap(keysOf));
+    if (erased.size === 0) return events;
+    const kept = events.filter((e) => !keysOf(e).some((k) => erased.has(k)));
+    this.refused.inc(events.length - kept.length);
+    return kept;
   }
 
   /** Ingests dead letters again (after a fix): those stored leave the dead letters; those failing again stay, under a new id. */
@@ -170,7 +196,7 @@ export class Ingestor {
         this.loaded.delete(tenant);
         if (tenant) fences.set(tenant, await this.store.historySequence(tenant));
       }
-      return this.store.recordEvents(events, fences);
+      return this.store.recordEvents(await this.withoutErased([...events]), fences);
     });
   }
 

@@ -51,6 +51,16 @@ export class StatsApi {
         if (size < 1 || size > 1000) throw new WinnowError(ErrorCode.InvalidArgument, 'page_size must be between 1 and 1000');
         return storeCall(() => store.listDeadLetters(req.tenant, size, req.pageToken));
       },
+      erase: async (req, ctx) => {
+        const tenant = requireField(req.tenant, 'tenant');
+        requireTenants(ctx, [tenant]);
+        const scopes = [req.message !== '', req.campaign !== '', req.wholeTenant].filter(Boolean).length;
+        if (scopes !== 1) throw new WinnowError(ErrorCode.InvalidArgument, 'name exactly one of message, campaign or whole_tenant');
+        if (req.wholeTenant) requireService(ctx);
+        const scope = req.wholeTenant ? { tenant, wholeTenant: true as const } : req.message ? { tenant, message: req.message } : { tenant, campaign: req.campaign };
+        const r = await storeCall(() => this.ingestor.erase(scope));
+        return { events: String(r.events), messages: String(r.messages), deadLetters: String(r.deadLetters) };
+      },
       startReclassification: async (req, ctx) => {
         requireService(ctx);
         const tenant = requireField(req.tenant, 'tenant');

@@ -16,7 +16,7 @@ import {
   type ClassifiedEvent,
 } from '@winnow/proto';
 import { countingMask, figures } from '@winnow/engagement';
-import { StaleHistoryError, type EventStore } from './event-store.port';
+import { StaleHistoryError, tombstoneKey, type EventStore } from './event-store.port';
 import { StoreInputError } from './ledger';
 
 export interface StoreHarness {
@@ -214,6 +214,33 @@ export function eventStoreConformance(name: string, makeHarness: () => Promise<S
       expect((await store.listDeadLetters('', 10, '')).deadLetters.map((l) => l.eventId).sort()).toEqual(['d1', 'd2', 'd3']);
       expect(await store.deleteDeadLetters('acme', ['000-x', 'nope'])).toBe(1);
       expect((await store.listDeadLetters('', 10, '')).deadLetters.map((l) => l.eventId).sort()).toEqual(['d2', 'd3']);
+    });
+
+    it('erases a message, a campaign, then a whole tenant, keeping only hashes as tombstones', async () => {
+      await store.recordEvents([
+        classified('x1', { message: 'm1' }),
+        classified('x2', { message: 'm2' }),
+        classified('x3', { message: 'm3', campaign: 'autumn' }),
+        classified('g1', { tenant: 'globex' }),
+      ]);
+      const dead = classified('x9', { message: 'm1' });
+      await store.putDeadLetters([create(DeadLetterSchema, { id: '001-d', tenant: 'acme', eventId: 'x9', failure: 'invalid', reason: 'r', deadAtUnixMs: String(T0), event: dead })]);
+      expect(await store.erase({ tenant: 'acme', message: 'm1' })).toEqual({ events: 1, messages: 1, deadLetters: 1 });
+      expect(await store.messageEvents('acme', 'm1')).toEqual([]);
+      expect(await store.message('acme', 'm1')).toBeUndefined();
+      expect((await store.listDeadLetters('acme', 10, '')).deadLetters).toEqual([]);
+      expect(await store.messageEvents('acme', 'm2')).toHaveLength(1);
+      // The campaign's counters stay, as aggregates.
+      expect((await store.campaignCounters('acme', 'spring')).opens[Source.HUMAN]).toBe(2);
+      expect(await store.erase({ tenant: 'acme', campaign: 'autumn' })).toMatchObject({ events: 1, messages: 1 });
+      expect(await store.messageEvents('acme', 'm3')).toEqual([]);
+      const keys = [tombstoneKey('message', 'acme', 'm1'), tombstoneKey('message', 'acme', 'm2'), tombstoneKey('campaign', 'acme', 'autumn'), tombstoneKey('tenant', 'acme')];
+      expect([...(await store.tombstonesAmong(keys))].sort()).toEqual([keys[0], keys[2]].sort());
+      expect(await store.erase({ tenant: 'acme', wholeTenant: true })).toMatchObject({ events: 1 });
+      expect(await store.messageEvents('acme', 'm2')).toEqual([]);
+      expect((await store.campaignCounters('acme', 'spring')).opens.reduce((a, b) => a + b, 0)).toBe(0);
+      expect((await store.tombstonesAmong(keys)).has(keys[3]!)).toBe(true);
+      expect(await store.messageEvents('globex', 'm1')).toHaveLength(1);
     });
 
     it('keeps tenants apart', async () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type {
   DeadLetter,
   Reclassification,
@@ -17,6 +18,19 @@ export interface RecordEventsResult {
   duplicates: number;
   /** Events stored before whose verdict this call replaced with a newer revision. */
   revised: number;
+}
+
+export type EraseScope = { tenant: string; message: string } | { tenant: string; campaign: string } | { tenant: string; wholeTenant: true };
+
+export interface EraseResult {
+  events: number;
+  messages: number;
+  deadLetters: number;
+}
+
+/** A tombstone's key: SHA-256 of what was erased, so the store keeps no erased name in clear. */
+export function tombstoneKey(kind: 'message' | 'campaign' | 'tenant', tenant: string, name = ''): string {
+  return createHash('sha256').update(`${kind}\u0000${tenant}\u0000${name}`).digest('hex');
 }
 
 export interface RecordDeliveriesResult {
@@ -88,6 +102,16 @@ export interface EventStore {
   listDeadLetters(tenant: string, pageSize: number, pageToken: string): Promise<{ deadLetters: DeadLetter[]; nextPageToken: string }>;
   /** Returns how many were there. */
   deleteDeadLetters(tenant: string, ids: readonly string[]): Promise<number>;
+
+  /**
+   * Erases the per-recipient records (raw events, per-message engagement, dead letters) of one
+   * message, every message of a campaign, or a whole tenant (then its counters, hour buckets,
+   * policy, checkpoints too), and leaves a tombstone (a hash of the name, not the name).
+   * Campaign counters of a message or campaign erased stay, as anonymous aggregates.
+   */
+  erase(scope: EraseScope): Promise<EraseResult>;
+  /** Which of these tombstone keys (tombstoneKey) exist. */
+  tombstonesAmong(keys: readonly string[]): Promise<Set<string>>;
 
   /** Reclassification checkpoints, one per tenant. */
   getReclassification(tenant: string): Promise<Reclassification | undefined>;

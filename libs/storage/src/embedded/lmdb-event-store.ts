@@ -28,7 +28,10 @@ import {
   type MessageRecord,
   type RecordDeliveriesResult,
   type RecordEventsResult,
+  type EraseResult,
+  type EraseScope,
   StaleHistoryError,
+  tombstoneKey,
 } from '../event-store.port';
 import { matchesFilter } from '../event-matching';
 import { messageKey, planDeliveries, planEvents, type MessageState, type Plan } from '../ledger';
@@ -53,6 +56,7 @@ const bin = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)
  *   fences     tenant                            -> history sequence (see EventStore.recordEvents)
  *   deadLetters [tenant, id]                     -> DeadLetter (binary)
  *   jobs       tenant                            -> Reclassification checkpoint (binary)
+ *   tombstones tombstoneKey(...)                 -> when it was erased
  */
 export class LmdbEventStore implements EventStore {
   private readonly root: RootDatabase;
@@ -68,6 +72,7 @@ export class LmdbEventStore implements EventStore {
   private readonly fences: Database<number, string>;
   private readonly deadLetters: Database<Buffer, Key>;
   private readonly jobs: Database<Buffer, string>;
+  private readonly tombstones: Database<number, string>;
 
   /** One writing process at a time (its batches read counters before they write them). */
   private readonly writer: FolderWriterLock;
@@ -92,6 +97,7 @@ export class LmdbEventStore implements EventStore {
     this.fences = this.root.openDB({ name: 'fences' });
     this.deadLetters = this.root.openDB({ name: 'deadLetters', encoding: 'binary' });
     this.jobs = this.root.openDB({ name: 'jobs', encoding: 'binary' });
+    this.tombstones = this.root.openDB({ name: 'tombstones' });
     this.domains = this.root.openDB({ name: 'domains', encoding: 'binary' });
     this.apiKeys = this.root.openDB({ name: 'apiKeys', encoding: 'binary' });
   }
@@ -278,6 +284,54 @@ export class LmdbEventStore implements EventStore {
       for (const id of ids) if (this.deadLetters.removeSync([tenant, id])) n++;
       return n;
     });
+  }
+
+  async erase(scope: EraseScope): Promise<EraseResult> {
+    const { tenant } = scope;
+    return this.root.transaction(() => {
+      const result: EraseResult = { events: 0, messages: 0, deadLetters: 0 };
+      const under = (db: Database<any, Key>) => [...db.getKeys({ start: [tenant], end: [tenant, '\uffff'] } as never)] as Key[];
+      if ('wholeTenant' in scope) {
+        result.events = under(this.events).length;
+        result.messages = under(this.messages).length;
+        result.deadLetters = under(this.deadLetters).length;
+        for (const db of [this.events, this.byTime, this.byMessage, this.messages, this.campaigns, this.hours, this.deadLetters] as Array<Database<any, Key>>) {
+          for (const key of under(db)) db.removeSync(key);
+        }
+        this.policies.removeSync(tenant);
+        this.jobs.removeSync(tenant);
+        this.fences.removeSync(tenant);
+        this.tombstones.putSync(tombstoneKey('tenant', tenant), Date.now());
+        return result;
+      }
+      const messages: string[] = [];
+      if ('message' in scope) messages.push(scope.message);
+      else for (const { key, value } of this.messages.getRange({ start: [tenant], end: [tenant, '\uffff'] } as never)) if ((value as MessageState).campaign === scope.campaign) messages.push(String((key as Key)[1]));
+      for (const message of messages) {
+        const keys = [...this.byMessage.getKeys({ start: [tenant, message], end: [tenant, message, Infinity] })] as Key[];
+        for (const key of keys) {
+          this.events.removeSync([tenant, String(key[3])]);
+          this.byTime.removeSync([tenant, key[2]!, String(key[3])]);
+          this.byMessage.removeSync(key);
+          result.events++;
+        }
+        if (this.messages.removeSync([tenant, message])) result.messages++;
+      }
+      const erased = new Set(messages);
+      for (const { key, value } of [...this.deadLetters.getRange({ start: [tenant], end: [tenant, '\uffff'] } as never)]) {
+        const ev = fromBinary(DeadLetterSchema, value as Buffer).event?.event;
+        if (ev && (erased.has(ev.message) || ('campaign' in scope && ev.campaign === scope.campaign))) {
+          this.deadLetters.removeSync(key as Key);
+          result.deadLetters++;
+        }
+      }
+      this.tombstones.putSync('message' in scope ? tombstoneKey('message', tenant, scope.message) : tombstoneKey('campaign', tenant, scope.campaign), Date.now());
+      return result;
+    });
+  }
+
+  async tombstonesAmong(keys: readonly string[]): Promise<Set<string>> {
+    return new Set(keys.filter((k) => this.tombstones.get(k) !== undefined));
   }
 
   async getReclassification(tenant: string): Promise<Reclassification | undefined> {

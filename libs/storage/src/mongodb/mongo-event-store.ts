@@ -28,7 +28,10 @@ import {
   type MessageRecord,
   type RecordDeliveriesResult,
   type RecordEventsResult,
+  type EraseResult,
+  type EraseScope,
   StaleHistoryError,
+  tombstoneKey,
 } from '../event-store.port';
 import { matchesFilter } from '../event-matching';
 import { SecondWriterError } from '../single-writer';
@@ -160,8 +163,9 @@ export class MongoEventStore implements EventStore {
   private journal!: Collection<JournalDoc>;
   private lease!: Collection<WriterLeaseDoc>;
   private fences!: Collection<{ _id: string; seq: number }>;
-  private deadLetters!: Collection<{ _id: string; tenant: string; bytes: Binary }>;
+  private deadLetters!: Collection<{ _id: string; tenant: string; campaign: string; message: string; bytes: Binary }>;
   private jobs!: Collection<{ _id: string; bytes: Binary }>;
+  private tombstones!: Collection<{ _id: string; atMs: number }>;
   private readonly leaseOwner = `${hostname()}/${process.pid}/${randomBytes(6).toString('hex')}`;
   private leaseTimer?: NodeJS.Timeout;
   /** Set when another writer took the lease over (this one stalled past its expiry): batches then fail. */
@@ -192,6 +196,7 @@ export class MongoEventStore implements EventStore {
     this.fences = this.db.collection('history_fences');
     this.deadLetters = this.db.collection('dead_letters');
     this.jobs = this.db.collection('reclassifications');
+    this.tombstones = this.db.collection('tombstones');
     await this.apiKeys.createIndex({ tenant: 1 }, { name: 'tenant' });
     await this.events.createIndex({ tenant: 1, atMs: -1, _id: -1 }, { name: 'tenant_time' });
     await this.events.createIndex({ tenant: 1, message: 1, atMs: 1 }, { name: 'tenant_message_time' });
@@ -526,7 +531,11 @@ export class MongoEventStore implements EventStore {
     // The event goes in as protobuf bytes: what a store refused as a document it can still keep so.
     await this.deadLetters.bulkWrite(
       letters.map((l) => ({
-        replaceOne: { filter: { _id: id(l.tenant, l.id) }, replacement: { _id: id(l.tenant, l.id), tenant: l.tenant, bytes: new Binary(toBinary(DeadLetterSchema, create(DeadLetterSchema, l))) }, upsert: true },
+        replaceOne: {
+          filter: { _id: id(l.tenant, l.id) },
+          replacement: { _id: id(l.tenant, l.id), tenant: l.tenant, campaign: l.event?.event?.campaign ?? '', message: l.event?.event?.message ?? '', bytes: new Binary(toBinary(DeadLetterSchema, create(DeadLetterSchema, l))) },
+          upsert: true,
+        },
       })),
       { ordered: false },
     );
@@ -547,6 +556,32 @@ export class MongoEventStore implements EventStore {
   async deleteDeadLetters(tenant: string, ids: readonly string[]): Promise<number> {
     if (ids.length === 0) return 0;
     return (await this.deadLetters.deleteMany({ _id: { $in: ids.map((i) => id(tenant, i)) } })).deletedCount;
+  }
+
+  async erase(scope: EraseScope): Promise<EraseResult> {
+    const { tenant } = scope;
+    const stamp = (key: string) => this.tombstones.updateOne({ _id: key }, { $set: { atMs: Date.now() } }, { upsert: true });
+    if ('wholeTenant' in scope) {
+      const events = (await this.events.deleteMany({ tenant })).deletedCount;
+      const messages = (await this.messages.deleteMany({ tenant })).deletedCount;
+      const deadLetters = (await this.deadLetters.deleteMany({ tenant })).deletedCount;
+      await this.campaigns.deleteMany({ tenant });
+      await this.hours.deleteMany({ tenant });
+      for (const c of [this.policies, this.jobs, this.fences] as unknown as Array<Collection<{ _id: string }>>) await c.deleteOne({ _id: tenant });
+      await stamp(tombstoneKey('tenant', tenant));
+      return { events, messages, deadLetters };
+    }
+    const filter = 'message' in scope ? { tenant, message: scope.message } : { tenant, campaign: scope.campaign };
+    const events = (await this.events.deleteMany(filter)).deletedCount;
+    const messages = (await this.messages.deleteMany(filter)).deletedCount;
+    const deadLetters = (await this.deadLetters.deleteMany(filter)).deletedCount;
+    await stamp('message' in scope ? tombstoneKey('message', tenant, scope.message) : tombstoneKey('campaign', tenant, scope.campaign));
+    return { events, messages, deadLetters };
+  }
+
+  async tombstonesAmong(keys: readonly string[]): Promise<Set<string>> {
+    if (keys.length === 0) return new Set();
+    return new Set((await this.tombstones.find({ _id: { $in: [...new Set(keys)] } }, { projection: { _id: 1 } }).toArray()).map((d) => d._id));
   }
 
   async getReclassification(tenant: string): Promise<Reclassification | undefined> {

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file winnow/stats/v1/stats_service.proto.
  */
 export const file_winnow_stats_v1_stats_service: GenFile = /*@__PURE__*/
-  fileDesc("CiN3aW5ub3cvc3RhdHMvdjEvc3RhdHNfc2VydmljZS5wcm90bxIPd2lubm93LnN0YXRzLnYxIm4KCERlbGl2ZXJ5Eg4KBnRlbmFudBgBIAEoCRIQCghjYW1wYWlnbhgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEiAKFGRlbGl2ZXJlZF9hdF91bml4X21zGAQgASgDQgIwARINCgVsaW5rcxgFIAEoBSJIChdSZWNvcmREZWxpdmVyaWVzUmVxdWVzdBItCgpkZWxpdmVyaWVzGAEgAygLMhkud2lubm93LnN0YXRzLnYxLkRlbGl2ZXJ5IkgKGFJlY29yZERlbGl2ZXJpZXNSZXNwb25zZRIUCghyZWNvcmRlZBgBIAEoA0ICMAESFgoKZHVwbGljYXRlcxgCIAEoA0ICMAEiSQoTUmVjb3JkRXZlbnRzUmVxdWVzdBIyCgZldmVudHMYASADKAsyIi53aW5ub3cudmVyZGljdC52MS5DbGFzc2lmaWVkRXZlbnQiVwoUUmVjb3JkRXZlbnRzUmVzcG9uc2USEgoGc3RvcmVkGAEgASgDQgIwARIWCgpkdXBsaWNhdGVzGAIgASgDQgIwARITCgdyZXZpc2VkGAMgASgDQgIwASJJChNJbmdlc3RFdmVudHNSZXF1ZXN0EjIKBmV2ZW50cxgBIAMoCzIiLndpbm5vdy52ZXJkaWN0LnYxLkNsYXNzaWZpZWRFdmVudCJyChRJbmdlc3RFdmVudHNSZXNwb25zZRISCgZzdG9yZWQYASABKANCAjABEhYKCmR1cGxpY2F0ZXMYAiABKANCAjABEhMKB3JldmlzZWQYAyABKANCAjABEhkKDWRlYWRfbGV0dGVyZWQYBCABKANCAjABIqsBCgpEZWFkTGV0dGVyEgoKAmlkGAEgASgJEg4KBnRlbmFudBgCIAEoCRIQCghldmVudF9pZBgDIAEoCRIPCgdmYWlsdXJlGAQgASgJEg4KBnJlYXNvbhgFIAEoCRIbCg9kZWFkX2F0X3VuaXhfbXMYBiABKANCAjABEjEKBWV2ZW50GAcgASgLMiIud2lubm93LnZlcmRpY3QudjEuQ2xhc3NpZmllZEV2ZW50Ik8KFkxpc3REZWFkTGV0dGVyc1JlcXVlc3QSDgoGdGVuYW50GAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJImUKF0xpc3REZWFkTGV0dGVyc1Jlc3BvbnNlEjEKDGRlYWRfbGV0dGVycxgBIAMoCzIbLndpbm5vdy5zdGF0cy52MS5EZWFkTGV0dGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI3ChhSZXBsYXlEZWFkTGV0dGVyc1JlcXVlc3QSDgoGdGVuYW50GAEgASgJEgsKA2lkcxgCIAMoCSJgChlSZXBsYXlEZWFkTGV0dGVyc1Jlc3BvbnNlEhQKCHJlcGxheWVkGAEgASgDQgIwARISCgZzdG9yZWQYAiABKANCAjABEhkKDWRlYWRfbGV0dGVyZWQYAyABKANCAjABIscCChBSZWNsYXNzaWZpY2F0aW9uEg4KBnRlbmFudBgBIAEoCRIXCg9ydWxlc2V0X3ZlcnNpb24YAiABKAkSNQoFc3RhdGUYAyABKA4yJi53aW5ub3cuc3RhdHMudjEuUmVjbGFzc2lmaWNhdGlvblN0YXRlEh8KE3Bvc2l0aW9uX2F0X3VuaXhfbXMYBCABKANCAjABEhkKEXBvc2l0aW9uX2V2ZW50X2lkGAUgASgJEhMKB3NjYW5uZWQYBiABKANCAjABEi4KB2NoYW5nZWQYByADKAsyHS53aW5ub3cuc3RhdHMudjEuU291cmNlQ2hhbmdlEh4KEnN0YXJ0ZWRfYXRfdW5peF9tcxgIIAEoA0ICMAESHwoTZmluaXNoZWRfYXRfdW5peF9tcxgJIAEoA0ICMAESEQoFdG90YWwYCiABKANCAjABInEKDFNvdXJjZUNoYW5nZRInCgRmcm9tGAEgASgOMhkud2lubm93LnZlcmRpY3QudjEuU291cmNlEiUKAnRvGAIgASgOMhkud2lubm93LnZlcmRpY3QudjEuU291cmNlEhEKBWNvdW50GAMgASgDQgIwASIuChxTdGFydFJlY2xhc3NpZmljYXRpb25SZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCSJPCh1TdGFydFJlY2xhc3NpZmljYXRpb25SZXNwb25zZRIuCgNqb2IYASABKAsyIS53aW5ub3cuc3RhdHMudjEuUmVjbGFzc2lmaWNhdGlvbiIsChpHZXRSZWNsYXNzaWZpY2F0aW9uUmVxdWVzdBIOCgZ0ZW5hbnQYASABKAkiTQobR2V0UmVjbGFzc2lmaWNhdGlvblJlc3BvbnNlEi4KA2pvYhgBIAEoCzIhLndpbm5vdy5zdGF0cy52MS5SZWNsYXNzaWZpY2F0aW9uIm0KF0dldENhbXBhaWduU3RhdHNSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCRIQCghjYW1wYWlnbhgCIAEoCRIwCgtwb2xpY3lfbW9kZRgDIAEoDjIbLndpbm5vdy5zdGF0cy52MS5Qb2xpY3lNb2RlIrABCgdGaWd1cmVzEhEKBW9wZW5zGAEgASgDQgIwARIYCgx1bmlxdWVfb3BlbnMYAiABKANCAjABEhIKBmNsaWNrcxgDIAEoA0ICMAESGQoNdW5pcXVlX2NsaWNrcxgEIAEoA0ICMAESEQoJb3Blbl9yYXRlGAUgASgBEhoKEmNsaWNrX3Rocm91Z2hfcmF0ZRgGIAEoARIaChJjbGlja190b19vcGVuX3JhdGUYByABKAEiZQoNU291cmNlRmlndXJlcxIpCgZzb3VyY2UYASABKA4yGS53aW5ub3cudmVyZGljdC52MS5Tb3VyY2USKQoHZmlndXJlcxgCIAEoCzIYLndpbm5vdy5zdGF0cy52MS5GaWd1cmVzIrkCCg1DYW1wYWlnblN0YXRzEg4KBnRlbmFudBgBIAEoCRIQCghjYW1wYWlnbhgCIAEoCRIVCglkZWxpdmVyZWQYAyABKANCAjABEioKCHJlcG9ydGVkGAQgASgLMhgud2lubm93LnN0YXRzLnYxLkZpZ3VyZXMSJwoFaHVtYW4YBSABKAsyGC53aW5ub3cuc3RhdHMudjEuRmlndXJlcxIlCgNhbGwYBiABKAsyGC53aW5ub3cuc3RhdHMudjEuRmlndXJlcxI7ChNhdXRvbWF0ZWRfYnlfc291cmNlGAcgAygLMh4ud2lubm93LnN0YXRzLnYxLlNvdXJjZUZpZ3VyZXMSNgoOYXBwbGllZF9wb2xpY3kYCCABKAsyHi53aW5ub3cuc3RhdHMudjEuQXBwbGllZFBvbGljeSJJChhHZXRDYW1wYWlnblN0YXRzUmVzcG9uc2USLQoFc3RhdHMYASABKAsyHi53aW5ub3cuc3RhdHMudjEuQ2FtcGFpZ25TdGF0cyKzAQoNQXBwbGllZFBvbGljeRIpCgRtb2RlGAEgASgOMhsud2lubm93LnN0YXRzLnYxLlBvbGljeU1vZGUSOgoXc3VwcHJlc3NlZF9vcGVuX3NvdXJjZXMYAiADKA4yGS53aW5ub3cudmVyZGljdC52MS5Tb3VyY2USOwoYc3VwcHJlc3NlZF9jbGlja19zb3VyY2VzGAMgAygOMhkud2lubm93LnZlcmRpY3QudjEuU291cmNlIjwKGUdldE1lc3NhZ2VUaW1lbGluZVJlcXVlc3QSDgoGdGVuYW50GAEgASgJEg8KB21lc3NhZ2UYAiABKAkimgEKD01lc3NhZ2VUaW1lbGluZRIOCgZ0ZW5hbnQYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIQCghjYW1wYWlnbhgDIAEoCRIgChRkZWxpdmVyZWRfYXRfdW5peF9tcxgEIAEoA0ICMAESMgoGZXZlbnRzGAUgAygLMiIud2lubm93LnZlcmRpY3QudjEuQ2xhc3NpZmllZEV2ZW50IlAKGkdldE1lc3NhZ2VUaW1lbGluZVJlc3BvbnNlEjIKCHRpbWVsaW5lGAEgASgLMiAud2lubm93LnN0YXRzLnYxLk1lc3NhZ2VUaW1lbGluZSLvAQoLRXZlbnRGaWx0ZXISDgoGdGVuYW50GAEgASgJEhAKCGNhbXBhaWduGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSJwoFYWN0b3IYBCABKA4yGC53aW5ub3cudmVyZGljdC52MS5BY3RvchIpCgZzb3VyY2UYBSABKA4yGS53aW5ub3cudmVyZGljdC52MS5Tb3VyY2USJwoEa2luZBgGIAEoDjIZLndpbm5vdy5lZGdlLnYxLkV2ZW50S2luZBIYCgxmcm9tX3VuaXhfbXMYByABKANCAjABEhYKCnRvX3VuaXhfbXMYCCABKANCAjABImgKEUxpc3RFdmVudHNSZXF1ZXN0EiwKBmZpbHRlchgBIAEoCzIcLndpbm5vdy5zdGF0cy52MS5FdmVudEZpbHRlchIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJhChJMaXN0RXZlbnRzUmVzcG9uc2USMgoGZXZlbnRzGAEgAygLMiIud2lubm93LnZlcmRpY3QudjEuQ2xhc3NpZmllZEV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLPAQoUR2V0VGltZVNlcmllc1JlcXVlc3QSDgoGdGVuYW50GAEgASgJEhAKCGNhbXBhaWduGAIgASgJEjEKC2dyYW51bGFyaXR5GAMgASgOMhwud2lubm93LnN0YXRzLnYxLkdyYW51bGFyaXR5EhgKDGZyb21fdW5peF9tcxgEIAEoA0ICMAESFgoKdG9fdW5peF9tcxgFIAEoA0ICMAESMAoLcG9saWN5X21vZGUYBiABKA4yGy53aW5ub3cuc3RhdHMudjEuUG9saWN5TW9kZSKVAQoPVGltZVNlcmllc1BvaW50EiAKFGJ1Y2tldF9zdGFydF91bml4X21zGAEgASgDQgIwARIRCgVvcGVucxgCIAEoA0ICMAESEgoGY2xpY2tzGAMgASgDQgIwARIbCg9hdXRvbWF0ZWRfb3BlbnMYBCABKANCAjABEhwKEGF1dG9tYXRlZF9jbGlja3MYBSABKANCAjABInEKClRpbWVTZXJpZXMSMQoLZ3JhbnVsYXJpdHkYASABKA4yHC53aW5ub3cuc3RhdHMudjEuR3JhbnVsYXJpdHkSMAoGcG9pbnRzGAIgAygLMiAud2lubm93LnN0YXRzLnYxLlRpbWVTZXJpZXNQb2ludCJEChVHZXRUaW1lU2VyaWVzUmVzcG9uc2USKwoGc2VyaWVzGAEgASgLMhsud2lubm93LnN0YXRzLnYxLlRpbWVTZXJpZXMqhAEKFVJlY2xhc3NpZmljYXRpb25TdGF0ZRImCiJSRUNMQVNTSUZJQ0FUSU9OX1NUQVRFX1VOU1BFQ0lGSUVEEAASIgoeUkVDTEFTU0lGSUNBVElPTl9TVEFURV9SVU5OSU5HEAESHwobUkVDTEFTU0lGSUNBVElPTl9TVEFURV9ET05FEAIqbwoKUG9saWN5TW9kZRIbChdQT0xJQ1lfTU9ERV9VTlNQRUNJRklFRBAAEiEKHVBPTElDWV9NT0RFX0lOQ0xVREVfQVVUT01BVEVEEAESIQodUE9MSUNZX01PREVfRVhDTFVERV9BVVRPTUFURUQQAipVCgtHcmFudWxhcml0eRIbChdHUkFOVUxBUklUWV9VTlNQRUNJRklFRBAAEhQKEEdSQU5VTEFSSVRZX0hPVVIQARITCg9HUkFOVUxBUklUWV9EQVkQAjL8CAoMU3RhdHNTZXJ2aWNlEmcKEFJlY29yZERlbGl2ZXJpZXMSKC53aW5ub3cuc3RhdHMudjEuUmVjb3JkRGVsaXZlcmllc1JlcXVlc3QaKS53aW5ub3cuc3RhdHMudjEuUmVjb3JkRGVsaXZlcmllc1Jlc3BvbnNlElsKDFJlY29yZEV2ZW50cxIkLndpbm5vdy5zdGF0cy52MS5SZWNvcmRFdmVudHNSZXF1ZXN0GiUud2lubm93LnN0YXRzLnYxLlJlY29yZEV2ZW50c1Jlc3BvbnNlElsKDEluZ2VzdEV2ZW50cxIkLndpbm5vdy5zdGF0cy52MS5Jbmdlc3RFdmVudHNSZXF1ZXN0GiUud2lubm93LnN0YXRzLnYxLkluZ2VzdEV2ZW50c1Jlc3BvbnNlEmQKD0xpc3REZWFkTGV0dGVycxInLndpbm5vdy5zdGF0cy52MS5MaXN0RGVhZExldHRlcnNSZXF1ZXN0Gigud2lubm93LnN0YXRzLnYxLkxpc3REZWFkTGV0dGVyc1Jlc3BvbnNlEmoKEVJlcGxheURlYWRMZXR0ZXJzEikud2lubm93LnN0YXRzLnYxLlJlcGxheURlYWRMZXR0ZXJzUmVxdWVzdBoqLndpbm5vdy5zdGF0cy52MS5SZXBsYXlEZWFkTGV0dGVyc1Jlc3BvbnNlEnYKFVN0YXJ0UmVjbGFzc2lmaWNhdGlvbhItLndpbm5vdy5zdGF0cy52MS5TdGFydFJlY2xhc3NpZmljYXRpb25SZXF1ZXN0Gi4ud2lubm93LnN0YXRzLnYxLlN0YXJ0UmVjbGFzc2lmaWNhdGlvblJlc3BvbnNlEnAKE0dldFJlY2xhc3NpZmljYXRpb24SKy53aW5ub3cuc3RhdHMudjEuR2V0UmVjbGFzc2lmaWNhdGlvblJlcXVlc3QaLC53aW5ub3cuc3RhdHMudjEuR2V0UmVjbGFzc2lmaWNhdGlvblJlc3BvbnNlEmcKEEdldENhbXBhaWduU3RhdHMSKC53aW5ub3cuc3RhdHMudjEuR2V0Q2FtcGFpZ25TdGF0c1JlcXVlc3QaKS53aW5ub3cuc3RhdHMudjEuR2V0Q2FtcGFpZ25TdGF0c1Jlc3BvbnNlEm0KEkdldE1lc3NhZ2VUaW1lbGluZRIqLndpbm5vdy5zdGF0cy52MS5HZXRNZXNzYWdlVGltZWxpbmVSZXF1ZXN0Gisud2lubm93LnN0YXRzLnYxLkdldE1lc3NhZ2VUaW1lbGluZVJlc3BvbnNlElUKCkxpc3RFdmVudHMSIi53aW5ub3cuc3RhdHMudjEuTGlzdEV2ZW50c1JlcXVlc3QaIy53aW5ub3cuc3RhdHMudjEuTGlzdEV2ZW50c1Jlc3BvbnNlEl4KDUdldFRpbWVTZXJpZXMSJS53aW5ub3cuc3RhdHMudjEuR2V0VGltZVNlcmllc1JlcXVlc3QaJi53aW5ub3cuc3RhdHMudjEuR2V0VGltZVNlcmllc1Jlc3BvbnNlYgZwcm90bzM", [file_winnow_edge_v1_edge, file_winnow_verdict_v1_verdict]);
+  fileDesc("CiN3aW5ub3cvc3RhdHMvdjEvc3RhdHNfc2VydmljZS5wcm90bxIPd2lubm93LnN0YXRzLnYxIm4KCERlbGl2ZXJ5Eg4KBnRlbmFudBgBIAEoCRIQCghjYW1wYWlnbhgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEiAKFGRlbGl2ZXJlZF9hdF91bml4X21zGAQgASgDQgIwARINCgVsaW5rcxgFIAEoBSJIChdSZWNvcmREZWxpdmVyaWVzUmVxdWVzdBItCgpkZWxpdmVyaWVzGAEgAygLMhkud2lubm93LnN0YXRzLnYxLkRlbGl2ZXJ5IkgKGFJlY29yZERlbGl2ZXJpZXNSZXNwb25zZRIUCghyZWNvcmRlZBgBIAEoA0ICMAESFgoKZHVwbGljYXRlcxgCIAEoA0ICMAEiSQoTUmVjb3JkRXZlbnRzUmVxdWVzdBIyCgZldmVudHMYASADKAsyIi53aW5ub3cudmVyZGljdC52MS5DbGFzc2lmaWVkRXZlbnQiVwoUUmVjb3JkRXZlbnRzUmVzcG9uc2USEgoGc3RvcmVkGAEgASgDQgIwARIWCgpkdXBsaWNhdGVzGAIgASgDQgIwARITCgdyZXZpc2VkGAMgASgDQgIwASJJChNJbmdlc3RFdmVudHNSZXF1ZXN0EjIKBmV2ZW50cxgBIAMoCzIiLndpbm5vdy52ZXJkaWN0LnYxLkNsYXNzaWZpZWRFdmVudCJyChRJbmdlc3RFdmVudHNSZXNwb25zZRISCgZzdG9yZWQYASABKANCAjABEhYKCmR1cGxpY2F0ZXMYAiABKANCAjABEhMKB3JldmlzZWQYAyABKANCAjABEhkKDWRlYWRfbGV0dGVyZWQYBCABKANCAjABIqsBCgpEZWFkTGV0dGVyEgoKAmlkGAEgASgJEg4KBnRlbmFudBgCIAEoCRIQCghldmVudF9pZBgDIAEoCRIPCgdmYWlsdXJlGAQgASgJEg4KBnJlYXNvbhgFIAEoCRIbCg9kZWFkX2F0X3VuaXhfbXMYBiABKANCAjABEjEKBWV2ZW50GAcgASgLMiIud2lubm93LnZlcmRpY3QudjEuQ2xhc3NpZmllZEV2ZW50Ik8KFkxpc3REZWFkTGV0dGVyc1JlcXVlc3QSDgoGdGVuYW50GAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJImUKF0xpc3REZWFkTGV0dGVyc1Jlc3BvbnNlEjEKDGRlYWRfbGV0dGVycxgBIAMoCzIbLndpbm5vdy5zdGF0cy52MS5EZWFkTGV0dGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI3ChhSZXBsYXlEZWFkTGV0dGVyc1JlcXVlc3QSDgoGdGVuYW50GAEgASgJEgsKA2lkcxgCIAMoCSJgChlSZXBsYXlEZWFkTGV0dGVyc1Jlc3BvbnNlEhQKCHJlcGxheWVkGAEgASgDQgIwARISCgZzdG9yZWQYAiABKANCAjABEhkKDWRlYWRfbGV0dGVyZWQYAyABKANCAjABIscCChBSZWNsYXNzaWZpY2F0aW9uEg4KBnRlbmFudBgBIAEoCRIXCg9ydWxlc2V0X3ZlcnNpb24YAiABKAkSNQoFc3RhdGUYAyABKA4yJi53aW5ub3cuc3RhdHMudjEuUmVjbGFzc2lmaWNhdGlvblN0YXRlEh8KE3Bvc2l0aW9uX2F0X3VuaXhfbXMYBCABKANCAjABEhkKEXBvc2l0aW9uX2V2ZW50X2lkGAUgASgJEhMKB3NjYW5uZWQYBiABKANCAjABEi4KB2NoYW5nZWQYByADKAsyHS53aW5ub3cuc3RhdHMudjEuU291cmNlQ2hhbmdlEh4KEnN0YXJ0ZWRfYXRfdW5peF9tcxgIIAEoA0ICMAESHwoTZmluaXNoZWRfYXRfdW5peF9tcxgJIAEoA0ICMAESEQoFdG90YWwYCiABKANCAjABInEKDFNvdXJjZUNoYW5nZRInCgRmcm9tGAEgASgOMhkud2lubm93LnZlcmRpY3QudjEuU291cmNlEiUKAnRvGAIgASgOMhkud2lubm93LnZlcmRpY3QudjEuU291cmNlEhEKBWNvdW50GAMgASgDQgIwASIuChxTdGFydFJlY2xhc3NpZmljYXRpb25SZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCSJPCh1TdGFydFJlY2xhc3NpZmljYXRpb25SZXNwb25zZRIuCgNqb2IYASABKAsyIS53aW5ub3cuc3RhdHMudjEuUmVjbGFzc2lmaWNhdGlvbiIsChpHZXRSZWNsYXNzaWZpY2F0aW9uUmVxdWVzdBIOCgZ0ZW5hbnQYASABKAkiTQobR2V0UmVjbGFzc2lmaWNhdGlvblJlc3BvbnNlEi4KA2pvYhgBIAEoCzIhLndpbm5vdy5zdGF0cy52MS5SZWNsYXNzaWZpY2F0aW9uIlcKDEVyYXNlUmVxdWVzdBIOCgZ0ZW5hbnQYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIQCghjYW1wYWlnbhgDIAEoCRIUCgx3aG9sZV90ZW5hbnQYBCABKAgiUwoNRXJhc2VSZXNwb25zZRISCgZldmVudHMYASABKANCAjABEhQKCG1lc3NhZ2VzGAIgASgDQgIwARIYCgxkZWFkX2xldHRlcnMYAyABKANCAjABIm0KF0dldENhbXBhaWduU3RhdHNSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCRIQCghjYW1wYWlnbhgCIAEoCRIwCgtwb2xpY3lfbW9kZRgDIAEoDjIbLndpbm5vdy5zdGF0cy52MS5Qb2xpY3lNb2RlIrABCgdGaWd1cmVzEhEKBW9wZW5zGAEgASgDQgIwARIYCgx1bmlxdWVfb3BlbnMYAiABKANCAjABEhIKBmNsaWNrcxgDIAEoA0ICMAESGQoNdW5pcXVlX2NsaWNrcxgEIAEoA0ICMAESEQoJb3Blbl9yYXRlGAUgASgBEhoKEmNsaWNrX3Rocm91Z2hfcmF0ZRgGIAEoARIaChJjbGlja190b19vcGVuX3JhdGUYByABKAEiZQoNU291cmNlRmlndXJlcxIpCgZzb3VyY2UYASABKA4yGS53aW5ub3cudmVyZGljdC52MS5Tb3VyY2USKQoHZmlndXJlcxgCIAEoCzIYLndpbm5vdy5zdGF0cy52MS5GaWd1cmVzIrkCCg1DYW1wYWlnblN0YXRzEg4KBnRlbmFudBgBIAEoCRIQCghjYW1wYWlnbhgCIAEoCRIVCglkZWxpdmVyZWQYAyABKANCAjABEioKCHJlcG9ydGVkGAQgASgLMhgud2lubm93LnN0YXRzLnYxLkZpZ3VyZXMSJwoFaHVtYW4YBSABKAsyGC53aW5ub3cuc3RhdHMudjEuRmlndXJlcxIlCgNhbGwYBiABKAsyGC53aW5ub3cuc3RhdHMudjEuRmlndXJlcxI7ChNhdXRvbWF0ZWRfYnlfc291cmNlGAcgAygLMh4ud2lubm93LnN0YXRzLnYxLlNvdXJjZUZpZ3VyZXMSNgoOYXBwbGllZF9wb2xpY3kYCCABKAsyHi53aW5ub3cuc3RhdHMudjEuQXBwbGllZFBvbGljeSJJChhHZXRDYW1wYWlnblN0YXRzUmVzcG9uc2USLQoFc3RhdHMYASABKAsyHi53aW5ub3cuc3RhdHMudjEuQ2FtcGFpZ25TdGF0cyKzAQoNQXBwbGllZFBvbGljeRIpCgRtb2RlGAEgASgOMhsud2lubm93LnN0YXRzLnYxLlBvbGljeU1vZGUSOgoXc3VwcHJlc3NlZF9vcGVuX3NvdXJjZXMYAiADKA4yGS53aW5ub3cudmVyZGljdC52MS5Tb3VyY2USOwoYc3VwcHJlc3NlZF9jbGlja19zb3VyY2VzGAMgAygOMhkud2lubm93LnZlcmRpY3QudjEuU291cmNlIjwKGUdldE1lc3NhZ2VUaW1lbGluZVJlcXVlc3QSDgoGdGVuYW50GAEgASgJEg8KB21lc3NhZ2UYAiABKAkimgEKD01lc3NhZ2VUaW1lbGluZRIOCgZ0ZW5hbnQYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIQCghjYW1wYWlnbhgDIAEoCRIgChRkZWxpdmVyZWRfYXRfdW5peF9tcxgEIAEoA0ICMAESMgoGZXZlbnRzGAUgAygLMiIud2lubm93LnZlcmRpY3QudjEuQ2xhc3NpZmllZEV2ZW50IlAKGkdldE1lc3NhZ2VUaW1lbGluZVJlc3BvbnNlEjIKCHRpbWVsaW5lGAEgASgLMiAud2lubm93LnN0YXRzLnYxLk1lc3NhZ2VUaW1lbGluZSLvAQoLRXZlbnRGaWx0ZXISDgoGdGVuYW50GAEgASgJEhAKCGNhbXBhaWduGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSJwoFYWN0b3IYBCABKA4yGC53aW5ub3cudmVyZGljdC52MS5BY3RvchIpCgZzb3VyY2UYBSABKA4yGS53aW5ub3cudmVyZGljdC52MS5Tb3VyY2USJwoEa2luZBgGIAEoDjIZLndpbm5vdy5lZGdlLnYxLkV2ZW50S2luZBIYCgxmcm9tX3VuaXhfbXMYByABKANCAjABEhYKCnRvX3VuaXhfbXMYCCABKANCAjABImgKEUxpc3RFdmVudHNSZXF1ZXN0EiwKBmZpbHRlchgBIAEoCzIcLndpbm5vdy5zdGF0cy52MS5FdmVudEZpbHRlchIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJhChJMaXN0RXZlbnRzUmVzcG9uc2USMgoGZXZlbnRzGAEgAygLMiIud2lubm93LnZlcmRpY3QudjEuQ2xhc3NpZmllZEV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLPAQoUR2V0VGltZVNlcmllc1JlcXVlc3QSDgoGdGVuYW50GAEgASgJEhAKCGNhbXBhaWduGAIgASgJEjEKC2dyYW51bGFyaXR5GAMgASgOMhwud2lubm93LnN0YXRzLnYxLkdyYW51bGFyaXR5EhgKDGZyb21fdW5peF9tcxgEIAEoA0ICMAESFgoKdG9fdW5peF9tcxgFIAEoA0ICMAESMAoLcG9saWN5X21vZGUYBiABKA4yGy53aW5ub3cuc3RhdHMudjEuUG9saWN5TW9kZSKVAQoPVGltZVNlcmllc1BvaW50EiAKFGJ1Y2tldF9zdGFydF91bml4X21zGAEgASgDQgIwARIRCgVvcGVucxgCIAEoA0ICMAESEgoGY2xpY2tzGAMgASgDQgIwARIbCg9hdXRvbWF0ZWRfb3BlbnMYBCABKANCAjABEhwKEGF1dG9tYXRlZF9jbGlja3MYBSABKANCAjABInEKClRpbWVTZXJpZXMSMQoLZ3JhbnVsYXJpdHkYASABKA4yHC53aW5ub3cuc3RhdHMudjEuR3JhbnVsYXJpdHkSMAoGcG9pbnRzGAIgAygLMiAud2lubm93LnN0YXRzLnYxLlRpbWVTZXJpZXNQb2ludCJEChVHZXRUaW1lU2VyaWVzUmVzcG9uc2USKwoGc2VyaWVzGAEgASgLMhsud2lubm93LnN0YXRzLnYxLlRpbWVTZXJpZXMqhAEKFVJlY2xhc3NpZmljYXRpb25TdGF0ZRImCiJSRUNMQVNTSUZJQ0FUSU9OX1NUQVRFX1VOU1BFQ0lGSUVEEAASIgoeUkVDTEFTU0lGSUNBVElPTl9TVEFURV9SVU5OSU5HEAESHwobUkVDTEFTU0lGSUNBVElPTl9TVEFURV9ET05FEAIqbwoKUG9saWN5TW9kZRIbChdQT0xJQ1lfTU9ERV9VTlNQRUNJRklFRBAAEiEKHVBPTElDWV9NT0RFX0lOQ0xVREVfQVVUT01BVEVEEAESIQodUE9MSUNZX01PREVfRVhDTFVERV9BVVRPTUFURUQQAipVCgtHcmFudWxhcml0eRIbChdHUkFOVUxBUklUWV9VTlNQRUNJRklFRBAAEhQKEEdSQU5VTEFSSVRZX0hPVVIQARITCg9HUkFOVUxBUklUWV9EQVkQAjLECQoMU3RhdHNTZXJ2aWNlEmcKEFJlY29yZERlbGl2ZXJpZXMSKC53aW5ub3cuc3RhdHMudjEuUmVjb3JkRGVsaXZlcmllc1JlcXVlc3QaKS53aW5ub3cuc3RhdHMudjEuUmVjb3JkRGVsaXZlcmllc1Jlc3BvbnNlElsKDFJlY29yZEV2ZW50cxIkLndpbm5vdy5zdGF0cy52MS5SZWNvcmRFdmVudHNSZXF1ZXN0GiUud2lubm93LnN0YXRzLnYxLlJlY29yZEV2ZW50c1Jlc3BvbnNlElsKDEluZ2VzdEV2ZW50cxIkLndpbm5vdy5zdGF0cy52MS5Jbmdlc3RFdmVudHNSZXF1ZXN0GiUud2lubm93LnN0YXRzLnYxLkluZ2VzdEV2ZW50c1Jlc3BvbnNlEmQKD0xpc3REZWFkTGV0dGVycxInLndpbm5vdy5zdGF0cy52MS5MaXN0RGVhZExldHRlcnNSZXF1ZXN0Gigud2lubm93LnN0YXRzLnYxLkxpc3REZWFkTGV0dGVyc1Jlc3BvbnNlEmoKEVJlcGxheURlYWRMZXR0ZXJzEikud2lubm93LnN0YXRzLnYxLlJlcGxheURlYWRMZXR0ZXJzUmVxdWVzdBoqLndpbm5vdy5zdGF0cy52MS5SZXBsYXlEZWFkTGV0dGVyc1Jlc3BvbnNlEnYKFVN0YXJ0UmVjbGFzc2lmaWNhdGlvbhItLndpbm5vdy5zdGF0cy52MS5TdGFydFJlY2xhc3NpZmljYXRpb25SZXF1ZXN0Gi4ud2lubm93LnN0YXRzLnYxLlN0YXJ0UmVjbGFzc2lmaWNhdGlvblJlc3BvbnNlEnAKE0dldFJlY2xhc3NpZmljYXRpb24SKy53aW5ub3cuc3RhdHMudjEuR2V0UmVjbGFzc2lmaWNhdGlvblJlcXVlc3QaLC53aW5ub3cuc3RhdHMudjEuR2V0UmVjbGFzc2lmaWNhdGlvblJlc3BvbnNlEkYKBUVyYXNlEh0ud2lubm93LnN0YXRzLnYxLkVyYXNlUmVxdWVzdBoeLndpbm5vdy5zdGF0cy52MS5FcmFzZVJlc3BvbnNlEmcKEEdldENhbXBhaWduU3RhdHMSKC53aW5ub3cuc3RhdHMudjEuR2V0Q2FtcGFpZ25TdGF0c1JlcXVlc3QaKS53aW5ub3cuc3RhdHMudjEuR2V0Q2FtcGFpZ25TdGF0c1Jlc3BvbnNlEm0KEkdldE1lc3NhZ2VUaW1lbGluZRIqLndpbm5vdy5zdGF0cy52MS5HZXRNZXNzYWdlVGltZWxpbmVSZXF1ZXN0Gisud2lubm93LnN0YXRzLnYxLkdldE1lc3NhZ2VUaW1lbGluZVJlc3BvbnNlElUKCkxpc3RFdmVudHMSIi53aW5ub3cuc3RhdHMudjEuTGlzdEV2ZW50c1JlcXVlc3QaIy53aW5ub3cuc3RhdHMudjEuTGlzdEV2ZW50c1Jlc3BvbnNlEl4KDUdldFRpbWVTZXJpZXMSJS53aW5ub3cuc3RhdHMudjEuR2V0VGltZVNlcmllc1JlcXVlc3QaJi53aW5ub3cuc3RhdHMudjEuR2V0VGltZVNlcmllc1Jlc3BvbnNlYgZwcm90bzM", [file_winnow_edge_v1_edge, file_winnow_verdict_v1_verdict]);
 
 /**
  * @generated from message winnow.stats.v1.Delivery
@@ -514,6 +514,67 @@ export const GetReclassificationResponseSchema: GenMessage<GetReclassificationRe
   messageDesc(file_winnow_stats_v1_stats_service, 17);
 
 /**
+ * @generated from message winnow.stats.v1.EraseRequest
+ */
+export type EraseRequest = Message<"winnow.stats.v1.EraseRequest"> & {
+  /**
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * Exactly one of message, campaign, whole_tenant.
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+
+  /**
+   * @generated from field: string campaign = 3;
+   */
+  campaign: string;
+
+  /**
+   * @generated from field: bool whole_tenant = 4;
+   */
+  wholeTenant: boolean;
+};
+
+/**
+ * Describes the message winnow.stats.v1.EraseRequest.
+ * Use `create(EraseRequestSchema)` to create a new message.
+ */
+export const EraseRequestSchema: GenMessage<EraseRequest> = /*@__PURE__*/
+  messageDesc(file_winnow_stats_v1_stats_service, 18);
+
+/**
+ * @generated from message winnow.stats.v1.EraseResponse
+ */
+export type EraseResponse = Message<"winnow.stats.v1.EraseResponse"> & {
+  /**
+   * @generated from field: int64 events = 1 [jstype = JS_STRING];
+   */
+  events: string;
+
+  /**
+   * @generated from field: int64 messages = 2 [jstype = JS_STRING];
+   */
+  messages: string;
+
+  /**
+   * @generated from field: int64 dead_letters = 3 [jstype = JS_STRING];
+   */
+  deadLetters: string;
+};
+
+/**
+ * Describes the message winnow.stats.v1.EraseResponse.
+ * Use `create(EraseResponseSchema)` to create a new message.
+ */
+export const EraseResponseSchema: GenMessage<EraseResponse> = /*@__PURE__*/
+  messageDesc(file_winnow_stats_v1_stats_service, 19);
+
+/**
  * @generated from message winnow.stats.v1.GetCampaignStatsRequest
  */
 export type GetCampaignStatsRequest = Message<"winnow.stats.v1.GetCampaignStatsRequest"> & {
@@ -538,7 +599,7 @@ export type GetCampaignStatsRequest = Message<"winnow.stats.v1.GetCampaignStatsR
  * Use `create(GetCampaignStatsRequestSchema)` to create a new message.
  */
 export const GetCampaignStatsRequestSchema: GenMessage<GetCampaignStatsRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 18);
+  messageDesc(file_winnow_stats_v1_stats_service, 20);
 
 /**
  * Opens and clicks, totals and unique messages, and the rates over delivered messages.
@@ -593,7 +654,7 @@ export type Figures = Message<"winnow.stats.v1.Figures"> & {
  * Use `create(FiguresSchema)` to create a new message.
  */
 export const FiguresSchema: GenMessage<Figures> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 19);
+  messageDesc(file_winnow_stats_v1_stats_service, 21);
 
 /**
  * @generated from message winnow.stats.v1.SourceFigures
@@ -615,7 +676,7 @@ export type SourceFigures = Message<"winnow.stats.v1.SourceFigures"> & {
  * Use `create(SourceFiguresSchema)` to create a new message.
  */
 export const SourceFiguresSchema: GenMessage<SourceFigures> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 20);
+  messageDesc(file_winnow_stats_v1_stats_service, 22);
 
 /**
  * @generated from message winnow.stats.v1.CampaignStats
@@ -677,7 +738,7 @@ export type CampaignStats = Message<"winnow.stats.v1.CampaignStats"> & {
  * Use `create(CampaignStatsSchema)` to create a new message.
  */
 export const CampaignStatsSchema: GenMessage<CampaignStats> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 21);
+  messageDesc(file_winnow_stats_v1_stats_service, 23);
 
 /**
  * @generated from message winnow.stats.v1.GetCampaignStatsResponse
@@ -694,7 +755,7 @@ export type GetCampaignStatsResponse = Message<"winnow.stats.v1.GetCampaignStats
  * Use `create(GetCampaignStatsResponseSchema)` to create a new message.
  */
 export const GetCampaignStatsResponseSchema: GenMessage<GetCampaignStatsResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 22);
+  messageDesc(file_winnow_stats_v1_stats_service, 24);
 
 /**
  * @generated from message winnow.stats.v1.AppliedPolicy
@@ -721,7 +782,7 @@ export type AppliedPolicy = Message<"winnow.stats.v1.AppliedPolicy"> & {
  * Use `create(AppliedPolicySchema)` to create a new message.
  */
 export const AppliedPolicySchema: GenMessage<AppliedPolicy> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 23);
+  messageDesc(file_winnow_stats_v1_stats_service, 25);
 
 /**
  * @generated from message winnow.stats.v1.GetMessageTimelineRequest
@@ -743,7 +804,7 @@ export type GetMessageTimelineRequest = Message<"winnow.stats.v1.GetMessageTimel
  * Use `create(GetMessageTimelineRequestSchema)` to create a new message.
  */
 export const GetMessageTimelineRequestSchema: GenMessage<GetMessageTimelineRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 24);
+  messageDesc(file_winnow_stats_v1_stats_service, 26);
 
 /**
  * @generated from message winnow.stats.v1.MessageTimeline
@@ -780,7 +841,7 @@ export type MessageTimeline = Message<"winnow.stats.v1.MessageTimeline"> & {
  * Use `create(MessageTimelineSchema)` to create a new message.
  */
 export const MessageTimelineSchema: GenMessage<MessageTimeline> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 25);
+  messageDesc(file_winnow_stats_v1_stats_service, 27);
 
 /**
  * @generated from message winnow.stats.v1.GetMessageTimelineResponse
@@ -797,7 +858,7 @@ export type GetMessageTimelineResponse = Message<"winnow.stats.v1.GetMessageTime
  * Use `create(GetMessageTimelineResponseSchema)` to create a new message.
  */
 export const GetMessageTimelineResponseSchema: GenMessage<GetMessageTimelineResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 26);
+  messageDesc(file_winnow_stats_v1_stats_service, 28);
 
 /**
  * @generated from message winnow.stats.v1.EventFilter
@@ -851,7 +912,7 @@ export type EventFilter = Message<"winnow.stats.v1.EventFilter"> & {
  * Use `create(EventFilterSchema)` to create a new message.
  */
 export const EventFilterSchema: GenMessage<EventFilter> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 27);
+  messageDesc(file_winnow_stats_v1_stats_service, 29);
 
 /**
  * @generated from message winnow.stats.v1.ListEventsRequest
@@ -878,7 +939,7 @@ export type ListEventsRequest = Message<"winnow.stats.v1.ListEventsRequest"> & {
  * Use `create(ListEventsRequestSchema)` to create a new message.
  */
 export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 28);
+  messageDesc(file_winnow_stats_v1_stats_service, 30);
 
 /**
  * @generated from message winnow.stats.v1.ListEventsResponse
@@ -900,7 +961,7 @@ export type ListEventsResponse = Message<"winnow.stats.v1.ListEventsResponse"> &
  * Use `create(ListEventsResponseSchema)` to create a new message.
  */
 export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 29);
+  messageDesc(file_winnow_stats_v1_stats_service, 31);
 
 /**
  * @generated from message winnow.stats.v1.GetTimeSeriesRequest
@@ -942,7 +1003,7 @@ export type GetTimeSeriesRequest = Message<"winnow.stats.v1.GetTimeSeriesRequest
  * Use `create(GetTimeSeriesRequestSchema)` to create a new message.
  */
 export const GetTimeSeriesRequestSchema: GenMessage<GetTimeSeriesRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 30);
+  messageDesc(file_winnow_stats_v1_stats_service, 32);
 
 /**
  * @generated from message winnow.stats.v1.TimeSeriesPoint
@@ -979,7 +1040,7 @@ export type TimeSeriesPoint = Message<"winnow.stats.v1.TimeSeriesPoint"> & {
  * Use `create(TimeSeriesPointSchema)` to create a new message.
  */
 export const TimeSeriesPointSchema: GenMessage<TimeSeriesPoint> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 31);
+  messageDesc(file_winnow_stats_v1_stats_service, 33);
 
 /**
  * @generated from message winnow.stats.v1.TimeSeries
@@ -1001,7 +1062,7 @@ export type TimeSeries = Message<"winnow.stats.v1.TimeSeries"> & {
  * Use `create(TimeSeriesSchema)` to create a new message.
  */
 export const TimeSeriesSchema: GenMessage<TimeSeries> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 32);
+  messageDesc(file_winnow_stats_v1_stats_service, 34);
 
 /**
  * @generated from message winnow.stats.v1.GetTimeSeriesResponse
@@ -1018,7 +1079,7 @@ export type GetTimeSeriesResponse = Message<"winnow.stats.v1.GetTimeSeriesRespon
  * Use `create(GetTimeSeriesResponseSchema)` to create a new message.
  */
 export const GetTimeSeriesResponseSchema: GenMessage<GetTimeSeriesResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 33);
+  messageDesc(file_winnow_stats_v1_stats_service, 35);
 
 /**
  * @generated from enum winnow.stats.v1.ReclassificationState
@@ -1186,6 +1247,17 @@ export const StatsService: GenService<{
     methodKind: "unary";
     input: typeof GetReclassificationRequestSchema;
     output: typeof GetReclassificationResponseSchema;
+  },
+  /**
+   * Erases every per-recipient record of one message, of a campaign, or of a whole tenant (service
+   * key only for a whole tenant), and leaves a tombstone so that its later events are not stored.
+   *
+   * @generated from rpc winnow.stats.v1.StatsService.Erase
+   */
+  erase: {
+    methodKind: "unary";
+    input: typeof EraseRequestSchema;
+    output: typeof EraseResponseSchema;
   },
   /**
    * A campaign's figures as reported under the suppression policy, with the split.

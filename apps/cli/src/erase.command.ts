@@ -1,0 +1,48 @@
+import { parseArgs } from 'node:util';
+import { EnvReader } from '@winnow/config';
+import { bearer, closeClient, createClient } from '@winnow/grpc';
+import { StatsService } from '@winnow/proto';
+import { localServiceKey } from './service-key';
+
+export const ERASE_USAGE = `usage: winnow erase --tenant T (--message M | --campaign C | --whole-tenant) [--json]
+
+Erases every per-recipient record of one message, of every message of a campaign, or of a whole
+tenant: raw events, per-message engagement, dead letters. A message's or campaign's counters stay, as
+anonymous aggregates; a whole tenant's go too. Later events of what was erased are not stored (a
+tombstone keeps a hash of the name, not the name). The call is audited. Cannot be undone.
+
+options:
+  --key KEY      a tenant API key (default: the service key from WINNOW_SERVICE_KEY or the file npm
+                 start wrote in WINNOW_DATA_DIR); a whole tenant needs the service key
+  --stats ADDR   stats gRPC address (default WINNOW_STATS_ADDR or 127.0.0.1:50062)
+`;
+
+export async function eraseCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { tenant: { type: 'string' }, message: { type: 'string' }, campaign: { type: 'string' }, 'whole-tenant': { type: 'boolean' }, json: { type: 'boolean' }, key: { type: 'string' }, stats: { type: 'string' }, help: { type: 'boolean' } },
+  });
+  const scopes = [values.message !== undefined, values.campaign !== undefined, values['whole-tenant'] === true].filter(Boolean).length;
+  if (values.help || !values.tenant || scopes !== 1) {
+    process.stdout.write(ERASE_USAGE);
+    if (!values.help) {
+      process.stderr.write(!values.tenant ? 'winnow erase: --tenant is required\n' : 'winnow erase: name exactly one of --message, --campaign, --whole-tenant\n');
+      process.exitCode = 2;
+    }
+    return;
+  }
+  const address = values.stats ?? new EnvReader(process.env).address('WINNOW_STATS_ADDR', '127.0.0.1:50062');
+  const key = values.key ?? localServiceKey(process.env['WINNOW_DATA_DIR'] ?? '.winnow-data', false);
+  const stats = createClient(StatsService, address, { defaultDeadlineMs: 120_000, metadata: bearer(key) });
+  try {
+    const r = await stats.erase({ tenant: values.tenant, message: values.message ?? '', campaign: values.campaign ?? '', wholeTenant: values['whole-tenant'] === true });
+    const what = values.message !== undefined ? 'message' : values.campaign !== undefined ? 'campaign' : 'tenant';
+    process.stdout.write(
+      values.json
+        ? `${JSON.stringify({ erased: what, events: Number(r.events), messages: Number(r.messages), deadLetters: Number(r.deadLetters) })}\n`
+        : `erased the ${what}: ${r.events} events, ${r.messages} message records, ${r.deadLetters} dead letters\n`,
+    );
+  } finally {
+    closeClient(stats);
+  }
+}
