@@ -16,7 +16,7 @@ async function openStore(config: StatsConfig): Promise<EventStore> {
   const store =
     config.store === 'mongodb'
       ? new MongoEventStore({ url: config.mongodbUrl!, retentionDays: config.eventRetentionDays })
-      : new LmdbEventStore(join(config.dataDir, 'store'));
+      : new LmdbEventStore(join(config.dataDir, 'store'), { retentionDays: config.eventRetentionDays });
   await store.init();
   if (config.demoTenant) await ensureDemoTenant(store);
   return store;

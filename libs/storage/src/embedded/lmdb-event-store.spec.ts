@@ -2,7 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eventStoreConformance } from '../conformance.suite';
+import { create } from '@bufbuild/protobuf';
+import { DeadLetterSchema } from '@winnow/proto';
+import { classified, eventStoreConformance } from '../conformance.suite';
 import { describe, expect, it } from 'vitest';
 import { LmdbEventStore } from './lmdb-event-store';
 
@@ -21,6 +23,31 @@ eventStoreConformance('embedded (LMDB)', async () => {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+});
+
+describe('embedded (LMDB) store: retention', () => {
+  it('sweeps raw events and dead letters past retention, and the records of messages left empty; counters stay', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'winnow-lmdb-retention-'));
+    const store = new LmdbEventStore(dir, { retentionDays: 30 });
+    try {
+      await store.init();
+      const now = Date.now();
+      const day = 86_400_000;
+      await store.recordEvents([classified('old1', { message: 'gone', at: now - 40 * day }), classified('old2', { message: 'kept', at: now - 40 * day }), classified('new', { message: 'kept', at: now - day })]);
+      await store.putDeadLetters([create(DeadLetterSchema, { id: 'a', tenant: 'acme', eventId: 'd', failure: 'invalid', reason: 'r', deadAtUnixMs: String(now - 31 * day) }), create(DeadLetterSchema, { id: 'b', tenant: 'acme', eventId: 'e', failure: 'invalid', reason: 'r', deadAtUnixMs: String(now) })]);
+      expect(await store.sweepExpired(now)).toBe(2);
+      expect(await store.messageEvents('acme', 'gone')).toEqual([]);
+      expect(await store.message('acme', 'gone')).toBeUndefined();
+      expect((await store.messageEvents('acme', 'kept')).map((e) => e.event!.id)).toEqual(['new']);
+      expect(await store.message('acme', 'kept')).toBeDefined();
+      expect((await store.listDeadLetters('acme', 10, '')).deadLetters.map((l) => l.id)).toEqual(['b']);
+      expect((await store.campaignCounters('acme', 'spring')).opens.reduce((a, b) => a + b, 0)).toBe(3);
+      expect(await store.sweepExpired(now)).toBe(0);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('embedded (LMDB) store: one writing process', () => {

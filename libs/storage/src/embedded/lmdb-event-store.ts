@@ -77,7 +77,14 @@ export class LmdbEventStore implements EventStore {
   /** One writing process at a time (its batches read counters before they write them). */
   private readonly writer: FolderWriterLock;
 
-  constructor(dir: string) {
+  private sweeper?: NodeJS.Timeout;
+
+  /**
+   * `retentionDays`: raw events, and per-message records with no event left, go this many days after
+   * they happened (swept hourly and at start); dead letters this many days after they were kept.
+   * 0 keeps them.
+   */
+  constructor(dir: string, private readonly opts: { retentionDays?: number } = {}) {
     mkdirSync(dir, { recursive: true });
     this.writer = new FolderWriterLock(dir);
     this.writer.acquire();
@@ -104,6 +111,53 @@ export class LmdbEventStore implements EventStore {
 
   async init(): Promise<void> {
     // The databases were opened in the constructor; LMDB needs no indexes or schema.
+    if ((this.opts.retentionDays ?? 0) > 0 && !this.sweeper) {
+      await this.sweepExpired();
+      this.sweeper = setInterval(() => void this.sweepExpired().catch(() => undefined), 3_600_000);
+      this.sweeper.unref();
+    }
+  }
+
+  /**
+   * Deletes raw events older than the retention period, the per-message records of messages left with
+   * no event, and dead letters kept longer than it; counters and hour buckets stay. Returns how many
+   * raw events went. One pass over the message index, in write transactions of at most 10,000 events.
+   */
+  async sweepExpired(now = Date.now()): Promise<number> {
+    const days = this.opts.retentionDays ?? 0;
+    if (days <= 0) return 0;
+    const cutoff = now - days * 86_400_000;
+    let removed = 0;
+    for (;;) {
+      const batch: Key[] = [];
+      for (const key of this.byMessage.getKeys() as Iterable<Key>) {
+        if (Number(key[2]) < cutoff) batch.push(key);
+        if (batch.length >= 10_000) break;
+      }
+      if (batch.length === 0) break;
+      await this.root.transaction(() => {
+        const touched = new Map<string, [string, string]>();
+        for (const key of batch) {
+          const [tenant, message, atMs, id] = [String(key[0]), String(key[1]), key[2]!, String(key[3])];
+          this.events.removeSync([tenant, id]);
+          this.byTime.removeSync([tenant, atMs, id]);
+          this.byMessage.removeSync(key);
+          touched.set(`${tenant}\u0000${message}`, [tenant, message]);
+        }
+        for (const [tenant, message] of touched.values()) {
+          const left = this.byMessage.getKeys({ start: [tenant, message], end: [tenant, message, Infinity], limit: 1 } as never);
+          if ([...(left as Iterable<Key>)].length === 0) this.messages.removeSync([tenant, message]);
+        }
+      });
+      removed += batch.length;
+      if (batch.length < 10_000) break;
+    }
+    const old: Key[] = [];
+    for (const { key, value } of this.deadLetters.getRange() as Iterable<{ key: Key; value: Buffer }>) {
+      if (Number(fromBinary(DeadLetterSchema, value).deadAtUnixMs) < cutoff) old.push(key);
+    }
+    if (old.length > 0) await this.root.transaction(() => old.forEach((k) => this.deadLetters.removeSync(k)));
+    return removed;
   }
 
   async ping(): Promise<void> {
@@ -111,6 +165,7 @@ export class LmdbEventStore implements EventStore {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.sweeper);
     await this.root.close();
     this.writer.release();
   }

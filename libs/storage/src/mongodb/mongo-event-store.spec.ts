@@ -1,7 +1,8 @@
+import { create } from '@bufbuild/protobuf';
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MongoClient } from 'mongodb';
-import { EventKind } from '@winnow/proto';
+import { DeadLetterSchema, EventKind } from '@winnow/proto';
 import { classified, eventStoreConformance } from '../conformance.suite';
 import { MongoEventStore } from './mongo-event-store';
 import { SecondWriterError } from '../single-writer';
@@ -129,6 +130,13 @@ if (!url) {
         await s.recordEvents([classified('old', { at: Date.now() - 40 * 86_400_000 }), classified('new', { at: Date.now() })]);
         expect(await s.sweepExpired()).toBe(1);
         expect((await s.messageEvents('acme', 'm1')).map((e) => e.event!.id)).toEqual(['new']);
+        expect((await s.campaignCounters('acme', 'spring')).opens[1]).toBe(2);
+        // Per-message records and dead letters go by sweep on every server, once untouched for the period.
+        await s.putDeadLetters([create(DeadLetterSchema, { id: 'd1', tenant: 'acme', eventId: 'x', failure: 'invalid', reason: 'r', deadAtUnixMs: String(Date.now()) })]);
+        expect(await s.message('acme', 'm1')).toBeDefined();
+        await s.sweepExpired(Date.now() + 31 * 86_400_000);
+        expect(await s.message('acme', 'm1')).toBeUndefined();
+        expect((await s.listDeadLetters('acme', 10, '')).deadLetters).toEqual([]);
         expect((await s.campaignCounters('acme', 'spring')).opens[1]).toBe(2);
       } finally {
         await s.close();

@@ -77,6 +77,7 @@ interface EventDoc {
 
 interface MessageDoc extends MessageState {
   _id: string;
+  lastAtMs?: number;
 }
 
 type Counts = Record<string, number>;
@@ -163,7 +164,7 @@ export class MongoEventStore implements EventStore {
   private journal!: Collection<JournalDoc>;
   private lease!: Collection<WriterLeaseDoc>;
   private fences!: Collection<{ _id: string; seq: number }>;
-  private deadLetters!: Collection<{ _id: string; tenant: string; campaign: string; message: string; bytes: Binary }>;
+  private deadLetters!: Collection<{ _id: string; tenant: string; campaign: string; message: string; deadAtMs: number; bytes: Binary }>;
   private jobs!: Collection<{ _id: string; bytes: Binary }>;
   private tombstones!: Collection<{ _id: string; atMs: number }>;
   private readonly leaseOwner = `${hostname()}/${process.pid}/${randomBytes(6).toString('hex')}`;
@@ -210,10 +211,11 @@ export class MongoEventStore implements EventStore {
         if (!(err instanceof MongoServerError) || (err.code !== 238 && !/not implemented/i.test(err.message))) throw err;
         await this.events.createIndex({ at: 1 }, { name: 'retention_sweep' });
         this.retentionMode = 'sweep';
-        await this.sweepExpired();
-        this.sweeper = setInterval(() => void this.sweepExpired().catch(() => undefined), 3_600_000);
-        this.sweeper.unref();
       }
+      // Per-message records and dead letters expire by sweep on every server (raw events too without TTL).
+      await this.sweepExpired();
+      this.sweeper ??= setInterval(() => void this.sweepExpired().catch(() => undefined), 3_600_000);
+      this.sweeper.unref();
     }
     await this.hours.createIndex({ tenant: 1, campaign: 1, hourStartMs: 1 }, { name: 'tenant_campaign_hour' });
     await this.domains.createIndex({ tenant: 1 }, { name: 'tenant' });
@@ -279,10 +281,18 @@ export class MongoEventStore implements EventStore {
     await this.client.close();
   }
 
-  /** Deletes raw events older than the retention period; counters are kept. Returns how many went. */
+  /**
+   * Deletes raw events older than the retention period (where no TTL index does), per-message records
+   * untouched for as long, and dead letters kept for as long; counters are kept. Returns how many raw
+   * events went.
+   */
   async sweepExpired(now = Date.now()): Promise<number> {
     if (this.opts.retentionDays <= 0) return 0;
-    const r = await this.events.deleteMany({ at: { $lt: new Date(now - this.opts.retentionDays * 86_400_000) } });
+    const cutoff = now - this.opts.retentionDays * 86_400_000;
+    await this.messages.deleteMany({ lastAtMs: { $lt: cutoff } });
+    await this.deadLetters.deleteMany({ deadAtMs: { $lt: cutoff } });
+    if (this.retentionMode === 'ttl') return 0;
+    const r = await this.events.deleteMany({ at: { $lt: new Date(cutoff) } });
     return r.deletedCount;
   }
 
@@ -335,7 +345,8 @@ export class MongoEventStore implements EventStore {
       };
       return { doc, replaced };
     });
-    const messages = [...plan.messages.values()].map((m): MessageDoc => ({ _id: id(m.tenant, m.message), ...m }));
+    // lastAtMs: when the record was last written, for retention.
+    const messages = [...plan.messages.values()].map((m): MessageDoc => ({ _id: id(m.tenant, m.message), ...m, lastAtMs: Date.now() }));
     const campaigns: CounterIncrement[] = [];
     for (const d of plan.campaigns.values()) {
       const inc: CounterIncrement['inc'] = [];
@@ -533,7 +544,7 @@ export class MongoEventStore implements EventStore {
       letters.map((l) => ({
         replaceOne: {
           filter: { _id: id(l.tenant, l.id) },
-          replacement: { _id: id(l.tenant, l.id), tenant: l.tenant, campaign: l.event?.event?.campaign ?? '', message: l.event?.event?.message ?? '', bytes: new Binary(toBinary(DeadLetterSchema, create(DeadLetterSchema, l))) },
+          replacement: { _id: id(l.tenant, l.id), tenant: l.tenant, campaign: l.event?.event?.campaign ?? '', message: l.event?.event?.message ?? '', deadAtMs: Number(l.deadAtUnixMs), bytes: new Binary(toBinary(DeadLetterSchema, create(DeadLetterSchema, l))) },
           upsert: true,
         },
       })),
