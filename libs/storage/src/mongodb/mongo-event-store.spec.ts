@@ -109,6 +109,34 @@ if (!url) {
       }
     }, 20_000);
 
+    it("leaves nothing of an erased message in any collection, read with the server's own queries", async () => {
+      const database = `winnow_test_${randomBytes(6).toString('hex')}`;
+      const s = new MongoEventStore({ url, database, retentionDays: 0 });
+      const c = new MongoClient(url);
+      try {
+        await s.init();
+        const victim = 'msg-7f3a9c-erase-me';
+        await s.recordEvents([classified('v1', { message: victim }), classified('v2', { message: victim, kind: EventKind.CLICK }), classified('k1', { message: 'other' })]);
+        await s.putDeadLetters([create(DeadLetterSchema, { id: 'd1', tenant: 'acme', eventId: 'v3', failure: 'invalid', reason: 'r', deadAtUnixMs: String(Date.now()), event: classified('v3', { message: victim }) })]);
+        const everything = async () => {
+          const out: string[] = [];
+          for (const { name } of await c.db(database).listCollections().toArray()) {
+            for (const d of await c.db(database).collection(name).find({}).toArray()) out.push(JSON.stringify(d, (_k, v: unknown) => (v && typeof v === 'object' && 'buffer' in (v as object) ? Buffer.from((v as { buffer: Uint8Array }).buffer).toString('latin1') : v)));
+          }
+          return out.join('\n');
+        };
+        expect(await everything()).toContain(victim);
+        await s.erase({ tenant: 'acme', message: victim });
+        const left = await everything();
+        expect(left).not.toContain(victim);
+        expect(left).toContain('other');
+      } finally {
+        await s.close();
+        await c.db(database).dropDatabase();
+        await c.close();
+      }
+    });
+
     it('creates its indexes, the retention TTL among them', async () => {
       const database = `winnow_test_${randomBytes(6).toString('hex')}`;
       const s = new MongoEventStore({ url, database, retentionDays: 30 });
