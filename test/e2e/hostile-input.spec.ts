@@ -107,12 +107,15 @@ describe('the collector against hostile and unusual input', () => {
     expect(options.status).toBe(204);
     expect(options.headers.allow).toBe('GET, HEAD, OPTIONS');
     expect((await hit(link, 'GET', { ...FIREFOX, 'sec-purpose': 'prefetch' })).status).toBe(302);
+    // Firefox's older prefetch header and the X-Purpose some proxies send: declared prefetches too.
+    expect((await hit(link, 'GET', { ...FIREFOX, 'x-moz': 'prefetch' })).status).toBe(302);
+    expect((await hit(pixelPath(keyring, msg('m2', methods)), 'GET', { ...FIREFOX, 'x-purpose': 'preview' })).status).toBe(200);
     expect((await hit(pixelPath(keyring, msg('m2', methods)), 'HEAD')).status).toBe(200);
     const timeline = await eventually(
       () => stats.getMessageTimeline({ tenant: DEMO_TENANT, message: 'm2' }),
-      (t) => t.timeline!.events.length === 4,
+      (t) => t.timeline!.events.length === 6,
     );
-    expect(timeline.timeline!.events.map((e) => e.event!.method).sort()).toEqual(['GET', 'HEAD', 'HEAD', 'OPTIONS']);
+    expect(timeline.timeline!.events.map((e) => e.event!.method).sort()).toEqual(['GET', 'GET', 'GET', 'HEAD', 'HEAD', 'OPTIONS']);
     const after = await all(methods);
     expect(after.clicks).toBe(before.clicks);
     expect(after.clicks).toBe('0');

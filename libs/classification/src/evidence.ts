@@ -8,7 +8,7 @@ import type { EventFeatures } from './decide';
 import { fromEdgeEvent, type TraceEvent } from './trace-event';
 
 /** The request headers the rules read; nothing else of a request is kept past the classifier. */
-export const RULE_HEADERS = ['user-agent', 'accept-language', 'sec-fetch-mode', 'sec-fetch-user', 'sec-purpose', 'purpose'] as const;
+export const RULE_HEADERS = ['user-agent', 'accept-language', 'sec-fetch-mode', 'sec-fetch-user', 'sec-purpose', 'purpose', 'x-purpose', 'x-moz'] as const;
 
 /** Turns a tenant's client address into a key for equality only. */
 export type AddressKeyer = (tenant: string, ip: string) => string;
