@@ -27,31 +27,23 @@ export function parseRoute(url: string): TrackingRoute | undefined {
 }
 
 /**
- * Request headers the classifier reads. Nothing else is kept (least data): no cookies, no
- * authorization, no forwarding chains, no `From` (an e-mail address by definition), and the
- * `Referer` only as its origin.
+ * Request headers the classifier reads. Nothing else reaches the spool (least data): no cookies,
+ * no authorization, no forwarding chains, no `From` (an e-mail address by definition), no client
+ * hints or Accept headers no rule reads, and the `Referer` only as its origin.
  */
 export const KEPT_HEADERS = [
+  // What the rules read (libs/classification RULE_HEADERS; docs/privacy.md).
   'user-agent',
-  'accept',
   'accept-language',
-  'accept-encoding',
-  'referer',
-  'via',
-  'dnt',
-  'purpose',
-  'sec-purpose',
-  'x-purpose',
-  'x-moz',
-  'sec-fetch-site',
   'sec-fetch-mode',
   'sec-fetch-user',
-  'sec-fetch-dest',
-  'sec-ch-ua',
-  'sec-ch-ua-mobile',
-  'sec-ch-ua-platform',
-  'upgrade-insecure-requests',
-  'cache-control',
+  // Declared prefetches, never counted.
+  'sec-purpose',
+  'purpose',
+  'x-purpose',
+  'x-moz',
+  // The origin only (see scanHeaders).
+  'referer',
 ] as const;
 const KEPT = new Set<string>(KEPT_HEADERS);
 
