@@ -129,11 +129,20 @@ export class Ingestor {
 
   /** Events of erased messages, campaigns or tenants are not stored again: counted, and acknowledged. */
   private async withoutErased(events: ClassifiedEvent[]): Promise<ClassifiedEvent[]> {
+    // A batch holds few tenants and campaigns and fewer messages than events: hash each name once.
+    const hashed = new Map<string, string>();
+    const key = (kind: 'tenant' | 'campaign' | 'message', tenant: string, name = '') => {
+      const k = `${kind}\u0000${tenant}\u0000${name}`;
+      let h = hashed.get(k);
+      if (h === undefined) hashed.set(k, (h = tombstoneKey(kind, tenant, name)));
+      return h;
+    };
     const keysOf = (e: ClassifiedEvent) => {
       const { tenant, campaign, message } = e.event!;
-      return [tombstoneKey('tenant', tenant), tombstoneKey('campaign', tenant, campaign), tombstoneKey('message', tenant, message)];
+      return [key('tenant', tenant), key('campaign', tenant, campaign), key('message', tenant, message)];
     };
-    const erased = await this.store.tombstonesAmong(events.flatMap(keysOf));
+    for (const e of events) keysOf(e);
+    const erased = await this.store.tombstonesAmong([...hashed.values()]);
     if (erased.size === 0) return events;
     const kept = events.filter((e) => !keysOf(e).some((k) => erased.has(k)));
     this.refused.inc(events.length - kept.length);
