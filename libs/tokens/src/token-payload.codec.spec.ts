@@ -35,4 +35,10 @@ describe('token payload codec', () => {
     expect(decodeTokenPayload(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]))).toBeUndefined();
     expect(decodeTokenPayload(Buffer.from([0x0b]))).toBeUndefined();
   });
+
+  it('refuses what fuzzing found it took and protobuf-es does not', () => {
+    // A known string field sent as fixed64; a field number past 2^29 - 1 (fuzz.spec.ts, seed 20261130).
+    expect(decodeTokenPayload(Uint8Array.from([9, 0, 0, 0, 0, 0, 0, 0, 0]))).toBeUndefined();
+    expect(decodeTokenPayload(Uint8Array.from([128, 128, 128, 128, 16, 0]))).toBeUndefined();
+  });
 });

@@ -29,7 +29,11 @@ export function decodeTokenPayload(buf: Uint8Array): TokenPayload | undefined {
     if (tag < 0) return undefined;
     const field = Math.floor(tag / 8);
     const wire = tag & 7;
-    if (field === 0) return undefined;
+    // Field numbers run from 1 to 2^29 - 1.
+    if (field === 0 || field > 536_870_911) return undefined;
+    // A known field with another wire type is not this message (protobuf-es refuses it too).
+    const expected = STRING_FIELDS.has(field) ? 2 : VARINT_FIELDS.has(field) ? 0 : -1;
+    if (expected !== -1 && wire !== expected) return undefined;
     if (wire === 2) {
       const len = varint(r);
       if (len < 0 || r.pos + len > end) return undefined;
@@ -58,6 +62,9 @@ export function decodeTokenPayload(buf: Uint8Array): TokenPayload | undefined {
   }
   return p;
 }
+
+const STRING_FIELDS = new Set([1, 2, 3, 7, 10]);
+const VARINT_FIELDS = new Set([4, 5, 6, 8, 9]);
 
 interface Reader {
   buf: Uint8Array;
