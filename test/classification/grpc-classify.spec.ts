@@ -1,35 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { create } from '@bufbuild/protobuf';
 import { ConsoleLogger } from '@nestjs/common';
 import { loadClassifierConfig } from '@winnow/config';
 import { bearer, closeClient, createClient, type ClientOf } from '@winnow/grpc';
-import { ClassifierService, EdgeEventSchema, EventKind, LinkRole, PathKind, Source } from '@winnow/proto';
-import { Classifier, parseTraceLine, verdictLine, type TraceEvent } from '@winnow/classification';
+import { ClassifierService, Source } from '@winnow/proto';
+import { Classifier, parseTraceLine, verdictLine } from '@winnow/classification';
 import { sourceName } from '@winnow/engagement';
 import { startClassifier } from '@winnow/classifier';
 import type { RunningService } from '@winnow/observability';
-
-const ROLE = { content: LinkRole.CONTENT, honeypot: LinkRole.HONEYPOT, unsubscribe: LinkRole.UNSUBSCRIBE };
-const toEdge = (t: TraceEvent) =>
-  create(EdgeEventSchema, {
-    id: t.id,
-    tenant: t.tenant,
-    campaign: t.campaign,
-    message: t.message,
-    kind: t.kind === 'click' ? EventKind.CLICK : EventKind.OPEN,
-    linkIndex: t.link,
-    linkRole: ROLE[t.linkRole],
-    method: t.method,
-    pathKind: t.kind === 'click' ? PathKind.CLICK : PathKind.PIXEL,
-    ip: t.ip,
-    headers: { ...t.headers },
-    atUnixMs: String(t.atMs),
-    deliveredAtUnixMs: String(t.deliveredAtMs),
-    links: t.links,
-    recipientDomain: t.recipientDomain,
-  });
+import { edgeEventOf } from '@winnow/testing';
 
 const KEY = 'classifier-test-service-key-0123456789';
 
@@ -55,7 +35,7 @@ describe('gRPC Classify', () => {
     const lines = readFileSync(join(__dirname, '..', 'fixtures', 'examples.jsonl'), 'utf8').trim().split('\n');
     const traces = lines.map((l) => parseTraceLine(JSON.parse(l)));
     const offline = new Classifier().classify(traces).verdicts.map(verdictLine);
-    const res = await client.classify({ events: traces.map(toEdge) });
+    const res = await client.classify({ events: traces.map(edgeEventOf) });
     expect(res.verdicts).toHaveLength(traces.length);
     res.verdicts.forEach((v, i) => {
       expect(v.eventId).toBe(traces[i]!.id);
