@@ -1,7 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { ConsoleLogger } from '@nestjs/common';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadClassifierConfig } from '@winnow/config';
@@ -12,26 +11,15 @@ import { eventually, freePort } from '@winnow/testing';
 import { startClassifier } from '@winnow/classifier';
 import { DEMO_HOSTNAME, DEMO_TENANT } from '@winnow/stats';
 import { removeDir, startStack, storedEventIds, type Stack } from '../support/stack';
+import { exited, serveProcess } from '../support/serve';
 
 // What Kubernetes does to a collector pod: SIGTERM on a roll or a drain, SIGKILL when the grace
 // period runs out or the node dies. Each time the next pod mounts the same claim (here: the same
 // spool directory). The collector runs as its own OS process, started as the image starts it.
-const cli = join(__dirname, '..', '..', 'apps', 'cli', 'dist', 'main.js');
 const CAMPAIGN = 'k8s-moves';
 
 
-async function startCollectorProcess(env: Record<string, string>): Promise<ChildProcess> {
-  const p = spawn(process.execPath, [cli, 'serve', 'collector'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  p.stderr!.resume();
-  const lines = createInterface({ input: p.stdout! });
-  await new Promise<void>((ok, fail) => {
-    lines.on('line', (l) => {
-      if (l.includes('"listening"')) ok();
-    });
-    p.once('exit', (code) => fail(new Error(`the collector exited with ${code} before listening`)));
-  });
-  return p;
-}
+const startCollectorProcess = (env: Record<string, string>) => serveProcess('collector', env);
 
 /** Sends `count` pixel requests over keep-alive connections; returns how many were answered 200. */
 async function send(port: number, paths: string[]): Promise<number> {
@@ -53,7 +41,7 @@ async function send(port: number, paths: string[]): Promise<number> {
   return results.filter((s) => s === 200).length;
 }
 
-const stopped = (p: ChildProcess) => new Promise<number | string | null>((ok) => (p.exitCode !== null || p.signalCode !== null ? ok(p.exitCode ?? p.signalCode) : p.once('exit', (code, signal) => ok(code ?? signal))));
+const stopped = exited;
 
 const storedIds = (stats: ClientOf<typeof StatsService>) => storedEventIds(stats, DEMO_TENANT, CAMPAIGN);
 

@@ -1,8 +1,7 @@
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { create } from '@bufbuild/protobuf';
 import { open } from 'lmdb';
@@ -13,11 +12,11 @@ import { parseTraceLine } from '@winnow/classification';
 import { buildCampaigns } from '@winnow/evaluation';
 import { edgeEventOf, freePort, httpRequest, metricValue } from '@winnow/testing';
 import { removeDir } from '../support/stack';
+import { CLI as cli, serveProcess, stopProcess } from '../support/serve';
 
 // Erasing one message through the command line, against real service processes logging at debug
 // level: nothing of it can be read back through the API or through LMDB's own interface, its
 // later events are not stored, and no log line ever carried its id.
-const cli = join(__dirname, '..', '..', 'apps', 'cli', 'dist', 'main.js');
 const KEY = 'erasure-test-service-key-0123456789abcdef';
 
 describe('erasing a message', () => {
@@ -25,16 +24,11 @@ describe('erasing a message', () => {
   const logs: string[] = [];
   const procs: ChildProcess[] = [];
   const serve = async (service: string, env: Record<string, string>) => {
-    const p = spawn(process.execPath, [cli, 'serve', service], { env: { ...process.env, WINNOW_SERVICE_KEY: KEY, WINNOW_LOG_LEVEL: 'debug', WINNOW_DRAIN_MS: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    createInterface({ input: p.stderr! }).on('line', (l) => logs.push(l));
-    await new Promise<void>((ok, fail) => {
-      createInterface({ input: p.stdout! }).on('line', (l) => (logs.push(l), l.includes('"listening"') && ok()));
-      p.once('exit', (code) => fail(new Error(`${service} exited with ${code}`)));
-    });
+    const p = await serveProcess(service, { WINNOW_SERVICE_KEY: KEY, WINNOW_LOG_LEVEL: 'debug', WINNOW_DRAIN_MS: '0', ...env }, (l) => logs.push(l));
     procs.push(p);
     return p;
   };
-  const stop = (p: ChildProcess) => new Promise<void>((ok) => (p.exitCode !== null ? ok() : (p.once('exit', () => ok()), p.kill('SIGTERM'))));
+  const stop = (p: ChildProcess) => stopProcess(p, 'SIGTERM');
   afterAll(async () => {
     await Promise.all(procs.map(stop));
     removeDir(dir);

@@ -1,8 +1,7 @@
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { create } from '@bufbuild/protobuf';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,26 +11,17 @@ import { Classifier, addressKeyer, evidenceOf, parseTraceLine } from '@winnow/cl
 import { buildCampaigns } from '@winnow/evaluation';
 import { edgeEventOf, eventually, freePort } from '@winnow/testing';
 import { removeDir } from '../support/stack';
+import { CLI as cli, serveProcess, stopProcess } from '../support/serve';
 
 // Stored verdicts from an older rule set, classified again under the running one by the stats-side
 // job, which is killed (SIGKILL) half-way and resumes on the next start. The counters then equal a
 // fresh load of the same events under the running rules.
-const cli = join(__dirname, '..', '..', 'apps', 'cli', 'dist', 'main.js');
 const KEY = 'reclassify-test-service-key-0123456789abcdef';
 const run = promisify(execFile);
 
-async function serveStats(port: number, dataDir: string): Promise<ChildProcess> {
-  const env = { ...process.env, WINNOW_SERVICE_KEY: KEY, WINNOW_STATS_GRPC_PORT: String(port), WINNOW_STATS_HTTP_PORT: '0', WINNOW_DATA_DIR: dataDir, WINNOW_DEMO_TENANT: 'false', WINNOW_DRAIN_MS: '0', WINNOW_RECLASSIFY_PAGE: '100', WINNOW_RECLASSIFY_PAUSE_MS: '40' };
-  const p = spawn(process.execPath, [cli, 'serve', 'stats'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  p.stderr!.resume();
-  await new Promise<void>((ok, fail) => {
-    createInterface({ input: p.stdout! }).on('line', (l) => l.includes('"listening"') && ok());
-    p.once('exit', (code) => fail(new Error(`stats exited with ${code}`)));
-  });
-  return p;
-}
-
-const kill = (p: ChildProcess) => new Promise<void>((ok) => (p.exitCode !== null || p.signalCode !== null ? ok() : (p.once('exit', () => ok()), p.kill('SIGKILL'))));
+const serveStats = (port: number, dataDir: string) =>
+  serveProcess('stats', { WINNOW_SERVICE_KEY: KEY, WINNOW_STATS_GRPC_PORT: String(port), WINNOW_STATS_HTTP_PORT: '0', WINNOW_DATA_DIR: dataDir, WINNOW_DEMO_TENANT: 'false', WINNOW_DRAIN_MS: '0', WINNOW_RECLASSIFY_PAGE: '100', WINNOW_RECLASSIFY_PAUSE_MS: '40' });
+const kill = (p: ChildProcess) => stopProcess(p);
 
 describe('new rules reach old events: reclassification, killed half-way and resumed', () => {
   const dirs: string[] = [];

@@ -1,11 +1,10 @@
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { create } from '@bufbuild/protobuf';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { bearer, closeClient, createClient, type ClientOf } from '@winnow/grpc';
 import { ClassifierService, EventFilterSchema, PolicyMode, StatsService, type EdgeEvent } from '@winnow/proto';
 import { parseTraceLine } from '@winnow/classification';
@@ -13,6 +12,7 @@ import { sourceName } from '@winnow/engagement';
 import { buildCampaigns } from '@winnow/evaluation';
 import { edgeEventOf, freePort } from '@winnow/testing';
 import { removeDir } from '../support/stack';
+import { CLI as cli, serveProcess, stopProcess } from '../support/serve';
 
 // One labelled trace (the three synthetic reminder campaigns of one tenant: security-gateway
 // bursts, trap-link hits, fan-out across recipients, Office helpers, and later evidence revising
@@ -20,7 +20,6 @@ import { removeDir } from '../support/stack';
 // image starts them). The test enters at the classifier's Ingest with the trace's recorded times and
 // addresses, standing in for the collectors: like a collector, a sender keeps a batch until a
 // classifier acknowledges it stored, and retries otherwise.
-const cli = join(__dirname, '..', '..', 'apps', 'cli', 'dist', 'main.js');
 const KEY = 'topology-test-service-key-0123456789abcdef';
 const BATCH = 40;
 
@@ -29,24 +28,8 @@ interface Proc {
   port: number;
 }
 
-async function serve(service: 'stats' | 'classifier', env: Record<string, string>): Promise<ChildProcess> {
-  const p = spawn(process.execPath, [cli, 'serve', service], { env: { ...process.env, WINNOW_SERVICE_KEY: KEY, WINNOW_DRAIN_MS: '0', WINNOW_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  p.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
-  const lines = createInterface({ input: p.stdout! });
-  await new Promise<void>((ok, fail) => {
-    lines.on('line', (l) => l.includes('"listening"') && ok());
-    p.once('exit', (code) => fail(new Error(`${service} exited with ${code} before listening: ${err}`)));
-  });
-  return p;
-}
-
-const killed = (p: ChildProcess) =>
-  new Promise<void>((ok) => {
-    if (p.exitCode !== null || p.signalCode !== null) return ok();
-    p.once('exit', () => ok());
-    p.kill('SIGKILL');
-  });
+const serve = (service: 'stats' | 'classifier', env: Record<string, string>) => serveProcess(service, { WINNOW_SERVICE_KEY: KEY, WINNOW_DRAIN_MS: '0', WINNOW_LOG_LEVEL: 'warn', ...env });
+const killed = (p: ChildProcess) => stopProcess(p);
 
 class Topology {
   readonly dataDir = mkdtempSync(join(tmpdir(), 'winnow-topology-'));
