@@ -42,6 +42,27 @@ export interface IngestResult extends RecordEventsResult {
   deadLettered: number;
 }
 
+/**
+ * Stored events as a history reads them back: each one's trace and features from its evidence
+ * (derived from the stored request for events kept before evidence was, then set on the event),
+ * and the revision its verdict has reached.
+ */
+export function historyInput(page: readonly ClassifiedEvent[], keyer: AddressKeyer): { traces: TraceEvent[]; features: EventFeatures[]; revisions: number[]; stored: ClassifiedEvent[] } {
+  const traces: TraceEvent[] = [];
+  const features: EventFeatures[] = [];
+  const revisions: number[] = [];
+  const stored: ClassifiedEvent[] = [];
+  for (const e of page) {
+    const evidence: Evidence = e.evidence ?? evidenceOf(e.event!, keyer);
+    const { trace, features: f } = fromEvidence(e.event!, evidence);
+    traces.push(trace);
+    features.push(f);
+    revisions.push(e.verdict?.revision ?? 0);
+    stored.push(e.evidence ? e : create(ClassifiedEventSchema, { ...e, evidence }));
+  }
+  return { traces, features, revisions, stored };
+}
+
 const letterId = () => `${Date.now().toString(36).padStart(9, '0')}-${randomBytes(6).toString('hex')}`;
 const describe = (err: unknown) => (err instanceof Error ? err.message : String(err)).slice(0, 500);
 
@@ -293,17 +314,8 @@ export class Ingestor {
     if (newest[0]) {
       const from = Number(newest[0].event!.atUnixMs) - MEMORY_WINDOW_MS - REBUILD_SLACK_MS;
       for await (const page of this.store.scanEvents(tenant, from, REBUILD_PAGE)) {
-        const traces: TraceEvent[] = [];
-        const features: EventFeatures[] = [];
-        const revisions: number[] = [];
-        for (const stored of page) {
-          const ev: Evidence = stored.evidence ?? evidenceOf(stored.event!, this.keyer);
-          const { trace, features: f } = fromEvidence(stored.event!, ev);
-          traces.push(trace);
-          features.push(f);
-          revisions.push(stored.verdict?.revision ?? 0);
-          this.storedOf.set(trace, stored.evidence ? stored : create(ClassifiedEventSchema, { ...stored, evidence: ev }));
-        }
+        const { traces, features, revisions, stored } = historyInput(page, this.keyer);
+        traces.forEach((t, i) => this.storedOf.set(t, stored[i]!));
         this.history.classify(traces, { features, revisions });
         n += page.length;
       }

@@ -2,11 +2,11 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnAppl
 import { create } from '@bufbuild/protobuf';
 import { Counter, type Registry } from 'prom-client';
 import { ClassifiedEventSchema, ReclassificationSchema, ReclassificationState, type ClassifiedEvent, type Reclassification, type Source, type Verdict } from '@winnow/proto';
-import { Classifier, MEMORY_WINDOW_MS, RULESET_VERSION, addressKeyer, evidenceOf, fromEvidence, toVerdict, type AddressKeyer, type Classified, type EventFeatures, type TraceEvent } from '@winnow/classification';
+import { Classifier, MEMORY_WINDOW_MS, RULESET_VERSION, addressKeyer, toVerdict, type AddressKeyer, type Classified, type TraceEvent } from '@winnow/classification';
 import { sourceName } from '@winnow/engagement';
 import type { StatsConfig } from '@winnow/config';
 import type { EventStore } from '@winnow/storage';
-import { Ingestor } from './ingest';
+import { Ingestor, historyInput } from './ingest';
 import { EVENT_STORE, METRICS, STATS_CONFIG } from './tokens';
 
 const WARM_SLACK_MS = 10 * 60_000;
@@ -94,15 +94,9 @@ export class Reclassifier implements OnApplicationBootstrap, BeforeApplicationSh
     let scanned = Number(job.scanned);
     const from = resumed ? posAt - MEMORY_WINDOW_MS - WARM_SLACK_MS : Number.MIN_SAFE_INTEGER;
     for await (const page of this.store.scanEvents(tenant, from, this.config.reclassifyPage)) {
-      const traces: TraceEvent[] = [];
-      const features: EventFeatures[] = [];
-      for (const stored of page) {
-        const { trace, features: f } = fromEvidence(stored.event!, stored.evidence ?? evidenceOf(stored.event!, this.keyer));
-        traces.push(trace);
-        features.push(f);
-        storedOf.set(trace, stored);
-      }
-      const { verdicts, revised } = history.classify(traces, { features, revisions: page.map((e) => e.verdict?.revision ?? 0) });
+      const { traces, features, revisions, stored: withEvidence } = historyInput(page, this.keyer);
+      traces.forEach((t, i) => storedOf.set(t, withEvidence[i]!));
+      const { verdicts, revised } = history.classify(traces, { features, revisions });
       const diffs = new Map<string, { before: ClassifiedEvent; now: Classified }>();
       let last: ClassifiedEvent | undefined;
       verdicts.forEach((v, i) => {
