@@ -50,6 +50,29 @@ describe('embedded (LMDB) store: retention', () => {
   });
 });
 
+describe('embedded (LMDB) store: retention past one sweep round', () => {
+  it('sweeps more than one round of 10,000 events, keeping the newer ones between them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'winnow-lmdb-retention-big-'));
+    const store = new LmdbEventStore(dir, { retentionDays: 30 });
+    try {
+      await store.init();
+      const now = Date.now();
+      const day = 86_400_000;
+      // Old and new events interleaved in the message index (messages m0..m99), more old ones than a round.
+      for (let b = 0; b < 11; b++) {
+        await store.recordEvents(Array.from({ length: 1_000 }, (_, i) => classified(`o${b}-${i}`, { message: `m${i % 100}`, at: now - 40 * day + b * 1000 + i })));
+      }
+      await store.recordEvents(Array.from({ length: 100 }, (_, i) => classified(`n${i}`, { message: `m${i}`, at: now - day })));
+      expect(await store.sweepExpired(now)).toBe(11_000);
+      expect(await store.messageEvents('acme', 'm7')).toHaveLength(1);
+      expect(await store.sweepExpired(now)).toBe(0);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
 describe('embedded (LMDB) store: one writing process', () => {
   // Another process opens the same folder, through the built library (as a second stats would).
   const openElsewhere = (dir: string) =>

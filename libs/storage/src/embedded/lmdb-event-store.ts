@@ -128,9 +128,11 @@ export class LmdbEventStore implements EventStore {
     if (days <= 0) return 0;
     const cutoff = now - days * 86_400_000;
     let removed = 0;
+    // Each round goes on from where the last one stopped: its keys are gone, the ones before kept.
+    let from: Key | undefined;
     for (;;) {
       const batch: Key[] = [];
-      for (const key of this.byMessage.getKeys() as Iterable<Key>) {
+      for (const key of this.byMessage.getKeys(from ? ({ start: from } as never) : undefined) as Iterable<Key>) {
         if (Number(key[2]) < cutoff) batch.push(key);
         if (batch.length >= 10_000) break;
       }
@@ -151,6 +153,7 @@ export class LmdbEventStore implements EventStore {
       });
       removed += batch.length;
       if (batch.length < 10_000) break;
+      from = batch[batch.length - 1];
     }
     const old: Key[] = [];
     for (const { key, value } of this.deadLetters.getRange() as Iterable<{ key: Key; value: Buffer }>) {
