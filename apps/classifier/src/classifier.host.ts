@@ -27,6 +27,7 @@ export class ClassifierHost implements OnApplicationBootstrap, BeforeApplication
         grpcPort: config.grpcPort,
         httpPort: config.httpPort,
         drainMs: config.drainMs,
+        tls: config.grpcTls,
       },
       { before: requireServiceKey(config.serviceKey) },
     );

@@ -15,7 +15,7 @@ export class ClassifierModule {
       providers: [
         { provide: CLASSIFIER_CONFIG, useValue: config },
         { provide: METRICS, useFactory: () => createRegistry('classifier') },
-        { provide: STATS_CLIENT, useFactory: () => createClient(StatsService, config.statsAddress, { metadata: bearer(config.serviceKey) }) },
+        { provide: STATS_CLIENT, useFactory: () => createClient(StatsService, config.statsAddress, { metadata: bearer(config.serviceKey), tls: config.grpcTls }) },
         ClassifierApi,
         ClassifierHost,
       ],

@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util';
-import { EnvReader } from '@winnow/config';
-import { bearer, closeClient, createClient } from '@winnow/grpc';
+import { closeClient } from '@winnow/grpc';
 import { StatsService, type DeadLetter } from '@winnow/proto';
-import { localServiceKey } from './service-key';
+import { connect } from './connect';
 
 export const DEAD_LETTERS_USAGE = `usage: winnow dead-letters list [--tenant T] [--json]
        winnow dead-letters replay --tenant T [ID ...]
@@ -32,8 +31,7 @@ export async function deadLettersCommand(argv: string[]): Promise<void> {
     if (!values.help) process.exitCode = 2;
     return;
   }
-  const address = values.stats ?? new EnvReader(process.env).address('WINNOW_STATS_ADDR', '127.0.0.1:50062');
-  const stats = createClient(StatsService, address, { defaultDeadlineMs: 30_000, metadata: bearer(localServiceKey(process.env['WINNOW_DATA_DIR'] ?? '.winnow-data', false)) });
+  const stats = connect(StatsService, { stats: values.stats, deadlineMs: 30_000 });
   try {
     if (action === 'replay') {
       if (!values.tenant) throw new Error('replay needs --tenant (the tenant whose dead letters to ingest again)');

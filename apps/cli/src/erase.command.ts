@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util';
-import { EnvReader } from '@winnow/config';
-import { bearer, closeClient, createClient } from '@winnow/grpc';
+import { closeClient } from '@winnow/grpc';
 import { StatsService } from '@winnow/proto';
-import { localServiceKey } from './service-key';
+import { connect } from './connect';
 
 export const ERASE_USAGE = `usage: winnow erase --tenant T (--message M | --campaign C | --whole-tenant) [--json]
 
@@ -31,9 +30,7 @@ export async function eraseCommand(argv: string[]): Promise<void> {
     }
     return;
   }
-  const address = values.stats ?? new EnvReader(process.env).address('WINNOW_STATS_ADDR', '127.0.0.1:50062');
-  const key = values.key ?? localServiceKey(process.env['WINNOW_DATA_DIR'] ?? '.winnow-data', false);
-  const stats = createClient(StatsService, address, { defaultDeadlineMs: 120_000, metadata: bearer(key) });
+  const stats = connect(StatsService, { stats: values.stats, key: values.key, deadlineMs: 120_000 });
   try {
     const r = await stats.erase({ tenant: values.tenant, message: values.message ?? '', campaign: values.campaign ?? '', wholeTenant: values['whole-tenant'] === true });
     const what = values.message !== undefined ? 'message' : values.campaign !== undefined ? 'campaign' : 'tenant';

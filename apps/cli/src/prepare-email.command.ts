@@ -1,8 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { EnvReader } from '@winnow/config';
-import { bearer, closeClient, createClient } from '@winnow/grpc';
-import { localServiceKey } from './service-key';
+import { closeClient } from '@winnow/grpc';
+import { connect } from './connect';
 import { prepareEmail } from '@winnow/mail';
 import { ConfigService, StatsService } from '@winnow/proto';
 import { keyringOf } from '@winnow/tokens';
@@ -51,10 +50,8 @@ export async function prepareEmailCommand(argv: string[]): Promise<void> {
   const tenant = values.tenant!;
   const host = values.host!.toLowerCase();
   const html = readFileSync(positionals[0] && positionals[0] !== '-' ? positionals[0] : 0, 'utf8');
-  const statsAddress = values.stats ?? new EnvReader(process.env).address('WINNOW_STATS_ADDR', '127.0.0.1:50062');
-  const auth = bearer(localServiceKey(process.env['WINNOW_DATA_DIR'] ?? '.winnow-data', false));
-  const config = createClient(ConfigService, statsAddress, { defaultDeadlineMs: 5000, metadata: auth });
-  const stats = createClient(StatsService, statsAddress, { defaultDeadlineMs: 5000, metadata: auth });
+  const config = connect(ConfigService, { stats: values.stats, deadlineMs: 5000 });
+  const stats = connect(StatsService, { stats: values.stats, deadlineMs: 5000 });
   try {
     const domain = (await config.listTrackingDomains({})).domains.find((d) => d.hostname === host && d.tenant === tenant);
     if (!domain) throw new Error(`no tracking domain ${host} is registered for tenant ${tenant}`);

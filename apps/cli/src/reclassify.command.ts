@@ -1,9 +1,8 @@
 import { parseArgs } from 'node:util';
-import { EnvReader } from '@winnow/config';
-import { bearer, closeClient, createClient, isRetryable } from '@winnow/grpc';
+import { closeClient, isRetryable } from '@winnow/grpc';
 import { ReclassificationState, StatsService, type Reclassification } from '@winnow/proto';
 import { sourceName } from '@winnow/engagement';
-import { localServiceKey } from './service-key';
+import { connect } from './connect';
 
 export const RECLASSIFY_USAGE = `usage: winnow reclassify --tenant T [--no-wait] [--json]
 
@@ -34,8 +33,7 @@ export async function reclassifyCommand(argv: string[]): Promise<void> {
     return;
   }
   const tenant = values.tenant;
-  const address = values.stats ?? new EnvReader(process.env).address('WINNOW_STATS_ADDR', '127.0.0.1:50062');
-  const stats = createClient(StatsService, address, { defaultDeadlineMs: 10_000, metadata: bearer(localServiceKey(process.env['WINNOW_DATA_DIR'] ?? '.winnow-data', false)) });
+  const stats = connect(StatsService, { stats: values.stats, deadlineMs: 10_000 });
   const tty = process.stderr.isTTY === true;
   try {
     let job: Reclassification | undefined = (await stats.startReclassification({ tenant })).job;
@@ -53,7 +51,7 @@ export async function reclassifyCommand(argv: string[]): Promise<void> {
         // A restarted statistics service resumes the job itself: keep asking for a while.
         if (!isRetryable(err)) throw err;
         unreachableSince ||= Date.now();
-        if (Date.now() - unreachableSince > 120_000) throw new Error(`the statistics service at ${address} has not answered for 2 minutes; the job resumes when it is back: run this again`, { cause: err });
+        if (Date.now() - unreachableSince > 120_000) throw new Error(`the statistics service has not answered for 2 minutes; the job resumes when it is back: run this again`, { cause: err });
         continue;
       }
       if (tty && job) process.stderr.write(`\r${job.scanned} of ${job.total} events`);

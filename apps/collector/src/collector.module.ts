@@ -18,8 +18,8 @@ export class CollectorModule {
       providers: [
         { provide: COLLECTOR_CONFIG, useValue: config },
         { provide: METRICS, useFactory: () => createRegistry('collector') },
-        { provide: CLASSIFIER_CLIENT, useFactory: () => createClient(ClassifierService, config.classifierAddress, { metadata: bearer(config.serviceKey) }) },
-        { provide: CONFIG_CLIENT, useFactory: () => createClient(ConfigService, config.configAddress, { metadata: bearer(config.serviceKey) }) },
+        { provide: CLASSIFIER_CLIENT, useFactory: () => createClient(ClassifierService, config.classifierAddress, { metadata: bearer(config.serviceKey), tls: config.grpcTls }) },
+        { provide: CONFIG_CLIENT, useFactory: () => createClient(ConfigService, config.configAddress, { metadata: bearer(config.serviceKey), tls: config.grpcTls }) },
         CollectorMetrics,
         DomainRegistry,
         EventPipeline,

@@ -17,7 +17,7 @@ export async function startOperator(
   const kubeConfig = kc ?? new KubeConfig();
   if (!kc) kubeConfig.loadFromDefault();
   const registry = createRegistry('operator');
-  const configClient = createClient(ConfigService, config.statsAddress, { metadata: bearer(config.serviceKey) });
+  const configClient = createClient(ConfigService, config.statsAddress, { metadata: bearer(config.serviceKey), tls: config.grpcTls });
   const operator = new Operator(config, new Kube(kubeConfig, config.namespace), configClient, registry, logger);
   const ops = new OpsEndpoints(registry, [{ name: 'stats', check: () => waitForReady(configClient, 1000) }]);
   const http = await startOpsServer(ops, config.bindHost, config.httpPort);

@@ -32,6 +32,7 @@ export class StatsHost implements OnApplicationBootstrap, BeforeApplicationShutd
         grpcPort: config.grpcPort,
         httpPort: config.httpPort,
         drainMs: config.drainMs,
+        tls: config.grpcTls,
       },
       auth.hooks(),
     );

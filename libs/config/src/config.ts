@@ -14,6 +14,37 @@ export interface CommonConfig {
   drainMs: number;
   /** debug | info | warn | error. WINNOW_LOG_LEVEL, default info. */
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Transport security of every gRPC server and client in the process (WINNOW_GRPC_TLS*). */
+  grpcTls: GrpcTlsConfig;
+}
+
+/**
+ * gRPC transport security (docs/privacy.md, "Encrypted transport").
+ * WINNOW_GRPC_TLS: off (default) | tls | mtls. The files default to where a cert-manager
+ * Certificate's Secret is mounted by the chart: WINNOW_GRPC_TLS_CERT (/etc/winnow/tls/tls.crt),
+ * WINNOW_GRPC_TLS_KEY (/etc/winnow/tls/tls.key), WINNOW_GRPC_TLS_CA (/etc/winnow/tls/ca.crt).
+ * WINNOW_GRPC_TLS_SERVER_NAME: the name clients expect in servers' certificates when it is not the
+ * address's host. WINNOW_GRPC_TLS_REFRESH_SECONDS (default 60): how often the files are read again.
+ */
+export interface GrpcTlsConfig {
+  mode: 'off' | 'tls' | 'mtls';
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+  serverName: string | undefined;
+  refreshMs: number;
+}
+
+export function loadGrpcTls(env: Env = process.env): GrpcTlsConfig {
+  const r = new EnvReader(env);
+  return {
+    mode: r.oneOf('WINNOW_GRPC_TLS', ['off', 'tls', 'mtls'] as const, 'off'),
+    certFile: r.string('WINNOW_GRPC_TLS_CERT', '/etc/winnow/tls/tls.crt'),
+    keyFile: r.string('WINNOW_GRPC_TLS_KEY', '/etc/winnow/tls/tls.key'),
+    caFile: r.string('WINNOW_GRPC_TLS_CA', '/etc/winnow/tls/ca.crt'),
+    serverName: r.string('WINNOW_GRPC_TLS_SERVER_NAME'),
+    refreshMs: r.int('WINNOW_GRPC_TLS_REFRESH_SECONDS', 60, 1, 86_400) * 1000,
+  };
 }
 
 export interface CollectorConfig extends CommonConfig {
@@ -141,6 +172,7 @@ function common(r: EnvReader): CommonConfig {
     bindHost: r.string('WINNOW_BIND_HOST', '127.0.0.1'),
     drainMs: r.int('WINNOW_DRAIN_MS', 5000, 0, 600_000),
     logLevel: r.oneOf('WINNOW_LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
+    grpcTls: loadGrpcTls(r.env),
   };
 }
 

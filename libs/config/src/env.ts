@@ -13,7 +13,7 @@ export type Env = Readonly<Record<string, string | undefined>>;
 
 /** Typed readers over an environment; each throws ConfigError naming the variable. */
 export class EnvReader {
-  constructor(private readonly env: Env) {}
+  constructor(readonly env: Env) {}
 
   private raw(name: string): string | undefined {
     const v = this.env[name];

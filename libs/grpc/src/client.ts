@@ -3,6 +3,7 @@ import { create, type DescMessage, type DescMethod, type MessageInitShape, type 
 import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
 import { ErrorCode, WinnowError, grpcStatusToErrorCode } from './errors';
 import { toServiceDefinition } from './service-definition';
+import { PLAINTEXT, channelSecurity, type TlsSettings } from './tls';
 
 export interface CallOptions {
   /** Relative deadline; defaults to the client's. */
@@ -17,7 +18,8 @@ export interface ClientOptions {
   defaultDeadlineMs?: number;
   /** Metadata sent with every call (merged under per-call metadata). */
   metadata?: Record<string, string>;
-  credentials?: grpc.ChannelCredentials;
+  /** Transport security (TLS, mTLS); plain text when absent. */
+  tls?: TlsSettings;
   maxMessageBytes?: number;
 }
 
@@ -61,7 +63,9 @@ export function createClient<T extends GenServiceMethods>(
   options: ClientOptions = {},
 ): ServiceClient<T> {
   const maxBytes = options.maxMessageBytes ?? 16 * 1024 * 1024;
-  const channel = new grpc.Client(address, options.credentials ?? grpc.credentials.createInsecure(), {
+  const security = channelSecurity(options.tls ?? PLAINTEXT);
+  const channel = new grpc.Client(address, security.credentials, {
+    ...security.options,
     'grpc.max_receive_message_length': maxBytes,
     'grpc.max_send_message_length': maxBytes,
   });

@@ -4,3 +4,4 @@ export * from './server';
 export * from './client';
 export * from './metrics-hooks';
 export * from './service-key';
+export * from './tls';

@@ -1,6 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import type { Registry } from 'prom-client';
-import { bindServer, metricsHooks, newServer, shutdownServer, type ServiceHooks } from '@winnow/grpc';
+import { PLAINTEXT, bindServer, checkTlsFiles, metricsHooks, newServer, serverCredentials, shutdownServer, type ServiceHooks, type TlsSettings } from '@winnow/grpc';
 import type { Server } from '@grpc/grpc-js';
 import { grpcServerHistogram } from './grpc-metrics';
 import { OpsEndpoints, startOpsServer, type ReadinessCheck, type RunningServer } from './ops-endpoints';
@@ -13,6 +13,8 @@ export interface GrpcServiceHostOptions {
   grpcPort: number;
   httpPort: number;
   drainMs: number;
+  /** Transport security of the gRPC port; the HTTP ops port stays plain (probes, scrapes). */
+  tls?: TlsSettings;
 }
 
 /**
@@ -41,10 +43,12 @@ export class GrpcServiceHost {
 
   async start(details: Record<string, unknown> = {}): Promise<void> {
     const { bindHost } = this.opts;
-    this.grpcPort = await bindServer(this.server, `${bindHost}:${this.opts.grpcPort}`);
+    const tls = this.opts.tls ?? PLAINTEXT;
+    const identity = checkTlsFiles(tls, true);
+    this.grpcPort = await bindServer(this.server, `${bindHost}:${this.opts.grpcPort}`, serverCredentials(tls));
     this.opsServer = await startOpsServer(this.ops, bindHost, this.opts.httpPort);
     this.httpPort = this.opsServer.port;
-    this.opts.log.log({ msg: 'listening', grpc: `${bindHost}:${this.grpcPort}`, http: `${bindHost}:${this.httpPort}`, ...details });
+    this.opts.log.log({ msg: 'listening', grpc: `${bindHost}:${this.grpcPort}`, http: `${bindHost}:${this.httpPort}`, tls: tls.mode, ...(identity ? { certificate: identity } : {}), ...details });
   }
 
   /** Fails readiness, lets calls in flight finish for up to drainMs, then closes both servers. */
