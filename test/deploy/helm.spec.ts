@@ -204,6 +204,35 @@ describe.runIf(available || process.env['CI'] === 'true')('charts/winnow (helm l
     expect(env('--set', 'collector.trustedProxies={10.0.0.0/8,loopback}')).toBe('10.0.0.0/8,loopback');
   });
 
+  it('turns gRPC TLS on in every pod from one Secret, names every gRPC Service in the certificate, and keeps the probes on plain HTTP', () => {
+    const envOf = (w: Obj) => w.spec.template.spec.containers[0].env as Array<{ name: string; value?: string }>;
+    for (const w of workloads(render())) expect(envOf(w).find((e) => e.name === 'WINNOW_GRPC_TLS'), w.metadata.name).toBeUndefined();
+    const objects = render('--set', 'grpcTls.mode=mtls,grpcTls.refreshSeconds=30,grpcTls.certManager.enabled=true,grpcTls.certManager.issuerRef.name=winnow-ca');
+    const certificate = objects.find((o) => o.kind === 'Certificate')!;
+    expect(certificate.spec).toMatchObject({ secretName: 'w-winnow-grpc-tls', issuerRef: { name: 'winnow-ca', kind: 'Issuer' } });
+    expect(certificate.spec.usages).toEqual(expect.arrayContaining(['server auth', 'client auth']));
+    expect(workloads(objects)).toHaveLength(4);
+    for (const w of workloads(objects)) {
+      const pod = w.spec.template.spec;
+      expect(envOf(w)).toEqual(expect.arrayContaining([{ name: 'WINNOW_GRPC_TLS', value: 'mtls' }, { name: 'WINNOW_GRPC_TLS_REFRESH_SECONDS', value: '30' }]));
+      expect(pod.containers[0].volumeMounts).toEqual(expect.arrayContaining([{ name: 'grpc-tls', mountPath: '/etc/winnow/tls', readOnly: true }]));
+      expect(pod.volumes).toEqual(expect.arrayContaining([{ name: 'grpc-tls', secret: { secretName: 'w-winnow-grpc-tls' } }]));
+      expect(pod.containers[0].readinessProbe.httpGet.port).toBe('ops');
+      // Every gRPC address a pod dials is a name the certificate holds.
+      for (const e of envOf(w).filter((x) => /_ADDR$/.test(x.name))) expect(certificate.spec.dnsNames, e.name).toContain(e.value!.split(':')[0]);
+    }
+    // The collector keeps its spool volume beside the certificate.
+    const collector = workloads(objects).find((w) => w.kind === 'StatefulSet')!;
+    expect(collector.spec.template.spec.containers[0].volumeMounts.map((m: { name: string }) => m.name)).toContain('grpc-tls');
+    expect(collector.spec.volumeClaimTemplates).toHaveLength(1);
+    // A Secret made elsewhere, without cert-manager.
+    const own = render('--set', 'grpcTls.mode=tls,grpcTls.secretName=my-certs');
+    expect(own.find((o) => o.kind === 'Certificate')).toBeUndefined();
+    for (const w of workloads(own)) expect(w.spec.template.spec.volumes).toEqual(expect.arrayContaining([{ name: 'grpc-tls', secret: { secretName: 'my-certs' } }]));
+    expect(() => render('--set', 'grpcTls.mode=on')).toThrow(/grpcTls\/mode/);
+    expect(() => render('--set', 'grpcTls.mode=tls,grpcTls.certManager.enabled=true')).toThrow(/issuerRef\/name/);
+  });
+
   it('runs two classifier replicas by default: the classifier holds no history', () => {
     const classifier = render().find((o) => o.kind === 'Deployment' && o.metadata.name === 'w-winnow-classifier')!;
     expect(classifier.spec.replicas).toBe(2);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { kubernetesModel } from '../support/k8s-models';
+import { renderWithMtls } from '../support/kustomize';
 
 const root = join(__dirname, '..', '..');
 
@@ -57,3 +58,32 @@ describe('deploy/ (kubectl kustomize)', () => {
     }
   });
 });
+
+describe('deploy/components/grpc-mtls (a kustomize Component)', () => {
+  const objects = parseAllDocuments(renderWithMtls()).map((d) => d.toJSON() as Obj);
+  const workloads = objects.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet');
+
+  it('mounts the certificate Secret in every pod and turns mTLS on, keeping the spool and the probes as they were', () => {
+    expect(workloads).toHaveLength(4);
+    for (const w of workloads) {
+      const pod = (w['spec'] as { template: { spec: { volumes: unknown[]; containers: Array<Record<string, any>> } } }).template.spec;
+      const c = pod.containers[0]!;
+      expect(c['env']).toEqual(expect.arrayContaining([{ name: 'WINNOW_GRPC_TLS', value: 'mtls' }, expect.objectContaining({ name: 'WINNOW_SERVICE_KEY' })]));
+      expect(c['volumeMounts']).toEqual(expect.arrayContaining([{ name: 'grpc-tls', mountPath: '/etc/winnow/tls', readOnly: true }]));
+      expect(pod.volumes).toEqual(expect.arrayContaining([{ name: 'grpc-tls', secret: { secretName: 'winnow-grpc-tls' } }]));
+      expect(c['readinessProbe']).toMatchObject({ httpGet: { path: '/readyz', port: 'ops' } });
+    }
+    const collector = workloads.find((w) => w.kind === 'StatefulSet')!;
+    expect((collector['spec'] as { volumeClaimTemplates: unknown[] }).volumeClaimTemplates).toHaveLength(1);
+  });
+
+  it('asks cert-manager for a certificate naming every gRPC address the pods dial', () => {
+    const certificate = objects.find((o) => o.kind === 'Certificate')! as Obj & { spec: { secretName: string; dnsNames: string[] } };
+    expect(certificate.spec.secretName).toBe('winnow-grpc-tls');
+    for (const w of workloads) {
+      const env = (w['spec'] as { template: { spec: { containers: Array<{ env: Array<{ name: string; value?: string }> }> } } }).template.spec.containers[0]!.env;
+      for (const e of env.filter((x) => /_ADDR$/.test(x.name))) expect(certificate.spec.dnsNames, `${w.metadata.name} ${e.name}`).toContain(e.value!.split(':')[0]);
+    }
+  });
+});
+

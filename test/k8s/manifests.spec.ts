@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
 import { THIRD_PARTY_CRDS, kubeAvailable, kubeMissingNotice, startKube, type KubeServer } from '../support/kube-apiserver';
 import { ALL_ON } from '../support/helm';
+import { renderWithMtls } from '../support/kustomize';
 
 const root = join(__dirname, '..', '..');
 const helm = process.env['HELM_BIN'] ?? 'helm';
@@ -21,7 +22,7 @@ describe.runIf(run)('every rendered manifest, dry-run on a real Kubernetes API s
     expect(kubeAvailable(), kubeMissingNotice()).toBe(true);
     kube = await startKube();
     // Server-side apply: prometheus-operator's CRDs are too large for the last-applied annotation.
-    for (const dir of [THIRD_PARTY_CRDS.prometheusOperator(), THIRD_PARTY_CRDS.gatewayApi()]) {
+    for (const dir of [THIRD_PARTY_CRDS.prometheusOperator(), THIRD_PARTY_CRDS.gatewayApi(), THIRD_PARTY_CRDS.certManager()]) {
       await kube.kubectl(['apply', '--server-side', '-f', dir]);
     }
     await kube.kubectl(['apply', '-f', join(root, 'deploy', 'crds')]);
@@ -47,13 +48,21 @@ describe.runIf(run)('every rendered manifest, dry-run on a real Kubernetes API s
     const lines = await dryRun(objects);
     expect(lines.length).toBe(objects.filter((o) => o.kind !== 'CustomResourceDefinition').length);
     for (const l of lines) expect(l).toMatch(/\(server dry run\)$/);
-    if (args.length > 0) expect(objects.map((o) => o.kind)).toEqual(expect.arrayContaining(['ServiceMonitor', 'PrometheusRule', 'NetworkPolicy', 'StatefulSet', 'PodDisruptionBudget']));
+    if (args.length > 0) expect(objects.map((o) => o.kind)).toEqual(expect.arrayContaining(['ServiceMonitor', 'PrometheusRule', 'NetworkPolicy', 'StatefulSet', 'PodDisruptionBudget', 'Certificate']));
   });
 
   it('accepts what kubectl kustomize renders from deploy/', async () => {
     const objects = docs(await kube.kubectl(['kustomize', join(root, 'deploy')])).filter((o) => o.kind !== 'Namespace');
     const lines = await dryRun(objects);
     expect(lines).toHaveLength(objects.filter((o) => o.kind !== 'CustomResourceDefinition').length);
+  });
+
+  it('accepts deploy/ with the grpc-mtls component (its Certificate checked against the cert-manager CRD)', async () => {
+    const objects = docs(renderWithMtls()).filter((o) => o.kind !== 'Namespace');
+    expect(objects.map((o) => o.kind)).toContain('Certificate');
+    const lines = await dryRun(objects);
+    expect(lines).toHaveLength(objects.filter((o) => o.kind !== 'CustomResourceDefinition').length);
+    for (const l of lines) expect(l).toMatch(/\(server dry run\)$/);
   });
 
   it('refuses an object the chart must never render, so the dry run can fail', async () => {

@@ -202,8 +202,9 @@ export function goModuleDir(module: string): string {
   }
 }
 
-/** The CRDs the chart's optional objects need: prometheus-operator's and Gateway API's. */
+/** The CRDs the chart's optional objects need: prometheus-operator's, Gateway API's and cert-manager's. */
 export const THIRD_PARTY_CRDS = {
   prometheusOperator: () => join(goModuleDir('github.com/prometheus-operator/prometheus-operator@v0.85.0'), 'example', 'prometheus-operator-crd'),
   gatewayApi: () => join(goModuleDir('sigs.k8s.io/gateway-api@v1.6.3'), 'config', 'crd', 'standard'),
+  certManager: () => join(goModuleDir('github.com/cert-manager/cert-manager@v1.19.1'), 'deploy', 'crds'),
 };

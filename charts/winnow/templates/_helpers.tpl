@@ -50,6 +50,12 @@ class), extra labels, annotations and environment, the log level and the grace p
 {{- define "winnow.workload" -}}
 {{- $root := .root -}}
 {{- $v := $root.Values -}}
+{{- $mounts := .mounts | default list -}}
+{{- $volumes := .volumes | default list -}}
+{{- if ne $v.grpcTls.mode "off" -}}
+{{- $mounts = append $mounts (dict "name" "grpc-tls" "mountPath" "/etc/winnow/tls" "readOnly" true) -}}
+{{- $volumes = append $volumes (dict "name" "grpc-tls" "secret" (dict "secretName" (include "winnow.grpcTlsSecret" $root))) -}}
+{{- end -}}
 apiVersion: apps/v1
 kind: {{ if .statefulSet }}StatefulSet{{ else }}Deployment{{ end }}
 metadata:
@@ -150,6 +156,12 @@ spec:
             {{- with .env }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
+            {{- if ne $v.grpcTls.mode "off" }}
+            - name: WINNOW_GRPC_TLS
+              value: {{ $v.grpcTls.mode | quote }}
+            - name: WINNOW_GRPC_TLS_REFRESH_SECONDS
+              value: {{ $v.grpcTls.refreshSeconds | quote }}
+            {{- end }}
             {{- with $v.extraEnv }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
@@ -163,11 +175,11 @@ spec:
             {{- toYaml .resources | nindent 12 }}
           securityContext:
             {{- toYaml $v.securityContext | nindent 12 }}
-          {{- with .mounts }}
+          {{- with $mounts }}
           volumeMounts:
             {{- toYaml . | nindent 12 }}
           {{- end }}
-      {{- with .volumes }}
+      {{- with $volumes }}
       volumes:
         {{- toYaml . | nindent 8 }}
       {{- end }}
@@ -210,4 +222,9 @@ spec:
   ports:
     - { name: {{ .portName }}, port: {{ .servicePort }}, targetPort: {{ .portName }} }
     - { name: ops, port: {{ .opsPort }}, targetPort: ops }
+{{- end -}}
+
+{{/* The Secret holding the gRPC certificate, key and CA (grpcTls). */}}
+{{- define "winnow.grpcTlsSecret" -}}
+{{- .Values.grpcTls.secretName | default (printf "%s-grpc-tls" (include "winnow.fullname" .)) -}}
 {{- end -}}
