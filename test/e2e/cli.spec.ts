@@ -9,23 +9,12 @@ import { PolicyMode, StatsService } from '@winnow/proto';
 import { eventually, freePort, httpRequest } from '@winnow/testing';
 import { DEMO_HOSTNAME, DEMO_TENANT } from '@winnow/stats';
 import { removeDir, startStack } from '../support/stack';
+import { runCli } from '../support/serve';
 
 const root = join(__dirname, '..', '..');
 const cli = join(root, 'apps/cli/dist/main.js');
 
 /** Runs the CLI without blocking this process (the services under test live in it). */
-function runCli(args: string[], input: string, env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
-
 describe('the winnow command (built services as real processes)', () => {
   it('is built (npm test builds first)', () => {
     expect(existsSync(cli), `${cli} is missing: run npm run build`).toBe(true);

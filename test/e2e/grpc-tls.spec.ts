@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { keyringOf, pixelPath } from '@winnow/tokens';
 import { eventually, httpRequest } from '@winnow/testing';
 import { DEMO_HOSTNAME, DEMO_TENANT } from '@winnow/stats';
 import { removeDir, startStack, type Stack } from '../support/stack';
-import { CLI } from '../support/serve';
+import { runCli } from '../support/serve';
 
 // Real TLS with real certificates: a CA and leaf certificates made by the openssl command (as a
 // cert-manager Issuer would make them), real gRPC channels, the real services.
@@ -117,19 +117,10 @@ describe('gRPC over mutual TLS', () => {
   });
 
   it('serves the command line over mTLS from the same variables, checking the server by its DNS name', async () => {
-    const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((ok) => {
-      const address = stack.statsAddress.replace('127.0.0.1', 'localhost');
-      const p = spawn(process.execPath, [CLI, 'dead-letters', 'list', '--json', '--stats', address], {
-        env: { ...process.env, WINNOW_SERVICE_KEY: stack.serviceKey, ...envOf('mtls', 'svc', 'ca') },
-      });
-      let stdout = '';
-      let stderr = '';
-      p.stdout.on('data', (d) => (stdout += d));
-      p.stderr.on('data', (d) => (stderr += d));
-      p.on('exit', (code) => ok({ code, stdout, stderr }));
-    });
+    const address = stack.statsAddress.replace('127.0.0.1', 'localhost');
+    const out = await runCli(['dead-letters', 'list', '--json', '--stats', address], '', { WINNOW_SERVICE_KEY: stack.serviceKey, ...envOf('mtls', 'svc', 'ca') });
     expect(out.stderr).toBe('');
-    expect(out.code).toBe(0);
+    expect(out.status).toBe(0);
   });
 });
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, closeClient, createClient, type ClientOf } from '@winnow/grpc';
-import { ConfigService, PolicyMode, Source, StatsService } from '@winnow/proto';
+import { ApiKeyScope, ConfigService, PolicyMode, Source, StatsService } from '@winnow/proto';
 import { parseApiKey, sha256 } from '@winnow/tokens';
 import { LmdbEventStore } from '@winnow/storage';
 import { removeDir, startStack, type Stack } from '../support/stack';
@@ -30,8 +30,9 @@ describe('tenants are kept apart (tenant-scoped API keys)', () => {
   beforeAll(async () => {
     stack = await startStack();
     service = track(asKey(stack.serviceKey));
-    keyA = (await service.config.createApiKey({ tenant: 'alpha', description: 'reporting' })).key;
-    keyB = (await service.config.createApiKey({ tenant: 'bravo', description: 'reporting' })).key;
+    const scopes = [ApiKeyScope.READ, ApiKeyScope.WRITE, ApiKeyScope.ADMIN];
+    keyA = (await service.config.createApiKey({ tenant: 'alpha', description: 'reporting', scopes })).key;
+    keyB = (await service.config.createApiKey({ tenant: 'bravo', description: 'reporting', scopes })).key;
     await service.stats.recordDeliveries({ deliveries: [{ tenant: 'alpha', campaign: 'c', message: 'm1', deliveredAtUnixMs: String(T), links: 1 }, { tenant: 'bravo', campaign: 'c', message: 'm1', deliveredAtUnixMs: String(T), links: 1 }] });
     await service.stats.recordEvents({ events: [event('alpha', 'a1'), event('bravo', 'b1')] });
   });
@@ -56,7 +57,7 @@ describe('tenants are kept apart (tenant-scoped API keys)', () => {
     expect((await service.stats.getCampaignStats({ tenant: 'bravo', campaign: 'c' })).stats!.delivered).toBe('1');
     await expect(a.config.putSuppressionPolicy({ policy: { tenant: 'bravo', opens: { allAutomated: true } } })).rejects.toMatchObject(denied);
     await expect(a.config.listTrackingDomains({})).rejects.toMatchObject(denied); // signing keys: services only
-    await expect(a.config.createApiKey({ tenant: 'alpha' })).rejects.toMatchObject(denied);
+    await expect(a.config.createApiKey({ tenant: 'bravo' })).rejects.toMatchObject(denied);
     await expect(a.config.listApiKeys({ tenant: 'bravo' })).rejects.toMatchObject(denied);
     // Its own tenant: allowed.
     await a.stats.recordEvents({ events: [event('alpha', 'a2')] });
@@ -74,7 +75,9 @@ describe('tenants are kept apart (tenant-scoped API keys)', () => {
     const temp = (await service.config.createApiKey({ tenant: 'alpha', description: 'temporary' })).key;
     const t = track(asKey(temp));
     await t.stats.getCampaignStats({ tenant: 'alpha', campaign: 'c' });
-    expect((await t.config.revokeApiKey({ keyId: parseApiKey(temp)!.keyId })).revoked).toBe(true);
+    // Revoking takes the admin scope, which this key (read and write) lacks; its tenant's admin key may.
+    await expect(t.config.revokeApiKey({ keyId: parseApiKey(temp)!.keyId })).rejects.toMatchObject({ code: 'permission_denied' });
+    expect((await track(asKey(keyA)).config.revokeApiKey({ keyId: parseApiKey(temp)!.keyId })).revoked).toBe(true);
     await expect(t.stats.getCampaignStats({ tenant: 'alpha', campaign: 'c' })).rejects.toMatchObject({ code: 'unauthenticated' });
     expect((await service.config.listApiKeys({ tenant: 'alpha' })).keys.map((k) => k.description)).toEqual(['reporting']);
   });

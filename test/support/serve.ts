@@ -37,3 +37,16 @@ export async function stopProcess(p: ChildProcess, signal: NodeJS.Signals = 'SIG
   if (p.exitCode === null && p.signalCode === null) p.kill(signal);
   await exited(p);
 }
+
+/** Runs the built command line to its end with `input` on standard input and `env` over this process's environment. */
+export function runCli(args: string[], input = '', env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}

@@ -4,14 +4,59 @@ import { ErrorCode, WinnowError, presentedKey, serviceKeyMatcher, type CallConte
 import type { StatsConfig } from '@winnow/config';
 import { parseApiKey, secretMatches } from '@winnow/tokens';
 import type { EventStore } from '@winnow/storage';
-import type { StoredApiKey } from '@winnow/proto';
+import { ApiKeyScope, type StoredApiKey } from '@winnow/proto';
 import { EVENT_STORE, STATS_CONFIG } from './tokens';
+import { limitField } from './store-errors';
 
-/** Who is calling: a tenant's key, or the service key (all tenants). */
+/** Who is calling: a tenant's key, or the service key (all tenants, every scope). */
 export interface Principal {
   keyId: string;
   /** '*' for the service key. */
   tenant: string;
+  scopes: ReadonlySet<ApiKeyScope>;
+}
+
+const { READ, WRITE, PREPARE, ADMIN } = ApiKeyScope;
+export const ALL_SCOPES: readonly ApiKeyScope[] = [READ, WRITE, PREPARE, ADMIN];
+/** What a key issued before scopes existed holds. */
+export const LEGACY_SCOPES: readonly ApiKeyScope[] = [READ, WRITE];
+
+export const scopeName = (s: ApiKeyScope): string => (ApiKeyScope[s] ?? String(s)).toLowerCase();
+
+/**
+ * The scope a tenant key needs for each call; 'service' calls take the service key only. A call
+ * missing here is refused to every tenant key (a test keeps the table and the protos equal).
+ * Handlers still check the tenants a call names, and the few calls whose need depends on the request
+ * (erasing a whole tenant, listing every tenant's dead letters) narrow it further.
+ */
+export const CALL_NEEDS: Readonly<Record<string, ApiKeyScope | 'service'>> = {
+  'StatsService.RecordDeliveries': WRITE,
+  'StatsService.RecordEvents': WRITE,
+  'StatsService.IngestEvents': 'service',
+  'StatsService.ListDeadLetters': READ,
+  'StatsService.ReplayDeadLetters': 'service',
+  'StatsService.StartReclassification': 'service',
+  'StatsService.GetReclassification': READ,
+  'StatsService.Erase': ADMIN,
+  'StatsService.GetCampaignStats': READ,
+  'StatsService.GetMessageTimeline': READ,
+  'StatsService.ListEvents': READ,
+  'StatsService.GetTimeSeries': READ,
+  'ConfigService.PutTrackingDomain': 'service',
+  'ConfigService.DeleteTrackingDomain': 'service',
+  'ConfigService.ListTrackingDomains': 'service',
+  'ConfigService.PutSuppressionPolicy': ADMIN,
+  'ConfigService.GetSuppressionPolicy': READ,
+  'ConfigService.CreateApiKey': ADMIN,
+  'ConfigService.RevokeApiKey': ADMIN,
+  'ConfigService.ListApiKeys': ADMIN,
+  'ConfigService.PrepareEmail': PREPARE,
+};
+
+/** The scopes a stored key holds: its own, or read and write for a key older than scopes. */
+export function scopesOf(key: StoredApiKey): ApiKeyScope[] {
+  const own = key.info?.scopes ?? [];
+  return own.length > 0 ? [...own] : [...LEGACY_SCOPES];
 }
 
 const PRINCIPAL = 'principal';
@@ -30,6 +75,7 @@ export function requireTenants(ctx: CallContext, tenants: Iterable<string>): voi
   const seen = new Set<string>();
   for (const t of tenants) {
     if (!t) throw new WinnowError(ErrorCode.InvalidArgument, 'tenant is required');
+    limitField(t, 'tenant');
     if (p.tenant !== '*' && p.tenant !== t) throw new WinnowError(ErrorCode.PermissionDenied, `this key may not act for tenant ${t}`);
     seen.add(t);
   }
@@ -77,7 +123,7 @@ export class Authenticator {
     const presented = presentedKey(ctx);
     if (!presented) throw new WinnowError(ErrorCode.Unauthenticated, 'missing "authorization: Bearer <api key>" metadata');
     if (this.isServiceKey(presented)) {
-      ctx.locals[PRINCIPAL] = { keyId: 'service', tenant: '*' } satisfies Principal;
+      ctx.locals[PRINCIPAL] = { keyId: 'service', tenant: '*', scopes: new Set(ALL_SCOPES) } satisfies Principal;
       return;
     }
     const parsed = parseApiKey(presented);
@@ -85,7 +131,18 @@ export class Authenticator {
     if (!parsed || !stored || !secretMatches(parsed.secret, stored.secretSha256)) {
       throw new WinnowError(ErrorCode.Unauthenticated, 'unknown or revoked API key');
     }
-    ctx.locals[PRINCIPAL] = { keyId: parsed.keyId, tenant: stored.info!.tenant } satisfies Principal;
+    const expires = Number(stored.info!.expiresAtUnixMs || 0);
+    if (expires > 0 && expires <= Date.now()) {
+      throw new WinnowError(ErrorCode.Unauthenticated, `API key ${parsed.keyId} expired at ${new Date(expires).toISOString()}; ask for a new one`);
+    }
+    const principal: Principal = { keyId: parsed.keyId, tenant: stored.info!.tenant, scopes: new Set(scopesOf(stored)) };
+    ctx.locals[PRINCIPAL] = principal;
+    const call = `${ctx.method.parent.name}.${ctx.method.name}`;
+    const need = CALL_NEEDS[call];
+    if (need === undefined || need === 'service') throw new WinnowError(ErrorCode.PermissionDenied, `${call} needs the service key`);
+    if (!principal.scopes.has(need)) {
+      throw new WinnowError(ErrorCode.PermissionDenied, `${call} needs the ${scopeName(need)} scope; this key holds ${[...principal.scopes].map(scopeName).join(', ')}`);
+    }
   }
 
   hooks(): ServiceHooks {

@@ -2,13 +2,14 @@ import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { toBinary, create } from '@bufbuild/protobuf';
 import { ErrorCode, WinnowError, type ImplOf } from '@winnow/grpc';
-import { ListTrackingDomainsResponseSchema, Source, StoredApiKeySchema, type ConfigService, type SuppressionPolicy } from '@winnow/proto';
+import { ApiKeyScope, DeliverySchema, ListTrackingDomainsResponseSchema, Source, StoredApiKeySchema, type ConfigService, type SuppressionPolicy } from '@winnow/proto';
+import { PrepareError, prepareEmail } from '@winnow/mail';
 import { AUTOMATED_SOURCES } from '@winnow/engagement';
-import { isTenantId, trackingDomainProblem } from '@winnow/tokens';
+import { isTenantId, keyringOf, trackingDomainProblem } from '@winnow/tokens';
 import type { EventStore } from '@winnow/storage';
 import { EVENT_STORE } from './tokens';
-import { storeCall } from './store-errors';
-import { Authenticator, principalOf, requireService, requireTenants } from './auth';
+import { limitField, storeCall } from './store-errors';
+import { ALL_SCOPES, Authenticator, LEGACY_SCOPES, principalOf, requireService, requireTenants, scopeName } from './auth';
 import { generateApiKey } from '@winnow/tokens';
 
 function policyProblem(p: SuppressionPolicy): string | undefined {
@@ -19,6 +20,19 @@ function policyProblem(p: SuppressionPolicy): string | undefined {
     }
   }
   return undefined;
+}
+
+const MAX_HTML_BYTES = 4 * 1024 * 1024;
+const TEN_YEARS_MS = 10 * 365 * 86_400_000;
+
+/** The scopes a new key gets: those asked for (read and write when none), each one known and held by the caller. */
+function newKeyScopes(asked: readonly ApiKeyScope[], held: ReadonlySet<ApiKeyScope>): ApiKeyScope[] {
+  const scopes = [...new Set(asked.length > 0 ? asked : LEGACY_SCOPES)].sort();
+  for (const s of scopes) {
+    if (!ALL_SCOPES.includes(s)) throw new WinnowError(ErrorCode.InvalidArgument, `scopes: ${s} is not a scope (read, write, prepare, admin)`);
+    if (!held.has(s)) throw new WinnowError(ErrorCode.PermissionDenied, `a key may not issue the ${scopeName(s)} scope it does not hold itself`);
+  }
+  return scopes;
 }
 
 /** The ConfigService gRPC handlers: tracking domains with their keys, and suppression policy. */
@@ -36,6 +50,9 @@ export class ConfigApi {
         requireService(ctx);
         const d = req.domain;
         if (!d) throw new WinnowError(ErrorCode.InvalidArgument, 'domain is required');
+        limitField(d.hostname, 'domain.hostname');
+        limitField(d.tenant, 'domain.tenant');
+        for (const k of d.keys) limitField(k.id, 'domain.keys.id');
         const problem = trackingDomainProblem(d);
         if (problem) throw new WinnowError(ErrorCode.InvalidArgument, problem);
         const existing = (await storeCall(() => store.listDomains())).find((x) => x.hostname === d.hostname);
@@ -47,6 +64,8 @@ export class ConfigApi {
       },
       deleteTrackingDomain: async (req, ctx) => {
         requireService(ctx);
+        limitField(req.hostname, 'hostname');
+        limitField(req.tenant, 'tenant');
         return { deleted: await storeCall(() => store.deleteDomain(req.hostname, req.tenant)) };
       },
       listTrackingDomains: async (_req, ctx) => {
@@ -71,14 +90,28 @@ export class ConfigApi {
         return p ? { policy: p, explicit: true } : { policy: { tenant: req.tenant, opens: { allAutomated: true }, clicks: { allAutomated: true } }, explicit: false };
       },
       createApiKey: async (req, ctx) => {
-        requireService(ctx);
+        requireTenants(ctx, [req.tenant]);
         if (!isTenantId(req.tenant)) throw new WinnowError(ErrorCode.InvalidArgument, `tenant ${JSON.stringify(req.tenant)} must be lower-case letters, digits and dashes`);
+        const scopes = newKeyScopes(req.scopes, principalOf(ctx).scopes);
+        const now = Date.now();
+        const expires = Number(req.expiresAtUnixMs || 0);
+        if (expires !== 0 && (expires <= now || expires > now + TEN_YEARS_MS)) {
+          throw new WinnowError(ErrorCode.InvalidArgument, `expires_at_unix_ms must be 0 (never) or a time within the next ten years, got ${req.expiresAtUnixMs}`);
+        }
         const k = generateApiKey();
-        const info = { keyId: k.keyId, tenant: req.tenant, description: req.description.slice(0, 200), createdAtUnixMs: String(Date.now()) };
+        const info = {
+          keyId: k.keyId,
+          tenant: req.tenant,
+          description: req.description.slice(0, 200),
+          createdAtUnixMs: String(now),
+          scopes,
+          expiresAtUnixMs: String(expires),
+        };
         await storeCall(() => store.putApiKey(create(StoredApiKeySchema, { info, secretSha256: k.secretSha256 })));
         return { key: k.key, info };
       },
       revokeApiKey: async (req, ctx) => {
+        limitField(req.keyId, 'key_id');
         const key = await storeCall(() => store.getApiKey(req.keyId));
         const who = principalOf(ctx);
         if (key && who.tenant !== '*') requireTenants(ctx, [key.info!.tenant]);
@@ -89,7 +122,43 @@ export class ConfigApi {
       },
       listApiKeys: async (req, ctx) => {
         requireTenants(ctx, [req.tenant]);
-        return { keys: (await storeCall(() => store.listApiKeys(req.tenant))).map((k) => k.info!) };
+        const keys = (await storeCall(() => store.listApiKeys(req.tenant))).map((k) => k.info!);
+        // Keys older than scopes hold read and write; say so rather than show none.
+        return { keys: keys.map((k) => (k.scopes.length > 0 ? k : { ...k, scopes: [...LEGACY_SCOPES] })) };
+      },
+      prepareEmail: async (req, ctx) => {
+        requireTenants(ctx, [req.tenant]);
+        limitField(req.hostname, 'hostname');
+        limitField(req.campaign, 'campaign');
+        limitField(req.message, 'message');
+        limitField(req.recipientDomain, 'recipient_domain');
+        limitField(req.baseUrl, 'base_url');
+        if (Buffer.byteLength(req.html) > MAX_HTML_BYTES) throw new WinnowError(ErrorCode.InvalidArgument, `html is larger than ${MAX_HTML_BYTES} bytes`);
+        const host = req.hostname.toLowerCase();
+        const domain = (await storeCall(() => store.listDomains())).find((d) => d.hostname === host && d.tenant === req.tenant);
+        if (!domain) throw new WinnowError(ErrorCode.NotFound, `no tracking domain ${host || '(empty)'} is registered for tenant ${req.tenant}`);
+        const sentAtS = Math.floor(Date.now() / 1000);
+        let prepared;
+        try {
+          prepared = prepareEmail(req.html, {
+            keyring: keyringOf(domain),
+            baseUrl: req.baseUrl || `https://${host}`,
+            tenant: req.tenant,
+            campaign: req.campaign,
+            message: req.message,
+            sentAtS,
+            ...(req.recipientDomain ? { recipientDomain: req.recipientDomain } : {}),
+          });
+        } catch (err) {
+          if (err instanceof PrepareError) throw new WinnowError(ErrorCode.InvalidArgument, err.message);
+          throw err;
+        }
+        if (!req.skipDelivery) {
+          await storeCall(() =>
+            store.recordDeliveries([create(DeliverySchema, { tenant: req.tenant, campaign: req.campaign, message: req.message, deliveredAtUnixMs: String(sentAtS * 1000), links: prepared.links.length })]),
+          );
+        }
+        return { html: prepared.html, trackedLinks: prepared.links.length - 1, deliveryRecorded: !req.skipDelivery };
       },
     };
   }

@@ -8,14 +8,13 @@ import { sourceName } from '@winnow/engagement';
 import type { StatsConfig } from '@winnow/config';
 import { StaleHistoryError, StoreFailure, isTransient, storeFailureOf, tombstoneKey, type EraseResult, type EraseScope, type EventStore, type RecordEventsResult } from '@winnow/storage';
 import { EVENT_STORE, METRICS, STATS_CONFIG } from './tokens';
+import { MAX_NAME } from './store-errors';
 
 /** Rebuilds read the store this many events at a time. */
 const REBUILD_PAGE = 5_000;
 /** Beyond the memory window, the longest window a rule looks back over (the trap taint). */
 const REBUILD_SLACK_MS = 10 * 60_000;
 
-/** Longest id, tenant, campaign or message taken (the stores key on them). */
-const MAX_NAME = 256;
 const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]{1,64}$/;
 const MAX_HEADER_VALUE = 2048;
 

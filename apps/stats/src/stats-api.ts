@@ -4,7 +4,7 @@ import { Granularity, PolicyMode, type StatsService } from '@winnow/proto';
 import { AUTOMATED_MASK, campaignStats, countingMask, sourceBit, ALL_SOURCES } from '@winnow/engagement';
 import type { EventStore, HourBucket } from '@winnow/storage';
 import { EVENT_STORE } from './tokens';
-import { requireField, storeCall } from './store-errors';
+import { limitField, requireField, storeCall } from './store-errors';
 import { requireService, requireTenants } from './auth';
 import { Ingestor } from './ingest';
 import { Reclassifier } from './reclassify';
@@ -31,11 +31,20 @@ export class StatsApi {
     return {
       recordDeliveries: async (req, ctx) => {
         requireTenants(ctx, req.deliveries.map((d) => d.tenant));
+        for (const d of req.deliveries) {
+          limitField(d.campaign, 'delivery campaign');
+          limitField(d.message, 'delivery message');
+        }
         const r = await storeCall(() => store.recordDeliveries(req.deliveries));
         return { recorded: String(r.recorded), duplicates: String(r.duplicates) };
       },
       recordEvents: async (req, ctx) => {
         requireTenants(ctx, req.events.map((e) => e.event?.tenant ?? ''));
+        for (const e of req.events) {
+          limitField(e.event?.id ?? '', 'event id');
+          limitField(e.event?.campaign ?? '', 'event campaign');
+          limitField(e.event?.message ?? '', 'event message');
+        }
         const r = await storeCall(() => this.ingestor.record(req.events));
         return { stored: String(r.stored), duplicates: String(r.duplicates), revised: String(r.revised) };
       },
@@ -54,6 +63,8 @@ export class StatsApi {
       erase: async (req, ctx) => {
         const tenant = requireField(req.tenant, 'tenant');
         requireTenants(ctx, [tenant]);
+        limitField(req.message, 'message');
+        limitField(req.campaign, 'campaign');
         const scopes = [req.message !== '', req.campaign !== '', req.wholeTenant].filter(Boolean).length;
         if (scopes !== 1) throw new WinnowError(ErrorCode.InvalidArgument, 'name exactly one of message, campaign or whole_tenant');
         if (req.wholeTenant) requireService(ctx);
@@ -74,6 +85,7 @@ export class StatsApi {
       replayDeadLetters: async (req, ctx) => {
         requireService(ctx);
         const tenant = requireField(req.tenant, 'tenant');
+        for (const id of req.ids) limitField(id, 'ids');
         const r = await storeCall(() => this.ingestor.replay(tenant, req.ids));
         return { replayed: String(r.replayed), stored: String(r.stored), deadLettered: String(r.deadLettered) };
       },
@@ -97,6 +109,8 @@ export class StatsApi {
       listEvents: async (req, ctx) => {
         if (!req.filter?.tenant) throw new WinnowError(ErrorCode.InvalidArgument, 'filter.tenant is required');
         requireTenants(ctx, [req.filter.tenant]);
+        limitField(req.filter.campaign, 'filter.campaign');
+        limitField(req.filter.message, 'filter.message');
         const size = req.pageSize === 0 ? 100 : req.pageSize;
         if (size < 1 || size > 1000) throw new WinnowError(ErrorCode.InvalidArgument, 'page_size must be between 1 and 1000');
         const filter = req.filter;

@@ -17,7 +17,19 @@ export async function storeCall<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Longest id, tenant, campaign, message, hostname or key id taken: the stores key on them, and errors quote them. */
+export const MAX_NAME = 256;
+
 export function requireField(value: string, name: string): string {
   if (!value) throw new WinnowError(ErrorCode.InvalidArgument, `${name} is required`);
+  return limitField(value, name);
+}
+
+/**
+ * Refuses a name longer than MAX_NAME (empty is the caller's to judge). Past it, a store key would
+ * not fit (LMDB takes 1978 bytes), and an error quoting it could outgrow the status trailer.
+ */
+export function limitField(value: string, name: string): string {
+  if (value.length > MAX_NAME) throw new WinnowError(ErrorCode.InvalidArgument, `${name} is ${value.length} characters long (at most ${MAX_NAME})`);
   return value;
 }

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigService } from '@winnow/proto';
-import { addService, bindServer, newServer, shutdownServer } from './server';
+import { MAX_ERROR_MESSAGE, addService, bindServer, newServer, shutdownServer } from './server';
 import { closeClient, createClient, type ClientOf } from './client';
 import { ErrorCode, WinnowError, errorCodeToGrpcStatus, grpcStatusToErrorCode } from './errors';
 import { methodPath } from './service-definition';
@@ -35,8 +35,11 @@ describe('gRPC bridge over a real channel', () => {
             ctx.signal.addEventListener('abort', () => clearTimeout(t));
           }),
         createApiKey: async () => ({}),
-        revokeApiKey: async () => ({}),
+        revokeApiKey: async (req) => {
+          throw new WinnowError(ErrorCode.InvalidArgument, `no key ${req.keyId}`);
+        },
         listApiKeys: async () => ({}),
+        prepareEmail: async () => ({}),
       },
       {
         before: (ctx) => {
@@ -72,6 +75,15 @@ describe('gRPC bridge over a real channel', () => {
     expect(outcomes).toContain('DeleteTrackingDomain:not_found');
     for (const code of Object.values(ErrorCode)) expect(grpcStatusToErrorCode(errorCodeToGrpcStatus(code))).toBe(code);
     expect(grpcStatusToErrorCode(grpc.status.DATA_LOSS)).toBe(ErrorCode.Internal);
+  });
+
+  it('answers at once with an error that quotes a huge input, cut to fit (grpc-js would hang until the deadline)', async () => {
+    const started = Date.now();
+    const err = await client.revokeApiKey({ keyId: '\u0000'.repeat(40_000) }, { deadlineMs: 5000 }).catch((e: WinnowError) => e);
+    expect(err).toMatchObject({ code: ErrorCode.InvalidArgument });
+    expect((err as WinnowError).message.length).toBeLessThanOrEqual(MAX_ERROR_MESSAGE);
+    expect((err as WinnowError).message).toMatch(/^no key \u0000+\.\.\. \(39023 more characters\)$/);
+    expect(Date.now() - started).toBeLessThan(4000);
   });
 
   it('enforces deadlines', async () => {

@@ -46,9 +46,23 @@ export interface ServiceHooks {
   onInternalError?(method: DescMethod, err: unknown): void;
 }
 
+/**
+ * Longest error message sent to a caller. grpc-js cannot deliver a status whose message does not fit
+ * in its header frame: the call then hangs until its deadline (found by fuzzing, with a message that
+ * quoted a 40,000-character tenant). Messages that quote input are cut here, in one place.
+ */
+export const MAX_ERROR_MESSAGE = 1024;
+
+export function cutMessage(message: string): string {
+  if (message.length <= MAX_ERROR_MESSAGE) return message;
+  // The suffix is at most 34 characters; what is kept leaves room for it.
+  const kept = MAX_ERROR_MESSAGE - 40;
+  return `${message.slice(0, kept)}... (${message.length - kept} more characters)`;
+}
+
 function toServiceError(err: unknown, method: DescMethod, hooks: ServiceHooks): Partial<grpc.StatusObject> & { code: grpc.status } {
   if (err instanceof WinnowError) {
-    return { code: errorCodeToGrpcStatus(err.code), details: err.message };
+    return { code: errorCodeToGrpcStatus(err.code), details: cutMessage(err.message) };
   }
   hooks.onInternalError?.(method, err);
   return { code: grpc.status.INTERNAL, details: 'internal error' };

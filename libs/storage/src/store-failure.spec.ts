@@ -38,6 +38,19 @@ describe('store failures, mapped once from each adapter’s real errors', () => 
     }
   });
 
+  it('LMDB: a read keyed past its limit is the input’s fault too (found by fuzzing)', async () => {
+    const store = new LmdbEventStore(join(dir, 'lmdb-read'));
+    try {
+      await store.init();
+      for (const read of [() => store.getReclassification('a'.repeat(4093)), () => store.campaignCounters('a'.repeat(4093), 'c'), () => store.listDeadLetters('a'.repeat(2000), 10, '')]) {
+        const err = await failure(read());
+        expect(storeFailureOf(err)).toBe(StoreFailure.Invalid);
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
   it('our own errors: input, a moved history, a second writer', () => {
     expect(storeFailureOf(new StoreInputError('bad'))).toBe(StoreFailure.Invalid);
     expect(storeFailureOf(new StaleHistoryError('t', 1, 2))).toBe(StoreFailure.Conflict);

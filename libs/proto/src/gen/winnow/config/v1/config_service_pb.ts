@@ -2,8 +2,8 @@
 // @generated from file winnow/config/v1/config_service.proto (package winnow.config.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Source } from "../../verdict/v1/verdict_pb";
 import { file_winnow_verdict_v1_verdict } from "../../verdict/v1/verdict_pb";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file winnow/config/v1/config_service.proto.
  */
 export const file_winnow_config_v1_config_service: GenFile = /*@__PURE__*/
-  fileDesc("CiV3aW5ub3cvY29uZmlnL3YxL2NvbmZpZ19zZXJ2aWNlLnByb3RvEhB3aW5ub3cuY29uZmlnLnYxImEKCkFwaUtleUluZm8SDgoGa2V5X2lkGAEgASgJEg4KBnRlbmFudBgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIeChJjcmVhdGVkX2F0X3VuaXhfbXMYBCABKANCAjABIjoKE0NyZWF0ZUFwaUtleVJlcXVlc3QSDgoGdGVuYW50GAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJIk8KFENyZWF0ZUFwaUtleVJlc3BvbnNlEgsKA2tleRgBIAEoCRIqCgRpbmZvGAIgASgLMhwud2lubm93LmNvbmZpZy52MS5BcGlLZXlJbmZvIiUKE1Jldm9rZUFwaUtleVJlcXVlc3QSDgoGa2V5X2lkGAEgASgJIicKFFJldm9rZUFwaUtleVJlc3BvbnNlEg8KB3Jldm9rZWQYASABKAgiJAoSTGlzdEFwaUtleXNSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCSJBChNMaXN0QXBpS2V5c1Jlc3BvbnNlEioKBGtleXMYASADKAsyHC53aW5ub3cuY29uZmlnLnYxLkFwaUtleUluZm8iUQoMU3RvcmVkQXBpS2V5EioKBGluZm8YASABKAsyHC53aW5ub3cuY29uZmlnLnYxLkFwaUtleUluZm8SFQoNc2VjcmV0X3NoYTI1NhgCIAEoDCI5CgpTaWduaW5nS2V5EgoKAmlkGAEgASgJEg4KBnNlY3JldBgCIAEoDBIPCgdzZWFsaW5nGAMgASgIIl4KDlRyYWNraW5nRG9tYWluEhAKCGhvc3RuYW1lGAEgASgJEg4KBnRlbmFudBgCIAEoCRIqCgRrZXlzGAMgAygLMhwud2lubm93LmNvbmZpZy52MS5TaWduaW5nS2V5IkwKGFB1dFRyYWNraW5nRG9tYWluUmVxdWVzdBIwCgZkb21haW4YASABKAsyIC53aW5ub3cuY29uZmlnLnYxLlRyYWNraW5nRG9tYWluIk0KGVB1dFRyYWNraW5nRG9tYWluUmVzcG9uc2USMAoGZG9tYWluGAEgASgLMiAud2lubm93LmNvbmZpZy52MS5UcmFja2luZ0RvbWFpbiI/ChtEZWxldGVUcmFja2luZ0RvbWFpblJlcXVlc3QSEAoIaG9zdG5hbWUYASABKAkSDgoGdGVuYW50GAIgASgJIi8KHERlbGV0ZVRyYWNraW5nRG9tYWluUmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoCCIcChpMaXN0VHJhY2tpbmdEb21haW5zUmVxdWVzdCJhChtMaXN0VHJhY2tpbmdEb21haW5zUmVzcG9uc2USMQoHZG9tYWlucxgBIAMoCzIgLndpbm5vdy5jb25maWcudjEuVHJhY2tpbmdEb21haW4SDwoHdmVyc2lvbhgCIAEoCSJUCg9Tb3VyY2VTZWxlY3Rpb24SFQoNYWxsX2F1dG9tYXRlZBgBIAEoCBIqCgdzb3VyY2VzGAIgAygOMhkud2lubm93LnZlcmRpY3QudjEuU291cmNlIogBChFTdXBwcmVzc2lvblBvbGljeRIOCgZ0ZW5hbnQYASABKAkSMAoFb3BlbnMYAiABKAsyIS53aW5ub3cuY29uZmlnLnYxLlNvdXJjZVNlbGVjdGlvbhIxCgZjbGlja3MYAyABKAsyIS53aW5ub3cuY29uZmlnLnYxLlNvdXJjZVNlbGVjdGlvbiJSChtQdXRTdXBwcmVzc2lvblBvbGljeVJlcXVlc3QSMwoGcG9saWN5GAEgASgLMiMud2lubm93LmNvbmZpZy52MS5TdXBwcmVzc2lvblBvbGljeSJTChxQdXRTdXBwcmVzc2lvblBvbGljeVJlc3BvbnNlEjMKBnBvbGljeRgBIAEoCzIjLndpbm5vdy5jb25maWcudjEuU3VwcHJlc3Npb25Qb2xpY3kiLQobR2V0U3VwcHJlc3Npb25Qb2xpY3lSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCSJlChxHZXRTdXBwcmVzc2lvblBvbGljeVJlc3BvbnNlEjMKBnBvbGljeRgBIAEoCzIjLndpbm5vdy5jb25maWcudjEuU3VwcHJlc3Npb25Qb2xpY3kSEAoIZXhwbGljaXQYAiABKAgy8AYKDUNvbmZpZ1NlcnZpY2USbAoRUHV0VHJhY2tpbmdEb21haW4SKi53aW5ub3cuY29uZmlnLnYxLlB1dFRyYWNraW5nRG9tYWluUmVxdWVzdBorLndpbm5vdy5jb25maWcudjEuUHV0VHJhY2tpbmdEb21haW5SZXNwb25zZRJ1ChREZWxldGVUcmFja2luZ0RvbWFpbhItLndpbm5vdy5jb25maWcudjEuRGVsZXRlVHJhY2tpbmdEb21haW5SZXF1ZXN0Gi4ud2lubm93LmNvbmZpZy52MS5EZWxldGVUcmFja2luZ0RvbWFpblJlc3BvbnNlEnIKE0xpc3RUcmFja2luZ0RvbWFpbnMSLC53aW5ub3cuY29uZmlnLnYxLkxpc3RUcmFja2luZ0RvbWFpbnNSZXF1ZXN0Gi0ud2lubm93LmNvbmZpZy52MS5MaXN0VHJhY2tpbmdEb21haW5zUmVzcG9uc2USdQoUUHV0U3VwcHJlc3Npb25Qb2xpY3kSLS53aW5ub3cuY29uZmlnLnYxLlB1dFN1cHByZXNzaW9uUG9saWN5UmVxdWVzdBouLndpbm5vdy5jb25maWcudjEuUHV0U3VwcHJlc3Npb25Qb2xpY3lSZXNwb25zZRJ1ChRHZXRTdXBwcmVzc2lvblBvbGljeRItLndpbm5vdy5jb25maWcudjEuR2V0U3VwcHJlc3Npb25Qb2xpY3lSZXF1ZXN0Gi4ud2lubm93LmNvbmZpZy52MS5HZXRTdXBwcmVzc2lvblBvbGljeVJlc3BvbnNlEl0KDENyZWF0ZUFwaUtleRIlLndpbm5vdy5jb25maWcudjEuQ3JlYXRlQXBpS2V5UmVxdWVzdBomLndpbm5vdy5jb25maWcudjEuQ3JlYXRlQXBpS2V5UmVzcG9uc2USXQoMUmV2b2tlQXBpS2V5EiUud2lubm93LmNvbmZpZy52MS5SZXZva2VBcGlLZXlSZXF1ZXN0GiYud2lubm93LmNvbmZpZy52MS5SZXZva2VBcGlLZXlSZXNwb25zZRJaCgtMaXN0QXBpS2V5cxIkLndpbm5vdy5jb25maWcudjEuTGlzdEFwaUtleXNSZXF1ZXN0GiUud2lubm93LmNvbmZpZy52MS5MaXN0QXBpS2V5c1Jlc3BvbnNlYgZwcm90bzM", [file_winnow_verdict_v1_verdict]);
+  fileDesc("CiV3aW5ub3cvY29uZmlnL3YxL2NvbmZpZ19zZXJ2aWNlLnByb3RvEhB3aW5ub3cuY29uZmlnLnYxIrABCgpBcGlLZXlJbmZvEg4KBmtleV9pZBgBIAEoCRIOCgZ0ZW5hbnQYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSHgoSY3JlYXRlZF9hdF91bml4X21zGAQgASgDQgIwARItCgZzY29wZXMYBSADKA4yHS53aW5ub3cuY29uZmlnLnYxLkFwaUtleVNjb3BlEh4KEmV4cGlyZXNfYXRfdW5peF9tcxgGIAEoA0ICMAEiiQEKE0NyZWF0ZUFwaUtleVJlcXVlc3QSDgoGdGVuYW50GAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEi0KBnNjb3BlcxgDIAMoDjIdLndpbm5vdy5jb25maWcudjEuQXBpS2V5U2NvcGUSHgoSZXhwaXJlc19hdF91bml4X21zGAQgASgDQgIwASKrAQoTUHJlcGFyZUVtYWlsUmVxdWVzdBIOCgZ0ZW5hbnQYASABKAkSEAoIY2FtcGFpZ24YAiABKAkSDwoHbWVzc2FnZRgDIAEoCRIQCghob3N0bmFtZRgEIAEoCRIMCgRodG1sGAUgASgJEhAKCGJhc2VfdXJsGAYgASgJEhgKEHJlY2lwaWVudF9kb21haW4YByABKAkSFQoNc2tpcF9kZWxpdmVyeRgIIAEoCCJWChRQcmVwYXJlRW1haWxSZXNwb25zZRIMCgRodG1sGAEgASgJEhUKDXRyYWNrZWRfbGlua3MYAiABKA0SGQoRZGVsaXZlcnlfcmVjb3JkZWQYAyABKAgiTwoUQ3JlYXRlQXBpS2V5UmVzcG9uc2USCwoDa2V5GAEgASgJEioKBGluZm8YAiABKAsyHC53aW5ub3cuY29uZmlnLnYxLkFwaUtleUluZm8iJQoTUmV2b2tlQXBpS2V5UmVxdWVzdBIOCgZrZXlfaWQYASABKAkiJwoUUmV2b2tlQXBpS2V5UmVzcG9uc2USDwoHcmV2b2tlZBgBIAEoCCIkChJMaXN0QXBpS2V5c1JlcXVlc3QSDgoGdGVuYW50GAEgASgJIkEKE0xpc3RBcGlLZXlzUmVzcG9uc2USKgoEa2V5cxgBIAMoCzIcLndpbm5vdy5jb25maWcudjEuQXBpS2V5SW5mbyJRCgxTdG9yZWRBcGlLZXkSKgoEaW5mbxgBIAEoCzIcLndpbm5vdy5jb25maWcudjEuQXBpS2V5SW5mbxIVCg1zZWNyZXRfc2hhMjU2GAIgASgMIjkKClNpZ25pbmdLZXkSCgoCaWQYASABKAkSDgoGc2VjcmV0GAIgASgMEg8KB3NlYWxpbmcYAyABKAgiXgoOVHJhY2tpbmdEb21haW4SEAoIaG9zdG5hbWUYASABKAkSDgoGdGVuYW50GAIgASgJEioKBGtleXMYAyADKAsyHC53aW5ub3cuY29uZmlnLnYxLlNpZ25pbmdLZXkiTAoYUHV0VHJhY2tpbmdEb21haW5SZXF1ZXN0EjAKBmRvbWFpbhgBIAEoCzIgLndpbm5vdy5jb25maWcudjEuVHJhY2tpbmdEb21haW4iTQoZUHV0VHJhY2tpbmdEb21haW5SZXNwb25zZRIwCgZkb21haW4YASABKAsyIC53aW5ub3cuY29uZmlnLnYxLlRyYWNraW5nRG9tYWluIj8KG0RlbGV0ZVRyYWNraW5nRG9tYWluUmVxdWVzdBIQCghob3N0bmFtZRgBIAEoCRIOCgZ0ZW5hbnQYAiABKAkiLwocRGVsZXRlVHJhY2tpbmdEb21haW5SZXNwb25zZRIPCgdkZWxldGVkGAEgASgIIhwKGkxpc3RUcmFja2luZ0RvbWFpbnNSZXF1ZXN0ImEKG0xpc3RUcmFja2luZ0RvbWFpbnNSZXNwb25zZRIxCgdkb21haW5zGAEgAygLMiAud2lubm93LmNvbmZpZy52MS5UcmFja2luZ0RvbWFpbhIPCgd2ZXJzaW9uGAIgASgJIlQKD1NvdXJjZVNlbGVjdGlvbhIVCg1hbGxfYXV0b21hdGVkGAEgASgIEioKB3NvdXJjZXMYAiADKA4yGS53aW5ub3cudmVyZGljdC52MS5Tb3VyY2UiiAEKEVN1cHByZXNzaW9uUG9saWN5Eg4KBnRlbmFudBgBIAEoCRIwCgVvcGVucxgCIAEoCzIhLndpbm5vdy5jb25maWcudjEuU291cmNlU2VsZWN0aW9uEjEKBmNsaWNrcxgDIAEoCzIhLndpbm5vdy5jb25maWcudjEuU291cmNlU2VsZWN0aW9uIlIKG1B1dFN1cHByZXNzaW9uUG9saWN5UmVxdWVzdBIzCgZwb2xpY3kYASABKAsyIy53aW5ub3cuY29uZmlnLnYxLlN1cHByZXNzaW9uUG9saWN5IlMKHFB1dFN1cHByZXNzaW9uUG9saWN5UmVzcG9uc2USMwoGcG9saWN5GAEgASgLMiMud2lubm93LmNvbmZpZy52MS5TdXBwcmVzc2lvblBvbGljeSItChtHZXRTdXBwcmVzc2lvblBvbGljeVJlcXVlc3QSDgoGdGVuYW50GAEgASgJImUKHEdldFN1cHByZXNzaW9uUG9saWN5UmVzcG9uc2USMwoGcG9saWN5GAEgASgLMiMud2lubm93LmNvbmZpZy52MS5TdXBwcmVzc2lvblBvbGljeRIQCghleHBsaWNpdBgCIAEoCCqRAQoLQXBpS2V5U2NvcGUSHQoZQVBJX0tFWV9TQ09QRV9VTlNQRUNJRklFRBAAEhYKEkFQSV9LRVlfU0NPUEVfUkVBRBABEhcKE0FQSV9LRVlfU0NPUEVfV1JJVEUQAhIZChVBUElfS0VZX1NDT1BFX1BSRVBBUkUQAxIXChNBUElfS0VZX1NDT1BFX0FETUlOEAQyzwcKDUNvbmZpZ1NlcnZpY2USbAoRUHV0VHJhY2tpbmdEb21haW4SKi53aW5ub3cuY29uZmlnLnYxLlB1dFRyYWNraW5nRG9tYWluUmVxdWVzdBorLndpbm5vdy5jb25maWcudjEuUHV0VHJhY2tpbmdEb21haW5SZXNwb25zZRJ1ChREZWxldGVUcmFja2luZ0RvbWFpbhItLndpbm5vdy5jb25maWcudjEuRGVsZXRlVHJhY2tpbmdEb21haW5SZXF1ZXN0Gi4ud2lubm93LmNvbmZpZy52MS5EZWxldGVUcmFja2luZ0RvbWFpblJlc3BvbnNlEnIKE0xpc3RUcmFja2luZ0RvbWFpbnMSLC53aW5ub3cuY29uZmlnLnYxLkxpc3RUcmFja2luZ0RvbWFpbnNSZXF1ZXN0Gi0ud2lubm93LmNvbmZpZy52MS5MaXN0VHJhY2tpbmdEb21haW5zUmVzcG9uc2USdQoUUHV0U3VwcHJlc3Npb25Qb2xpY3kSLS53aW5ub3cuY29uZmlnLnYxLlB1dFN1cHByZXNzaW9uUG9saWN5UmVxdWVzdBouLndpbm5vdy5jb25maWcudjEuUHV0U3VwcHJlc3Npb25Qb2xpY3lSZXNwb25zZRJ1ChRHZXRTdXBwcmVzc2lvblBvbGljeRItLndpbm5vdy5jb25maWcudjEuR2V0U3VwcHJlc3Npb25Qb2xpY3lSZXF1ZXN0Gi4ud2lubm93LmNvbmZpZy52MS5HZXRTdXBwcmVzc2lvblBvbGljeVJlc3BvbnNlEl0KDENyZWF0ZUFwaUtleRIlLndpbm5vdy5jb25maWcudjEuQ3JlYXRlQXBpS2V5UmVxdWVzdBomLndpbm5vdy5jb25maWcudjEuQ3JlYXRlQXBpS2V5UmVzcG9uc2USXQoMUmV2b2tlQXBpS2V5EiUud2lubm93LmNvbmZpZy52MS5SZXZva2VBcGlLZXlSZXF1ZXN0GiYud2lubm93LmNvbmZpZy52MS5SZXZva2VBcGlLZXlSZXNwb25zZRJaCgtMaXN0QXBpS2V5cxIkLndpbm5vdy5jb25maWcudjEuTGlzdEFwaUtleXNSZXF1ZXN0GiUud2lubm93LmNvbmZpZy52MS5MaXN0QXBpS2V5c1Jlc3BvbnNlEl0KDFByZXBhcmVFbWFpbBIlLndpbm5vdy5jb25maWcudjEuUHJlcGFyZUVtYWlsUmVxdWVzdBomLndpbm5vdy5jb25maWcudjEuUHJlcGFyZUVtYWlsUmVzcG9uc2ViBnByb3RvMw", [file_winnow_verdict_v1_verdict]);
 
 /**
  * @generated from message winnow.config.v1.ApiKeyInfo
@@ -37,6 +37,20 @@ export type ApiKeyInfo = Message<"winnow.config.v1.ApiKeyInfo"> & {
    * @generated from field: int64 created_at_unix_ms = 4 [jstype = JS_STRING];
    */
   createdAtUnixMs: string;
+
+  /**
+   * Empty on keys issued before scopes existed: they hold read and write.
+   *
+   * @generated from field: repeated winnow.config.v1.ApiKeyScope scopes = 5;
+   */
+  scopes: ApiKeyScope[];
+
+  /**
+   * 0: never expires.
+   *
+   * @generated from field: int64 expires_at_unix_ms = 6 [jstype = JS_STRING];
+   */
+  expiresAtUnixMs: string;
 };
 
 /**
@@ -59,6 +73,20 @@ export type CreateApiKeyRequest = Message<"winnow.config.v1.CreateApiKeyRequest"
    * @generated from field: string description = 2;
    */
   description: string;
+
+  /**
+   * Empty: read and write.
+   *
+   * @generated from field: repeated winnow.config.v1.ApiKeyScope scopes = 3;
+   */
+  scopes: ApiKeyScope[];
+
+  /**
+   * 0: never. Otherwise a time in the future.
+   *
+   * @generated from field: int64 expires_at_unix_ms = 4 [jstype = JS_STRING];
+   */
+  expiresAtUnixMs: string;
 };
 
 /**
@@ -67,6 +95,99 @@ export type CreateApiKeyRequest = Message<"winnow.config.v1.CreateApiKeyRequest"
  */
 export const CreateApiKeyRequestSchema: GenMessage<CreateApiKeyRequest> = /*@__PURE__*/
   messageDesc(file_winnow_config_v1_config_service, 1);
+
+/**
+ * @generated from message winnow.config.v1.PrepareEmailRequest
+ */
+export type PrepareEmailRequest = Message<"winnow.config.v1.PrepareEmailRequest"> & {
+  /**
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * @generated from field: string campaign = 2;
+   */
+  campaign: string;
+
+  /**
+   * An opaque id of this recipient's copy, never the address.
+   *
+   * @generated from field: string message = 3;
+   */
+  message: string;
+
+  /**
+   * A tracking domain registered to the tenant.
+   *
+   * @generated from field: string hostname = 4;
+   */
+  hostname: string;
+
+  /**
+   * At most 4 MiB.
+   *
+   * @generated from field: string html = 5;
+   */
+  html: string;
+
+  /**
+   * The tracking origin; default https://<hostname>.
+   *
+   * @generated from field: string base_url = 6;
+   */
+  baseUrl: string;
+
+  /**
+   * The recipient's mail domain, optional.
+   *
+   * @generated from field: string recipient_domain = 7;
+   */
+  recipientDomain: string;
+
+  /**
+   * Do not record the delivery (a test send, a preview).
+   *
+   * @generated from field: bool skip_delivery = 8;
+   */
+  skipDelivery: boolean;
+};
+
+/**
+ * Describes the message winnow.config.v1.PrepareEmailRequest.
+ * Use `create(PrepareEmailRequestSchema)` to create a new message.
+ */
+export const PrepareEmailRequestSchema: GenMessage<PrepareEmailRequest> = /*@__PURE__*/
+  messageDesc(file_winnow_config_v1_config_service, 2);
+
+/**
+ * @generated from message winnow.config.v1.PrepareEmailResponse
+ */
+export type PrepareEmailResponse = Message<"winnow.config.v1.PrepareEmailResponse"> & {
+  /**
+   * @generated from field: string html = 1;
+   */
+  html: string;
+
+  /**
+   * Tracked links in the HTML, the trap link not counted.
+   *
+   * @generated from field: uint32 tracked_links = 2;
+   */
+  trackedLinks: number;
+
+  /**
+   * @generated from field: bool delivery_recorded = 3;
+   */
+  deliveryRecorded: boolean;
+};
+
+/**
+ * Describes the message winnow.config.v1.PrepareEmailResponse.
+ * Use `create(PrepareEmailResponseSchema)` to create a new message.
+ */
+export const PrepareEmailResponseSchema: GenMessage<PrepareEmailResponse> = /*@__PURE__*/
+  messageDesc(file_winnow_config_v1_config_service, 3);
 
 /**
  * @generated from message winnow.config.v1.CreateApiKeyResponse
@@ -90,7 +211,7 @@ export type CreateApiKeyResponse = Message<"winnow.config.v1.CreateApiKeyRespons
  * Use `create(CreateApiKeyResponseSchema)` to create a new message.
  */
 export const CreateApiKeyResponseSchema: GenMessage<CreateApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 2);
+  messageDesc(file_winnow_config_v1_config_service, 4);
 
 /**
  * @generated from message winnow.config.v1.RevokeApiKeyRequest
@@ -107,7 +228,7 @@ export type RevokeApiKeyRequest = Message<"winnow.config.v1.RevokeApiKeyRequest"
  * Use `create(RevokeApiKeyRequestSchema)` to create a new message.
  */
 export const RevokeApiKeyRequestSchema: GenMessage<RevokeApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 3);
+  messageDesc(file_winnow_config_v1_config_service, 5);
 
 /**
  * @generated from message winnow.config.v1.RevokeApiKeyResponse
@@ -124,7 +245,7 @@ export type RevokeApiKeyResponse = Message<"winnow.config.v1.RevokeApiKeyRespons
  * Use `create(RevokeApiKeyResponseSchema)` to create a new message.
  */
 export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 4);
+  messageDesc(file_winnow_config_v1_config_service, 6);
 
 /**
  * @generated from message winnow.config.v1.ListApiKeysRequest
@@ -141,7 +262,7 @@ export type ListApiKeysRequest = Message<"winnow.config.v1.ListApiKeysRequest"> 
  * Use `create(ListApiKeysRequestSchema)` to create a new message.
  */
 export const ListApiKeysRequestSchema: GenMessage<ListApiKeysRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 5);
+  messageDesc(file_winnow_config_v1_config_service, 7);
 
 /**
  * @generated from message winnow.config.v1.ListApiKeysResponse
@@ -158,7 +279,7 @@ export type ListApiKeysResponse = Message<"winnow.config.v1.ListApiKeysResponse"
  * Use `create(ListApiKeysResponseSchema)` to create a new message.
  */
 export const ListApiKeysResponseSchema: GenMessage<ListApiKeysResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 6);
+  messageDesc(file_winnow_config_v1_config_service, 8);
 
 /**
  * A stored key: the SHA-256 of its secret, never the secret.
@@ -182,7 +303,7 @@ export type StoredApiKey = Message<"winnow.config.v1.StoredApiKey"> & {
  * Use `create(StoredApiKeySchema)` to create a new message.
  */
 export const StoredApiKeySchema: GenMessage<StoredApiKey> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 7);
+  messageDesc(file_winnow_config_v1_config_service, 9);
 
 /**
  * A key that seals or opens tokens. Several keys may open; one seals.
@@ -217,7 +338,7 @@ export type SigningKey = Message<"winnow.config.v1.SigningKey"> & {
  * Use `create(SigningKeySchema)` to create a new message.
  */
 export const SigningKeySchema: GenMessage<SigningKey> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 8);
+  messageDesc(file_winnow_config_v1_config_service, 10);
 
 /**
  * @generated from message winnow.config.v1.TrackingDomain
@@ -244,7 +365,7 @@ export type TrackingDomain = Message<"winnow.config.v1.TrackingDomain"> & {
  * Use `create(TrackingDomainSchema)` to create a new message.
  */
 export const TrackingDomainSchema: GenMessage<TrackingDomain> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 9);
+  messageDesc(file_winnow_config_v1_config_service, 11);
 
 /**
  * @generated from message winnow.config.v1.PutTrackingDomainRequest
@@ -261,7 +382,7 @@ export type PutTrackingDomainRequest = Message<"winnow.config.v1.PutTrackingDoma
  * Use `create(PutTrackingDomainRequestSchema)` to create a new message.
  */
 export const PutTrackingDomainRequestSchema: GenMessage<PutTrackingDomainRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 10);
+  messageDesc(file_winnow_config_v1_config_service, 12);
 
 /**
  * @generated from message winnow.config.v1.PutTrackingDomainResponse
@@ -278,7 +399,7 @@ export type PutTrackingDomainResponse = Message<"winnow.config.v1.PutTrackingDom
  * Use `create(PutTrackingDomainResponseSchema)` to create a new message.
  */
 export const PutTrackingDomainResponseSchema: GenMessage<PutTrackingDomainResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 11);
+  messageDesc(file_winnow_config_v1_config_service, 13);
 
 /**
  * @generated from message winnow.config.v1.DeleteTrackingDomainRequest
@@ -300,7 +421,7 @@ export type DeleteTrackingDomainRequest = Message<"winnow.config.v1.DeleteTracki
  * Use `create(DeleteTrackingDomainRequestSchema)` to create a new message.
  */
 export const DeleteTrackingDomainRequestSchema: GenMessage<DeleteTrackingDomainRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 12);
+  messageDesc(file_winnow_config_v1_config_service, 14);
 
 /**
  * @generated from message winnow.config.v1.DeleteTrackingDomainResponse
@@ -317,7 +438,7 @@ export type DeleteTrackingDomainResponse = Message<"winnow.config.v1.DeleteTrack
  * Use `create(DeleteTrackingDomainResponseSchema)` to create a new message.
  */
 export const DeleteTrackingDomainResponseSchema: GenMessage<DeleteTrackingDomainResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 13);
+  messageDesc(file_winnow_config_v1_config_service, 15);
 
 /**
  * @generated from message winnow.config.v1.ListTrackingDomainsRequest
@@ -330,7 +451,7 @@ export type ListTrackingDomainsRequest = Message<"winnow.config.v1.ListTrackingD
  * Use `create(ListTrackingDomainsRequestSchema)` to create a new message.
  */
 export const ListTrackingDomainsRequestSchema: GenMessage<ListTrackingDomainsRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 14);
+  messageDesc(file_winnow_config_v1_config_service, 16);
 
 /**
  * @generated from message winnow.config.v1.ListTrackingDomainsResponse
@@ -354,7 +475,7 @@ export type ListTrackingDomainsResponse = Message<"winnow.config.v1.ListTracking
  * Use `create(ListTrackingDomainsResponseSchema)` to create a new message.
  */
 export const ListTrackingDomainsResponseSchema: GenMessage<ListTrackingDomainsResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 15);
+  messageDesc(file_winnow_config_v1_config_service, 17);
 
 /**
  * Which automated events leave the reported figures. Human events are always counted.
@@ -382,7 +503,7 @@ export type SourceSelection = Message<"winnow.config.v1.SourceSelection"> & {
  * Use `create(SourceSelectionSchema)` to create a new message.
  */
 export const SourceSelectionSchema: GenMessage<SourceSelection> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 16);
+  messageDesc(file_winnow_config_v1_config_service, 18);
 
 /**
  * @generated from message winnow.config.v1.SuppressionPolicy
@@ -409,7 +530,7 @@ export type SuppressionPolicy = Message<"winnow.config.v1.SuppressionPolicy"> & 
  * Use `create(SuppressionPolicySchema)` to create a new message.
  */
 export const SuppressionPolicySchema: GenMessage<SuppressionPolicy> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 17);
+  messageDesc(file_winnow_config_v1_config_service, 19);
 
 /**
  * @generated from message winnow.config.v1.PutSuppressionPolicyRequest
@@ -426,7 +547,7 @@ export type PutSuppressionPolicyRequest = Message<"winnow.config.v1.PutSuppressi
  * Use `create(PutSuppressionPolicyRequestSchema)` to create a new message.
  */
 export const PutSuppressionPolicyRequestSchema: GenMessage<PutSuppressionPolicyRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 18);
+  messageDesc(file_winnow_config_v1_config_service, 20);
 
 /**
  * @generated from message winnow.config.v1.PutSuppressionPolicyResponse
@@ -443,7 +564,7 @@ export type PutSuppressionPolicyResponse = Message<"winnow.config.v1.PutSuppress
  * Use `create(PutSuppressionPolicyResponseSchema)` to create a new message.
  */
 export const PutSuppressionPolicyResponseSchema: GenMessage<PutSuppressionPolicyResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 19);
+  messageDesc(file_winnow_config_v1_config_service, 21);
 
 /**
  * @generated from message winnow.config.v1.GetSuppressionPolicyRequest
@@ -460,7 +581,7 @@ export type GetSuppressionPolicyRequest = Message<"winnow.config.v1.GetSuppressi
  * Use `create(GetSuppressionPolicyRequestSchema)` to create a new message.
  */
 export const GetSuppressionPolicyRequestSchema: GenMessage<GetSuppressionPolicyRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 20);
+  messageDesc(file_winnow_config_v1_config_service, 22);
 
 /**
  * @generated from message winnow.config.v1.GetSuppressionPolicyResponse
@@ -484,7 +605,54 @@ export type GetSuppressionPolicyResponse = Message<"winnow.config.v1.GetSuppress
  * Use `create(GetSuppressionPolicyResponseSchema)` to create a new message.
  */
 export const GetSuppressionPolicyResponseSchema: GenMessage<GetSuppressionPolicyResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_config_v1_config_service, 21);
+  messageDesc(file_winnow_config_v1_config_service, 23);
+
+/**
+ * What a tenant API key may do (docs/statistics.md maps every call to one). Keys issued before
+ * scopes existed hold read and write.
+ *
+ * @generated from enum winnow.config.v1.ApiKeyScope
+ */
+export enum ApiKeyScope {
+  /**
+   * @generated from enum value: API_KEY_SCOPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Statistics, timelines, events, time series, the policy, dead letters, job progress.
+   *
+   * @generated from enum value: API_KEY_SCOPE_READ = 1;
+   */
+  READ = 1,
+
+  /**
+   * Record deliveries and events.
+   *
+   * @generated from enum value: API_KEY_SCOPE_WRITE = 2;
+   */
+  WRITE = 2,
+
+  /**
+   * Prepare mail (PrepareEmail).
+   *
+   * @generated from enum value: API_KEY_SCOPE_PREPARE = 3;
+   */
+  PREPARE = 3,
+
+  /**
+   * Set the policy, erase messages and campaigns, issue, list and revoke the tenant's keys.
+   *
+   * @generated from enum value: API_KEY_SCOPE_ADMIN = 4;
+   */
+  ADMIN = 4,
+}
+
+/**
+ * Describes the enum winnow.config.v1.ApiKeyScope.
+ */
+export const ApiKeyScopeSchema: GenEnum<ApiKeyScope> = /*@__PURE__*/
+  enumDesc(file_winnow_config_v1_config_service, 0);
 
 /**
  * Tenants, their tracking domains and signing keys, and their suppression policy.
@@ -535,7 +703,8 @@ export const ConfigService: GenService<{
   },
   /**
    * Issues an API key for one tenant. The key is returned once and stored only as a hash.
-   * Needs the service key.
+   * The service key, or a tenant key with the admin scope (for its own tenant, with no scope
+   * it does not hold itself).
    *
    * @generated from rpc winnow.config.v1.ConfigService.CreateApiKey
    */
@@ -545,7 +714,7 @@ export const ConfigService: GenService<{
     output: typeof CreateApiKeyResponseSchema;
   },
   /**
-   * Revokes a key at once. Needs the service key, or a key of the same tenant.
+   * Revokes a key at once. The service key, or an admin key of the same tenant.
    *
    * @generated from rpc winnow.config.v1.ConfigService.RevokeApiKey
    */
@@ -563,6 +732,18 @@ export const ConfigService: GenService<{
     methodKind: "unary";
     input: typeof ListApiKeysRequestSchema;
     output: typeof ListApiKeysResponseSchema;
+  },
+  /**
+   * Rewrites one recipient's HTML for a tracking domain of the tenant (a sealed link for every
+   * http(s) link, a hidden trap link, the open pixel) and records its delivery. The sealing happens
+   * here: the caller never holds a signing key. The prepare scope.
+   *
+   * @generated from rpc winnow.config.v1.ConfigService.PrepareEmail
+   */
+  prepareEmail: {
+    methodKind: "unary";
+    input: typeof PrepareEmailRequestSchema;
+    output: typeof PrepareEmailResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_winnow_config_v1_config_service, 0);
