@@ -2,7 +2,7 @@ import { create } from '@bufbuild/protobuf';
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MongoClient } from 'mongodb';
-import { DeadLetterSchema, EventKind } from '@winnow/proto';
+import { DeadLetterSchema, DeliverySchema, EventKind, Source } from '@winnow/proto';
 import { classified, eventStoreConformance } from '../conformance.suite';
 import { MongoEventStore } from './mongo-event-store';
 import { SecondWriterError } from '../single-writer';
@@ -136,6 +136,32 @@ if (!url) {
         await c.close();
       }
     });
+
+    it('keeps answering after a batch that rewrites more stored documents than FerretDB has pooled connections', async () => {
+      // FerretDB 1.x never finishes an update command with 50 (PostgreSQL) or 100 (SQLite) statements
+      // that match stored documents, and then answers nothing (tools/ferretdb-repro). Without
+      // transactions the adapter sends bulk writes in commands of STATEMENTS_PER_COMMAND.
+      const database = `winnow_test_${randomBytes(6).toString('hex')}`;
+      const s = new MongoEventStore({ url, database, retentionDays: 0 });
+      const c = new MongoClient(url, { serverSelectionTimeoutMS: 5000 });
+      try {
+        await s.init();
+        const n = 150;
+        const ids = Array.from({ length: n }, (_, i) => i);
+        await s.recordDeliveries(ids.map((i) => create(DeliverySchema, { tenant: 'acme', campaign: 'big', message: `m${i}`, deliveredAtUnixMs: String(Date.parse('2026-03-01T10:00:00Z')), links: 2 })));
+        // Every message already exists: 150 matching message statements in one batch.
+        expect((await s.recordEvents(ids.map((i) => classified(`e${i}`, { campaign: 'big', message: `m${i}` })))).stored).toBe(n);
+        // Every event revised: 150 matching event statements.
+        expect((await s.recordEvents(ids.map((i) => classified(`e${i}`, { campaign: 'big', message: `m${i}`, source: Source.APPLE_MPP, revision: 1 })))).revised).toBe(n);
+        await c.db(database).command({ ping: 1 }, { timeoutMS: 5000 });
+        expect(await c.db(database).collection('messages').countDocuments({}, { timeoutMS: 5000 })).toBe(n);
+        expect((await s.campaignCounters('acme', 'big'))?.delivered).toBe(n);
+      } finally {
+        await s.close();
+        await c.db(database).dropDatabase().catch(() => undefined);
+        await c.close();
+      }
+    }, 60_000);
 
     it('creates its indexes, the retention TTL among them', async () => {
       const database = `winnow_test_${randomBytes(6).toString('hex')}`;

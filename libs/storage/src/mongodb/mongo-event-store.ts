@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Binary, MongoClient, MongoServerError, type AnyBulkWriteOperation, type ClientSession, type Collection, type Db, type Document } from 'mongodb';
+import { Binary, MongoClient, MongoServerError, type AnyBulkWriteOperation, type BulkWriteOptions, type ClientSession, type Collection, type Db, type Document } from 'mongodb';
 import { create, fromBinary, fromJson, toBinary, toJson, type JsonValue } from '@bufbuild/protobuf';
 import {
   ClassifiedEventSchema,
@@ -126,6 +126,16 @@ interface WriteSet {
 }
 
 const PENDING_BATCH = 'pending';
+
+/**
+ * Where there are no transactions, a bulk write goes as commands of at most this many statements.
+ * FerretDB 1.x (its `update` command, up to 1.24) keeps one backend connection for every statement
+ * that matched a document until the whole command ends, and needs one more for each write: a command
+ * with 50 matching statements on PostgreSQL (its pool's size) or 100 on SQLite never ends, and
+ * nothing else on the server is answered again (tools/ferretdb-repro). 16 leaves room for the
+ * readers, the lease and the dead letters beside it. MongoDB itself is not affected either way.
+ */
+export const STATEMENTS_PER_COMMAND = 16;
 
 /** The batch being written where there are no transactions (at most one: batches run one at a time). */
 interface JournalDoc extends WriteSet {
@@ -376,9 +386,9 @@ export class MongoEventStore implements EventStore {
     const eventOps: AnyBulkWriteOperation<EventDoc>[] = ws.events.map(({ doc, replaced }) =>
       replaced || batch ? { replaceOne: { filter: { _id: doc._id }, replacement: doc, upsert: true } } : { insertOne: { document: doc } },
     );
-    if (eventOps.length > 0) await this.events.bulkWrite(eventOps, { ordered: true, session });
+    await this.bulk(this.events, eventOps, { ordered: true, session });
     const messageOps: AnyBulkWriteOperation<MessageDoc>[] = ws.messages.map((m) => ({ replaceOne: { filter: { _id: m._id }, replacement: m, upsert: true } }));
-    if (messageOps.length > 0) await this.messages.bulkWrite(messageOps, { ordered: false, session });
+    await this.bulk(this.messages, messageOps, { ordered: false, session });
     for (const [collection, increments] of [[this.campaigns, ws.campaigns], [this.hours, ws.hours]] as const) {
       if (increments.length === 0) continue;
       const ops: AnyBulkWriteOperation<CounterWriteDoc>[] = [];
@@ -393,8 +403,32 @@ export class MongoEventStore implements EventStore {
         ops.push({ updateOne: { filter: { _id: c._id, batch: { $ne: batch } }, update: { $inc: inc, $set: { batch } } } });
       }
       // Campaign and hour documents alike: only their counters and `batch` are written here.
-      await (collection as unknown as Collection<CounterWriteDoc>).bulkWrite(ops, { ordered: true, session });
+      await this.bulk(collection as unknown as Collection<CounterWriteDoc>, ops, { ordered: true, session });
     }
+  }
+
+  /**
+   * One bulk write: one command inside a transaction; elsewhere commands of at most
+   * STATEMENTS_PER_COMMAND statements, one after another. An ordered write stops at the first
+   * failing command as it would at the first failing statement; an unordered one runs every command
+   * and then throws the first error. Either way the batch is in the journal and is finished later.
+   */
+  private async bulk<T extends Document>(collection: Collection<T>, ops: AnyBulkWriteOperation<T>[], options: BulkWriteOptions): Promise<void> {
+    if (ops.length === 0) return;
+    if (this.transactions) {
+      await collection.bulkWrite(ops, options);
+      return;
+    }
+    let first: unknown;
+    for (let i = 0; i < ops.length; i += STATEMENTS_PER_COMMAND) {
+      try {
+        await collection.bulkWrite(ops.slice(i, i + STATEMENTS_PER_COMMAND), options);
+      } catch (err) {
+        if (options.ordered !== false) throw err;
+        first ??= err;
+      }
+    }
+    if (first !== undefined) throw first;
   }
 
   /**
@@ -540,7 +574,8 @@ export class MongoEventStore implements EventStore {
   async putDeadLetters(letters: readonly DeadLetter[]): Promise<void> {
     if (letters.length === 0) return;
     // The event goes in as protobuf bytes: what a store refused as a document it can still keep so.
-    await this.deadLetters.bulkWrite(
+    await this.bulk(
+      this.deadLetters,
       letters.map((l) => ({
         replaceOne: {
           filter: { _id: id(l.tenant, l.id) },
