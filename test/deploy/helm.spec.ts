@@ -233,6 +233,20 @@ describe.runIf(available || process.env['CI'] === 'true')('charts/winnow (helm l
     expect(() => render('--set', 'grpcTls.mode=tls,grpcTls.certManager.enabled=true')).toThrow(/issuerRef\/name/);
   });
 
+  it('mounts the key-encryption key in the stats pods only', () => {
+    for (const w of workloads(render('--set', 'secrets.keyEncryptionKey=my-kek'))) {
+      const pod = w.spec.template.spec;
+      const kek = (pod.volumes ?? []).find((v: { name: string }) => v.name === 'key-encryption-key');
+      if (w.metadata.name !== 'w-winnow-stats') {
+        expect(kek, w.metadata.name).toBeUndefined();
+        continue;
+      }
+      expect(kek).toEqual({ name: 'key-encryption-key', secret: { secretName: 'my-kek', defaultMode: 288 } });
+      expect(pod.containers[0].volumeMounts).toEqual(expect.arrayContaining([{ name: 'key-encryption-key', mountPath: '/etc/winnow/kek', readOnly: true }]));
+      expect(pod.containers[0].env).toEqual(expect.arrayContaining([{ name: 'WINNOW_KEY_ENCRYPTION_KEY_FILE', value: '/etc/winnow/kek/key' }]));
+    }
+  });
+
   it('runs two classifier replicas by default: the classifier holds no history', () => {
     const classifier = render().find((o) => o.kind === 'Deployment' && o.metadata.name === 'w-winnow-classifier')!;
     expect(classifier.spec.replicas).toBe(2);

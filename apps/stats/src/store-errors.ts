@@ -1,5 +1,5 @@
 import { ErrorCode, WinnowError } from '@winnow/grpc';
-import { InvalidPageToken, StoreFailure, StoreInputError, storeFailureOf } from '@winnow/storage';
+import { InvalidPageToken, SealedKeyError, StoreFailure, StoreInputError, storeFailureOf } from '@winnow/storage';
 
 /** Runs a store call, turning storage failures into API errors the caller can act on. */
 export async function storeCall<T>(fn: () => Promise<T>): Promise<T> {
@@ -8,6 +8,7 @@ export async function storeCall<T>(fn: () => Promise<T>): Promise<T> {
   } catch (err) {
     if (err instanceof WinnowError) throw err;
     if (err instanceof StoreInputError || err instanceof InvalidPageToken) throw new WinnowError(ErrorCode.InvalidArgument, err.message);
+    if (err instanceof SealedKeyError) throw new WinnowError(ErrorCode.FailedPrecondition, err.message);
     // The one mapping of store failures (libs/storage/src/store-failure.ts): transient ones are
     // retried by the caller; a permanent one outside ingest (which keeps dead letters) is the input's.
     const failure = storeFailureOf(err);

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { join } from 'node:path';
 import { ConfigError, EnvReader, type Env } from './env';
 
 /** Settings every service shares. */
@@ -117,6 +118,13 @@ export interface StatsConfig extends CommonConfig {
   demoTenant: boolean;
   /** Secret behind the keyed hashes of client addresses, for events stored before evidence was (docs/architecture.md). */
   addressKey: string;
+  /**
+   * The key-encryption key that seals tracking domains' signing keys at rest: a file of 32 bytes in
+   * base64. WINNOW_KEY_ENCRYPTION_KEY_FILE (in Kubernetes a Secret mounted as a file); unset, the file
+   * key-encryption-key in WINNOW_DATA_DIR, made at first start.
+   */
+  keyEncryptionKeyFile: string;
+  keyEncryptionKeyGenerate: boolean;
   /** Events a reclassification reads and checkpoints at a time. WINNOW_RECLASSIFY_PAGE, default 1000. */
   reclassifyPage: number;
   /** Pause between a reclassification's pages, leaving room for ingest. WINNOW_RECLASSIFY_PAUSE_MS, default 0. */
@@ -222,6 +230,8 @@ export function loadStatsConfig(env: Env = process.env): StatsConfig {
     httpPort: r.port('WINNOW_STATS_HTTP_PORT', 9102),
     store,
     dataDir: r.string('WINNOW_DATA_DIR', './.winnow-data'),
+    keyEncryptionKeyFile: r.string('WINNOW_KEY_ENCRYPTION_KEY_FILE', join(r.string('WINNOW_DATA_DIR', './.winnow-data'), 'key-encryption-key')),
+    keyEncryptionKeyGenerate: r.string('WINNOW_KEY_ENCRYPTION_KEY_FILE') === undefined,
     mongodbUrl: store === 'mongodb' ? r.required('MONGODB_URL') : r.string('MONGODB_URL'),
     eventRetentionDays: r.int('WINNOW_EVENT_RETENTION_DAYS', 400, 0, 36_500),
     demoTenant: r.bool('WINNOW_DEMO_TENANT', true),

@@ -5,3 +5,4 @@ export * from './embedded/lmdb-event-store';
 export * from './mongodb/mongo-event-store';
 export * from './single-writer';
 export * from './store-failure';
+export * from './sealed-signing-keys';
