@@ -44,6 +44,8 @@ describe.runIf(run)('the CRDs on a real Kubernetes API server (schema and CEL ru
     ['bad sealing key id', td('bad-g', { tenant: 'acme', hostname: 'links.acme.example', signingKeys: { secretName: 's', sealingKeyId: 'far-too-long-id' } }), /sealingKeyId/],
     ['tls with both secret and issuer', td('bad-h', { tenant: 'acme', hostname: 'links.acme.example', tls: { secretName: 's', issuerRef: { name: 'i' } } }), /tls/],
     ['issuer of an unknown kind', td('bad-i', { tenant: 'acme', hostname: 'links.acme.example', tls: { issuerRef: { name: 'i', kind: 'Vault' } } }), /kind/],
+    ['a negative rotation period', td('bad-o', { tenant: 'acme', hostname: 'links.acme.example', keyRotation: { everyDays: -1 } }), /everyDays/],
+    ['a rotation period in text', td('bad-p', { tenant: 'acme', hostname: 'links.acme.example', keyRotation: { everyDays: '90d' } }), /everyDays/],
     ['suppression without tenant', ss('bad-j', {}), /tenant: Required value/],
     ['unknown mode', ss('bad-k', { tenant: 'acme', opens: { mode: 'Some' } }), /mode/],
     ['unknown source', ss('bad-l', { tenant: 'acme', clicks: { mode: 'Sources', sources: ['robots'] } }), /sources/],

@@ -121,6 +121,24 @@ describe.runIf(run)('the operator against a real Kubernetes API server, as its o
     expect(p.policy!.opens).toMatchObject({ allAutomated: false, sources: [Source.APPLE_MPP, Source.BOT] });
   });
 
+  it('rotates the key Secret it generated once its sealing key is past the period, and registers the new key to seal', async () => {
+    // A day cannot pass here: the Secret's record of when k1 was made is moved 100 days back instead.
+    const before = (await get('secret', 'nw-signing-keys'))!;
+    expect(before.metadata['annotations']['winnow.dev/sealing-key']).toBe('k1');
+    const longAgo = new Date(Date.now() - 100 * 86_400_000).toISOString();
+    await kube.kubectl(['annotate', 'secret', 'nw-signing-keys', '-n', NS, '--overwrite', `winnow.dev/key-created={"k1":"${longAgo}"}`]);
+    await kube.kubectl(['annotate', 'trackingdomain', 'nw', '-n', NS, '--overwrite', 'test/nudge=1']); // a watch event, instead of waiting for the resync
+    const after = await eventually(async () => get('secret', 'nw-signing-keys'), (s) => s?.metadata['annotations']['winnow.dev/sealing-key'] === 'k2', 15_000);
+    expect(Object.keys(after!['data']).sort()).toEqual(['k1', 'k2']);
+    expect(after!['data'].k1).toBe(before['data'].k1);
+    const sealing = async () => (await config.listTrackingDomains({})).domains.find((d) => d.hostname === 'links.northwind.example')!.keys.map((k) => `${k.id}${k.sealing ? '*' : ''}`).sort();
+    expect(await eventually(sealing, (k) => k.join() === 'k1,k2*', 10_000)).toEqual(['k1', 'k2*']);
+    const status = await eventually(async () => (await get('trackingdomain', 'nw'))!.status, (s) => s.sealingKeyId === 'k2', 10_000);
+    expect(Date.parse(status.keysRotatedAt)).toBeGreaterThan(Date.now() - 60_000);
+    const events = JSON.parse(await kube.kubectl(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=nw,reason=KeysRotated', '-o', 'json'])) as { items: Array<{ message: string }> };
+    expect(events.items.map((e) => e.message)).toEqual(['Secret nw-signing-keys: new sealing key k2']);
+  });
+
   it('runs one active replica: a second operator waits on the Lease', async () => {
     const second = await startOperator(operatorConfig('op-1'), kube.kubeConfig(NS, OPERATOR_USER), 300, quiet);
     try {

@@ -89,13 +89,36 @@ export class Kube {
     });
   }
 
-  async readSecret(name: string): Promise<Record<string, string> | undefined> {
+  async readSecret(name: string): Promise<{ data: Record<string, string>; annotations: Record<string, string>; createdAt?: string; resourceVersion?: string } | undefined> {
     try {
-      return (await this.core.readNamespacedSecret({ name, namespace: this.namespace })).data ?? {};
+      const s = await this.core.readNamespacedSecret({ name, namespace: this.namespace });
+      const created = s.metadata?.creationTimestamp;
+      return {
+        data: s.data ?? {},
+        annotations: s.metadata?.annotations ?? {},
+        ...(created ? { createdAt: new Date(created).toISOString() } : {}),
+        ...(s.metadata?.resourceVersion ? { resourceVersion: s.metadata.resourceVersion } : {}),
+      };
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
       throw err;
     }
+  }
+
+  /**
+   * Writes a Secret's keys and annotations, only over the version read (another writer in between
+   * gives 409 and the reconcile runs again on what is there then).
+   */
+  async updateSecret(name: string, data: Record<string, string>, annotations: Record<string, string>, resourceVersion: string | undefined): Promise<void> {
+    const current = await this.core.readNamespacedSecret({ name, namespace: this.namespace });
+    if (resourceVersion && current.metadata?.resourceVersion !== resourceVersion) {
+      throw Object.assign(new Error(`Secret ${name} changed while it was being rotated`), { code: 409 });
+    }
+    await this.core.replaceNamespacedSecret({
+      name,
+      namespace: this.namespace,
+      body: { ...current, metadata: { ...current.metadata, annotations: { ...current.metadata?.annotations, ...annotations } }, data },
+    });
   }
 
   /** Creates the Secret; false when it was there already (level-triggered: nothing to do). */

@@ -43,6 +43,7 @@ export function describeError(err: unknown): string {
 /** Actions worth an Event on the TrackingDomain (the rest are bookkeeping: finalizers, status). */
 const TD_EVENTS: Partial<Record<TrackingDomainAction['kind'], [string, (a: any) => string]>> = {
   createKeySecret: ['KeySecretCreated', (a) => `generated signing keys in Secret ${a.secret.name}`],
+  rotateKeys: ['KeysRotated', (a) => `Secret ${a.secret.name}: ${a.added ? `new sealing key ${a.added}` : `sealing key ${a.sealingKeyId}`}${a.removed.length ? `; removed ${a.removed.join(', ')} (past the token maximum age)` : ''}`],
   applyRoute: ['RouteApplied', (a) => `${a.route.kind} ${a.route.metadata.name} routes the host to the collector`],
   deleteRoute: ['RouteDeleted', (a) => `deleted ${a.routeKind === 'ingress' ? 'Ingress' : 'HTTPRoute'} ${a.name}`],
   register: ['Registered', (a) => `${a.hostname} registered for tenant ${a.tenant} with ${a.keys.length} key(s)`],
@@ -230,10 +231,10 @@ export class Operator {
     if (!o) return [];
     const resource: TrackingDomainResource = { ...meta(o), namespace: this.cfg.namespace, spec: o.spec, ...(o.status ? { status: o.status } : {}) };
     const secretName = resource.spec.signingKeys?.secretName ?? generatedSecretName(resource);
-    const data = await this.kube.readSecret(secretName);
+    const found = await this.kube.readSecret(secretName);
     const actions = decideTrackingDomain({
       resource,
-      keySecret: data ? { name: secretName, data } : undefined,
+      keySecret: found ? { name: secretName, data: found.data, annotations: found.annotations, ...(found.createdAt ? { createdAt: found.createdAt } : {}) } : undefined,
       all: inf.list(this.cfg.namespace).map((x) => ({ ...meta(x), spec: x.spec })),
       route: {
         kind: this.cfg.routeKind,
@@ -244,10 +245,11 @@ export class Operator {
       },
       now: new Date().toISOString(),
       newKey: () => randomBytes(32).toString('base64'),
+      tokenMaxAgeDays: this.cfg.tokenMaxAgeDays,
     });
     const did: string[] = [];
     for (const a of actions) {
-      if (!(await this.runTrackingDomain(a, resource))) continue;
+      if (!(await this.runTrackingDomain(a, resource, found?.resourceVersion))) continue;
       did.push(a.kind);
       const said = TD_EVENTS[a.kind];
       if (said) await this.event(TD_KIND, o, 'Normal', said[0], said[1](a as never));
@@ -265,7 +267,7 @@ export class Operator {
   }
 
   /** Carries out one action; true when it changed something in the cluster or in stats. */
-  private async runTrackingDomain(a: TrackingDomainAction, r: TrackingDomainResource): Promise<boolean> {
+  private async runTrackingDomain(a: TrackingDomainAction, r: TrackingDomainResource, secretVersion: string | undefined): Promise<boolean> {
     switch (a.kind) {
       case 'addFinalizer':
         await this.kube.patch('trackingdomains', r.name, { metadata: { finalizers: [...r.finalizers, FINALIZER] } });
@@ -278,11 +280,16 @@ export class Operator {
           metadata: {
             name: a.secret.name,
             labels: { 'app.kubernetes.io/managed-by': 'winnow-operator' },
+            ...(a.secret.annotations ? { annotations: a.secret.annotations } : {}),
             ownerReferences: [{ apiVersion: `${GROUP}/${VERSION}`, kind: 'TrackingDomain', name: r.name, uid: a.ownerUid, controller: true, blockOwnerDeletion: true }],
           },
           type: 'Opaque',
           data: a.secret.data,
         });
+      case 'rotateKeys':
+        await this.kube.updateSecret(a.secret.name, a.secret.data, a.secret.annotations ?? {}, secretVersion);
+        // Bookkeeping alone (noting times on a Secret made before rotation) is no news.
+        return a.added !== undefined || a.removed.length > 0;
       case 'applyRoute':
         return this.kube.applyRoute(a.route);
       case 'deleteRoute':

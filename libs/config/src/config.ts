@@ -261,6 +261,11 @@ export interface OperatorConfig extends CommonConfig {
   identity: string;
   /** Full re-reconcile of everything, even without events. WINNOW_RESYNC_MS, default 60000. */
   resyncMs: number;
+  /**
+   * The collector refuses tokens older than this (WINNOW_TOKEN_MAX_AGE_DAYS, default 400, 0 = never);
+   * a rotated-out signing key is removed once that long has passed. Set it as for the collector.
+   */
+  tokenMaxAgeDays: number;
 }
 
 export function loadOperatorConfig(env: Env = process.env): OperatorConfig {
@@ -278,5 +283,6 @@ export function loadOperatorConfig(env: Env = process.env): OperatorConfig {
     gatewayNamespace: r.string('WINNOW_GATEWAY_NAMESPACE'),
     identity: r.string('POD_NAME', env['HOSTNAME'] ?? 'winnow-operator'),
     resyncMs: r.int('WINNOW_RESYNC_MS', 60_000, 100, 3_600_000),
+    tokenMaxAgeDays: r.int('WINNOW_TOKEN_MAX_AGE_DAYS', 400, 0, 36_500),
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FINALIZER, decideTrackingDomain, type TrackingDomainInput, type TrackingDomainResource } from './tracking-domain.decision';
+import { FINALIZER, KEY_TIMES, SEALING_KEY, decideTrackingDomain, type KeySecret, type TrackingDomainInput, type TrackingDomainResource } from './tracking-domain.decision';
 
 const KEY = Buffer.alloc(32, 7).toString('base64');
 const NOW = '2026-11-22T12:00:00Z';
@@ -17,11 +17,12 @@ const input = (over: Partial<TrackingDomainInput> & { resource?: TrackingDomainR
   const resource = over.resource ?? td();
   return {
     resource,
-    keySecret: { name: 'nw-signing-keys', data: { k1: KEY } },
+    keySecret: { name: 'nw-signing-keys', data: { k1: KEY }, annotations: { [KEY_TIMES]: JSON.stringify({ k1: '2026-11-01T00:00:00.000Z' }), [SEALING_KEY]: 'k1' } },
     all: [resource],
     route: { kind: 'ingress', collectorService: 'winnow-collector', collectorPort: 80 },
     now: NOW,
     newKey: () => KEY,
+    tokenMaxAgeDays: 400,
     ...over,
   };
 };
@@ -37,7 +38,12 @@ describe('decideTrackingDomain', () => {
     ['no key Secret named: one is generated and owned', input({ keySecret: undefined }), ['createKeySecret', 'applyRoute', 'register', 'writeStatus'], { Ready: ['True', 'Ready'] }],
     ['a named Secret that is missing: nothing routed', input({ resource: td({ spec: { tenant: 'northwind', hostname: 'links.northwind.example', signingKeys: { secretName: 'mine' } } }), keySecret: undefined }), ['writeStatus'], { Ready: ['False', 'SecretMissing'] }],
     ['a key of the wrong size', input({ keySecret: { name: 's', data: { k1: Buffer.alloc(16).toString('base64') } } }), ['writeStatus'], { KeysReady: ['False', 'InvalidKey'] }],
-    ['several keys and no sealing key named', input({ keySecret: { name: 's', data: { k1: KEY, k2: KEY } } }), ['writeStatus'], { KeysReady: ['False', 'SealingKeyUnset'] }],
+    [
+      'several keys in a named Secret and no sealing key named',
+      input({ resource: td({ spec: { tenant: 'northwind', hostname: 'links.northwind.example', signingKeys: { secretName: 's' } } }), keySecret: { name: 's', data: { k1: KEY, k2: KEY } } }),
+      ['writeStatus'],
+      { KeysReady: ['False', 'SealingKeyUnset'] },
+    ],
     [
       'a hostname claimed earlier by another tenant: Conflict, nothing routed',
       input({ all: [td(), { name: 'other', uid: 'uid-0', creationTimestamp: '2025-12-01T00:00:00Z', spec: { tenant: 'globex', hostname: 'links.northwind.example' } }] }),
@@ -104,5 +110,67 @@ describe('decideTrackingDomain', () => {
     const a = decideTrackingDomain(input({ resource: td({ spec: { tenant: 'northwind', hostname: 'links.northwind.example', signingKeys: { secretName: 's', sealingKeyId: 'k2' } } }), keySecret: { name: 's', data: { k1: KEY, k2: KEY } } }));
     const reg = a.find((x) => x.kind === 'register')!;
     expect(reg.kind === 'register' && reg.keys.map((k) => [k.id, k.sealing])).toEqual([['k1', false], ['k2', true]]);
+  });
+});
+
+describe('decideTrackingDomain: signing-key rotation of the generated Secret', () => {
+  const day = 86_400_000;
+  const ago = (days: number) => new Date(Date.parse(NOW) - days * day).toISOString();
+  const generated = (times: Record<string, string>, sealing?: string, extra: Partial<KeySecret> = {}): KeySecret => ({
+    name: 'nw-signing-keys',
+    data: Object.fromEntries(Object.keys(times).map((id) => [id, KEY])),
+    annotations: { [KEY_TIMES]: JSON.stringify(times), ...(sealing ? { [SEALING_KEY]: sealing } : {}) },
+    ...extra,
+  });
+  const rotation = (a: ReturnType<typeof decideTrackingDomain>) => a.find((x) => x.kind === 'rotateKeys') as Extract<ReturnType<typeof decideTrackingDomain>[number], { kind: 'rotateKeys' }> | undefined;
+  const registered = (a: ReturnType<typeof decideTrackingDomain>) =>
+    (a.find((x) => x.kind === 'register') as Extract<ReturnType<typeof decideTrackingDomain>[number], { kind: 'register' }>).keys.map((k) => `${k.id}${k.sealing ? '*' : ''}`);
+  const fresh = () => Buffer.alloc(32, 9).toString('base64');
+
+  it('adds a new sealing key once the current one is older than the period, and keeps the old one opening', () => {
+    const a = decideTrackingDomain(input({ keySecret: generated({ k1: ago(91) }, 'k1'), newKey: fresh }));
+    expect(rotation(a)).toMatchObject({ added: 'k2', removed: [], sealingKeyId: 'k2' });
+    expect(rotation(a)!.secret.data).toEqual({ k1: KEY, k2: fresh() });
+    expect(JSON.parse(rotation(a)!.secret.annotations![KEY_TIMES]!)).toEqual({ k1: ago(91), k2: new Date(NOW).toISOString() });
+    expect(registered(a)).toEqual(['k1', 'k2*']);
+    const status = (a.find((x) => x.kind === 'writeStatus') as Extract<ReturnType<typeof decideTrackingDomain>[number], { kind: 'writeStatus' }>).status;
+    expect(status).toMatchObject({ sealingKeyId: 'k2', keysRotatedAt: NOW });
+  });
+
+  it('leaves a key younger than the period, and follows spec.keyRotation.everyDays (0: never)', () => {
+    expect(rotation(decideTrackingDomain(input({ keySecret: generated({ k1: ago(89) }, 'k1') })))).toBeUndefined();
+    const weekly = td({ spec: { tenant: 'northwind', hostname: 'links.northwind.example', keyRotation: { everyDays: 7 } } });
+    expect(rotation(decideTrackingDomain(input({ resource: weekly, keySecret: generated({ k1: ago(8) }, 'k1') })))?.added).toBe('k2');
+    const never = td({ spec: { tenant: 'northwind', hostname: 'links.northwind.example', keyRotation: { everyDays: 0 } } });
+    expect(rotation(decideTrackingDomain(input({ resource: never, keySecret: generated({ k1: ago(5000) }, 'k1') })))).toBeUndefined();
+  });
+
+  it('removes a key once everything it sealed is past the token maximum age, never the sealing one', () => {
+    // k1 stopped sealing when k2 was made, 401 days ago: no token it sealed is taken any more.
+    const a = decideTrackingDomain(input({ keySecret: generated({ k1: ago(500), k2: ago(401), k3: ago(10) }, 'k3') }));
+    expect(rotation(a)).toMatchObject({ added: undefined, removed: ['k1'] });
+    expect(registered(a)).toEqual(['k2', 'k3*']);
+    // With tokens that never expire, nothing is removed.
+    expect(rotation(decideTrackingDomain(input({ keySecret: generated({ k1: ago(500), k2: ago(401), k3: ago(10) }, 'k3'), tokenMaxAgeDays: 0 })))).toBeUndefined();
+  });
+
+  it('notes times on a Secret generated before rotation existed, dating its keys from the Secret', () => {
+    const old: KeySecret = { name: 'nw-signing-keys', data: { k1: KEY }, createdAt: ago(30) };
+    const a = decideTrackingDomain(input({ keySecret: old }));
+    expect(rotation(a)).toMatchObject({ added: undefined, removed: [], sealingKeyId: 'k1' });
+    expect(JSON.parse(rotation(a)!.secret.annotations![KEY_TIMES]!)).toEqual({ k1: ago(30) });
+    expect(kinds(decideTrackingDomain(input({ keySecret: { ...old, createdAt: ago(120) } })))).toContain('rotateKeys');
+    expect(rotation(decideTrackingDomain(input({ keySecret: { ...old, createdAt: ago(120) } })))?.added).toBe('k2');
+  });
+
+  it('never touches a Secret named in the spec: its keys are the owner’s', () => {
+    const named = td({ spec: { tenant: 'northwind', hostname: 'links.northwind.example', signingKeys: { secretName: 'mine', sealingKeyId: 'k1' } } });
+    expect(rotation(decideTrackingDomain(input({ resource: named, keySecret: { name: 'mine', data: { k1: KEY }, createdAt: ago(5000) } })))).toBeUndefined();
+  });
+
+  it('does not rotate a generated Secret whose keys are broken: it reports them', () => {
+    const a = decideTrackingDomain(input({ keySecret: { ...generated({ k1: ago(200) }, 'k1'), data: { k1: Buffer.alloc(16).toString('base64') } } }));
+    expect(rotation(a)).toBeUndefined();
+    expect(cond(a, 'KeysReady')).toMatchObject({ status: 'False', reason: 'InvalidKey' });
   });
 });

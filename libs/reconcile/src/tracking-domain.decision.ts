@@ -8,12 +8,17 @@ export interface TrackingDomainSpec {
   tenant: string;
   hostname: string;
   signingKeys?: { secretName: string; sealingKeyId?: string };
+  keyRotation?: { everyDays?: number };
   tls?: { secretName?: string; issuerRef?: { name: string; kind?: 'Issuer' | 'ClusterIssuer' } };
 }
 
 export interface TrackingDomainStatus {
   observedGeneration?: number;
   signingKeySecret?: string;
+  /** The key new tokens are sealed with. */
+  sealingKeyId?: string;
+  /** When the operator last put a new sealing key into the generated Secret. */
+  keysRotatedAt?: string;
   conditions?: Condition[];
 }
 
@@ -33,7 +38,18 @@ export interface TrackingDomainResource {
 export interface KeySecret {
   name: string;
   data: Record<string, string>;
+  /** On a generated Secret: KEY_TIMES and SEALING_KEY. */
+  annotations?: Record<string, string>;
+  /** metadata.creationTimestamp: the time of keys that carry none (made before rotation existed). */
+  createdAt?: string;
 }
+
+/** On a generated key Secret: JSON {key id: ISO time it was made}. */
+export const KEY_TIMES = 'winnow.dev/key-created';
+/** On a generated key Secret: the id of the key that seals. */
+export const SEALING_KEY = 'winnow.dev/sealing-key';
+export const DEFAULT_ROTATION_DAYS = 90;
+const DAY_MS = 86_400_000;
 
 export interface RouteSettings {
   kind: 'ingress' | 'gateway';
@@ -53,12 +69,15 @@ export interface TrackingDomainInput {
   now: string;
   /** 32 random bytes, base64; called only when a key must be generated. */
   newKey: () => string;
+  /** Tokens older than this are refused by the collector (WINNOW_TOKEN_MAX_AGE_DAYS; 0 = never). */
+  tokenMaxAgeDays: number;
 }
 
 export type TrackingDomainAction =
   | { kind: 'addFinalizer' }
   | { kind: 'removeFinalizer' }
   | { kind: 'createKeySecret'; secret: KeySecret; ownerUid: string }
+  | { kind: 'rotateKeys'; secret: KeySecret; sealingKeyId: string; added: string | undefined; removed: string[] }
   | { kind: 'applyRoute'; route: Record<string, unknown> }
   | { kind: 'deleteRoute'; routeKind: RouteSettings['kind']; name: string }
   | { kind: 'register'; hostname: string; tenant: string; keys: Array<{ id: string; secretBase64: string; sealing: boolean }> }
@@ -128,6 +147,67 @@ function checkKeys(secret: KeySecret, sealingKeyId: string | undefined): KeyChec
   return { ok: true, keys: ids.map((id) => ({ id, secretBase64: secret.data[id]!, sealing: id === sealing })) };
 }
 
+/** The key a generated Secret seals with: the one it notes, else its newest (by noted time, then id). */
+function generatedSealingKey(secret: KeySecret, now: string): string {
+  const ids = Object.keys(secret.data);
+  const noted = secret.annotations?.[SEALING_KEY];
+  if (noted && ids.includes(noted)) return noted;
+  let times: Record<string, string> = {};
+  try {
+    times = JSON.parse(secret.annotations?.[KEY_TIMES] ?? '{}') as Record<string, string>;
+  } catch {
+    times = {};
+  }
+  const timeOf = (id: string) => Date.parse(times[id] ?? secret.createdAt ?? now) || 0;
+  return [...ids].sort((a, b) => timeOf(a) - timeOf(b) || a.localeCompare(b, 'en', { numeric: true })).pop() ?? '';
+}
+
+/**
+ * The generated Secret as it should be now: a new sealing key when the current one is older than the
+ * rotation period, and without keys that stopped sealing more than the token maximum age ago (no
+ * token they sealed is still taken). Undefined when nothing changes.
+ */
+function rotated(secret: KeySecret, r: TrackingDomainResource, input: TrackingDomainInput): { secret: KeySecret; added?: string; removed: string[] } | undefined {
+  const now = Date.parse(input.now);
+  let times: Record<string, string> = {};
+  try {
+    times = JSON.parse(secret.annotations?.[KEY_TIMES] ?? '{}') as Record<string, string>;
+  } catch {
+    times = {};
+  }
+  const ids = Object.keys(secret.data);
+  const timeOf = (id: string) => Date.parse(times[id] ?? secret.createdAt ?? input.now) || now;
+  let sealing = generatedSealingKey(secret, input.now);
+  const data = { ...secret.data };
+  const nextTimes: Record<string, string> = Object.fromEntries(ids.map((id) => [id, new Date(timeOf(id)).toISOString()]));
+  let added: string | undefined;
+  const every = r.spec.keyRotation?.everyDays ?? DEFAULT_ROTATION_DAYS;
+  if (every > 0 && now - timeOf(sealing) >= every * DAY_MS) {
+    const n = Math.max(0, ...ids.map((id) => Number(/^k(\d{1,6})$/.exec(id)?.[1] ?? 0))) + 1;
+    added = `k${n}`;
+    data[added] = input.newKey();
+    nextTimes[added] = new Date(now).toISOString();
+    sealing = added;
+  }
+  // A key stopped sealing when the next one was made; past the token maximum age nothing it sealed is taken.
+  const removed: string[] = [];
+  if (input.tokenMaxAgeDays > 0) {
+    const order = Object.keys(nextTimes).sort((a, b) => Date.parse(nextTimes[a]!) - Date.parse(nextTimes[b]!) || a.localeCompare(b, 'en', { numeric: true }));
+    for (let i = 0; i < order.length - 1; i++) {
+      const id = order[i]!;
+      if (id === sealing) continue;
+      if (now - Date.parse(nextTimes[order[i + 1]!]!) > input.tokenMaxAgeDays * DAY_MS) {
+        removed.push(id);
+        delete data[id];
+        delete nextTimes[id];
+      }
+    }
+  }
+  const annotations = { ...secret.annotations, [KEY_TIMES]: JSON.stringify(nextTimes), [SEALING_KEY]: sealing };
+  if (!added && removed.length === 0 && sameJson(annotations, secret.annotations ?? {})) return undefined;
+  return { secret: { ...secret, data, annotations }, ...(added ? { added } : {}), removed };
+}
+
 /**
  * What to do for a TrackingDomain, given everything observed. Pure and level-triggered: the same
  * observations always give the same actions, and applying them twice changes nothing. The status
@@ -187,10 +267,22 @@ export function decideTrackingDomain(input: TrackingDomainInput): TrackingDomain
       conds.push({ type: 'Ready', status: 'False', reason: 'SecretMissing', message: `waiting for Secret ${secretName}` });
       return finish({ signingKeySecret: secretName });
     }
-    secret = { name: secretName, data: { k1: input.newKey() } };
+    secret = { name: secretName, data: { k1: input.newKey() }, annotations: { [KEY_TIMES]: JSON.stringify({ k1: new Date(input.now).toISOString() }), [SEALING_KEY]: 'k1' }, createdAt: input.now };
     actions.push({ kind: 'createKeySecret', secret, ownerUid: r.uid });
   }
-  const keys = checkKeys(secret, r.spec.signingKeys?.sealingKeyId);
+  let rotatedAt = r.status?.keysRotatedAt;
+  const generated = !r.spec.signingKeys;
+  let keys = checkKeys(secret, generated ? generatedSealingKey(secret, input.now) : r.spec.signingKeys?.sealingKeyId);
+  if (keys.ok && generated) {
+    // The generated Secret is the operator's: it rotates it (a broken one is reported, not rotated).
+    const next = rotated(secret, r, input);
+    if (next) {
+      secret = next.secret;
+      actions.push({ kind: 'rotateKeys', secret, sealingKeyId: secret.annotations![SEALING_KEY]!, added: next.added, removed: next.removed });
+      if (next.added) rotatedAt = input.now;
+      keys = checkKeys(secret, secret.annotations![SEALING_KEY]);
+    }
+  }
   if (!keys.ok) {
     conds.push({ type: 'KeysReady', status: 'False', reason: keys.reason, message: keys.message });
     conds.push({ type: 'Ready', status: 'False', reason: keys.reason, message: keys.message });
@@ -203,5 +295,6 @@ export function decideTrackingDomain(input: TrackingDomainInput): TrackingDomain
   actions.push({ kind: 'register', hostname: r.spec.hostname, tenant: r.spec.tenant, keys: keys.keys });
   conds.push({ type: 'Registered', status: 'True', reason: 'Registered', message: 'the collector serves this hostname' });
   conds.push({ type: 'Ready', status: 'True', reason: 'Ready', message: '' });
-  return finish({ signingKeySecret: secretName });
+  const sealingKeyId = keys.keys.find((k) => k.sealing)!.id;
+  return finish({ signingKeySecret: secretName, sealingKeyId, ...(rotatedAt ? { keysRotatedAt: rotatedAt } : {}) });
 }
