@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Registry } from 'prom-client';
-import { addService, closeClient, requireServiceKey, waitForReady, type ClientOf } from '@winnow/grpc';
+import { closeClient, requireServiceKey, waitForReady, type ClientOf } from '@winnow/grpc';
 import { ClassifierService, type StatsService } from '@winnow/proto';
 import type { ClassifierConfig } from '@winnow/config';
 import { GrpcServiceHost } from '@winnow/observability';
@@ -28,10 +28,11 @@ export class ClassifierHost implements OnApplicationBootstrap, BeforeApplication
         httpPort: config.httpPort,
         drainMs: config.drainMs,
         tls: config.grpcTls,
+        reflection: config.grpcReflection,
       },
       { before: requireServiceKey(config.serviceKey) },
     );
-    addService(this.host.server, ClassifierService, api.handlers(), this.host.hooks);
+    this.host.serve(ClassifierService, api.handlers());
   }
 
   get grpcPort(): number {

@@ -1,6 +1,5 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Registry } from 'prom-client';
-import { addService } from '@winnow/grpc';
 import { ConfigService, StatsService } from '@winnow/proto';
 import type { StatsConfig } from '@winnow/config';
 import { GrpcServiceHost } from '@winnow/observability';
@@ -33,11 +32,12 @@ export class StatsHost implements OnApplicationBootstrap, BeforeApplicationShutd
         httpPort: config.httpPort,
         drainMs: config.drainMs,
         tls: config.grpcTls,
+        reflection: config.grpcReflection,
       },
       auth.hooks(),
     );
-    addService(this.host.server, StatsService, stats.handlers(), this.host.hooks);
-    addService(this.host.server, ConfigService, configApi.handlers(), this.host.hooks);
+    this.host.serve(StatsService, stats.handlers());
+    this.host.serve(ConfigService, configApi.handlers());
   }
 
   get grpcPort(): number {

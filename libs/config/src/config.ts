@@ -17,6 +17,8 @@ export interface CommonConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Transport security of every gRPC server and client in the process (WINNOW_GRPC_TLS*). */
   grpcTls: GrpcTlsConfig;
+  /** gRPC server reflection on the process's gRPC server. WINNOW_GRPC_REFLECTION, default true. */
+  grpcReflection: boolean;
 }
 
 /**
@@ -181,6 +183,7 @@ function common(r: EnvReader): CommonConfig {
     drainMs: r.int('WINNOW_DRAIN_MS', 5000, 0, 600_000),
     logLevel: r.oneOf('WINNOW_LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
     grpcTls: loadGrpcTls(r.env),
+    grpcReflection: r.bool('WINNOW_GRPC_REFLECTION', true),
   };
 }
 

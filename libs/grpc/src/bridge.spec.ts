@@ -78,12 +78,11 @@ describe('gRPC bridge over a real channel', () => {
   });
 
   it('answers at once with an error that quotes a huge input, cut to fit (grpc-js would hang until the deadline)', async () => {
-    const started = Date.now();
+    // A hang would end at the deadline as deadline_exceeded instead.
     const err = await client.revokeApiKey({ keyId: '\u0000'.repeat(40_000) }, { deadlineMs: 5000 }).catch((e: WinnowError) => e);
     expect(err).toMatchObject({ code: ErrorCode.InvalidArgument });
     expect((err as WinnowError).message.length).toBeLessThanOrEqual(MAX_ERROR_MESSAGE);
-    expect((err as WinnowError).message).toMatch(/^no key \u0000+\.\.\. \(39023 more characters\)$/);
-    expect(Date.now() - started).toBeLessThan(4000);
+    expect((err as WinnowError).message).toBe(`no key ${'\u0000'.repeat(984 - 'no key '.length)}... (39023 more characters)`);
   });
 
   it('enforces deadlines', async () => {
