@@ -81,6 +81,8 @@ export function loadFieldCorpus(dir = FIELD_DIR): FieldLine[] {
         throw new FieldCorpusError(f, i + 1, `not JSON: ${(err as Error).message}`);
       }
       check(f, i + 1, o);
+      // A source that shows no header at all gives a line without `headers`: none were seen.
+      o.event.headers ??= {};
       const seen = ids.get(o.id);
       if (seen) throw new FieldCorpusError(f, i + 1, `id ${o.id} is used in ${seen} already`);
       ids.set(o.id, `${f}:${i + 1}`);
