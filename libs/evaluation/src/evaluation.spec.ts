@@ -30,6 +30,14 @@ describe('the field corpus', () => {
     expect(new Set(lines.map((l) => l.id)).size).toBe(lines.length);
   });
 
+  it('reads a line whose source shows no header as one with none, and scores it', () => {
+    const bare = line('bare', { event: { kind: 'open', at: '2026-01-05T12:00:00Z', method: 'GET', ip: '2001:db8::2' } as FieldLine['event'] });
+    const dir = corpusDir({ 'a.jsonl': [bare, line('ua')] });
+    const lines = loadFieldCorpus(dir);
+    expect(lines[0]!.event.headers).toEqual({});
+    expect(fieldReport(evaluateField(lines))).toContain('lines per class: human 2');
+  });
+
   it('refuses a line without provenance, a bad label or a repeated id, naming the file and line', () => {
     expect(() => loadFieldCorpus(corpusDir({ 'a.jsonl': [line('x', { provenance: undefined as never })] }))).toThrow(/a\.jsonl:1: no provenance/);
     expect(() => loadFieldCorpus(corpusDir({ 'a.jsonl': [line('x', { label: { verdict: 'human', source: 'robot' } })] }))).toThrow(/label\.source must be one of/);
