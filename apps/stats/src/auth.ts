@@ -42,6 +42,7 @@ export const CALL_NEEDS: Readonly<Record<string, ApiKeyScope | 'service'>> = {
   'StatsService.GetMessageTimeline': READ,
   'StatsService.ListEvents': READ,
   'StatsService.GetTimeSeries': READ,
+  'StatsService.GetLinkStats': READ,
   'ConfigService.PutTrackingDomain': 'service',
   'ConfigService.DeleteTrackingDomain': 'service',
   'ConfigService.ListTrackingDomains': 'service',

@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ErrorCode, WinnowError, type ImplOf } from '@winnow/grpc';
-import { Granularity, PolicyMode, type StatsService } from '@winnow/proto';
-import { AUTOMATED_MASK, campaignStats, countingMask, sourceBit, ALL_SOURCES } from '@winnow/engagement';
+import { Granularity, PolicyMode, Source, type ExplicitPolicy, type StatsService } from '@winnow/proto';
+import { AUTOMATED_MASK, AUTOMATED_SOURCES, campaignStats, countingMask, sourceBit, sourcesIn, ALL_SOURCES } from '@winnow/engagement';
+import { linkStats } from './link-stats';
 import type { EventStore, HourBucket } from '@winnow/storage';
 import { EVENT_STORE } from './tokens';
 import { limitField, requireField, storeCall } from './store-errors';
@@ -15,6 +16,20 @@ function sumMasked(arr: number[], mask: number): number {
   let n = 0;
   for (const s of ALL_SOURCES) if (mask & sourceBit(s)) n += arr[s] ?? 0;
   return n;
+}
+
+/** The policy a query asks for: a mode, and with POLICY_MODE_EXPLICIT the sources to leave out. */
+function policyOf(req: { policyMode: PolicyMode; explicitPolicy?: ExplicitPolicy | undefined }): [PolicyMode, ExplicitPolicy | undefined] {
+  if (req.policyMode !== PolicyMode.EXPLICIT) {
+    if (req.explicitPolicy) throw new WinnowError(ErrorCode.InvalidArgument, 'explicit_policy is read only with policy_mode POLICY_MODE_EXPLICIT');
+    if (!(req.policyMode in PolicyMode)) throw new WinnowError(ErrorCode.InvalidArgument, `policy_mode ${req.policyMode} is not a policy mode`);
+    return [req.policyMode, undefined];
+  }
+  const e = req.explicitPolicy;
+  for (const s of [...(e?.leaveOutOpens ?? []), ...(e?.leaveOutClicks ?? [])]) {
+    if (!AUTOMATED_SOURCES.includes(s)) throw new WinnowError(ErrorCode.InvalidArgument, `${Source[s] ?? s} is not an automated source; people are never left out`);
+  }
+  return [PolicyMode.EXPLICIT, e];
 }
 
 /** The StatsService gRPC handlers: validate, ask the store, shape the answer. */
@@ -93,8 +108,9 @@ export class StatsApi {
         const tenant = requireField(req.tenant, 'tenant');
         requireTenants(ctx, [tenant]);
         const campaign = requireField(req.campaign, 'campaign');
+        const [mode, explicit] = policyOf(req);
         const [counters, policy] = await storeCall(() => Promise.all([store.campaignCounters(tenant, campaign), store.getPolicy(tenant)]));
-        return { stats: campaignStats(tenant, campaign, counters, policy, req.policyMode) };
+        return { stats: campaignStats(tenant, campaign, counters, policy, mode, explicit) };
       },
       getMessageTimeline: async (req, ctx) => {
         const tenant = requireField(req.tenant, 'tenant');
@@ -116,6 +132,19 @@ export class StatsApi {
         const filter = req.filter;
         return storeCall(() => store.listEvents(filter, size, req.pageToken));
       },
+      getLinkStats: async (req, ctx) => {
+        const tenant = requireField(req.tenant, 'tenant');
+        requireTenants(ctx, [tenant]);
+        const campaign = requireField(req.campaign, 'campaign');
+        const [mode, explicit] = policyOf(req);
+        const policy = await storeCall(() => store.getPolicy(tenant));
+        const mask = countingMask(policy, mode, explicit);
+        const stats = await storeCall(() => linkStats(store, tenant, campaign, mask));
+        return {
+          ...stats,
+          appliedPolicy: { mode, suppressedOpenSources: sourcesIn(AUTOMATED_MASK & ~mask.opens), suppressedClickSources: sourcesIn(AUTOMATED_MASK & ~mask.clicks) },
+        };
+      },
       getTimeSeries: async (req, ctx) => {
         const tenant = requireField(req.tenant, 'tenant');
         requireTenants(ctx, [tenant]);
@@ -124,18 +153,24 @@ export class StatsApi {
         const [buckets, policy] = await storeCall(() =>
           Promise.all([store.hourBuckets(tenant, campaign, Number(req.fromUnixMs), Number(req.toUnixMs)), store.getPolicy(tenant)]),
         );
-        const mask = countingMask(policy, req.policyMode ?? PolicyMode.UNSPECIFIED);
+        const [mode, explicit] = policyOf(req);
+        const mask = countingMask(policy, mode, explicit);
         const width = granularity === Granularity.DAY ? DAY_MS : 3_600_000;
-        const points = new Map<number, { opens: number; clicks: number; ao: number; ac: number }>();
+        const points = new Map<number, { opens: number; clicks: number; ao: number; ac: number; bySource: { opens: number[]; clicks: number[] } }>();
         for (const b of buckets as HourBucket[]) {
           const start = b.hourStartMs - (b.hourStartMs % width);
-          const p = points.get(start) ?? { opens: 0, clicks: 0, ao: 0, ac: 0 };
+          const p = points.get(start) ?? { opens: 0, clicks: 0, ao: 0, ac: 0, bySource: { opens: [], clicks: [] } };
           p.opens += sumMasked(b.opens, mask.opens);
           p.clicks += sumMasked(b.clicks, mask.clicks);
           p.ao += sumMasked(b.opens, AUTOMATED_MASK);
           p.ac += sumMasked(b.clicks, AUTOMATED_MASK);
+          for (const s of ALL_SOURCES) {
+            p.bySource.opens[s] = (p.bySource.opens[s] ?? 0) + (b.opens[s] ?? 0);
+            p.bySource.clicks[s] = (p.bySource.clicks[s] ?? 0) + (b.clicks[s] ?? 0);
+          }
           points.set(start, p);
         }
+        const counts = (arr: number[]) => ALL_SOURCES.filter((s) => (arr[s] ?? 0) > 0).map((source) => ({ source, count: String(arr[source]) }));
         return {
           series: {
             granularity,
@@ -145,6 +180,8 @@ export class StatsApi {
               clicks: String(p.clicks),
               automatedOpens: String(p.ao),
               automatedClicks: String(p.ac),
+              opensBySource: counts(p.bySource.opens),
+              clicksBySource: counts(p.bySource.clicks),
             })),
           },
         };

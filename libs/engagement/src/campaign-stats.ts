@@ -1,5 +1,5 @@
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
-import { CampaignStatsSchema, FiguresSchema, PolicyMode, type CampaignStats, type SuppressionPolicy } from '@winnow/proto';
+import { CampaignStatsSchema, FiguresSchema, PolicyMode, type CampaignStats, type ExplicitPolicy, type SuppressionPolicy } from '@winnow/proto';
 import { figures, type CampaignCounters, type FigureValues } from './counters';
 import { countingMask } from './policy';
 import { ALL_MASK, AUTOMATED_MASK, AUTOMATED_SOURCES, HUMAN_MASK, sourceBit, sourcesIn } from './sources';
@@ -20,8 +20,9 @@ export function campaignStats(
   counters: CampaignCounters,
   policy: SuppressionPolicy | undefined,
   mode: PolicyMode,
+  explicit?: ExplicitPolicy,
 ): CampaignStats {
-  const reported = countingMask(policy, mode);
+  const reported = countingMask(policy, mode, explicit);
   return create(CampaignStatsSchema, {
     tenant,
     campaign,

@@ -1,4 +1,4 @@
-import { PolicyMode, type SuppressionPolicy, type SourceSelection } from '@winnow/proto';
+import { PolicyMode, type ExplicitPolicy, type SuppressionPolicy, type SourceSelection } from '@winnow/proto';
 import { ALL_MASK, AUTOMATED_MASK, maskOf } from './sources';
 
 /** Which sources count, as masks over the source bits, for opens and for clicks. */
@@ -17,8 +17,14 @@ function suppressedMask(sel: SourceSelection | undefined): number {
  * The sources that count under a tenant's policy (undefined = the default policy) and a query's
  * override. Human events always count.
  */
-export function countingMask(policy: SuppressionPolicy | undefined, mode: PolicyMode = PolicyMode.UNSPECIFIED): CountingMask {
+export function countingMask(policy: SuppressionPolicy | undefined, mode: PolicyMode = PolicyMode.UNSPECIFIED, explicit?: ExplicitPolicy): CountingMask {
   switch (mode) {
+    case PolicyMode.EXPLICIT:
+      // Sources to leave out, as asked; people are never left out (the API refuses asking it).
+      return {
+        opens: ALL_MASK & ~(maskOf(explicit?.leaveOutOpens ?? []) & AUTOMATED_MASK),
+        clicks: ALL_MASK & ~(maskOf(explicit?.leaveOutClicks ?? []) & AUTOMATED_MASK),
+      };
     case PolicyMode.INCLUDE_AUTOMATED:
       return { opens: ALL_MASK, clicks: ALL_MASK };
     case PolicyMode.EXCLUDE_AUTOMATED:

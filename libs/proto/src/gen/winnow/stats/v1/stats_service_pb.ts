@@ -4,7 +4,7 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { EventKind } from "../../edge/v1/edge_pb";
+import type { EventKind, LinkRole } from "../../edge/v1/edge_pb";
 import { file_winnow_edge_v1_edge } from "../../edge/v1/edge_pb";
 import type { Actor, ClassifiedEvent, Source } from "../../verdict/v1/verdict_pb";
 import { file_winnow_verdict_v1_verdict } from "../../verdict/v1/verdict_pb";
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file winnow/stats/v1/stats_service.proto.
  */
 export const file_winnow_stats_v1_stats_service: GenFile = /*@__PURE__*/
-  fileDesc("CiN3aW5ub3cvc3RhdHMvdjEvc3RhdHNfc2VydmljZS5wcm90bxIPd2lubm93LnN0YXRzLnYxIm4KCERlbGl2ZXJ5Eg4KBnRlbmFudBgBIAEoCRIQCghjYW1wYWlnbhgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEiAKFGRlbGl2ZXJlZF9hdF91bml4X21zGAQgASgDQgIwARINCgVsaW5rcxgFIAEoBSJIChdSZWNvcmREZWxpdmVyaWVzUmVxdWVzdBItCgpkZWxpdmVyaWVzGAEgAygLMhkud2lubm93LnN0YXRzLnYxLkRlbGl2ZXJ5IkgKGFJlY29yZERlbGl2ZXJpZXNSZXNwb25zZRIUCghyZWNvcmRlZBgBIAEoA0ICMAESFgoKZHVwbGljYXRlcxgCIAEoA0ICMAEiSQoTUmVjb3JkRXZlbnRzUmVxdWVzdBIyCgZldmVudHMYASADKAsyIi53aW5ub3cudmVyZGljdC52MS5DbGFzc2lmaWVkRXZlbnQiVwoUUmVjb3JkRXZlbnRzUmVzcG9uc2USEgoGc3RvcmVkGAEgASgDQgIwARIWCgpkdXBsaWNhdGVzGAIgASgDQgIwARITCgdyZXZpc2VkGAMgASgDQgIwASJJChNJbmdlc3RFdmVudHNSZXF1ZXN0EjIKBmV2ZW50cxgBIAMoCzIiLndpbm5vdy52ZXJkaWN0LnYxLkNsYXNzaWZpZWRFdmVudCJyChRJbmdlc3RFdmVudHNSZXNwb25zZRISCgZzdG9yZWQYASABKANCAjABEhYKCmR1cGxpY2F0ZXMYAiABKANCAjABEhMKB3JldmlzZWQYAyABKANCAjABEhkKDWRlYWRfbGV0dGVyZWQYBCABKANCAjABIqsBCgpEZWFkTGV0dGVyEgoKAmlkGAEgASgJEg4KBnRlbmFudBgCIAEoCRIQCghldmVudF9pZBgDIAEoCRIPCgdmYWlsdXJlGAQgASgJEg4KBnJlYXNvbhgFIAEoCRIbCg9kZWFkX2F0X3VuaXhfbXMYBiABKANCAjABEjEKBWV2ZW50GAcgASgLMiIud2lubm93LnZlcmRpY3QudjEuQ2xhc3NpZmllZEV2ZW50Ik8KFkxpc3REZWFkTGV0dGVyc1JlcXVlc3QSDgoGdGVuYW50GAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJImUKF0xpc3REZWFkTGV0dGVyc1Jlc3BvbnNlEjEKDGRlYWRfbGV0dGVycxgBIAMoCzIbLndpbm5vdy5zdGF0cy52MS5EZWFkTGV0dGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI3ChhSZXBsYXlEZWFkTGV0dGVyc1JlcXVlc3QSDgoGdGVuYW50GAEgASgJEgsKA2lkcxgCIAMoCSJgChlSZXBsYXlEZWFkTGV0dGVyc1Jlc3BvbnNlEhQKCHJlcGxheWVkGAEgASgDQgIwARISCgZzdG9yZWQYAiABKANCAjABEhkKDWRlYWRfbGV0dGVyZWQYAyABKANCAjABIscCChBSZWNsYXNzaWZpY2F0aW9uEg4KBnRlbmFudBgBIAEoCRIXCg9ydWxlc2V0X3ZlcnNpb24YAiABKAkSNQoFc3RhdGUYAyABKA4yJi53aW5ub3cuc3RhdHMudjEuUmVjbGFzc2lmaWNhdGlvblN0YXRlEh8KE3Bvc2l0aW9uX2F0X3VuaXhfbXMYBCABKANCAjABEhkKEXBvc2l0aW9uX2V2ZW50X2lkGAUgASgJEhMKB3NjYW5uZWQYBiABKANCAjABEi4KB2NoYW5nZWQYByADKAsyHS53aW5ub3cuc3RhdHMudjEuU291cmNlQ2hhbmdlEh4KEnN0YXJ0ZWRfYXRfdW5peF9tcxgIIAEoA0ICMAESHwoTZmluaXNoZWRfYXRfdW5peF9tcxgJIAEoA0ICMAESEQoFdG90YWwYCiABKANCAjABInEKDFNvdXJjZUNoYW5nZRInCgRmcm9tGAEgASgOMhkud2lubm93LnZlcmRpY3QudjEuU291cmNlEiUKAnRvGAIgASgOMhkud2lubm93LnZlcmRpY3QudjEuU291cmNlEhEKBWNvdW50GAMgASgDQgIwASIuChxTdGFydFJlY2xhc3NpZmljYXRpb25SZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCSJPCh1TdGFydFJlY2xhc3NpZmljYXRpb25SZXNwb25zZRIuCgNqb2IYASABKAsyIS53aW5ub3cuc3RhdHMudjEuUmVjbGFzc2lmaWNhdGlvbiIsChpHZXRSZWNsYXNzaWZpY2F0aW9uUmVxdWVzdBIOCgZ0ZW5hbnQYASABKAkiTQobR2V0UmVjbGFzc2lmaWNhdGlvblJlc3BvbnNlEi4KA2pvYhgBIAEoCzIhLndpbm5vdy5zdGF0cy52MS5SZWNsYXNzaWZpY2F0aW9uIlcKDEVyYXNlUmVxdWVzdBIOCgZ0ZW5hbnQYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIQCghjYW1wYWlnbhgDIAEoCRIUCgx3aG9sZV90ZW5hbnQYBCABKAgiUwoNRXJhc2VSZXNwb25zZRISCgZldmVudHMYASABKANCAjABEhQKCG1lc3NhZ2VzGAIgASgDQgIwARIYCgxkZWFkX2xldHRlcnMYAyABKANCAjABIm0KF0dldENhbXBhaWduU3RhdHNSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCRIQCghjYW1wYWlnbhgCIAEoCRIwCgtwb2xpY3lfbW9kZRgDIAEoDjIbLndpbm5vdy5zdGF0cy52MS5Qb2xpY3lNb2RlIrABCgdGaWd1cmVzEhEKBW9wZW5zGAEgASgDQgIwARIYCgx1bmlxdWVfb3BlbnMYAiABKANCAjABEhIKBmNsaWNrcxgDIAEoA0ICMAESGQoNdW5pcXVlX2NsaWNrcxgEIAEoA0ICMAESEQoJb3Blbl9yYXRlGAUgASgBEhoKEmNsaWNrX3Rocm91Z2hfcmF0ZRgGIAEoARIaChJjbGlja190b19vcGVuX3JhdGUYByABKAEiZQoNU291cmNlRmlndXJlcxIpCgZzb3VyY2UYASABKA4yGS53aW5ub3cudmVyZGljdC52MS5Tb3VyY2USKQoHZmlndXJlcxgCIAEoCzIYLndpbm5vdy5zdGF0cy52MS5GaWd1cmVzIrkCCg1DYW1wYWlnblN0YXRzEg4KBnRlbmFudBgBIAEoCRIQCghjYW1wYWlnbhgCIAEoCRIVCglkZWxpdmVyZWQYAyABKANCAjABEioKCHJlcG9ydGVkGAQgASgLMhgud2lubm93LnN0YXRzLnYxLkZpZ3VyZXMSJwoFaHVtYW4YBSABKAsyGC53aW5ub3cuc3RhdHMudjEuRmlndXJlcxIlCgNhbGwYBiABKAsyGC53aW5ub3cuc3RhdHMudjEuRmlndXJlcxI7ChNhdXRvbWF0ZWRfYnlfc291cmNlGAcgAygLMh4ud2lubm93LnN0YXRzLnYxLlNvdXJjZUZpZ3VyZXMSNgoOYXBwbGllZF9wb2xpY3kYCCABKAsyHi53aW5ub3cuc3RhdHMudjEuQXBwbGllZFBvbGljeSJJChhHZXRDYW1wYWlnblN0YXRzUmVzcG9uc2USLQoFc3RhdHMYASABKAsyHi53aW5ub3cuc3RhdHMudjEuQ2FtcGFpZ25TdGF0cyKzAQoNQXBwbGllZFBvbGljeRIpCgRtb2RlGAEgASgOMhsud2lubm93LnN0YXRzLnYxLlBvbGljeU1vZGUSOgoXc3VwcHJlc3NlZF9vcGVuX3NvdXJjZXMYAiADKA4yGS53aW5ub3cudmVyZGljdC52MS5Tb3VyY2USOwoYc3VwcHJlc3NlZF9jbGlja19zb3VyY2VzGAMgAygOMhkud2lubm93LnZlcmRpY3QudjEuU291cmNlIjwKGUdldE1lc3NhZ2VUaW1lbGluZVJlcXVlc3QSDgoGdGVuYW50GAEgASgJEg8KB21lc3NhZ2UYAiABKAkimgEKD01lc3NhZ2VUaW1lbGluZRIOCgZ0ZW5hbnQYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIQCghjYW1wYWlnbhgDIAEoCRIgChRkZWxpdmVyZWRfYXRfdW5peF9tcxgEIAEoA0ICMAESMgoGZXZlbnRzGAUgAygLMiIud2lubm93LnZlcmRpY3QudjEuQ2xhc3NpZmllZEV2ZW50IlAKGkdldE1lc3NhZ2VUaW1lbGluZVJlc3BvbnNlEjIKCHRpbWVsaW5lGAEgASgLMiAud2lubm93LnN0YXRzLnYxLk1lc3NhZ2VUaW1lbGluZSLvAQoLRXZlbnRGaWx0ZXISDgoGdGVuYW50GAEgASgJEhAKCGNhbXBhaWduGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSJwoFYWN0b3IYBCABKA4yGC53aW5ub3cudmVyZGljdC52MS5BY3RvchIpCgZzb3VyY2UYBSABKA4yGS53aW5ub3cudmVyZGljdC52MS5Tb3VyY2USJwoEa2luZBgGIAEoDjIZLndpbm5vdy5lZGdlLnYxLkV2ZW50S2luZBIYCgxmcm9tX3VuaXhfbXMYByABKANCAjABEhYKCnRvX3VuaXhfbXMYCCABKANCAjABImgKEUxpc3RFdmVudHNSZXF1ZXN0EiwKBmZpbHRlchgBIAEoCzIcLndpbm5vdy5zdGF0cy52MS5FdmVudEZpbHRlchIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJhChJMaXN0RXZlbnRzUmVzcG9uc2USMgoGZXZlbnRzGAEgAygLMiIud2lubm93LnZlcmRpY3QudjEuQ2xhc3NpZmllZEV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLPAQoUR2V0VGltZVNlcmllc1JlcXVlc3QSDgoGdGVuYW50GAEgASgJEhAKCGNhbXBhaWduGAIgASgJEjEKC2dyYW51bGFyaXR5GAMgASgOMhwud2lubm93LnN0YXRzLnYxLkdyYW51bGFyaXR5EhgKDGZyb21fdW5peF9tcxgEIAEoA0ICMAESFgoKdG9fdW5peF9tcxgFIAEoA0ICMAESMAoLcG9saWN5X21vZGUYBiABKA4yGy53aW5ub3cuc3RhdHMudjEuUG9saWN5TW9kZSKVAQoPVGltZVNlcmllc1BvaW50EiAKFGJ1Y2tldF9zdGFydF91bml4X21zGAEgASgDQgIwARIRCgVvcGVucxgCIAEoA0ICMAESEgoGY2xpY2tzGAMgASgDQgIwARIbCg9hdXRvbWF0ZWRfb3BlbnMYBCABKANCAjABEhwKEGF1dG9tYXRlZF9jbGlja3MYBSABKANCAjABInEKClRpbWVTZXJpZXMSMQoLZ3JhbnVsYXJpdHkYASABKA4yHC53aW5ub3cuc3RhdHMudjEuR3JhbnVsYXJpdHkSMAoGcG9pbnRzGAIgAygLMiAud2lubm93LnN0YXRzLnYxLlRpbWVTZXJpZXNQb2ludCJEChVHZXRUaW1lU2VyaWVzUmVzcG9uc2USKwoGc2VyaWVzGAEgASgLMhsud2lubm93LnN0YXRzLnYxLlRpbWVTZXJpZXMqhAEKFVJlY2xhc3NpZmljYXRpb25TdGF0ZRImCiJSRUNMQVNTSUZJQ0FUSU9OX1NUQVRFX1VOU1BFQ0lGSUVEEAASIgoeUkVDTEFTU0lGSUNBVElPTl9TVEFURV9SVU5OSU5HEAESHwobUkVDTEFTU0lGSUNBVElPTl9TVEFURV9ET05FEAIqbwoKUG9saWN5TW9kZRIbChdQT0xJQ1lfTU9ERV9VTlNQRUNJRklFRBAAEiEKHVBPTElDWV9NT0RFX0lOQ0xVREVfQVVUT01BVEVEEAESIQodUE9MSUNZX01PREVfRVhDTFVERV9BVVRPTUFURUQQAipVCgtHcmFudWxhcml0eRIbChdHUkFOVUxBUklUWV9VTlNQRUNJRklFRBAAEhQKEEdSQU5VTEFSSVRZX0hPVVIQARITCg9HUkFOVUxBUklUWV9EQVkQAjLECQoMU3RhdHNTZXJ2aWNlEmcKEFJlY29yZERlbGl2ZXJpZXMSKC53aW5ub3cuc3RhdHMudjEuUmVjb3JkRGVsaXZlcmllc1JlcXVlc3QaKS53aW5ub3cuc3RhdHMudjEuUmVjb3JkRGVsaXZlcmllc1Jlc3BvbnNlElsKDFJlY29yZEV2ZW50cxIkLndpbm5vdy5zdGF0cy52MS5SZWNvcmRFdmVudHNSZXF1ZXN0GiUud2lubm93LnN0YXRzLnYxLlJlY29yZEV2ZW50c1Jlc3BvbnNlElsKDEluZ2VzdEV2ZW50cxIkLndpbm5vdy5zdGF0cy52MS5Jbmdlc3RFdmVudHNSZXF1ZXN0GiUud2lubm93LnN0YXRzLnYxLkluZ2VzdEV2ZW50c1Jlc3BvbnNlEmQKD0xpc3REZWFkTGV0dGVycxInLndpbm5vdy5zdGF0cy52MS5MaXN0RGVhZExldHRlcnNSZXF1ZXN0Gigud2lubm93LnN0YXRzLnYxLkxpc3REZWFkTGV0dGVyc1Jlc3BvbnNlEmoKEVJlcGxheURlYWRMZXR0ZXJzEikud2lubm93LnN0YXRzLnYxLlJlcGxheURlYWRMZXR0ZXJzUmVxdWVzdBoqLndpbm5vdy5zdGF0cy52MS5SZXBsYXlEZWFkTGV0dGVyc1Jlc3BvbnNlEnYKFVN0YXJ0UmVjbGFzc2lmaWNhdGlvbhItLndpbm5vdy5zdGF0cy52MS5TdGFydFJlY2xhc3NpZmljYXRpb25SZXF1ZXN0Gi4ud2lubm93LnN0YXRzLnYxLlN0YXJ0UmVjbGFzc2lmaWNhdGlvblJlc3BvbnNlEnAKE0dldFJlY2xhc3NpZmljYXRpb24SKy53aW5ub3cuc3RhdHMudjEuR2V0UmVjbGFzc2lmaWNhdGlvblJlcXVlc3QaLC53aW5ub3cuc3RhdHMudjEuR2V0UmVjbGFzc2lmaWNhdGlvblJlc3BvbnNlEkYKBUVyYXNlEh0ud2lubm93LnN0YXRzLnYxLkVyYXNlUmVxdWVzdBoeLndpbm5vdy5zdGF0cy52MS5FcmFzZVJlc3BvbnNlEmcKEEdldENhbXBhaWduU3RhdHMSKC53aW5ub3cuc3RhdHMudjEuR2V0Q2FtcGFpZ25TdGF0c1JlcXVlc3QaKS53aW5ub3cuc3RhdHMudjEuR2V0Q2FtcGFpZ25TdGF0c1Jlc3BvbnNlEm0KEkdldE1lc3NhZ2VUaW1lbGluZRIqLndpbm5vdy5zdGF0cy52MS5HZXRNZXNzYWdlVGltZWxpbmVSZXF1ZXN0Gisud2lubm93LnN0YXRzLnYxLkdldE1lc3NhZ2VUaW1lbGluZVJlc3BvbnNlElUKCkxpc3RFdmVudHMSIi53aW5ub3cuc3RhdHMudjEuTGlzdEV2ZW50c1JlcXVlc3QaIy53aW5ub3cuc3RhdHMudjEuTGlzdEV2ZW50c1Jlc3BvbnNlEl4KDUdldFRpbWVTZXJpZXMSJS53aW5ub3cuc3RhdHMudjEuR2V0VGltZVNlcmllc1JlcXVlc3QaJi53aW5ub3cuc3RhdHMudjEuR2V0VGltZVNlcmllc1Jlc3BvbnNlYgZwcm90bzM", [file_winnow_edge_v1_edge, file_winnow_verdict_v1_verdict]);
+  fileDesc("CiN3aW5ub3cvc3RhdHMvdjEvc3RhdHNfc2VydmljZS5wcm90bxIPd2lubm93LnN0YXRzLnYxIm4KCERlbGl2ZXJ5Eg4KBnRlbmFudBgBIAEoCRIQCghjYW1wYWlnbhgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEiAKFGRlbGl2ZXJlZF9hdF91bml4X21zGAQgASgDQgIwARINCgVsaW5rcxgFIAEoBSJIChdSZWNvcmREZWxpdmVyaWVzUmVxdWVzdBItCgpkZWxpdmVyaWVzGAEgAygLMhkud2lubm93LnN0YXRzLnYxLkRlbGl2ZXJ5IkgKGFJlY29yZERlbGl2ZXJpZXNSZXNwb25zZRIUCghyZWNvcmRlZBgBIAEoA0ICMAESFgoKZHVwbGljYXRlcxgCIAEoA0ICMAEiSQoTUmVjb3JkRXZlbnRzUmVxdWVzdBIyCgZldmVudHMYASADKAsyIi53aW5ub3cudmVyZGljdC52MS5DbGFzc2lmaWVkRXZlbnQiVwoUUmVjb3JkRXZlbnRzUmVzcG9uc2USEgoGc3RvcmVkGAEgASgDQgIwARIWCgpkdXBsaWNhdGVzGAIgASgDQgIwARITCgdyZXZpc2VkGAMgASgDQgIwASJJChNJbmdlc3RFdmVudHNSZXF1ZXN0EjIKBmV2ZW50cxgBIAMoCzIiLndpbm5vdy52ZXJkaWN0LnYxLkNsYXNzaWZpZWRFdmVudCJyChRJbmdlc3RFdmVudHNSZXNwb25zZRISCgZzdG9yZWQYASABKANCAjABEhYKCmR1cGxpY2F0ZXMYAiABKANCAjABEhMKB3JldmlzZWQYAyABKANCAjABEhkKDWRlYWRfbGV0dGVyZWQYBCABKANCAjABIqsBCgpEZWFkTGV0dGVyEgoKAmlkGAEgASgJEg4KBnRlbmFudBgCIAEoCRIQCghldmVudF9pZBgDIAEoCRIPCgdmYWlsdXJlGAQgASgJEg4KBnJlYXNvbhgFIAEoCRIbCg9kZWFkX2F0X3VuaXhfbXMYBiABKANCAjABEjEKBWV2ZW50GAcgASgLMiIud2lubm93LnZlcmRpY3QudjEuQ2xhc3NpZmllZEV2ZW50Ik8KFkxpc3REZWFkTGV0dGVyc1JlcXVlc3QSDgoGdGVuYW50GAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJImUKF0xpc3REZWFkTGV0dGVyc1Jlc3BvbnNlEjEKDGRlYWRfbGV0dGVycxgBIAMoCzIbLndpbm5vdy5zdGF0cy52MS5EZWFkTGV0dGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI3ChhSZXBsYXlEZWFkTGV0dGVyc1JlcXVlc3QSDgoGdGVuYW50GAEgASgJEgsKA2lkcxgCIAMoCSJgChlSZXBsYXlEZWFkTGV0dGVyc1Jlc3BvbnNlEhQKCHJlcGxheWVkGAEgASgDQgIwARISCgZzdG9yZWQYAiABKANCAjABEhkKDWRlYWRfbGV0dGVyZWQYAyABKANCAjABIscCChBSZWNsYXNzaWZpY2F0aW9uEg4KBnRlbmFudBgBIAEoCRIXCg9ydWxlc2V0X3ZlcnNpb24YAiABKAkSNQoFc3RhdGUYAyABKA4yJi53aW5ub3cuc3RhdHMudjEuUmVjbGFzc2lmaWNhdGlvblN0YXRlEh8KE3Bvc2l0aW9uX2F0X3VuaXhfbXMYBCABKANCAjABEhkKEXBvc2l0aW9uX2V2ZW50X2lkGAUgASgJEhMKB3NjYW5uZWQYBiABKANCAjABEi4KB2NoYW5nZWQYByADKAsyHS53aW5ub3cuc3RhdHMudjEuU291cmNlQ2hhbmdlEh4KEnN0YXJ0ZWRfYXRfdW5peF9tcxgIIAEoA0ICMAESHwoTZmluaXNoZWRfYXRfdW5peF9tcxgJIAEoA0ICMAESEQoFdG90YWwYCiABKANCAjABInEKDFNvdXJjZUNoYW5nZRInCgRmcm9tGAEgASgOMhkud2lubm93LnZlcmRpY3QudjEuU291cmNlEiUKAnRvGAIgASgOMhkud2lubm93LnZlcmRpY3QudjEuU291cmNlEhEKBWNvdW50GAMgASgDQgIwASIuChxTdGFydFJlY2xhc3NpZmljYXRpb25SZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCSJPCh1TdGFydFJlY2xhc3NpZmljYXRpb25SZXNwb25zZRIuCgNqb2IYASABKAsyIS53aW5ub3cuc3RhdHMudjEuUmVjbGFzc2lmaWNhdGlvbiIsChpHZXRSZWNsYXNzaWZpY2F0aW9uUmVxdWVzdBIOCgZ0ZW5hbnQYASABKAkiTQobR2V0UmVjbGFzc2lmaWNhdGlvblJlc3BvbnNlEi4KA2pvYhgBIAEoCzIhLndpbm5vdy5zdGF0cy52MS5SZWNsYXNzaWZpY2F0aW9uIlcKDEVyYXNlUmVxdWVzdBIOCgZ0ZW5hbnQYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIQCghjYW1wYWlnbhgDIAEoCRIUCgx3aG9sZV90ZW5hbnQYBCABKAgiUwoNRXJhc2VSZXNwb25zZRISCgZldmVudHMYASABKANCAjABEhQKCG1lc3NhZ2VzGAIgASgDQgIwARIYCgxkZWFkX2xldHRlcnMYAyABKANCAjABInkKDkV4cGxpY2l0UG9saWN5EjIKD2xlYXZlX291dF9vcGVucxgBIAMoDjIZLndpbm5vdy52ZXJkaWN0LnYxLlNvdXJjZRIzChBsZWF2ZV9vdXRfY2xpY2tzGAIgAygOMhkud2lubm93LnZlcmRpY3QudjEuU291cmNlIqcBChdHZXRDYW1wYWlnblN0YXRzUmVxdWVzdBIOCgZ0ZW5hbnQYASABKAkSEAoIY2FtcGFpZ24YAiABKAkSMAoLcG9saWN5X21vZGUYAyABKA4yGy53aW5ub3cuc3RhdHMudjEuUG9saWN5TW9kZRI4Cg9leHBsaWNpdF9wb2xpY3kYBCABKAsyHy53aW5ub3cuc3RhdHMudjEuRXhwbGljaXRQb2xpY3kisAEKB0ZpZ3VyZXMSEQoFb3BlbnMYASABKANCAjABEhgKDHVuaXF1ZV9vcGVucxgCIAEoA0ICMAESEgoGY2xpY2tzGAMgASgDQgIwARIZCg11bmlxdWVfY2xpY2tzGAQgASgDQgIwARIRCglvcGVuX3JhdGUYBSABKAESGgoSY2xpY2tfdGhyb3VnaF9yYXRlGAYgASgBEhoKEmNsaWNrX3RvX29wZW5fcmF0ZRgHIAEoASJlCg1Tb3VyY2VGaWd1cmVzEikKBnNvdXJjZRgBIAEoDjIZLndpbm5vdy52ZXJkaWN0LnYxLlNvdXJjZRIpCgdmaWd1cmVzGAIgASgLMhgud2lubm93LnN0YXRzLnYxLkZpZ3VyZXMiuQIKDUNhbXBhaWduU3RhdHMSDgoGdGVuYW50GAEgASgJEhAKCGNhbXBhaWduGAIgASgJEhUKCWRlbGl2ZXJlZBgDIAEoA0ICMAESKgoIcmVwb3J0ZWQYBCABKAsyGC53aW5ub3cuc3RhdHMudjEuRmlndXJlcxInCgVodW1hbhgFIAEoCzIYLndpbm5vdy5zdGF0cy52MS5GaWd1cmVzEiUKA2FsbBgGIAEoCzIYLndpbm5vdy5zdGF0cy52MS5GaWd1cmVzEjsKE2F1dG9tYXRlZF9ieV9zb3VyY2UYByADKAsyHi53aW5ub3cuc3RhdHMudjEuU291cmNlRmlndXJlcxI2Cg5hcHBsaWVkX3BvbGljeRgIIAEoCzIeLndpbm5vdy5zdGF0cy52MS5BcHBsaWVkUG9saWN5IkkKGEdldENhbXBhaWduU3RhdHNSZXNwb25zZRItCgVzdGF0cxgBIAEoCzIeLndpbm5vdy5zdGF0cy52MS5DYW1wYWlnblN0YXRzIrMBCg1BcHBsaWVkUG9saWN5EikKBG1vZGUYASABKA4yGy53aW5ub3cuc3RhdHMudjEuUG9saWN5TW9kZRI6ChdzdXBwcmVzc2VkX29wZW5fc291cmNlcxgCIAMoDjIZLndpbm5vdy52ZXJkaWN0LnYxLlNvdXJjZRI7ChhzdXBwcmVzc2VkX2NsaWNrX3NvdXJjZXMYAyADKA4yGS53aW5ub3cudmVyZGljdC52MS5Tb3VyY2UiPAoZR2V0TWVzc2FnZVRpbWVsaW5lUmVxdWVzdBIOCgZ0ZW5hbnQYASABKAkSDwoHbWVzc2FnZRgCIAEoCSKaAQoPTWVzc2FnZVRpbWVsaW5lEg4KBnRlbmFudBgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEhAKCGNhbXBhaWduGAMgASgJEiAKFGRlbGl2ZXJlZF9hdF91bml4X21zGAQgASgDQgIwARIyCgZldmVudHMYBSADKAsyIi53aW5ub3cudmVyZGljdC52MS5DbGFzc2lmaWVkRXZlbnQiUAoaR2V0TWVzc2FnZVRpbWVsaW5lUmVzcG9uc2USMgoIdGltZWxpbmUYASABKAsyIC53aW5ub3cuc3RhdHMudjEuTWVzc2FnZVRpbWVsaW5lIu8BCgtFdmVudEZpbHRlchIOCgZ0ZW5hbnQYASABKAkSEAoIY2FtcGFpZ24YAiABKAkSDwoHbWVzc2FnZRgDIAEoCRInCgVhY3RvchgEIAEoDjIYLndpbm5vdy52ZXJkaWN0LnYxLkFjdG9yEikKBnNvdXJjZRgFIAEoDjIZLndpbm5vdy52ZXJkaWN0LnYxLlNvdXJjZRInCgRraW5kGAYgASgOMhkud2lubm93LmVkZ2UudjEuRXZlbnRLaW5kEhgKDGZyb21fdW5peF9tcxgHIAEoA0ICMAESFgoKdG9fdW5peF9tcxgIIAEoA0ICMAEiaAoRTGlzdEV2ZW50c1JlcXVlc3QSLAoGZmlsdGVyGAEgASgLMhwud2lubm93LnN0YXRzLnYxLkV2ZW50RmlsdGVyEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJImEKEkxpc3RFdmVudHNSZXNwb25zZRIyCgZldmVudHMYASADKAsyIi53aW5ub3cudmVyZGljdC52MS5DbGFzc2lmaWVkRXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIokCChRHZXRUaW1lU2VyaWVzUmVxdWVzdBIOCgZ0ZW5hbnQYASABKAkSEAoIY2FtcGFpZ24YAiABKAkSMQoLZ3JhbnVsYXJpdHkYAyABKA4yHC53aW5ub3cuc3RhdHMudjEuR3JhbnVsYXJpdHkSGAoMZnJvbV91bml4X21zGAQgASgDQgIwARIWCgp0b191bml4X21zGAUgASgDQgIwARIwCgtwb2xpY3lfbW9kZRgGIAEoDjIbLndpbm5vdy5zdGF0cy52MS5Qb2xpY3lNb2RlEjgKD2V4cGxpY2l0X3BvbGljeRgHIAEoCzIfLndpbm5vdy5zdGF0cy52MS5FeHBsaWNpdFBvbGljeSJLCgtTb3VyY2VDb3VudBIpCgZzb3VyY2UYASABKA4yGS53aW5ub3cudmVyZGljdC52MS5Tb3VyY2USEQoFY291bnQYAiABKANCAjABIqMBChNHZXRMaW5rU3RhdHNSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCRIQCghjYW1wYWlnbhgCIAEoCRIwCgtwb2xpY3lfbW9kZRgDIAEoDjIbLndpbm5vdy5zdGF0cy52MS5Qb2xpY3lNb2RlEjgKD2V4cGxpY2l0X3BvbGljeRgEIAEoCzIfLndpbm5vdy5zdGF0cy52MS5FeHBsaWNpdFBvbGljeSKvAgoJTGlua1N0YXRzEgwKBGxpbmsYASABKA0SJgoEcm9sZRgCIAEoDjIYLndpbm5vdy5lZGdlLnYxLkxpbmtSb2xlEhIKBmNsaWNrcxgDIAEoA0ICMAESGwoPdW5pcXVlX2NsaWNrZXJzGAQgASgDQgIwARIYCgxodW1hbl9jbGlja3MYBSABKANCAjABEiEKFWh1bWFuX3VuaXF1ZV9jbGlja2VycxgGIAEoA0ICMAESHAoQYXV0b21hdGVkX2NsaWNrcxgHIAEoA0ICMAESJQoZYXV0b21hdGVkX3VuaXF1ZV9jbGlja2VycxgIIAEoA0ICMAESOQoTYXV0b21hdGVkX2J5X3NvdXJjZRgJIAMoCzIcLndpbm5vdy5zdGF0cy52MS5Tb3VyY2VDb3VudCKcAgoUR2V0TGlua1N0YXRzUmVzcG9uc2USKQoFbGlua3MYASADKAsyGi53aW5ub3cuc3RhdHMudjEuTGlua1N0YXRzEh4KEnVuc3Vic2NyaWJlX2NsaWNrcxgCIAEoA0ICMAESJwobdW5zdWJzY3JpYmVfdW5pcXVlX2NsaWNrZXJzGAMgASgDQgIwARIaCg5jb250ZW50X2NsaWNrcxgEIAEoA0ICMAESIwoXY29udGVudF91bmlxdWVfY2xpY2tlcnMYBSABKANCAjABEjYKDmFwcGxpZWRfcG9saWN5GAYgASgLMh4ud2lubm93LnN0YXRzLnYxLkFwcGxpZWRQb2xpY3kSFwoLZXZlbnRzX3JlYWQYByABKANCAjABIoQCCg9UaW1lU2VyaWVzUG9pbnQSIAoUYnVja2V0X3N0YXJ0X3VuaXhfbXMYASABKANCAjABEhEKBW9wZW5zGAIgASgDQgIwARISCgZjbGlja3MYAyABKANCAjABEhsKD2F1dG9tYXRlZF9vcGVucxgEIAEoA0ICMAESHAoQYXV0b21hdGVkX2NsaWNrcxgFIAEoA0ICMAESNQoPb3BlbnNfYnlfc291cmNlGAYgAygLMhwud2lubm93LnN0YXRzLnYxLlNvdXJjZUNvdW50EjYKEGNsaWNrc19ieV9zb3VyY2UYByADKAsyHC53aW5ub3cuc3RhdHMudjEuU291cmNlQ291bnQicQoKVGltZVNlcmllcxIxCgtncmFudWxhcml0eRgBIAEoDjIcLndpbm5vdy5zdGF0cy52MS5HcmFudWxhcml0eRIwCgZwb2ludHMYAiADKAsyIC53aW5ub3cuc3RhdHMudjEuVGltZVNlcmllc1BvaW50IkQKFUdldFRpbWVTZXJpZXNSZXNwb25zZRIrCgZzZXJpZXMYASABKAsyGy53aW5ub3cuc3RhdHMudjEuVGltZVNlcmllcyqEAQoVUmVjbGFzc2lmaWNhdGlvblN0YXRlEiYKIlJFQ0xBU1NJRklDQVRJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIiCh5SRUNMQVNTSUZJQ0FUSU9OX1NUQVRFX1JVTk5JTkcQARIfChtSRUNMQVNTSUZJQ0FUSU9OX1NUQVRFX0RPTkUQAiqJAQoKUG9saWN5TW9kZRIbChdQT0xJQ1lfTU9ERV9VTlNQRUNJRklFRBAAEiEKHVBPTElDWV9NT0RFX0lOQ0xVREVfQVVUT01BVEVEEAESIQodUE9MSUNZX01PREVfRVhDTFVERV9BVVRPTUFURUQQAhIYChRQT0xJQ1lfTU9ERV9FWFBMSUNJVBADKlUKC0dyYW51bGFyaXR5EhsKF0dSQU5VTEFSSVRZX1VOU1BFQ0lGSUVEEAASFAoQR1JBTlVMQVJJVFlfSE9VUhABEhMKD0dSQU5VTEFSSVRZX0RBWRACMqEKCgxTdGF0c1NlcnZpY2USZwoQUmVjb3JkRGVsaXZlcmllcxIoLndpbm5vdy5zdGF0cy52MS5SZWNvcmREZWxpdmVyaWVzUmVxdWVzdBopLndpbm5vdy5zdGF0cy52MS5SZWNvcmREZWxpdmVyaWVzUmVzcG9uc2USWwoMUmVjb3JkRXZlbnRzEiQud2lubm93LnN0YXRzLnYxLlJlY29yZEV2ZW50c1JlcXVlc3QaJS53aW5ub3cuc3RhdHMudjEuUmVjb3JkRXZlbnRzUmVzcG9uc2USWwoMSW5nZXN0RXZlbnRzEiQud2lubm93LnN0YXRzLnYxLkluZ2VzdEV2ZW50c1JlcXVlc3QaJS53aW5ub3cuc3RhdHMudjEuSW5nZXN0RXZlbnRzUmVzcG9uc2USZAoPTGlzdERlYWRMZXR0ZXJzEicud2lubm93LnN0YXRzLnYxLkxpc3REZWFkTGV0dGVyc1JlcXVlc3QaKC53aW5ub3cuc3RhdHMudjEuTGlzdERlYWRMZXR0ZXJzUmVzcG9uc2USagoRUmVwbGF5RGVhZExldHRlcnMSKS53aW5ub3cuc3RhdHMudjEuUmVwbGF5RGVhZExldHRlcnNSZXF1ZXN0Gioud2lubm93LnN0YXRzLnYxLlJlcGxheURlYWRMZXR0ZXJzUmVzcG9uc2USdgoVU3RhcnRSZWNsYXNzaWZpY2F0aW9uEi0ud2lubm93LnN0YXRzLnYxLlN0YXJ0UmVjbGFzc2lmaWNhdGlvblJlcXVlc3QaLi53aW5ub3cuc3RhdHMudjEuU3RhcnRSZWNsYXNzaWZpY2F0aW9uUmVzcG9uc2UScAoTR2V0UmVjbGFzc2lmaWNhdGlvbhIrLndpbm5vdy5zdGF0cy52MS5HZXRSZWNsYXNzaWZpY2F0aW9uUmVxdWVzdBosLndpbm5vdy5zdGF0cy52MS5HZXRSZWNsYXNzaWZpY2F0aW9uUmVzcG9uc2USRgoFRXJhc2USHS53aW5ub3cuc3RhdHMudjEuRXJhc2VSZXF1ZXN0Gh4ud2lubm93LnN0YXRzLnYxLkVyYXNlUmVzcG9uc2USZwoQR2V0Q2FtcGFpZ25TdGF0cxIoLndpbm5vdy5zdGF0cy52MS5HZXRDYW1wYWlnblN0YXRzUmVxdWVzdBopLndpbm5vdy5zdGF0cy52MS5HZXRDYW1wYWlnblN0YXRzUmVzcG9uc2USbQoSR2V0TWVzc2FnZVRpbWVsaW5lEioud2lubm93LnN0YXRzLnYxLkdldE1lc3NhZ2VUaW1lbGluZVJlcXVlc3QaKy53aW5ub3cuc3RhdHMudjEuR2V0TWVzc2FnZVRpbWVsaW5lUmVzcG9uc2USVQoKTGlzdEV2ZW50cxIiLndpbm5vdy5zdGF0cy52MS5MaXN0RXZlbnRzUmVxdWVzdBojLndpbm5vdy5zdGF0cy52MS5MaXN0RXZlbnRzUmVzcG9uc2USXgoNR2V0VGltZVNlcmllcxIlLndpbm5vdy5zdGF0cy52MS5HZXRUaW1lU2VyaWVzUmVxdWVzdBomLndpbm5vdy5zdGF0cy52MS5HZXRUaW1lU2VyaWVzUmVzcG9uc2USWwoMR2V0TGlua1N0YXRzEiQud2lubm93LnN0YXRzLnYxLkdldExpbmtTdGF0c1JlcXVlc3QaJS53aW5ub3cuc3RhdHMudjEuR2V0TGlua1N0YXRzUmVzcG9uc2ViBnByb3RvMw", [file_winnow_edge_v1_edge, file_winnow_verdict_v1_verdict]);
 
 /**
  * @generated from message winnow.stats.v1.Delivery
@@ -575,6 +575,30 @@ export const EraseResponseSchema: GenMessage<EraseResponse> = /*@__PURE__*/
   messageDesc(file_winnow_stats_v1_stats_service, 19);
 
 /**
+ * The automated sources to leave out of the reported figures, for opens and for clicks.
+ *
+ * @generated from message winnow.stats.v1.ExplicitPolicy
+ */
+export type ExplicitPolicy = Message<"winnow.stats.v1.ExplicitPolicy"> & {
+  /**
+   * @generated from field: repeated winnow.verdict.v1.Source leave_out_opens = 1;
+   */
+  leaveOutOpens: Source[];
+
+  /**
+   * @generated from field: repeated winnow.verdict.v1.Source leave_out_clicks = 2;
+   */
+  leaveOutClicks: Source[];
+};
+
+/**
+ * Describes the message winnow.stats.v1.ExplicitPolicy.
+ * Use `create(ExplicitPolicySchema)` to create a new message.
+ */
+export const ExplicitPolicySchema: GenMessage<ExplicitPolicy> = /*@__PURE__*/
+  messageDesc(file_winnow_stats_v1_stats_service, 20);
+
+/**
  * @generated from message winnow.stats.v1.GetCampaignStatsRequest
  */
 export type GetCampaignStatsRequest = Message<"winnow.stats.v1.GetCampaignStatsRequest"> & {
@@ -592,6 +616,13 @@ export type GetCampaignStatsRequest = Message<"winnow.stats.v1.GetCampaignStatsR
    * @generated from field: winnow.stats.v1.PolicyMode policy_mode = 3;
    */
   policyMode: PolicyMode;
+
+  /**
+   * With POLICY_MODE_EXPLICIT.
+   *
+   * @generated from field: winnow.stats.v1.ExplicitPolicy explicit_policy = 4;
+   */
+  explicitPolicy?: ExplicitPolicy | undefined;
 };
 
 /**
@@ -599,7 +630,7 @@ export type GetCampaignStatsRequest = Message<"winnow.stats.v1.GetCampaignStatsR
  * Use `create(GetCampaignStatsRequestSchema)` to create a new message.
  */
 export const GetCampaignStatsRequestSchema: GenMessage<GetCampaignStatsRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 20);
+  messageDesc(file_winnow_stats_v1_stats_service, 21);
 
 /**
  * Opens and clicks, totals and unique messages, and the rates over delivered messages.
@@ -654,7 +685,7 @@ export type Figures = Message<"winnow.stats.v1.Figures"> & {
  * Use `create(FiguresSchema)` to create a new message.
  */
 export const FiguresSchema: GenMessage<Figures> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 21);
+  messageDesc(file_winnow_stats_v1_stats_service, 22);
 
 /**
  * @generated from message winnow.stats.v1.SourceFigures
@@ -676,7 +707,7 @@ export type SourceFigures = Message<"winnow.stats.v1.SourceFigures"> & {
  * Use `create(SourceFiguresSchema)` to create a new message.
  */
 export const SourceFiguresSchema: GenMessage<SourceFigures> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 22);
+  messageDesc(file_winnow_stats_v1_stats_service, 23);
 
 /**
  * @generated from message winnow.stats.v1.CampaignStats
@@ -738,7 +769,7 @@ export type CampaignStats = Message<"winnow.stats.v1.CampaignStats"> & {
  * Use `create(CampaignStatsSchema)` to create a new message.
  */
 export const CampaignStatsSchema: GenMessage<CampaignStats> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 23);
+  messageDesc(file_winnow_stats_v1_stats_service, 24);
 
 /**
  * @generated from message winnow.stats.v1.GetCampaignStatsResponse
@@ -755,7 +786,7 @@ export type GetCampaignStatsResponse = Message<"winnow.stats.v1.GetCampaignStats
  * Use `create(GetCampaignStatsResponseSchema)` to create a new message.
  */
 export const GetCampaignStatsResponseSchema: GenMessage<GetCampaignStatsResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 24);
+  messageDesc(file_winnow_stats_v1_stats_service, 25);
 
 /**
  * @generated from message winnow.stats.v1.AppliedPolicy
@@ -782,7 +813,7 @@ export type AppliedPolicy = Message<"winnow.stats.v1.AppliedPolicy"> & {
  * Use `create(AppliedPolicySchema)` to create a new message.
  */
 export const AppliedPolicySchema: GenMessage<AppliedPolicy> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 25);
+  messageDesc(file_winnow_stats_v1_stats_service, 26);
 
 /**
  * @generated from message winnow.stats.v1.GetMessageTimelineRequest
@@ -804,7 +835,7 @@ export type GetMessageTimelineRequest = Message<"winnow.stats.v1.GetMessageTimel
  * Use `create(GetMessageTimelineRequestSchema)` to create a new message.
  */
 export const GetMessageTimelineRequestSchema: GenMessage<GetMessageTimelineRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 26);
+  messageDesc(file_winnow_stats_v1_stats_service, 27);
 
 /**
  * @generated from message winnow.stats.v1.MessageTimeline
@@ -841,7 +872,7 @@ export type MessageTimeline = Message<"winnow.stats.v1.MessageTimeline"> & {
  * Use `create(MessageTimelineSchema)` to create a new message.
  */
 export const MessageTimelineSchema: GenMessage<MessageTimeline> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 27);
+  messageDesc(file_winnow_stats_v1_stats_service, 28);
 
 /**
  * @generated from message winnow.stats.v1.GetMessageTimelineResponse
@@ -858,7 +889,7 @@ export type GetMessageTimelineResponse = Message<"winnow.stats.v1.GetMessageTime
  * Use `create(GetMessageTimelineResponseSchema)` to create a new message.
  */
 export const GetMessageTimelineResponseSchema: GenMessage<GetMessageTimelineResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 28);
+  messageDesc(file_winnow_stats_v1_stats_service, 29);
 
 /**
  * @generated from message winnow.stats.v1.EventFilter
@@ -912,7 +943,7 @@ export type EventFilter = Message<"winnow.stats.v1.EventFilter"> & {
  * Use `create(EventFilterSchema)` to create a new message.
  */
 export const EventFilterSchema: GenMessage<EventFilter> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 29);
+  messageDesc(file_winnow_stats_v1_stats_service, 30);
 
 /**
  * @generated from message winnow.stats.v1.ListEventsRequest
@@ -939,7 +970,7 @@ export type ListEventsRequest = Message<"winnow.stats.v1.ListEventsRequest"> & {
  * Use `create(ListEventsRequestSchema)` to create a new message.
  */
 export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 30);
+  messageDesc(file_winnow_stats_v1_stats_service, 31);
 
 /**
  * @generated from message winnow.stats.v1.ListEventsResponse
@@ -961,7 +992,7 @@ export type ListEventsResponse = Message<"winnow.stats.v1.ListEventsResponse"> &
  * Use `create(ListEventsResponseSchema)` to create a new message.
  */
 export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 31);
+  messageDesc(file_winnow_stats_v1_stats_service, 32);
 
 /**
  * @generated from message winnow.stats.v1.GetTimeSeriesRequest
@@ -996,6 +1027,13 @@ export type GetTimeSeriesRequest = Message<"winnow.stats.v1.GetTimeSeriesRequest
    * @generated from field: winnow.stats.v1.PolicyMode policy_mode = 6;
    */
   policyMode: PolicyMode;
+
+  /**
+   * With POLICY_MODE_EXPLICIT.
+   *
+   * @generated from field: winnow.stats.v1.ExplicitPolicy explicit_policy = 7;
+   */
+  explicitPolicy?: ExplicitPolicy | undefined;
 };
 
 /**
@@ -1003,7 +1041,177 @@ export type GetTimeSeriesRequest = Message<"winnow.stats.v1.GetTimeSeriesRequest
  * Use `create(GetTimeSeriesRequestSchema)` to create a new message.
  */
 export const GetTimeSeriesRequestSchema: GenMessage<GetTimeSeriesRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 32);
+  messageDesc(file_winnow_stats_v1_stats_service, 33);
+
+/**
+ * @generated from message winnow.stats.v1.SourceCount
+ */
+export type SourceCount = Message<"winnow.stats.v1.SourceCount"> & {
+  /**
+   * @generated from field: winnow.verdict.v1.Source source = 1;
+   */
+  source: Source;
+
+  /**
+   * @generated from field: int64 count = 2 [jstype = JS_STRING];
+   */
+  count: string;
+};
+
+/**
+ * Describes the message winnow.stats.v1.SourceCount.
+ * Use `create(SourceCountSchema)` to create a new message.
+ */
+export const SourceCountSchema: GenMessage<SourceCount> = /*@__PURE__*/
+  messageDesc(file_winnow_stats_v1_stats_service, 34);
+
+/**
+ * @generated from message winnow.stats.v1.GetLinkStatsRequest
+ */
+export type GetLinkStatsRequest = Message<"winnow.stats.v1.GetLinkStatsRequest"> & {
+  /**
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * @generated from field: string campaign = 2;
+   */
+  campaign: string;
+
+  /**
+   * @generated from field: winnow.stats.v1.PolicyMode policy_mode = 3;
+   */
+  policyMode: PolicyMode;
+
+  /**
+   * @generated from field: winnow.stats.v1.ExplicitPolicy explicit_policy = 4;
+   */
+  explicitPolicy?: ExplicitPolicy | undefined;
+};
+
+/**
+ * Describes the message winnow.stats.v1.GetLinkStatsRequest.
+ * Use `create(GetLinkStatsRequestSchema)` to create a new message.
+ */
+export const GetLinkStatsRequestSchema: GenMessage<GetLinkStatsRequest> = /*@__PURE__*/
+  messageDesc(file_winnow_stats_v1_stats_service, 35);
+
+/**
+ * @generated from message winnow.stats.v1.LinkStats
+ */
+export type LinkStats = Message<"winnow.stats.v1.LinkStats"> & {
+  /**
+   * @generated from field: uint32 link = 1;
+   */
+  link: number;
+
+  /**
+   * @generated from field: winnow.edge.v1.LinkRole role = 2;
+   */
+  role: LinkRole;
+
+  /**
+   * Under the requested policy.
+   *
+   * @generated from field: int64 clicks = 3 [jstype = JS_STRING];
+   */
+  clicks: string;
+
+  /**
+   * @generated from field: int64 unique_clickers = 4 [jstype = JS_STRING];
+   */
+  uniqueClickers: string;
+
+  /**
+   * @generated from field: int64 human_clicks = 5 [jstype = JS_STRING];
+   */
+  humanClicks: string;
+
+  /**
+   * @generated from field: int64 human_unique_clickers = 6 [jstype = JS_STRING];
+   */
+  humanUniqueClickers: string;
+
+  /**
+   * @generated from field: int64 automated_clicks = 7 [jstype = JS_STRING];
+   */
+  automatedClicks: string;
+
+  /**
+   * @generated from field: int64 automated_unique_clickers = 8 [jstype = JS_STRING];
+   */
+  automatedUniqueClickers: string;
+
+  /**
+   * Automated clicks by source.
+   *
+   * @generated from field: repeated winnow.stats.v1.SourceCount automated_by_source = 9;
+   */
+  automatedBySource: SourceCount[];
+};
+
+/**
+ * Describes the message winnow.stats.v1.LinkStats.
+ * Use `create(LinkStatsSchema)` to create a new message.
+ */
+export const LinkStatsSchema: GenMessage<LinkStats> = /*@__PURE__*/
+  messageDesc(file_winnow_stats_v1_stats_service, 36);
+
+/**
+ * @generated from message winnow.stats.v1.GetLinkStatsResponse
+ */
+export type GetLinkStatsResponse = Message<"winnow.stats.v1.GetLinkStatsResponse"> & {
+  /**
+   * Content and unsubscribe links, by index; the hidden trap link is left out (only machines follow it).
+   *
+   * @generated from field: repeated winnow.stats.v1.LinkStats links = 1;
+   */
+  links: LinkStats[];
+
+  /**
+   * Unsubscribe clicks under the requested policy, apart from engagement clicks.
+   *
+   * @generated from field: int64 unsubscribe_clicks = 2 [jstype = JS_STRING];
+   */
+  unsubscribeClicks: string;
+
+  /**
+   * @generated from field: int64 unsubscribe_unique_clickers = 3 [jstype = JS_STRING];
+   */
+  unsubscribeUniqueClickers: string;
+
+  /**
+   * Engagement clicks (content links) under the requested policy.
+   *
+   * @generated from field: int64 content_clicks = 4 [jstype = JS_STRING];
+   */
+  contentClicks: string;
+
+  /**
+   * @generated from field: int64 content_unique_clickers = 5 [jstype = JS_STRING];
+   */
+  contentUniqueClickers: string;
+
+  /**
+   * @generated from field: winnow.stats.v1.AppliedPolicy applied_policy = 6;
+   */
+  appliedPolicy?: AppliedPolicy | undefined;
+
+  /**
+   * Stored click events read.
+   *
+   * @generated from field: int64 events_read = 7 [jstype = JS_STRING];
+   */
+  eventsRead: string;
+};
+
+/**
+ * Describes the message winnow.stats.v1.GetLinkStatsResponse.
+ * Use `create(GetLinkStatsResponseSchema)` to create a new message.
+ */
+export const GetLinkStatsResponseSchema: GenMessage<GetLinkStatsResponse> = /*@__PURE__*/
+  messageDesc(file_winnow_stats_v1_stats_service, 37);
 
 /**
  * @generated from message winnow.stats.v1.TimeSeriesPoint
@@ -1033,6 +1241,18 @@ export type TimeSeriesPoint = Message<"winnow.stats.v1.TimeSeriesPoint"> & {
    * @generated from field: int64 automated_clicks = 5 [jstype = JS_STRING];
    */
   automatedClicks: string;
+
+  /**
+   * Every source apart (people and each automated source), whatever the policy.
+   *
+   * @generated from field: repeated winnow.stats.v1.SourceCount opens_by_source = 6;
+   */
+  opensBySource: SourceCount[];
+
+  /**
+   * @generated from field: repeated winnow.stats.v1.SourceCount clicks_by_source = 7;
+   */
+  clicksBySource: SourceCount[];
 };
 
 /**
@@ -1040,7 +1260,7 @@ export type TimeSeriesPoint = Message<"winnow.stats.v1.TimeSeriesPoint"> & {
  * Use `create(TimeSeriesPointSchema)` to create a new message.
  */
 export const TimeSeriesPointSchema: GenMessage<TimeSeriesPoint> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 33);
+  messageDesc(file_winnow_stats_v1_stats_service, 38);
 
 /**
  * @generated from message winnow.stats.v1.TimeSeries
@@ -1062,7 +1282,7 @@ export type TimeSeries = Message<"winnow.stats.v1.TimeSeries"> & {
  * Use `create(TimeSeriesSchema)` to create a new message.
  */
 export const TimeSeriesSchema: GenMessage<TimeSeries> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 34);
+  messageDesc(file_winnow_stats_v1_stats_service, 39);
 
 /**
  * @generated from message winnow.stats.v1.GetTimeSeriesResponse
@@ -1079,7 +1299,7 @@ export type GetTimeSeriesResponse = Message<"winnow.stats.v1.GetTimeSeriesRespon
  * Use `create(GetTimeSeriesResponseSchema)` to create a new message.
  */
 export const GetTimeSeriesResponseSchema: GenMessage<GetTimeSeriesResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 35);
+  messageDesc(file_winnow_stats_v1_stats_service, 40);
 
 /**
  * @generated from enum winnow.stats.v1.ReclassificationState
@@ -1133,6 +1353,13 @@ export enum PolicyMode {
    * @generated from enum value: POLICY_MODE_EXCLUDE_AUTOMATED = 2;
    */
   EXCLUDE_AUTOMATED = 2,
+
+  /**
+   * Leave out the sources the request's explicit_policy names (a policy previewed before it is set).
+   *
+   * @generated from enum value: POLICY_MODE_EXPLICIT = 3;
+   */
+  EXPLICIT = 3,
 }
 
 /**
@@ -1298,6 +1525,18 @@ export const StatsService: GenService<{
     methodKind: "unary";
     input: typeof GetTimeSeriesRequestSchema;
     output: typeof GetTimeSeriesResponseSchema;
+  },
+  /**
+   * Clicks and unique clickers per link of a campaign, people and machines apart, the unsubscribe
+   * link apart, under the requested policy. Read from the stored events: events past retention are
+   * no longer in it (the campaign's counters keep them).
+   *
+   * @generated from rpc winnow.stats.v1.StatsService.GetLinkStats
+   */
+  getLinkStats: {
+    methodKind: "unary";
+    input: typeof GetLinkStatsRequestSchema;
+    output: typeof GetLinkStatsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_winnow_stats_v1_stats_service, 0);
