@@ -13,7 +13,8 @@ export interface Connection {
 
 /** The key a command calls with. */
 export function commandKey(key: string | undefined): string {
-  return key ?? process.env['WINNOW_API_KEY'] ?? localServiceKey(process.env['WINNOW_DATA_DIR'] ?? '.winnow-data', false);
+  // An empty variable is an unset one.
+  return key || process.env['WINNOW_API_KEY'] || localServiceKey(process.env['WINNOW_DATA_DIR'] || '.winnow-data', false);
 }
 
 /**

@@ -7,6 +7,8 @@ import { prepareEmailCommand } from './prepare-email.command';
 import { reclassifyCommand } from './reclassify.command';
 import { serveCommand } from './serve.command';
 import { start } from './start';
+import { UsageError, domainsCommand, eventsCommand, keysCommand, linksCommand, policyCommand, statsCommand, timelineCommand } from './api.commands';
+import { explain } from './output';
 
 const USAGE = `usage: winnow <command>
 
@@ -19,9 +21,34 @@ commands:
   reclassify --tenant T   classify a tenant's stored events again under the running rule set (--help)
   erase --tenant T (--message M | --campaign C | --whole-tenant)   erase per-recipient records, leaving a tombstone (--help)
   dead-letters list|replay   events the statistics service could not take for good, and replaying them after a fix (--help)
+
+reading the numbers (a tenant key or the service key; tables, or --json; each takes --help):
+  stats CAMPAIGN --tenant T       opens, clicks, unique counts and rates, under the tenant's policy or another
+  links CAMPAIGN --tenant T       clicks and unique clickers per link, the unsubscribe link apart
+  timeline MESSAGE --tenant T     one recipient's events with verdicts and the evidence behind them
+  events --tenant T               stored events as JSON lines or CSV, streamed
+  keys create|list|revoke         a tenant's API keys, with scopes and expiry
+  domains list|add|rotate         tracking domains and their signing keys (outside Kubernetes)
+  policy get|set|preview          the tenant's suppression policy, and a preview before setting it
 `;
 
-const commands: Record<string, (argv: string[]) => Promise<void>> = { start, demo, 'prepare-email': prepareEmailCommand, classify: classifyCommand, serve: serveCommand, 'dead-letters': deadLettersCommand, reclassify: reclassifyCommand, erase: eraseCommand };
+const commands: Record<string, (argv: string[]) => Promise<void>> = {
+  start,
+  demo,
+  'prepare-email': prepareEmailCommand,
+  classify: classifyCommand,
+  serve: serveCommand,
+  'dead-letters': deadLettersCommand,
+  reclassify: reclassifyCommand,
+  erase: eraseCommand,
+  stats: statsCommand,
+  links: linksCommand,
+  timeline: timelineCommand,
+  events: eventsCommand,
+  keys: keysCommand,
+  domains: domainsCommand,
+  policy: policyCommand,
+};
 
 const name = process.argv[2] ?? '';
 const command = commands[name];
@@ -30,6 +57,6 @@ if (!command) {
   process.exit(2);
 }
 command(process.argv.slice(3)).catch((err: Error) => {
-  process.stderr.write(`winnow ${name}: ${err.message}\n`);
-  process.exit(1);
+  process.stderr.write(`winnow ${name}: ${explain(err)}\n`);
+  process.exit(err instanceof UsageError ? 2 : 1);
 });
