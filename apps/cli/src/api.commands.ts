@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, writeFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { toJson } from '@bufbuild/protobuf';
 import { closeClient } from '@winnow/grpc';
@@ -10,6 +10,7 @@ import {
   ConfigService,
   GetLinkStatsResponseSchema,
   EventKind,
+  Granularity,
   LinkRole,
   PolicyMode,
   Source,
@@ -21,6 +22,7 @@ import {
 } from '@winnow/proto';
 import { connect } from './connect';
 import { json, percent, table, when } from './output';
+import { renderReport } from './report-html';
 
 const CONNECTION = `  --stats ADDR    the stats service's gRPC address (default WINNOW_STATS_ADDR or 127.0.0.1:50062)
   --key KEY       an API key (default WINNOW_API_KEY, then the service key: WINNOW_SERVICE_KEY or
@@ -476,6 +478,65 @@ export async function policyCommand(argv: string[]): Promise<void> {
     } else throw new UsageError(POLICY_USAGE);
   } finally {
     closeClient(config);
+    closeClient(stats);
+  }
+}
+
+export const REPORT_USAGE = `usage: winnow report CAMPAIGN --tenant T --out report.html [options]
+
+One self-contained HTML file (no script, no external style or font): opens and clicks over time,
+people and each automated source apart; the rates as reported and for people only; every link,
+people against machines, the unsubscribe link apart; the policy applied; and the evidence behind
+the automated verdicts.
+
+  --out FILE      where to write it (required)
+  --stats ADDR, --key KEY   as for the other commands
+`;
+
+export async function reportCommand(argv: string[]): Promise<void> {
+  const a = parse(argv, { out: { type: 'string' } }, REPORT_USAGE);
+  if (!a) return;
+  const campaign = need(a.positionals[0], 'CAMPAIGN', REPORT_USAGE);
+  const tenant = need(str(a, 'tenant'), '--tenant', REPORT_USAGE);
+  const out = need(str(a, 'out'), '--out', REPORT_USAGE);
+  const stats = connect(StatsService, { stats: str(a, 'stats'), key: str(a, 'key'), deadlineMs: 120_000 });
+  try {
+    const s = (await stats.getCampaignStats({ tenant, campaign })).stats!;
+    const hourly = (await stats.getTimeSeries({ tenant, campaign, granularity: Granularity.HOUR })).series!;
+    const starts = hourly.points.map((p) => Number(p.bucketStartUnixMs));
+    // More than three days of hours read better as days.
+    const daily = starts.length > 0 && Math.max(...starts) - Math.min(...starts) > 72 * 3_600_000;
+    const series = daily ? (await stats.getTimeSeries({ tenant, campaign, granularity: Granularity.DAY })).series! : hourly;
+    const links = await stats.getLinkStats({ tenant, campaign });
+    const evidence = new Map<string, { reason: string; source: Source; events: number }>();
+    let eventsRead = 0;
+    let pageToken = '';
+    do {
+      const page = await stats.listEvents({ filter: { tenant, campaign }, pageSize: 1000, pageToken });
+      for (const e of page.events) {
+        eventsRead++;
+        const v = e.verdict;
+        if (!v || v.source === Source.HUMAN || v.source === Source.UNSPECIFIED) continue;
+        const reason = v.reasons[0] ?? '(no reason given)';
+        const k = `${v.source}\u0000${reason}`;
+        const row = evidence.get(k) ?? { reason, source: v.source, events: 0 };
+        row.events++;
+        evidence.set(k, row);
+      }
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    const html = renderReport({
+      stats: s,
+      series,
+      bucketMs: daily ? 86_400_000 : 3_600_000,
+      links,
+      evidence: [...evidence.values()].sort((x, y) => y.events - x.events || x.reason.localeCompare(y.reason)).slice(0, 15),
+      eventsRead,
+      generatedAt: new Date(),
+    });
+    writeFileSync(out, html);
+    process.stderr.write(`wrote ${out}: campaign ${campaign}, ${s.delivered} delivered, ${eventsRead} stored events read\n`);
+  } finally {
     closeClient(stats);
   }
 }

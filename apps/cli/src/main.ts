@@ -7,7 +7,7 @@ import { prepareEmailCommand } from './prepare-email.command';
 import { reclassifyCommand } from './reclassify.command';
 import { serveCommand } from './serve.command';
 import { start } from './start';
-import { UsageError, domainsCommand, eventsCommand, keysCommand, linksCommand, policyCommand, statsCommand, timelineCommand } from './api.commands';
+import { UsageError, reportCommand, domainsCommand, eventsCommand, keysCommand, linksCommand, policyCommand, statsCommand, timelineCommand } from './api.commands';
 import { explain } from './output';
 
 const USAGE = `usage: winnow <command>
@@ -30,6 +30,7 @@ reading the numbers (a tenant key or the service key; tables, or --json; each ta
   keys create|list|revoke         a tenant's API keys, with scopes and expiry
   domains list|add|rotate         tracking domains and their signing keys (outside Kubernetes)
   policy get|set|preview          the tenant's suppression policy, and a preview before setting it
+  report CAMPAIGN --tenant T --out FILE   a campaign report as one self-contained HTML file
 `;
 
 const commands: Record<string, (argv: string[]) => Promise<void>> = {
@@ -48,6 +49,7 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   keys: keysCommand,
   domains: domainsCommand,
   policy: policyCommand,
+  report: reportCommand,
 };
 
 const name = process.argv[2] ?? '';

@@ -2,9 +2,7 @@ import { toBinary, type DescFile, type DescService } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
 import type { Server } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation, service as healthService } from 'grpc-health-check';
-
-const HEALTH = 'grpc.health.v1.Health';
+import { HealthImplementation } from 'grpc-health-check';
 
 /** Every file a service's schema needs, its imports first. */
 function filesOf(services: readonly DescService[]): DescFile[] {
@@ -28,10 +26,11 @@ function filesOf(services: readonly DescService[]): DescFile[] {
 export function addReflection(server: Server, services: readonly DescService[]): void {
   const fileDescriptorProtos = filesOf(services).map((f) => Buffer.from(toBinary(FileDescriptorProtoSchema, f.proto)));
   // @grpc/reflection reads a proto-loader package definition: only each entry's file descriptors.
-  // The health service's come from grpc-health-check's own definition.
-  const pkg: Record<string, { fileDescriptorProtos: Buffer[] }> = Object.fromEntries(services.map((s) => [s.typeName, { fileDescriptorProtos }]));
-  pkg[HEALTH] = { fileDescriptorProtos: healthService['Check']!.requestType.fileDescriptorProtos as Buffer[] };
-  new ReflectionService(pkg as never, { services: [...services.map((s) => s.typeName), HEALTH] }).addToServer(server);
+  // The health service is not listed: grpc-health-check's descriptor (made by protobufjs) names its
+  // map entry in a way Go's protobuf refuses, so grpcurl could not use it (grpc-health-probe needs no
+  // reflection).
+  const pkg = Object.fromEntries(services.map((s) => [s.typeName, { fileDescriptorProtos }]));
+  new ReflectionService(pkg as never, { services: services.map((s) => s.typeName) }).addToServer(server);
 }
 
 /**
