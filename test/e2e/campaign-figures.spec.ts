@@ -69,6 +69,14 @@ describe('campaign figures: per link, unsubscribe apart, by source, under an exp
     await expect(stats.getCampaignStats({ tenant: 'figures', campaign: 'results', explicitPolicy: { leaveOutOpens: [APPLE_MPP] } })).rejects.toMatchObject({ code: 'invalid_argument' });
   });
 
+  it("estimates the people's open rate where Apple's prefetch hides it", async () => {
+    const e = (await stats.getCampaignStats({ tenant: 'figures', campaign: 'results' })).stats!.estimatedHumanOpenRate!;
+    // m2's opens are hidden; m1 and m3 were seen opening (m3 by its click); m4 only by a trap hit.
+    expect(e).toMatchObject({ hiddenShare: 0.25, observedRate: 0.5 });
+    expect(e.low).toBeGreaterThanOrEqual(0.5);
+    expect(e.high).toBeGreaterThanOrEqual(e.rate);
+  });
+
   it('reports clicks and unique clickers per link, people and machines apart, the unsubscribe link apart', async () => {
     const tenantPolicy = await stats.getLinkStats({ tenant: 'figures', campaign: 'results' });
     expect(tenantPolicy.links.map((l) => [l.link, l.role, l.clicks, l.uniqueClickers, l.humanClicks, l.humanUniqueClickers, l.automatedClicks, l.automatedUniqueClickers])).toEqual([

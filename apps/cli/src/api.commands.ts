@@ -133,7 +133,10 @@ export function statsTable(s: CampaignStats): string {
       figureRow('people only', s.human),
       figureRow('everything', s.all),
       ...s.automatedBySource.filter((x) => Number(x.figures?.opens ?? 0) + Number(x.figures?.clicks ?? 0) > 0).map((x) => figureRow(`  ${sourceName(x.source)}`, x.figures)),
-    ])
+    ]) +
+    (s.estimatedHumanOpenRate && s.estimatedHumanOpenRate.hiddenShare > 0
+      ? `people's open rate estimated ${percent(s.estimatedHumanOpenRate.rate)} (95% interval ${percent(s.estimatedHumanOpenRate.low)} to ${percent(s.estimatedHumanOpenRate.high)}): Apple's privacy prefetch hides whether ${percent(s.estimatedHumanOpenRate.hiddenShare)} of recipients opened\n`
+      : '')
   );
 }
 

@@ -123,6 +123,11 @@ footer{margin-top:32px;color:#666;font-size:12px}
 <p class="sub">Tenant ${escape(s.tenant)} · <span data-figure="delivered">${int(s.delivered)}</span> delivered · reported under ${mode}</p>
 <div class="cards">
 <div class="card"><small>Open rate, people</small><b data-figure="card-human-open-rate">${pct(s.human?.openRate ?? 0)}</b><small>as reported: ${pct(s.reported?.openRate ?? 0)}</small></div>
+${
+  s.estimatedHumanOpenRate && s.estimatedHumanOpenRate.hiddenShare > 0
+    ? `<div class="card"><small>Open rate, people, estimated</small><b data-figure="card-estimated-open-rate">${pct(s.estimatedHumanOpenRate.rate)}</b><small>95%: ${pct(s.estimatedHumanOpenRate.low)} to ${pct(s.estimatedHumanOpenRate.high)}; hidden by Apple's prefetch: ${pct(s.estimatedHumanOpenRate.hiddenShare)}</small></div>`
+    : ''
+}
 <div class="card"><small>Click-through, people</small><b data-figure="card-human-ctr">${pct(s.human?.clickThroughRate ?? 0)}</b><small>as reported: ${pct(s.reported?.clickThroughRate ?? 0)}</small></div>
 <div class="card"><small>Click-to-open, people</small><b data-figure="card-human-ctor">${pct(s.human?.clickToOpenRate ?? 0)}</b><small>as reported: ${pct(s.reported?.clickToOpenRate ?? 0)}</small></div>
 <div class="card"><small>Machine opens and clicks</small><b data-figure="card-machine-events">${int(Number(s.all?.opens ?? 0) - Number(s.human?.opens ?? 0) + Number(s.all?.clicks ?? 0) - Number(s.human?.clicks ?? 0))}</b><small>of ${int(Number(s.all?.opens ?? 0) + Number(s.all?.clicks ?? 0))} in all</small></div>

@@ -2,6 +2,7 @@ import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { CampaignStatsSchema, FiguresSchema, PolicyMode, type CampaignStats, type ExplicitPolicy, type SuppressionPolicy } from '@winnow/proto';
 import { figures, type CampaignCounters, type FigureValues } from './counters';
 import { countingMask } from './policy';
+import { estimateOpenRate, openEstimateInput } from './open-estimate';
 import { ALL_MASK, AUTOMATED_MASK, AUTOMATED_SOURCES, HUMAN_MASK, sourceBit, sourcesIn } from './sources';
 
 /** int64 fields travel as decimal strings (jstype = JS_STRING); rates are doubles. */
@@ -23,6 +24,7 @@ export function campaignStats(
   explicit?: ExplicitPolicy,
 ): CampaignStats {
   const reported = countingMask(policy, mode, explicit);
+  const estimate = estimateOpenRate(openEstimateInput(counters));
   return create(CampaignStatsSchema, {
     tenant,
     campaign,
@@ -34,6 +36,7 @@ export function campaignStats(
       source,
       figures: toFigures(figures(counters, { opens: sourceBit(source), clicks: sourceBit(source) })),
     })),
+    ...(estimate ? { estimatedHumanOpenRate: estimate } : {}),
     appliedPolicy: {
       mode,
       suppressedOpenSources: sourcesIn(AUTOMATED_MASK & ~reported.opens),
