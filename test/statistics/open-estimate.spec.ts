@@ -1,20 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Source } from '@winnow/proto';
-import { emptyCampaign } from './counters';
-import { estimateOpenRate, openEstimateInput, type OpenEstimateInput } from './open-estimate';
-import { sourceBit } from './sources';
+import { emptyCampaign, estimateOpenRate, openEstimateInput, sourceBit, type OpenEstimateInput } from '@winnow/engagement';
+import { rng } from '@winnow/evaluation';
 
-/** A small seeded generator (mulberry32), so every run draws the same campaigns. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const binomial = (r: () => number, n: number, p: number) => {
   let k = 0;
   for (let i = 0; i < n; i++) if (r() < p) k++;
