@@ -106,19 +106,14 @@ export class Kube {
   }
 
   /**
-   * Writes a Secret's keys and annotations, only over the version read (another writer in between
-   * gives 409 and the reconcile runs again on what is there then).
+   * Writes a Secret's keys and annotations, only over the version the reconcile read: the replace
+   * carries that resourceVersion, so the API server answers 409 if another writer came in between,
+   * and the reconcile runs again on what is there then. The rest of the object is kept as it is.
    */
   async updateSecret(name: string, data: Record<string, string>, annotations: Record<string, string>, resourceVersion: string | undefined): Promise<void> {
     const current = await this.core.readNamespacedSecret({ name, namespace: this.namespace });
-    if (resourceVersion && current.metadata?.resourceVersion !== resourceVersion) {
-      throw Object.assign(new Error(`Secret ${name} changed while it was being rotated`), { code: 409 });
-    }
-    await this.core.replaceNamespacedSecret({
-      name,
-      namespace: this.namespace,
-      body: { ...current, metadata: { ...current.metadata, annotations: { ...current.metadata?.annotations, ...annotations } }, data },
-    });
+    const metadata = { ...current.metadata, annotations: { ...current.metadata?.annotations, ...annotations }, ...(resourceVersion ? { resourceVersion } : {}) };
+    await this.core.replaceNamespacedSecret({ name, namespace: this.namespace, body: { ...current, metadata, data } });
   }
 
   /** Creates the Secret; false when it was there already (level-triggered: nothing to do). */

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ErrorCode, WinnowError, type ImplOf } from '@winnow/grpc';
 import { Granularity, PolicyMode, Source, type ExplicitPolicy, type StatsService } from '@winnow/proto';
-import { AUTOMATED_MASK, AUTOMATED_SOURCES, campaignStats, countingMask, sourceBit, sourcesIn, ALL_SOURCES } from '@winnow/engagement';
+import { AUTOMATED_MASK, AUTOMATED_SOURCES, appliedPolicy, campaignStats, countingMask, sourceBit, ALL_SOURCES } from '@winnow/engagement';
 import { linkStats } from './link-stats';
 import type { EventStore, HourBucket } from '@winnow/storage';
 import { EVENT_STORE } from './tokens';
@@ -142,7 +142,7 @@ export class StatsApi {
         const stats = await storeCall(() => linkStats(store, tenant, campaign, mask));
         return {
           ...stats,
-          appliedPolicy: { mode, suppressedOpenSources: sourcesIn(AUTOMATED_MASK & ~mask.opens), suppressedClickSources: sourcesIn(AUTOMATED_MASK & ~mask.clicks) },
+          appliedPolicy: appliedPolicy(mode, mask),
         };
       },
       getTimeSeries: async (req, ctx) => {

@@ -226,14 +226,15 @@ export function loadStatsConfig(env: Env = process.env): StatsConfig {
   const r = new EnvReader(env);
   const store = r.oneOf('WINNOW_STORE', ['embedded', 'mongodb'] as const, 'embedded');
   const c = common(r);
+  const dataDir = r.string('WINNOW_DATA_DIR', './.winnow-data');
   return {
     ...c,
     addressKey: addressKey(r, c),
     grpcPort: r.port('WINNOW_STATS_GRPC_PORT', 50062),
     httpPort: r.port('WINNOW_STATS_HTTP_PORT', 9102),
     store,
-    dataDir: r.string('WINNOW_DATA_DIR', './.winnow-data'),
-    keyEncryptionKeyFile: r.string('WINNOW_KEY_ENCRYPTION_KEY_FILE', join(r.string('WINNOW_DATA_DIR', './.winnow-data'), 'key-encryption-key')),
+    dataDir,
+    keyEncryptionKeyFile: r.string('WINNOW_KEY_ENCRYPTION_KEY_FILE', join(dataDir, 'key-encryption-key')),
     keyEncryptionKeyGenerate: r.string('WINNOW_KEY_ENCRYPTION_KEY_FILE') === undefined,
     mongodbUrl: store === 'mongodb' ? r.required('MONGODB_URL') : r.string('MONGODB_URL'),
     eventRetentionDays: r.int('WINNOW_EVENT_RETENTION_DAYS', 400, 0, 36_500),

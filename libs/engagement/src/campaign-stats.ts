@@ -1,7 +1,7 @@
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
-import { CampaignStatsSchema, FiguresSchema, PolicyMode, type CampaignStats, type ExplicitPolicy, type SuppressionPolicy } from '@winnow/proto';
+import { AppliedPolicySchema, CampaignStatsSchema, FiguresSchema, PolicyMode, type CampaignStats, type ExplicitPolicy, type SuppressionPolicy } from '@winnow/proto';
 import { figures, type CampaignCounters, type FigureValues } from './counters';
-import { countingMask } from './policy';
+import { countingMask, type CountingMask } from './policy';
 import { estimateOpenRate, openEstimateInput } from './open-estimate';
 import { ALL_MASK, AUTOMATED_MASK, AUTOMATED_SOURCES, HUMAN_MASK, sourceBit, sourcesIn } from './sources';
 
@@ -37,10 +37,11 @@ export function campaignStats(
       figures: toFigures(figures(counters, { opens: sourceBit(source), clicks: sourceBit(source) })),
     })),
     ...(estimate ? { estimatedHumanOpenRate: estimate } : {}),
-    appliedPolicy: {
-      mode,
-      suppressedOpenSources: sourcesIn(AUTOMATED_MASK & ~reported.opens),
-      suppressedClickSources: sourcesIn(AUTOMATED_MASK & ~reported.clicks),
-    },
+    appliedPolicy: appliedPolicy(mode, reported),
   });
+}
+
+/** What a query's figures followed: its mode and the automated sources its mask leaves out. */
+export function appliedPolicy(mode: PolicyMode, mask: CountingMask): MessageInitShape<typeof AppliedPolicySchema> {
+  return { mode, suppressedOpenSources: sourcesIn(AUTOMATED_MASK & ~mask.opens), suppressedClickSources: sourcesIn(AUTOMATED_MASK & ~mask.clicks) };
 }

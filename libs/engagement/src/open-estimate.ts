@@ -67,10 +67,11 @@ export function estimateOpenRate(i: OpenEstimateInput): OpenEstimate | undefined
   // The visible part is a proportion too; its spread adds to the hidden part's.
   const a = visible > 0 ? i.visibleOpeners / visible : 0;
   const visibleSd = visible > 0 ? Math.sqrt((a * (1 - a)) / visible) : 0;
-  const share = (x: number, y: number) => ((visible * x + i.hidden * y) / i.delivered);
+  const share = (x: number, y: number) => (visible * x + i.hidden * y) / i.delivered;
   const rate = share(a, hiddenOpen);
-  const spreadLow = Math.hypot(((rate - share(a, hiddenLow)) ), (visible * Z95 * visibleSd) / i.delivered);
-  const spreadHigh = Math.hypot(((share(a, hiddenHigh) - rate)), (visible * Z95 * visibleSd) / i.delivered);
+  const visibleSpread = (visible * Z95 * visibleSd) / i.delivered;
+  const spreadLow = Math.hypot(rate - share(a, hiddenLow), visibleSpread);
+  const spreadHigh = Math.hypot(share(a, hiddenHigh) - rate, visibleSpread);
   const floor = (i.visibleOpeners + i.hiddenClickers) / i.delivered;
   return {
     rate: clamp(Math.max(rate, floor)),

@@ -92,19 +92,21 @@ function caProvider(t: TlsSettings): grpc.experimental.CertificateProvider {
 }
 
 /**
- * Server credentials for the settings. The files are watched (grpc-js's FileWatcherCertificateProvider)
+ * Server credentials for the settings, after checking the files once (the certificate presented is
+ * returned for the start-up log). The files are watched (grpc-js's FileWatcherCertificateProvider)
  * and new connections use what they hold now; connections already open keep theirs.
  */
-export function serverCredentials(t: TlsSettings): grpc.ServerCredentials {
-  if (t.mode === 'off') return grpc.ServerCredentials.createInsecure();
-  checkTlsFiles(t, true);
+export function serverCredentials(t: TlsSettings): { credentials: grpc.ServerCredentials; identity: TlsIdentity | undefined } {
+  if (t.mode === 'off') return { credentials: grpc.ServerCredentials.createInsecure(), identity: undefined };
+  const identity = checkTlsFiles(t, true);
   // grpc-js 1.14 hands this function's first argument to the credentials as the identity provider
   // and the second as the CA provider, whatever its declared names say; the mTLS test checks it.
-  return grpc.experimental.createCertificateProviderServerCredentials(
+  const credentials = grpc.experimental.createCertificateProviderServerCredentials(
     identityProvider(t),
     (t.mode === 'mtls' ? caProvider(t) : null) as grpc.experimental.CertificateProvider,
     t.mode === 'mtls',
   );
+  return { credentials, identity };
 }
 
 /** Channel credentials and options for a client under the settings. */
