@@ -176,8 +176,18 @@ describe.runIf(run)('the operator against a real Kubernetes API server, as its o
 
   it('outwaits a holder that crashed without giving the Lease up, judged by its own clock', async () => {
     // A crashed replica's record: held, never renewed again.
-    const lease = (await get('lease', 'winnow-operator'))!;
-    await kube.kubectl(['replace', '-n', NS, '-f', '-'], stringify({ ...lease, metadata: { name: 'winnow-operator', namespace: NS }, spec: { ...lease.spec, holderIdentity: 'op-crashed' } }));
+    // The holder renews every few seconds, so a write can meet a renewal between read and write:
+    // each attempt writes over the version it read and reads again on a Conflict.
+    for (let attempt = 1; ; attempt++) {
+      const lease = (await get('lease', 'winnow-operator'))!;
+      const crashed = { ...lease, metadata: { name: 'winnow-operator', namespace: NS, resourceVersion: lease.metadata['resourceVersion'] }, spec: { ...lease.spec, holderIdentity: 'op-crashed' } };
+      try {
+        await kube.kubectl(['replace', '-n', NS, '-f', '-'], stringify(crashed));
+        break;
+      } catch (err) {
+        if (attempt === 5 || !/Conflict/.test((err as Error).message)) throw err;
+      }
+    }
     await eventually(async () => operator.operator.isLeader, (x) => !x, 5_000);
     const lost = Date.now();
     await eventually(async () => operator.operator.isLeader, (x) => x, 25_000);
