@@ -43,6 +43,10 @@ describe('the field corpus', () => {
     expect(() => loadFieldCorpus(corpusDir({ 'a.jsonl': [line('x', { label: { verdict: 'human', source: 'robot' } })] }))).toThrow(/label\.source must be one of/);
     expect(() => loadFieldCorpus(corpusDir({ 'a.jsonl': [line('x')], 'b.jsonl': [line('x')] }))).toThrow(FieldCorpusError);
     expect(() => loadFieldCorpus(corpusDir({ 'a.jsonl': '{not json' }))).toThrow(/a\.jsonl:1: not JSON/);
+    // Nothing of the request from its source: no header, and the address and time both filled in.
+    const described = line('d', { event: { kind: 'open', at: '2026-01-05T12:00:00Z', method: 'GET', ip: '2001:db8::3' } as FieldLine['event'] });
+    described.provenance = { ...described.provenance, filled: ['ip', 'at', 'method'] };
+    expect(() => loadFieldCorpus(corpusDir({ 'a.jsonl': [described] }))).toThrow(/a\.jsonl:1: the line shows nothing of the request/);
   });
 
   it('splits by source unit: a thread whole, a fixture file by entry, the same way every time', () => {

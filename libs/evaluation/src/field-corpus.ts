@@ -63,6 +63,10 @@ function check(file: string, n: number, o: FieldLine): void {
   if (!Array.isArray(p.filled)) fail('provenance.filled must be a list');
   if (!o.label || !SOURCES.includes(o.label.source)) fail(`label.source must be one of ${SOURCES.join(', ')}`);
   if ((o.label.source === 'human') !== (o.label.verdict === 'human')) fail('label.verdict and label.source disagree');
+  const headers = o.event?.headers ?? {};
+  if (Object.keys(headers).length === 0 && p.filled.includes('ip') && p.filled.includes('at')) {
+    fail('the line shows nothing of the request from its source (no header, address or time): a description of a behaviour gives no line');
+  }
 }
 
 /** Every line of every sources/*.jsonl file, checked; ids must be unique across files. */
