@@ -134,42 +134,70 @@ export class EventPipeline {
     });
   }
 
+  /**
+   * Keeps up to `batchesInFlight` batches on their way downstream, so the classifier and stats
+   * work on one while the next travels (with one at a time each stage waited for the others:
+   * docs/architecture.md, "Throughput end to end"). Answers are taken in spool order: a batch is
+   * acknowledged only when it and every batch before it are stored, so the spool's checkpoint never
+   * passes an event that is not. A batch that failed is sent again when it is the oldest; later
+   * batches that were stored meanwhile are recognised by their event ids if they come again
+   * after a restart, so nothing is counted twice.
+   */
   private async run(): Promise<void> {
     let backoff = 0;
-    let batch: SpoolRecord[] = [];
+    const window: Array<{ batch: SpoolRecord[]; outcome: Promise<unknown> }> = [];
     let lastRead = this.spool.lastWrittenSeq - this.spool.depth;
-    while (!this.stopping) {
-      if (batch.length === 0) {
-        await this.spool.waitForRecordsAfter(lastRead, 200);
-        if (this.stopping && this.spool.lastWrittenSeq <= lastRead) break;
-        if (this.spool.lastWrittenSeq - lastRead < this.config.batchMaxEvents && !this.stopping) {
-          await sleep(this.config.batchMaxDelayMs);
+    const settle = (p: Promise<unknown>) => p.then(() => undefined, (err: unknown) => err ?? new Error('send failed'));
+    while (!this.stopping || window.length > 0) {
+      // Read ahead while there is room, and only while downstream answers.
+      while (!this.stopping && !this.downstreamDown && window.length < this.config.batchesInFlight) {
+        if (window.length === 0) {
+          await this.spool.waitForRecordsAfter(lastRead, 200);
+          if (this.stopping && this.spool.lastWrittenSeq <= lastRead) break;
+          if (this.spool.lastWrittenSeq - lastRead < this.config.batchMaxEvents && !this.stopping) {
+            await sleep(this.config.batchMaxDelayMs);
+          }
+        } else if (this.spool.lastWrittenSeq - lastRead < this.config.batchMaxEvents) {
+          // A second batch goes only when a full one is waiting: a part batch waits for the oldest.
+          break;
         }
-        batch = await this.spool.read(this.config.batchMaxEvents);
-        if (batch.length === 0) continue;
+        const batch = await this.spool.read(this.config.batchMaxEvents);
+        if (batch.length === 0) break;
         lastRead = batch[batch.length - 1]!.seq;
+        window.push({ batch, outcome: settle(this.send(batch)) });
       }
-      try {
-        await this.send(batch);
-        this.spool.ack(batch[batch.length - 1]!.seq);
-        const replayed = batch.filter((r) => r.seq <= this.recoveredUpTo).length;
-        this.metrics.sent.inc(batch.length);
+      const head = window[0];
+      if (!head) {
+        if (this.stopping) break;
+        continue;
+      }
+      // Wait for the oldest answer, or for a full batch to send beside it while there is room.
+      const more = window.length < this.config.batchesInFlight && !this.downstreamDown && !this.stopping;
+      const next = more ? this.spool.waitForRecordsAfter(lastRead + this.config.batchMaxEvents - 1, 200).then(() => MORE) : undefined;
+      const err = next ? await Promise.race([head.outcome, next]) : await head.outcome;
+      if (err === MORE) continue;
+      if (err === undefined) {
+        window.shift();
+        this.spool.ack(head.batch[head.batch.length - 1]!.seq);
+        const replayed = head.batch.filter((r) => r.seq <= this.recoveredUpTo).length;
+        this.metrics.sent.inc(head.batch.length);
         if (replayed > 0) this.metrics.replayed.inc(replayed);
         if (this.downstreamDown) this.log.log({ msg: 'downstream is back; sending spooled events', pending: this.spool.depth });
         this.downstreamDown = false;
         backoff = 0;
-        batch = [];
-      } catch (err) {
-        if (isRejection(err)) {
-          await this.sendOneByOne(batch);
-          batch = [];
-          continue;
-        }
-        if (!this.downstreamDown) this.log.warn({ msg: 'downstream unavailable; events wait in the spool', err: (err as Error).message });
-        this.downstreamDown = true;
-        backoff = Math.min(MAX_BACKOFF_MS, Math.max(MIN_BACKOFF_MS, backoff * 2));
-        await sleep(backoff, () => this.stopping);
+        continue;
       }
+      if (isRejection(err)) {
+        window.shift();
+        await this.sendOneByOne(head.batch);
+        continue;
+      }
+      if (!this.downstreamDown) this.log.warn({ msg: 'downstream unavailable; events wait in the spool', err: (err as Error).message });
+      this.downstreamDown = true;
+      backoff = Math.min(MAX_BACKOFF_MS, Math.max(MIN_BACKOFF_MS, backoff * 2));
+      await sleep(backoff, () => this.stopping);
+      if (this.stopping) break;
+      head.outcome = settle(this.send(head.batch));
     }
   }
 
@@ -225,6 +253,9 @@ export class EventPipeline {
 function isRejection(err: unknown): boolean {
   return err instanceof WinnowError && err.code === ErrorCode.InvalidArgument;
 }
+
+/** What the wait in run() returns when a full batch can go before the oldest is answered. */
+const MORE = Symbol('more');
 
 function sleep(ms: number, cancelled?: () => boolean): Promise<void> {
   return new Promise((resolve) => {

@@ -63,6 +63,8 @@ export interface CollectorConfig extends CommonConfig {
   batchMaxEvents: number;
   /** Longest an event waits for its batch. WINNOW_BATCH_MAX_DELAY_MS, default 50. */
   batchMaxDelayMs: number;
+  /** Batches sent before the oldest is answered (acknowledged in order all the same). WINNOW_BATCHES_IN_FLIGHT, default 2. */
+  batchesInFlight: number;
   /** Where captured events wait until stored downstream. WINNOW_SPOOL_DIR, default ./.winnow-spool (one per replica). */
   spoolDir: string;
   /** Spool size limit; beyond it events are dropped (counted, logged). WINNOW_SPOOL_MAX_BYTES, default 1 GiB. */
@@ -197,6 +199,7 @@ export function loadCollectorConfig(env: Env = process.env): CollectorConfig {
     configAddress: r.address('WINNOW_STATS_ADDR', '127.0.0.1:50062'),
     batchMaxEvents: r.int('WINNOW_BATCH_MAX_EVENTS', 500, 1, 10_000),
     batchMaxDelayMs: r.int('WINNOW_BATCH_MAX_DELAY_MS', 50, 1, 60_000),
+    batchesInFlight: r.int('WINNOW_BATCHES_IN_FLIGHT', 2, 1, 16),
     spoolDir: r.string('WINNOW_SPOOL_DIR', './.winnow-spool'),
     spoolMaxBytes: r.int('WINNOW_SPOOL_MAX_BYTES', 1024 ** 3, 64 * 1024, 2 ** 50),
     spoolSegmentBytes: r.int('WINNOW_SPOOL_SEGMENT_BYTES', 64 * 1024 ** 2, 4 * 1024, 1024 ** 3),
