@@ -5,6 +5,7 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import {
   ClassifiedEventSchema,
   DeadLetterSchema,
+  encodeClassifiedEvent,
   ReclassificationSchema,
   StoredApiKeySchema,
   SuppressionPolicySchema,
@@ -183,7 +184,7 @@ export class LmdbEventStore implements EventStore {
   private write(plan: Plan): void {
     for (const { value, replaced } of plan.events) {
       const ev = value.event!;
-      this.events.put([ev.tenant, ev.id], bin(toBinary(ClassifiedEventSchema, value)));
+      this.events.put([ev.tenant, ev.id], encodeClassifiedEvent(value));
       if (!replaced) {
         const at = Number(ev.atUnixMs);
         this.byTime.put([ev.tenant, at, ev.id], null);
