@@ -184,24 +184,24 @@ export class LmdbEventStore implements EventStore {
   private write(plan: Plan): void {
     for (const { value, replaced } of plan.events) {
       const ev = value.event!;
-      this.events.put([ev.tenant, ev.id], encodeClassifiedEvent(value));
+      this.events.putSync([ev.tenant, ev.id], encodeClassifiedEvent(value));
       if (!replaced) {
         const at = Number(ev.atUnixMs);
-        this.byTime.put([ev.tenant, at, ev.id], null);
-        this.byMessage.put([ev.tenant, ev.message, at, ev.id], null);
+        this.byTime.putSync([ev.tenant, at, ev.id], null);
+        this.byMessage.putSync([ev.tenant, ev.message, at, ev.id], null);
       }
     }
-    for (const m of plan.messages.values()) this.messages.put([m.tenant, m.message], m);
+    for (const m of plan.messages.values()) this.messages.putSync([m.tenant, m.message], m);
     for (const d of plan.campaigns.values()) {
       const cur = this.campaigns.get([d.tenant, d.campaign]) ?? emptyCampaign();
       const next = addDelta(cur, d.counters);
       next.delivered += d.delivered;
-      this.campaigns.put([d.tenant, d.campaign], next);
+      this.campaigns.putSync([d.tenant, d.campaign], next);
     }
     for (const b of plan.buckets.values()) {
       const key = [b.tenant, b.campaign, b.hourStartMs];
       const cur = this.hours.get(key);
-      this.hours.put(key, {
+      this.hours.putSync(key, {
         opens: b.opens.map((v, i) => v + (cur?.opens[i] ?? 0)),
         clicks: b.clicks.map((v, i) => v + (cur?.clicks[i] ?? 0)),
       });
@@ -214,7 +214,7 @@ export class LmdbEventStore implements EventStore {
       for (const [tenant, expected] of fences ?? []) {
         const found = this.fences.get(tenant) ?? 0;
         if (found !== expected) throw new StaleHistoryError(tenant, expected, found);
-        void this.fences.put(tenant, expected + 1);
+        this.fences.putSync(tenant, expected + 1);
       }
       const stored = new Map<string, ClassifiedEvent>();
       const messages = new Map<string, MessageState>();
