@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { create } from '@bufbuild/protobuf';
 import { Counter, type Registry } from 'prom-client';
-import { ErrorCode, WinnowError, isRetryable, useWireEncoder, type ClientOf, type ImplOf } from '@winnow/grpc';
-import { ClassifiedEventSchema, IngestEventsRequestSchema, ProtoWriter, type ClassifierService, type StatsService } from '@winnow/proto';
+import { ErrorCode, WinnowError, isRetryable, useWireDecoder, useWireEncoder, type ClientOf, type ImplOf } from '@winnow/grpc';
+import { ClassifiedEventSchema, IngestEventsRequestSchema, IngestRequestSchema, ProtoWriter, readIngestRequest, type ClassifierService, type StatsService } from '@winnow/proto';
 import { addressKeyer, classifyEvents, evidenceOf, type AddressKeyer } from '@winnow/classification';
 import type { ClassifierConfig } from '@winnow/config';
 import { CLASSIFIER_CONFIG, METRICS, STATS_CLIENT } from './tokens';
@@ -14,6 +14,8 @@ const STORE_DEADLINE_MS = 10_000;
 // writer (byte for byte toBinary's output, about a tenth of its CPU: libs/proto/src/wire-writer.ts).
 const writer = new ProtoWriter();
 useWireEncoder(IngestEventsRequestSchema, (m) => writer.classifiedEventList(m.events));
+// And the collector's batches are read in one pass when their bytes are ordinary (wire-reader.ts).
+useWireDecoder(IngestRequestSchema, readIngestRequest);
 
 /**
  * The ClassifierService gRPC handlers. The classifier holds no history: on the ingest path it

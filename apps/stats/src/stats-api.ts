@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ErrorCode, WinnowError, type ImplOf } from '@winnow/grpc';
-import { Granularity, PolicyMode, Source, type ExplicitPolicy, type StatsService } from '@winnow/proto';
+import { ErrorCode, WinnowError, useWireDecoder, type ImplOf } from '@winnow/grpc';
+import { Granularity, IngestEventsRequestSchema, PolicyMode, Source, readIngestEventsRequest, type ExplicitPolicy, type StatsService } from '@winnow/proto';
 import { AUTOMATED_MASK, AUTOMATED_SOURCES, appliedPolicy, campaignStats, countingMask, sourceBit, ALL_SOURCES } from '@winnow/engagement';
 import { linkStats } from './link-stats';
 import type { EventStore, HourBucket } from '@winnow/storage';
@@ -11,6 +11,10 @@ import { Ingestor } from './ingest';
 import { Reclassifier } from './reclassify';
 
 const DAY_MS = 86_400_000;
+
+// The classifier's batches, once per collector batch, are read in one pass when their bytes are
+// ordinary, and by protobuf-es otherwise (libs/proto/src/wire-reader.ts).
+useWireDecoder(IngestEventsRequestSchema, readIngestEventsRequest);
 
 function sumMasked(arr: number[], mask: number): number {
   let n = 0;

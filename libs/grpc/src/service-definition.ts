@@ -19,6 +19,17 @@ export function useWireEncoder<S extends DescMessage>(schema: S, encode: (value:
   wireEncoders.set(schema.typeName, encode as (value: never) => Uint8Array | undefined);
 }
 
+/** Hand-written decoders for messages on a hot path, by type name (see useWireDecoder). */
+const wireDecoders = new Map<string, (bytes: Uint8Array) => unknown>();
+
+/**
+ * Has servers read `schema` requests with `decode` first: it must give exactly fromBinary's message
+ * or undefined, and fromBinary then decodes (and words any error) as before.
+ */
+export function useWireDecoder<S extends DescMessage>(schema: S, decode: (bytes: Uint8Array) => MessageShape<S> | undefined): void {
+  wireDecoders.set(schema.typeName, decode);
+}
+
 function serializer(schema: DescMessage) {
   return (value: unknown): Buffer => {
     const bytes = wireEncoders.get(schema.typeName)?.(value as never) ?? toBinary(schema, value as never);
@@ -32,6 +43,8 @@ function serializer(schema: DescMessage) {
  */
 function lenientDeserializer(schema: DescMessage) {
   return (bytes: Buffer): unknown => {
+    const fast = wireDecoders.get(schema.typeName)?.(bytes);
+    if (fast !== undefined) return fast;
     try {
       return fromBinary(schema, bytes);
     } catch (err) {

@@ -11,3 +11,4 @@ export * from './gen/winnow/stats/v1/stats_service_pb';
 export * from './gen/winnow/config/v1/config_service_pb';
 export * from './gen/winnow/token/v1/token_pb';
 export * from './wire-writer';
+export * from './wire-reader';

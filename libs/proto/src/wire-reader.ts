@@ -1,0 +1,210 @@
+import { TextDecoder } from 'node:util';
+import type { EdgeEvent } from './gen/winnow/edge/v1/edge_pb';
+import type { IngestRequest } from './gen/winnow/classifier/v1/classifier_service_pb';
+import type { IngestEventsRequest } from './gen/winnow/stats/v1/stats_service_pb';
+import type { ClassifiedEvent, Evidence, Verdict } from './gen/winnow/verdict/v1/verdict_pb';
+
+/**
+ * Reads the two batch messages of the pipeline (the collector's `IngestRequest` at the classifier,
+ * the classifier's `IngestEventsRequest` at stats) in one pass, giving exactly the messages
+ * protobuf-es's `fromBinary` gives (wire-reader.spec.ts compares them on generated messages and on
+ * damaged bytes). It reads only the canonical shape our own writers produce: any field it does not
+ * know, a wire type it does not expect, a message field given twice (which protobuf merges), a
+ * varint past 2^49, invalid UTF-8 or a truncated buffer makes it answer `undefined`, and the
+ * caller decodes with `fromBinary`, which keeps unknown fields and words the errors. So it is never
+ * stricter or looser than protobuf-es, only faster where the bytes are ordinary.
+ */
+class Reader {
+  pos = 0;
+  constructor(
+    private readonly buf: Uint8Array,
+    private readonly decoder: TextDecoder,
+  ) {}
+
+  get done(): boolean {
+    return this.pos >= this.buf.length;
+  }
+
+  /** A varint below 2^49 (7 bytes), or throws Bail. */
+  varint(): number {
+    const buf = this.buf;
+    let result = 0;
+    let scale = 1;
+    for (let i = 0; i < 7; i++) {
+      if (this.pos >= buf.length) throw BAIL;
+      const b = buf[this.pos++]!;
+      result += (b & 0x7f) * scale;
+      if (b < 0x80) return result;
+      scale *= 128;
+    }
+    throw BAIL;
+  }
+
+  /** An int32 or enum: the low 32 bits of the varint, signed; negative values take ten bytes. */
+  int32(): number {
+    const start = this.pos;
+    const buf = this.buf;
+    let i = 0;
+    while (i < 10 && start + i < buf.length && buf[start + i]! >= 0x80) i++;
+    if (i >= 10 || start + i >= buf.length) throw BAIL;
+    if (i < 5) return this.varint() | 0;
+    // Five to ten bytes: only the low 32 bits count (a negative int32 is sign-extended).
+    let lo = 0;
+    for (let k = 0; k < 5; k++) lo |= (buf[start + k]! & 0x7f) << (7 * k);
+    this.pos = start + i + 1;
+    return lo | 0;
+  }
+
+  length(): number {
+    const n = this.varint();
+    if (this.pos + n > this.buf.length) throw BAIL;
+    return n;
+  }
+
+  string(): string {
+    const n = this.length();
+    const s = this.decoder.decode(this.buf.subarray(this.pos, this.pos + n));
+    this.pos += n;
+    return s;
+  }
+
+  double(): number {
+    if (this.pos + 8 > this.buf.length) throw BAIL;
+    const v = new DataView(this.buf.buffer, this.buf.byteOffset + this.pos, 8).getFloat64(0, true);
+    this.pos += 8;
+    return v;
+  }
+
+  /** A nested message's bytes as a sub-reader over the same buffer. */
+  sub(): Reader {
+    const n = this.length();
+    const r = new Reader(this.buf.subarray(this.pos, this.pos + n), this.decoder);
+    this.pos += n;
+    return r;
+  }
+
+  mapEntry(into: Record<string, string>): void {
+    const r = this.sub();
+    let key = '';
+    let value = '';
+    while (!r.done) {
+      const tag = r.varint();
+      if (tag === 0x0a) key = r.string();
+      else if (tag === 0x12) value = r.string();
+      else throw BAIL;
+    }
+    if (key === '__proto__') throw BAIL;
+    into[key] = value;
+  }
+}
+
+const BAIL = new Error('not the canonical shape: fromBinary decodes it');
+
+function edgeEvent(r: Reader): EdgeEvent {
+  const e: EdgeEvent = {
+    $typeName: 'winnow.edge.v1.EdgeEvent',
+    id: '', tenant: '', campaign: '', message: '', kind: 0, linkIndex: 0, linkRole: 0, method: '', pathKind: 0,
+    ip: '', headers: {}, atUnixMs: '0', deliveredAtUnixMs: '0', links: 0, recipientDomain: '',
+  };
+  while (!r.done) {
+    switch (r.varint()) {
+      case 0x0a: e.id = r.string(); break;
+      case 0x12: e.tenant = r.string(); break;
+      case 0x1a: e.campaign = r.string(); break;
+      case 0x22: e.message = r.string(); break;
+      case 0x28: e.kind = r.int32(); break;
+      case 0x30: e.linkIndex = r.int32(); break;
+      case 0x38: e.linkRole = r.int32(); break;
+      case 0x42: e.method = r.string(); break;
+      case 0x48: e.pathKind = r.int32(); break;
+      case 0x52: e.ip = r.string(); break;
+      case 0x5a: r.mapEntry(e.headers); break;
+      case 0x60: e.atUnixMs = String(r.varint()); break;
+      case 0x68: e.deliveredAtUnixMs = String(r.varint()); break;
+      case 0x70: e.links = r.int32(); break;
+      case 0x7a: e.recipientDomain = r.string(); break;
+      default: throw BAIL;
+    }
+  }
+  return e;
+}
+
+function verdict(r: Reader): Verdict {
+  const v: Verdict = { $typeName: 'winnow.verdict.v1.Verdict', eventId: '', actor: 0, source: 0, confidence: 0, reasons: [], rulesetVersion: '', revision: 0 };
+  while (!r.done) {
+    switch (r.varint()) {
+      case 0x0a: v.eventId = r.string(); break;
+      case 0x10: v.actor = r.int32(); break;
+      case 0x18: v.source = r.int32(); break;
+      case 0x21: v.confidence = r.double(); break;
+      case 0x2a: v.reasons.push(r.string()); break;
+      case 0x32: v.rulesetVersion = r.string(); break;
+      case 0x38: v.revision = r.int32(); break;
+      default: throw BAIL;
+    }
+  }
+  return v;
+}
+
+function evidence(r: Reader): Evidence {
+  const e: Evidence = {
+    $typeName: 'winnow.verdict.v1.Evidence',
+    addressKey: '', addressPrefix: '', asn: 0, networkOrg: '', networkCategory: '', appleRelay: false, googleSpecialCrawler: false, microsoftEop: false, headers: {},
+  };
+  while (!r.done) {
+    switch (r.varint()) {
+      case 0x0a: e.addressKey = r.string(); break;
+      case 0x12: e.addressPrefix = r.string(); break;
+      case 0x18: e.asn = r.int32() >>> 0; break;
+      case 0x22: e.networkOrg = r.string(); break;
+      case 0x2a: e.networkCategory = r.string(); break;
+      case 0x30: e.appleRelay = r.varint() !== 0; break;
+      case 0x38: e.googleSpecialCrawler = r.varint() !== 0; break;
+      case 0x40: e.microsoftEop = r.varint() !== 0; break;
+      case 0x4a: r.mapEntry(e.headers); break;
+      default: throw BAIL;
+    }
+  }
+  return e;
+}
+
+function classifiedEvent(r: Reader): ClassifiedEvent {
+  const c = { $typeName: 'winnow.verdict.v1.ClassifiedEvent' } as ClassifiedEvent;
+  while (!r.done) {
+    const tag = r.varint();
+    if (tag === 0x0a && !c.event) c.event = edgeEvent(r.sub());
+    else if (tag === 0x12 && !c.verdict) c.verdict = verdict(r.sub());
+    else if (tag === 0x1a && !c.evidence) c.evidence = evidence(r.sub());
+    else throw BAIL;
+  }
+  return c;
+}
+
+function list<T>(bytes: Uint8Array, decoder: TextDecoder, item: (r: Reader) => T): T[] | undefined {
+  const r = new Reader(bytes, decoder);
+  const out: T[] = [];
+  try {
+    while (!r.done) {
+      if (r.varint() !== 0x0a) return undefined;
+      out.push(item(r.sub()));
+    }
+  } catch {
+    // BAIL, or the strict decoder's TypeError on invalid UTF-8: fromBinary says what is wrong.
+    return undefined;
+  }
+  return out;
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** `IngestRequest` (repeated EdgeEvent events = 1) as fromBinary gives it, or undefined (see Reader). */
+export function readIngestRequest(bytes: Uint8Array): IngestRequest | undefined {
+  const events = list(bytes, strictUtf8, edgeEvent);
+  return events && { $typeName: 'winnow.classifier.v1.IngestRequest', events };
+}
+
+/** `IngestEventsRequest` (repeated ClassifiedEvent events = 1) as fromBinary gives it, or undefined. */
+export function readIngestEventsRequest(bytes: Uint8Array): IngestEventsRequest | undefined {
+  const events = list(bytes, strictUtf8, classifiedEvent);
+  return events && { $typeName: 'winnow.stats.v1.IngestEventsRequest', events };
+}
