@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import proxyaddr from 'proxy-addr';
 import { randomUUID } from 'node:crypto';
 import { EventKind, PathKind, type TokenPayload } from '@winnow/proto';
-import type { EdgeEventFields } from './edge-event.codec';
+import type { EdgeEventFields } from '@winnow/proto';
 
 /** Which tracking path a request names. */
 export interface TrackingRoute {

@@ -1,9 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ErrorCode, WinnowError, bearer, sendEncodedClientStream, type ClientOf } from '@winnow/grpc';
-import { ClassifierService } from '@winnow/proto';
+import { ClassifierService, writeVarint } from '@winnow/proto';
 import type { CollectorConfig } from '@winnow/config';
 import { CollectorMetrics } from './collector.metrics';
-import { writeVarint } from './edge-event.codec';
 import { Spool, type SpoolRecord } from './spool/spool';
 import { CLASSIFIER_CLIENT, COLLECTOR_CONFIG } from './tokens';
 

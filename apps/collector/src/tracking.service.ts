@@ -5,7 +5,7 @@ import type { CollectorConfig } from '@winnow/config';
 import { CollectorMetrics } from './collector.metrics';
 import { DomainRegistry } from './domain-registry';
 import { edgeEvent, isSafeTarget, type TrackingRoute } from './edge-request';
-import { encodeEdgeEvent } from './edge-event.codec';
+import { encodeEdgeEvent } from '@winnow/proto';
 import { EventPipeline } from './event-pipeline';
 import { COLLECTOR_CONFIG } from './tokens';
 

@@ -1,10 +1,14 @@
-import { toBinary } from '@bufbuild/protobuf';
-import type { EdgeEvent } from './gen/winnow/edge/v1/edge_pb';
+import { create, toBinary } from '@bufbuild/protobuf';
+import { EdgeEventSchema, type EdgeEvent } from './gen/winnow/edge/v1/edge_pb';
 import { ClassifiedEventSchema, type ClassifiedEvent, type Evidence, type Verdict } from './gen/winnow/verdict/v1/verdict_pb';
 
+/** The fields of a winnow.edge.v1.EdgeEvent, as plain data. */
+export type EdgeEventFields = Omit<EdgeEvent, '$typeName' | '$unknown'> & { $unknown?: EdgeEvent['$unknown'] };
+
 /**
- * Protobuf binary for the messages written once per event on the pipeline's path (a stored
- * `ClassifiedEvent`, and the batches of them the classifier sends to stats), with plain Buffer
+ * Protobuf binary for the messages written once per event on the pipeline's path (the edge event
+ * the collector spools, a stored `ClassifiedEvent`, and the batches of them the classifier sends to
+ * stats), with plain Buffer
  * writes in one pass. protobuf-es's reflective `toBinary` took about 50 µs for one stored event
  * (its writer keeps a list of chunks per nested message and joins them); this takes a few. The
  * output is the canonical encoding, byte for byte what `toBinary` gives; wire-writer.spec.ts checks
@@ -15,6 +19,14 @@ import { ClassifiedEventSchema, type ClassifiedEvent, type Evidence, type Verdic
 export class ProtoWriter {
   private buf = Buffer.allocUnsafe(16 * 1024);
   private pos = 0;
+
+  /** One EdgeEvent, as `toBinary(EdgeEventSchema, e)` would write it. */
+  edgeEvent(e: EdgeEventFields): Buffer {
+    if (e.$unknown?.length || !safeTime(e.atUnixMs) || !safeTime(e.deliveredAtUnixMs)) return bufferOf(toBinary(EdgeEventSchema, create(EdgeEventSchema, e)));
+    this.pos = 0;
+    this.edgeEventFields(e);
+    return Buffer.from(this.buf.subarray(0, this.pos));
+  }
 
   /** One ClassifiedEvent, as `toBinary(ClassifiedEventSchema, e)` would write it. */
   classifiedEvent(e: ClassifiedEvent): Buffer {
@@ -33,12 +45,12 @@ export class ProtoWriter {
   }
 
   private classifiedEventFields(e: ClassifiedEvent): void {
-    if (e.event) this.message(0x0a, () => this.edgeEvent(e.event!));
+    if (e.event) this.message(0x0a, () => this.edgeEventFields(e.event!));
     if (e.verdict) this.message(0x12, () => this.verdict(e.verdict!));
     if (e.evidence) this.message(0x1a, () => this.evidence(e.evidence!));
   }
 
-  private edgeEvent(e: EdgeEvent): void {
+  private edgeEventFields(e: EdgeEventFields): void {
     this.string(0x0a, e.id);
     this.string(0x12, e.tenant);
     this.string(0x1a, e.campaign);
@@ -208,7 +220,7 @@ function varintSize(v: number): number {
 }
 
 /** Writes a non-negative integer below 2^53 as a varint at `pos`; returns the position after it. */
-function writeVarint(buf: Buffer, pos: number, v: number): number {
+export function writeVarint(buf: Buffer, pos: number, v: number): number {
   while (v > 0x7fffffff) {
     buf[pos++] = (v % 128) | 0x80;
     v = Math.floor(v / 128);
@@ -235,6 +247,11 @@ function writeNegative(buf: Buffer, pos: number, v: number): number {
 }
 
 const shared = new ProtoWriter();
+
+/** Encodes one EdgeEvent (see ProtoWriter). */
+export function encodeEdgeEvent(e: EdgeEventFields): Buffer {
+  return shared.edgeEvent(e);
+}
 
 /** Encodes one ClassifiedEvent (see ProtoWriter). */
 export function encodeClassifiedEvent(e: ClassifiedEvent): Buffer {
