@@ -84,6 +84,14 @@ describe("Google's image proxy, weighed by time since sending", () => {
     expect(one(ev({ kind: 'open', afterMs: 14_999, ip: GOOGLE, ua: PROXY }))).toBe('GMAIL_PREFETCH');
   });
 
+  it('is known by its token in any letter case, as Yahoo\'s proxy is', () => {
+    // User-agent directories list both in lower case too (https://github.com/omrilotan/isbot/blob/344052da664bde49579e21f1e62349280791efb3/fixtures/downloaded/user-agents.net.json, "yahoomailproxy").
+    expect(one(ev({ kind: 'open', afterMs: 600_000, ip: GOOGLE, ua: PROXY.replace('GoogleImageProxy', 'googleimageproxy').replace('(via ggpht.com', '(VIA GGPHT.COM') }))).toBe('HUMAN');
+    expect(one(ev({ kind: 'open', afterMs: 4_000, ip: GOOGLE, ua: PROXY.toLowerCase() }))).toBe('GMAIL_PREFETCH');
+    expect(one(ev({ kind: 'open', afterMs: 600_000, ip: '2001:db8::7', ua: 'yahoomailproxy' }))).toBe('YAHOO_PROXY');
+    expect(one(ev({ kind: 'open', afterMs: 600_000, ip: '2001:db8::7', ua: 'YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html' }))).toBe('YAHOO_PROXY');
+  });
+
   it('is a person when the send time is unknown, and automated when it follows a link', () => {
     expect(one(ev({ kind: 'open', afterMs: 1_000, deliveredAtMs: 0, ip: GOOGLE, ua: PROXY }))).toBe('HUMAN');
     expect(one(ev({ kind: 'click', afterMs: 600_000, ip: GOOGLE, ua: PROXY }))).toBe('SECURITY_SCANNER');

@@ -29,9 +29,9 @@ export interface UaInfo {
   stale?: string;
 }
 
-const GMAIL_PROXY = /GoogleImageProxy|\(via ggpht\.com/;
+const GMAIL_PROXY = /GoogleImageProxy|\(via ggpht\.com/i;
 const GMAIL_PREFETCH = /Chrome\/42\.0\.2311\.135 Safari\/537\.36 Edge\/12\.246 Mozilla\/5\.0/;
-const YAHOO = /YahooMailProxy/;
+const YAHOO = /YahooMailProxy/i;
 const SCANNERS: Array<[RegExp, string]> = [
   [/Barracuda Sentinel/i, 'Barracuda Sentinel'],
   [/Google-Safety/, 'Google-Safety'],
