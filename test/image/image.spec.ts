@@ -50,6 +50,8 @@ describe.runIf(run)('the image, unpacked and started as a runtime would (chroot,
     const cfg = imageConfig();
     expect(cfg.user).toEqual({ uid: 10001, gid: 10001 });
     expect(cfg.args).toEqual(['/nodejs/bin/node', '/app/apps/cli/dist/main.js', 'serve', 'collector']);
+    // The services' node flags, the same as apps/cli/src/launcher.ts SERVICE_NODE_ARGS (docs/architecture.md, "Throughput end to end").
+    expect(cfg.env['NODE_OPTIONS']).toBe('--max-semi-space-size=32');
     for (const sh of ['bin/sh', 'bin/bash', 'usr/bin/sh', 'bin/busybox']) expect(existsSync(join(rootfs, sh)), sh).toBe(false);
     const modules = readdirSync(join(rootfs, 'app', 'node_modules'));
     for (const dev of ['vitest', 'typescript', 'eslint', 'nx', 'autocannon', '@bufbuild/buf']) expect(modules, dev).not.toContain(dev.split('/')[0] === '@bufbuild' ? 'not-checked' : dev);
