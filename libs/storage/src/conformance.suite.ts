@@ -195,6 +195,10 @@ export function eventStoreConformance(name: string, makeHarness: () => Promise<S
       expect(await store.historySequence('globex')).toBe(0);
       await store.recordEvents([classified('f2', {})], new Map([['acme', 1]]));
       expect((await store.messageEvents('acme', 'm1')).map((e) => e.event!.id).sort()).toEqual(['f1', 'f2']);
+      // One stale tenant among several: refused whole, and no tenant's sequence moved.
+      await expect(store.recordEvents([classified('f3', {})], new Map([['globex', 0], ['acme', 1]]))).rejects.toThrow(StaleHistoryError);
+      expect(await store.historySequence('globex')).toBe(0);
+      expect(await store.historySequence('acme')).toBe(2);
     });
 
     it('keeps dead letters per tenant, oldest first, paged, and forgets them on request', async () => {

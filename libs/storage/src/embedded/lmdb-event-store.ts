@@ -211,11 +211,13 @@ export class LmdbEventStore implements EventStore {
   recordEvents(batch: readonly ClassifiedEvent[], fences?: ReadonlyMap<string, number>): Promise<RecordEventsResult> {
     // Reads and the plan run inside the write transaction, so concurrent batches serialize.
     return this.root.transaction(() => {
+      // Every fence is checked before any is moved: a callback that throws is not rolled back
+      // (lmdb-js runs it in the shared write transaction), so nothing may be written before it can.
       for (const [tenant, expected] of fences ?? []) {
         const found = this.fences.get(tenant) ?? 0;
         if (found !== expected) throw new StaleHistoryError(tenant, expected, found);
-        this.fences.putSync(tenant, expected + 1);
       }
+      for (const [tenant, expected] of fences ?? []) this.fences.putSync(tenant, expected + 1);
       const stored = new Map<string, ClassifiedEvent>();
       const messages = new Map<string, MessageState>();
       for (const e of batch) {

@@ -463,9 +463,12 @@ export class MongoEventStore implements EventStore {
     return this.serial(async (session) => {
       // In a transaction, two writers moving the same tenant's sequence conflict: one is retried by
       // the driver, reads the sequence the other wrote, and is refused here.
+      // Every fence is checked before any is moved (without a transaction nothing rolls back).
       for (const [tenant, expected] of fences ?? []) {
         const found = (await this.fences.findOne({ _id: tenant }, { session }))?.seq ?? 0;
         if (found !== expected) throw new StaleHistoryError(tenant, expected, found);
+      }
+      for (const [tenant, expected] of fences ?? []) {
         await this.fences.updateOne({ _id: tenant }, { $set: { seq: expected + 1 } }, { upsert: true, session });
       }
       const ids = [...new Set(batch.filter((e) => e.event).map((e) => id(e.event!.tenant, e.event!.id)))];
