@@ -271,12 +271,16 @@ export class Ingestor {
         { features: inputs.map((i) => i.features) },
       );
       const out: ClassifiedEvent[] = [];
+      // Counted per batch: a labelled counter's inc hashes its labels on every call.
+      const bySource = new Map<Source, number>();
       verdicts.forEach((v, i) => {
         const stored = create(ClassifiedEventSchema, { event: events[i]!.event, evidence: events[i]!.evidence, verdict: toVerdict(v) });
-        this.verdicts.inc({ source: sourceName(v.decision.source as Source) });
+        const source = v.decision.source as Source;
+        bySource.set(source, (bySource.get(source) ?? 0) + 1);
         if (!this.storedOf.has(v.event)) this.storedOf.set(v.event, stored);
         out.push(stored);
       });
+      for (const [source, n] of bySource) this.verdicts.inc({ source: sourceName(source) }, n);
       for (const r of revised) {
         const before = this.storedOf.get(r.event)!;
         const now = create(ClassifiedEventSchema, { event: before.event, evidence: before.evidence, verdict: toVerdict(r) });
