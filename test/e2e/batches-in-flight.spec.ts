@@ -19,7 +19,7 @@ const BATCH = 20;
  * the test lets it go (or fails it), and forwards every other batch at once: it shows what the
  * collector does with two batches on their way when the older one is slow or fails.
  */
-async function gate(classifierAddress: string, serviceKey: string) {
+async function gate(classifierAddress: string, serviceKey: string, failCalls: Record<number, ErrorCode> = {}) {
   const downstream = createClient(ClassifierService, classifierAddress, { metadata: { authorization: `Bearer ${serviceKey}` } });
   let calls = 0;
   const idsOf: string[][] = [];
@@ -38,7 +38,9 @@ async function gate(classifierAddress: string, serviceKey: string) {
         const batches: IngestRequest[] = [];
         for await (const r of requests) batches.push(r);
         idsOf[call - 1] = batches.flatMap((b) => b.events.map((e) => e.id));
-        if (call === 1 && (await held)) throw new WinnowError(ErrorCode.Unavailable, 'the gate failed the first batch');
+        const failWith = failCalls[call];
+        if (failWith) throw new WinnowError(failWith, `the gate failed call ${call}`);
+        if (call === 1 && Object.keys(failCalls).length === 0 && (await held)) throw new WinnowError(ErrorCode.Unavailable, 'the gate failed the first batch');
         return await downstream.ingest(batches.map((b) => ({ events: b.events })));
       } finally {
         open--;
@@ -77,23 +79,26 @@ describe('batches in flight between the collector and the classifier', () => {
     stack = collector = hop = undefined;
   });
 
-  it.each([false, true])('sends the next full batch while the oldest is out, acknowledges in spool order, and stores each event once (oldest fails: %s)', async (failOldest) => {
-    stack = await startStack({ WINNOW_LOG_LEVEL: 'error' });
-    hop = await gate(`127.0.0.1:${stack.classifier.ports.grpc}`, stack.serviceKey);
-    collector = await startCollector(
+  const startGatedCollector = (s: Stack, address: string) =>
+    startCollector(
       loadCollectorConfig({
         WINNOW_COLLECTOR_PORT: '0',
         WINNOW_COLLECTOR_OPS_PORT: '0',
-        WINNOW_CLASSIFIER_ADDR: hop.address,
-        WINNOW_STATS_ADDR: stack.statsAddress,
-        WINNOW_SERVICE_KEY: stack.serviceKey,
-        WINNOW_SPOOL_DIR: join(stack.dataDir, 'gated-spool'),
+        WINNOW_CLASSIFIER_ADDR: address,
+        WINNOW_STATS_ADDR: s.statsAddress,
+        WINNOW_SERVICE_KEY: s.serviceKey,
+        WINNOW_SPOOL_DIR: join(s.dataDir, 'gated-spool'),
         WINNOW_BATCH_MAX_EVENTS: String(BATCH),
         WINNOW_BATCHES_IN_FLIGHT: '2',
         WINNOW_BATCH_MAX_DELAY_MS: '10',
       }),
       new ConsoleLogger({ logLevels: ['fatal'] }),
     );
+
+  it.each([false, true])('sends the next full batch while the oldest is out, acknowledges in spool order, and stores each event once (oldest fails: %s)', async (failOldest) => {
+    stack = await startStack({ WINNOW_LOG_LEVEL: 'error' });
+    hop = await gate(`127.0.0.1:${stack.classifier.ports.grpc}`, stack.serviceKey);
+    collector = await startGatedCollector(stack, hop.address);
     const config = createClient(ConfigService, stack.statsAddress, { metadata: stack.auth });
     const stats = createClient(StatsService, stack.statsAddress, { metadata: stack.auth });
     try {
@@ -125,6 +130,34 @@ describe('batches in flight between the collector and the classifier', () => {
       const first = hop.idsOf[0]!;
       expect(hop.idsOf.filter((ids) => ids.join() === first.join())).toHaveLength(failOldest ? 2 : 1);
       expect(hop.idsOf.flat()).toHaveLength(3 * BATCH + (failOldest ? first.length : 0));
+    } finally {
+      closeClient(config);
+      closeClient(stats);
+    }
+  }, 60_000);
+  it('keeps answering and sending after a lone batch fails and is then refused (sent one by one)', async () => {
+    stack = await startStack({ WINNOW_LOG_LEVEL: 'error' });
+    // The first send is unavailable, its retry refused as invalid: the batch goes one event at a time.
+    hop = await gate(`127.0.0.1:${stack.classifier.ports.grpc}`, stack.serviceKey, { 1: ErrorCode.Unavailable, 2: ErrorCode.InvalidArgument });
+    collector = await startGatedCollector(stack, hop.address);
+    const config = createClient(ConfigService, stack.statsAddress, { metadata: stack.auth });
+    const stats = createClient(StatsService, stack.statsAddress, { metadata: stack.auth });
+    try {
+      const keyring = keyringOf((await config.listTrackingDomains({})).domains.find((d) => d.hostname === DEMO_HOSTNAME)!);
+      const sent = String(Math.floor(Date.now() / 1000));
+      const port = collector.ports.http!;
+      const pixel = (i: number) =>
+        httpRequest({ port, path: pixelPath(keyring, { tenant: DEMO_TENANT, campaign: CAMPAIGN, message: `lone${i}`, sentAtUnixS: sent, links: 1 }), headers: { host: DEMO_HOSTNAME, 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/144.0' } });
+      for (let i = 0; i < 5; i++) expect((await pixel(i)).status).toBe(200);
+      await eventually(() => storedEventIds(stats, DEMO_TENANT, CAMPAIGN), (ids) => ids.length === 5, 15_000, 50);
+      // The batch went twice whole (unavailable, then refused), then one event a call.
+      const first = hop.idsOf[0]!;
+      expect(hop.idsOf[1]).toEqual(first);
+      expect(hop.idsOf.slice(2, 2 + first.length)).toEqual(first.map((id) => [id]));
+      // The collector is not spinning (a loop with no await would starve the HTTP server): it answers, and sends.
+      for (let i = 5; i < 10; i++) expect((await pixel(i)).status).toBe(200);
+      const ids = await eventually(() => storedEventIds(stats, DEMO_TENANT, CAMPAIGN), (x) => x.length === 10, 15_000, 50);
+      expect(new Set(ids).size).toBe(10);
     } finally {
       closeClient(config);
       closeClient(stats);

@@ -13,7 +13,7 @@ const STORE_DEADLINE_MS = 10_000;
 // The batch handed to stats, once per collector batch, is written by the pipeline's own protobuf
 // writer (byte for byte toBinary's output, about a tenth of its CPU: libs/proto/src/wire-writer.ts).
 const writer = new ProtoWriter();
-useWireEncoder(IngestEventsRequestSchema, (m) => writer.classifiedEventList(m.events));
+useWireEncoder(IngestEventsRequestSchema, (m) => (m.$unknown?.length ? undefined : writer.classifiedEventList(m.events)));
 // And the collector's batches are read in one pass when their bytes are ordinary (wire-reader.ts).
 useWireDecoder(IngestRequestSchema, readIngestRequest);
 

@@ -144,12 +144,15 @@ export class EventPipeline {
    */
   private async run(): Promise<void> {
     let backoff = 0;
-    const window: Array<{ batch: SpoolRecord[]; outcome: Promise<unknown> }> = [];
+    const window: Array<{ batch: SpoolRecord[]; outcome: Promise<unknown>; sentAt: number }> = [];
+    // When a batch was last acknowledged: a later batch that failed before then failed with the
+    // trouble that batch got past, and is sent again at once rather than taken for an outage.
+    let lastAckAt = 0;
     let lastRead = this.spool.lastWrittenSeq - this.spool.depth;
     const settle = (p: Promise<unknown>) => p.then(() => undefined, (err: unknown) => err ?? new Error('send failed'));
     while (!this.stopping || window.length > 0) {
-      // Read ahead while there is room, and only while downstream answers.
-      while (!this.stopping && !this.downstreamDown && window.length < this.config.batchesInFlight) {
+      // Read the next batch when none is out; read ahead while there is room and downstream answers.
+      while (!this.stopping && (window.length === 0 || (!this.downstreamDown && window.length < this.config.batchesInFlight))) {
         if (window.length === 0) {
           await this.spool.waitForRecordsAfter(lastRead, 200);
           if (this.stopping && this.spool.lastWrittenSeq <= lastRead) break;
@@ -163,7 +166,7 @@ export class EventPipeline {
         const batch = await this.spool.read(this.config.batchMaxEvents);
         if (batch.length === 0) break;
         lastRead = batch[batch.length - 1]!.seq;
-        window.push({ batch, outcome: settle(this.send(batch)) });
+        window.push({ batch, outcome: settle(this.send(batch)), sentAt: Date.now() });
       }
       const head = window[0];
       if (!head) {
@@ -178,6 +181,7 @@ export class EventPipeline {
       if (err === undefined) {
         window.shift();
         this.spool.ack(head.batch[head.batch.length - 1]!.seq);
+        lastAckAt = Date.now();
         const replayed = head.batch.filter((r) => r.seq <= this.recoveredUpTo).length;
         this.metrics.sent.inc(head.batch.length);
         if (replayed > 0) this.metrics.replayed.inc(replayed);
@@ -188,7 +192,15 @@ export class EventPipeline {
       }
       if (isRejection(err)) {
         window.shift();
-        await this.sendOneByOne(head.batch);
+        // Stopped half-way: the rest of this batch is not stored, so nothing after it may be acknowledged.
+        if (!(await this.sendOneByOne(head.batch))) break;
+        lastAckAt = Date.now();
+        this.downstreamDown = false;
+        continue;
+      }
+      if (head.sentAt < lastAckAt) {
+        head.sentAt = Date.now();
+        head.outcome = settle(this.send(head.batch));
         continue;
       }
       if (!this.downstreamDown) this.log.warn({ msg: 'downstream unavailable; events wait in the spool', err: (err as Error).message });
@@ -196,6 +208,7 @@ export class EventPipeline {
       backoff = Math.min(MAX_BACKOFF_MS, Math.max(MIN_BACKOFF_MS, backoff * 2));
       await sleep(backoff, () => this.stopping);
       if (this.stopping) break;
+      head.sentAt = Date.now();
       head.outcome = settle(this.send(head.batch));
     }
   }
@@ -205,7 +218,8 @@ export class EventPipeline {
   }
 
   /** A batch refused as invalid: find the bad events, drop only those, keep order for the rest. */
-  private async sendOneByOne(batch: readonly SpoolRecord[]): Promise<void> {
+  /** Whether every record was stored or dropped (false: stopped before the end). */
+  private async sendOneByOne(batch: readonly SpoolRecord[]): Promise<boolean> {
     for (const r of batch) {
       for (;;) {
         try {
@@ -215,7 +229,7 @@ export class EventPipeline {
         } catch (err) {
           if (!isRejection(err)) {
             await sleep(MAX_BACKOFF_MS, () => this.stopping);
-            if (this.stopping) return;
+            if (this.stopping) return false;
             continue;
           }
           this.metrics.dropped.inc({ reason: DropReason.Rejected });
@@ -225,6 +239,7 @@ export class EventPipeline {
       }
       this.spool.ack(r.seq);
     }
+    return true;
   }
 
   /**

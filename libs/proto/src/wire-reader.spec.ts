@@ -94,4 +94,26 @@ describe("the pipeline's protobuf reader", () => {
     expect(readIngestEventsRequest(entry(Buffer.concat([stored, stored])))).toBeUndefined(); // event twice: protobuf merges
     expect(readIngestEventsRequest(entry(stored))?.events[0]?.event?.id).toBe('e1');
   });
+
+  it('agrees with fromBinary on the odd shapes a review found or feared', () => {
+    const check = (bytes: number[]) => agrees(readIngestRequest, (b) => fromBinary(IngestRequestSchema, b), Uint8Array.from(bytes));
+    // A tag written in six bytes (protobuf-es refuses tags past five), at the top and inside an event.
+    check([0x8a, 0x80, 0x80, 0x80, 0x80, 0x00]);
+    check([0x0a, 0x08, 0x8a, 0x80, 0x80, 0x80, 0x80, 0x00, 0x01, 0x78]);
+    expect(readIngestRequest(Uint8Array.from([0x8a, 0x80, 0x80, 0x80, 0x80, 0x00]))).toBeUndefined();
+    // A tag for field 1 written long but within five bytes: protobuf-es takes it; the reader leaves it to it.
+    check([0x8a, 0x80, 0x00, 0x00]);
+    // A length in six bytes.
+    check([0x0a, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00]);
+    // A nested length that overruns its parent but not the buffer.
+    check([0x0a, 0x03, 0x0a, 0x05, 0x61, 0x0a, 0x01, 0x62, 0x63]);
+    // Map entries: a key given twice (the last wins), an entry with no key, and __proto__.
+    const header = (k: string, v: string) => [0x5a, 4 + k.length + v.length, 0x0a, k.length, ...Buffer.from(k), 0x12, v.length, ...Buffer.from(v)];
+    const ev = (...fields: number[][]) => { const body = fields.flat(); return [0x0a, body.length, ...body]; };
+    check(ev(header('a', '1'), header('a', '2')));
+    expect(readIngestRequest(Uint8Array.from(ev(header('a', '1'), header('a', '2'))))?.events[0]?.headers).toEqual({ a: '2' });
+    check(ev([0x5a, 0x03, 0x12, 0x01, 0x78]));
+    check(ev(header('__proto__', 'x')));
+    expect(Object.getPrototypeOf(fromBinary(IngestRequestSchema, Uint8Array.from(ev(header('__proto__', 'x')))).events[0]!.headers)).toBe(Object.prototype);
+  });
 });

@@ -55,8 +55,23 @@ class Reader {
     return lo | 0;
   }
 
+  /**
+   * A field's tag. Every field here has a number below 16, so its tag is one byte; a longer tag (a
+   * field we do not know, or a small one written long) is left to fromBinary, which refuses tags
+   * past five bytes.
+   */
+  tag(): number {
+    if (this.pos >= this.buf.length) throw BAIL;
+    const b = this.buf[this.pos++]!;
+    if (b >= 0x80) throw BAIL;
+    return b;
+  }
+
+  /** A length: at most five bytes, as protobuf reads it. */
   length(): number {
+    const start = this.pos;
     const n = this.varint();
+    if (this.pos - start > 5) throw BAIL;
     if (this.pos + n > this.buf.length) throw BAIL;
     return n;
   }
@@ -88,7 +103,7 @@ class Reader {
     let key = '';
     let value = '';
     while (!r.done) {
-      const tag = r.varint();
+      const tag = r.tag();
       if (tag === 0x0a) key = r.string();
       else if (tag === 0x12) value = r.string();
       else throw BAIL;
@@ -107,7 +122,7 @@ function edgeEvent(r: Reader): EdgeEvent {
     ip: '', headers: {}, atUnixMs: '0', deliveredAtUnixMs: '0', links: 0, recipientDomain: '',
   };
   while (!r.done) {
-    switch (r.varint()) {
+    switch (r.tag()) {
       case 0x0a: e.id = r.string(); break;
       case 0x12: e.tenant = r.string(); break;
       case 0x1a: e.campaign = r.string(); break;
@@ -132,7 +147,7 @@ function edgeEvent(r: Reader): EdgeEvent {
 function verdict(r: Reader): Verdict {
   const v: Verdict = { $typeName: 'winnow.verdict.v1.Verdict', eventId: '', actor: 0, source: 0, confidence: 0, reasons: [], rulesetVersion: '', revision: 0 };
   while (!r.done) {
-    switch (r.varint()) {
+    switch (r.tag()) {
       case 0x0a: v.eventId = r.string(); break;
       case 0x10: v.actor = r.int32(); break;
       case 0x18: v.source = r.int32(); break;
@@ -152,7 +167,7 @@ function evidence(r: Reader): Evidence {
     addressKey: '', addressPrefix: '', asn: 0, networkOrg: '', networkCategory: '', appleRelay: false, googleSpecialCrawler: false, microsoftEop: false, headers: {},
   };
   while (!r.done) {
-    switch (r.varint()) {
+    switch (r.tag()) {
       case 0x0a: e.addressKey = r.string(); break;
       case 0x12: e.addressPrefix = r.string(); break;
       case 0x18: e.asn = r.int32() >>> 0; break;
@@ -171,7 +186,7 @@ function evidence(r: Reader): Evidence {
 function classifiedEvent(r: Reader): ClassifiedEvent {
   const c = { $typeName: 'winnow.verdict.v1.ClassifiedEvent' } as ClassifiedEvent;
   while (!r.done) {
-    const tag = r.varint();
+    const tag = r.tag();
     if (tag === 0x0a && !c.event) c.event = edgeEvent(r.sub());
     else if (tag === 0x12 && !c.verdict) c.verdict = verdict(r.sub());
     else if (tag === 0x1a && !c.evidence) c.evidence = evidence(r.sub());
@@ -185,7 +200,7 @@ function list<T>(bytes: Uint8Array, decoder: TextDecoder, item: (r: Reader) => T
   const out: T[] = [];
   try {
     while (!r.done) {
-      if (r.varint() !== 0x0a) return undefined;
+      if (r.tag() !== 0x0a) return undefined;
       out.push(item(r.sub()));
     }
   } catch {

@@ -1,7 +1,7 @@
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ClassifiedEventSchema, IngestEventsRequestSchema, ProtoWriter, encodeClassifiedEvent, type ClassifiedEvent } from './index';
+import { ClassifiedEventSchema, EdgeEventSchema, IngestEventsRequestSchema, ProtoWriter, VerdictSchema, encodeClassifiedEvent, encodeEdgeEvent, type ClassifiedEvent } from './index';
 
 // Differential fuzzing against protobuf-es: a fixed number of seeded inputs (printed).
 const RUNS = 2_000;
@@ -58,6 +58,22 @@ describe('the pipeline\'s protobuf writer', () => {
     const far = create(ClassifiedEventSchema, { event: { id: 'e2', atUnixMs: '9223372036854775807' } });
     expect(same(encodeClassifiedEvent(far), toBinary(ClassifiedEventSchema, far))).toBe(true);
     expect(new ProtoWriter().classifiedEventList([withUnknown])).toBeUndefined();
+  });
+
+  it('leaves values protobuf-es refuses to it, so the same error is thrown', () => {
+    for (const verdict of [{ actor: 1.5 }, { revision: 2 ** 31 }, { source: Number.NaN }]) {
+      const e = create(ClassifiedEventSchema, { event: { id: 'e1' } });
+      e.verdict = create(VerdictSchema, verdict as never);
+      expect(() => toBinary(ClassifiedEventSchema, e)).toThrow();
+      expect(() => encodeClassifiedEvent(e)).toThrow();
+      expect(new ProtoWriter().classifiedEventList([e])).toBeUndefined();
+    }
+    const asn = create(ClassifiedEventSchema, { evidence: { asn: 2 ** 32 } as never });
+    expect(() => encodeClassifiedEvent(asn)).toThrow();
+    const negativeTime = { ...create(ClassifiedEventSchema, { event: { id: 'e2' } }).event!, atUnixMs: '-1' };
+    expect(Buffer.from(encodeEdgeEvent(negativeTime)).equals(Buffer.from(toBinary(EdgeEventSchema, create(EdgeEventSchema, negativeTime))))).toBe(true);
+    const padded = { ...negativeTime, atUnixMs: '01' };
+    expect(Buffer.from(encodeEdgeEvent(padded)).equals(Buffer.from(toBinary(EdgeEventSchema, create(EdgeEventSchema, padded))))).toBe(true);
   });
 
   it('grows past its scratch buffer and widens a length past one byte', () => {

@@ -22,25 +22,35 @@ export class ProtoWriter {
 
   /** One EdgeEvent, as `toBinary(EdgeEventSchema, e)` would write it. */
   edgeEvent(e: EdgeEventFields): Buffer {
-    if (e.$unknown?.length || !safeTime(e.atUnixMs) || !safeTime(e.deliveredAtUnixMs)) return bufferOf(toBinary(EdgeEventSchema, create(EdgeEventSchema, e)));
-    this.pos = 0;
-    this.edgeEventFields(e);
-    return Buffer.from(this.buf.subarray(0, this.pos));
+    const slow = () => bufferOf(toBinary(EdgeEventSchema, create(EdgeEventSchema, e)));
+    if (e.$unknown?.length || !safeTime(e.atUnixMs) || !safeTime(e.deliveredAtUnixMs)) return slow();
+    return this.attempt(() => this.edgeEventFields(e)) ?? slow();
   }
 
   /** One ClassifiedEvent, as `toBinary(ClassifiedEventSchema, e)` would write it. */
   classifiedEvent(e: ClassifiedEvent): Buffer {
-    if (!plain(e)) return bufferOf(toBinary(ClassifiedEventSchema, e));
-    this.pos = 0;
-    this.classifiedEventFields(e);
-    return Buffer.from(this.buf.subarray(0, this.pos));
+    const slow = () => bufferOf(toBinary(ClassifiedEventSchema, e));
+    if (!plain(e)) return slow();
+    return this.attempt(() => this.classifiedEventFields(e)) ?? slow();
   }
 
   /** A message whose only field is `repeated ClassifiedEvent events = 1` (IngestEventsRequest). */
   classifiedEventList(events: readonly ClassifiedEvent[]): Buffer | undefined {
     if (!events.every(plain)) return undefined;
+    return this.attempt(() => {
+      for (const e of events) this.message(0x0a, () => this.classifiedEventFields(e));
+    });
+  }
+
+  /** Writes from the start; undefined when a value is one toBinary refuses (it then says why). */
+  private attempt(write: () => void): Buffer | undefined {
     this.pos = 0;
-    for (const e of events) this.message(0x0a, () => this.classifiedEventFields(e));
+    try {
+      write();
+    } catch (err) {
+      if (err === INVALID) return undefined;
+      throw err;
+    }
     return Buffer.from(this.buf.subarray(0, this.pos));
   }
 
@@ -163,6 +173,7 @@ export class ProtoWriter {
 
   /** An int32 or enum field; negative values take ten bytes, as in protobuf. */
   private int32(tag: number, v: number): void {
+    if (v !== (v | 0)) throw INVALID;
     if (v === 0) return;
     this.ensure(11);
     this.buf[this.pos] = tag;
@@ -170,6 +181,7 @@ export class ProtoWriter {
   }
 
   private uint32(tag: number, v: number): void {
+    if (v !== v >>> 0) throw INVALID;
     if (v === 0) return;
     this.ensure(6);
     this.buf[this.pos] = tag;
@@ -193,6 +205,9 @@ export class ProtoWriter {
     this.pos = writeVarint(this.buf, this.pos + 1, v);
   }
 }
+
+/** Thrown inside the writer for a value toBinary refuses (an int32 that is not one, say). */
+const INVALID = new Error('a value protobuf-es refuses');
 
 /** No unknown fields anywhere and int64 times this writer can take; otherwise toBinary writes it. */
 function plain(e: ClassifiedEvent): boolean {

@@ -280,11 +280,17 @@ export class Spool {
   waitForRecordsAfter(seq: number, timeoutMs: number): Promise<void> {
     if (this.writtenSeq > seq) return Promise.resolve();
     return new Promise((resolve) => {
-      const t = setTimeout(resolve, timeoutMs);
-      this.onWritten.push(() => {
+      const written = () => {
         clearTimeout(t);
         resolve();
-      });
+      };
+      // A wait that times out takes its callback back: an idle collector waits over and over.
+      const t = setTimeout(() => {
+        const i = this.onWritten.indexOf(written);
+        if (i !== -1) this.onWritten.splice(i, 1);
+        resolve();
+      }, timeoutMs);
+      this.onWritten.push(written);
     });
   }
 
