@@ -95,3 +95,28 @@ describe('embedded (LMDB) store: one writing process', () => {
     }
   });
 });
+
+describe('embedded (LMDB) store: a batch that fails half-way', () => {
+  it('leaves nothing of it behind: no events, no counters, no moved history sequence', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'winnow-lmdb-rollback-'));
+    const store = new LmdbEventStore(dir);
+    try {
+      await store.init();
+      await store.recordEvents([classified('ok1', {})], new Map([['acme', 0]]));
+      const counters = await store.campaignCounters('acme', 'spring');
+      // The second event's message name is past LMDB's key size: the write fails after the first
+      // event of the batch was written into the transaction.
+      const bad = classified('bad', { message: 'm'.repeat(3000) });
+      await expect(store.recordEvents([classified('ok2', {}), bad], new Map([['acme', 1]]))).rejects.toThrow();
+      expect(await store.historySequence('acme')).toBe(1);
+      expect((await store.messageEvents('acme', 'm1')).map((e) => e.event!.id)).toEqual(['ok1']);
+      expect(await store.campaignCounters('acme', 'spring')).toEqual(counters);
+      // And the store goes on.
+      await store.recordEvents([classified('ok2', {})], new Map([['acme', 1]]));
+      expect((await store.messageEvents('acme', 'm1')).map((e) => e.event!.id).sort()).toEqual(['ok1', 'ok2']);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

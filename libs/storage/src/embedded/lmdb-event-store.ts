@@ -209,10 +209,12 @@ export class LmdbEventStore implements EventStore {
   }
 
   recordEvents(batch: readonly ClassifiedEvent[], fences?: ReadonlyMap<string, number>): Promise<RecordEventsResult> {
-    // Reads and the plan run inside the write transaction, so concurrent batches serialize.
-    return this.root.transaction(() => {
-      // Every fence is checked before any is moved: a callback that throws is not rolled back
-      // (lmdb-js runs it in the shared write transaction), so nothing may be written before it can.
+    // Reads and the plan run inside the write transaction, so concurrent batches serialize. A child
+    // transaction: lmdb-js runs every queued callback in one shared write transaction and does not
+    // roll back one that throws, so a batch failing half-way (a key past LMDB's size, say) would
+    // leave its first writes and its moved fences behind; in a child it leaves nothing.
+    return this.root.childTransaction(() => {
+      // Every fence is checked before any is moved.
       for (const [tenant, expected] of fences ?? []) {
         const found = this.fences.get(tenant) ?? 0;
         if (found !== expected) throw new StaleHistoryError(tenant, expected, found);
@@ -234,7 +236,7 @@ export class LmdbEventStore implements EventStore {
   }
 
   recordDeliveries(batch: readonly Delivery[]): Promise<RecordDeliveriesResult> {
-    return this.root.transaction(() => {
+    return this.root.childTransaction(() => {
       const messages = new Map<string, MessageState>();
       for (const d of batch) this.loadMessage(messages, d.tenant, d.message);
       const { plan, result } = planDeliveries(batch, messages);
@@ -349,7 +351,7 @@ export class LmdbEventStore implements EventStore {
 
   async erase(scope: EraseScope): Promise<EraseResult> {
     const { tenant } = scope;
-    return this.root.transaction(() => {
+    return this.root.childTransaction(() => {
       const result: EraseResult = { events: 0, messages: 0, deadLetters: 0 };
       const under = (db: Database<any, Key>) => [...db.getKeys({ start: [tenant], end: [tenant, '\uffff'] } as never)] as Key[];
       if ('wholeTenant' in scope) {
