@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConsoleLogger } from '@nestjs/common';
 import { loadCollectorConfig } from '@winnow/config';
-import { ErrorCode, WinnowError, addService, bindServer, closeClient, createClient, newServer, shutdownServer } from '@winnow/grpc';
+import { ErrorCode, WinnowError, addService, bindServer, closeClient, createClient, newServer, shutdownServer, type ClientOf } from '@winnow/grpc';
 import { ClassifierService, ConfigService, StatsService, type IngestRequest } from '@winnow/proto';
 import { keyringOf, pixelPath } from '@winnow/tokens';
 import { eventually, httpRequest, metricValue } from '@winnow/testing';
@@ -71,20 +71,25 @@ describe('batches in flight between the collector and the classifier', () => {
   let stack: Stack | undefined;
   let collector: RunningService | undefined;
   let hop: Awaited<ReturnType<typeof gate>> | undefined;
+  let stats: ClientOf<typeof StatsService> | undefined;
   afterEach(async () => {
+    if (stats) closeClient(stats);
     await collector?.close().catch(() => undefined);
     await hop?.stop().catch(() => undefined);
     await stack?.stop().catch(() => undefined);
     if (stack) removeDir(stack.dataDir);
-    stack = collector = hop = undefined;
+    stack = collector = hop = stats = undefined;
   });
 
-  const startGatedCollector = (s: Stack, address: string) =>
-    startCollector(
+  /** The stack, the gate in front of its classifier (failing the calls named), a collector behind the gate, and a pixel request. */
+  async function setup(failCalls: Record<number, ErrorCode> = {}) {
+    const s = (stack = await startStack({ WINNOW_LOG_LEVEL: 'error' }));
+    const h = (hop = await gate(`127.0.0.1:${s.classifier.ports.grpc}`, s.serviceKey, failCalls));
+    const c = (collector = await startCollector(
       loadCollectorConfig({
         WINNOW_COLLECTOR_PORT: '0',
         WINNOW_COLLECTOR_OPS_PORT: '0',
-        WINNOW_CLASSIFIER_ADDR: address,
+        WINNOW_CLASSIFIER_ADDR: h.address,
         WINNOW_STATS_ADDR: s.statsAddress,
         WINNOW_SERVICE_KEY: s.serviceKey,
         WINNOW_SPOOL_DIR: join(s.dataDir, 'gated-spool'),
@@ -93,74 +98,56 @@ describe('batches in flight between the collector and the classifier', () => {
         WINNOW_BATCH_MAX_DELAY_MS: '10',
       }),
       new ConsoleLogger({ logLevels: ['fatal'] }),
-    );
+    ));
+    const config = createClient(ConfigService, s.statsAddress, { metadata: s.auth });
+    const keyring = keyringOf((await config.listTrackingDomains({})).domains.find((d) => d.hostname === DEMO_HOSTNAME)!);
+    closeClient(config);
+    const st = (stats = createClient(StatsService, s.statsAddress, { metadata: s.auth }));
+    const sent = String(Math.floor(Date.now() / 1000));
+    const pixel = async (message: string) => {
+      const path = pixelPath(keyring, { tenant: DEMO_TENANT, campaign: CAMPAIGN, message, sentAtUnixS: sent, links: 1 });
+      return (await httpRequest({ port: c.ports.http!, path, headers: { host: DEMO_HOSTNAME, 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/144.0' } })).status;
+    };
+    const metric = async (name: string) => metricValue((await httpRequest({ port: c.ports.ops!, path: '/metrics' })).body.toString(), name) ?? 0;
+    const stored = (n: number) => eventually(() => storedEventIds(st, DEMO_TENANT, CAMPAIGN), (ids) => ids.length === n, 15_000, 50);
+    return { hop: h, pixel, metric, stored };
+  }
 
   it.each([false, true])('sends the next full batch while the oldest is out, acknowledges in spool order, and stores each event once (oldest fails: %s)', async (failOldest) => {
-    stack = await startStack({ WINNOW_LOG_LEVEL: 'error' });
-    hop = await gate(`127.0.0.1:${stack.classifier.ports.grpc}`, stack.serviceKey);
-    collector = await startGatedCollector(stack, hop.address);
-    const config = createClient(ConfigService, stack.statsAddress, { metadata: stack.auth });
-    const stats = createClient(StatsService, stack.statsAddress, { metadata: stack.auth });
-    try {
-      const keyring = keyringOf((await config.listTrackingDomains({})).domains.find((d) => d.hostname === DEMO_HOSTNAME)!);
-      const sent = String(Math.floor(Date.now() / 1000));
-      const port = collector.ports.http!;
-      const ops = collector.ports.ops!;
-      const metric = async (name: string) => metricValue((await httpRequest({ port: ops, path: '/metrics' })).body.toString(), name) ?? 0;
-      // Three full batches: the first is held at the gate, the second goes beside it, the third waits.
-      for (let i = 0; i < 3 * BATCH; i++) {
-        const path = pixelPath(keyring, { tenant: DEMO_TENANT, campaign: CAMPAIGN, message: `m${i}`, sentAtUnixS: sent, links: 1 });
-        expect((await httpRequest({ port, path, headers: { host: DEMO_HOSTNAME, 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/144.0' } })).status).toBe(200);
-      }
-      // The second batch is stored while the first is held...
-      await eventually(() => storedEventIds(stats, DEMO_TENANT, CAMPAIGN), (ids) => ids.length === BATCH, 10_000, 50);
-      expect(hop.calls).toBe(2);
-      expect(hop.mostOpen).toBe(2);
-      // ...but nothing is acknowledged: the spool keeps everything until the oldest is stored.
-      await new Promise((ok) => setTimeout(ok, 300));
-      expect(await metric('winnow_collector_events_sent_total')).toBe(0);
-      expect(await metric('winnow_collector_queue_depth')).toBe(3 * BATCH);
-      hop.release(failOldest);
-      const ids = await eventually(() => storedEventIds(stats, DEMO_TENANT, CAMPAIGN), (x) => x.length === 3 * BATCH, 15_000, 50);
-      expect(new Set(ids).size).toBe(3 * BATCH);
-      await eventually(() => metric('winnow_collector_events_sent_total'), (n) => n === 3 * BATCH, 10_000, 50);
-      expect(await metric('winnow_collector_queue_depth')).toBe(0);
-      // Never more than two out at once; a failed oldest batch went once more, whole, and nothing else did.
-      expect(hop.mostOpen).toBe(2);
-      const first = hop.idsOf[0]!;
-      expect(hop.idsOf.filter((ids) => ids.join() === first.join())).toHaveLength(failOldest ? 2 : 1);
-      expect(hop.idsOf.flat()).toHaveLength(3 * BATCH + (failOldest ? first.length : 0));
-    } finally {
-      closeClient(config);
-      closeClient(stats);
-    }
+    const { hop, pixel, metric, stored } = await setup();
+    // Three full batches: the first is held at the gate, the second goes beside it, the third waits.
+    for (let i = 0; i < 3 * BATCH; i++) expect(await pixel(`m${i}`)).toBe(200);
+    // The second batch is stored while the first is held...
+    await stored(BATCH);
+    expect(hop.calls).toBe(2);
+    expect(hop.mostOpen).toBe(2);
+    // ...but nothing is acknowledged: the spool keeps everything until the oldest is stored.
+    await new Promise((ok) => setTimeout(ok, 300));
+    expect(await metric('winnow_collector_events_sent_total')).toBe(0);
+    expect(await metric('winnow_collector_queue_depth')).toBe(3 * BATCH);
+    hop.release(failOldest);
+    const ids = await stored(3 * BATCH);
+    expect(new Set(ids).size).toBe(3 * BATCH);
+    await eventually(() => metric('winnow_collector_events_sent_total'), (n) => n === 3 * BATCH, 10_000, 50);
+    expect(await metric('winnow_collector_queue_depth')).toBe(0);
+    // Never more than two out at once; a failed oldest batch went once more, whole, and nothing else did.
+    expect(hop.mostOpen).toBe(2);
+    const first = hop.idsOf[0]!;
+    expect(hop.idsOf.filter((ids) => ids.join() === first.join())).toHaveLength(failOldest ? 2 : 1);
+    expect(hop.idsOf.flat()).toHaveLength(3 * BATCH + (failOldest ? first.length : 0));
   }, 60_000);
+
   it('keeps answering and sending after a lone batch fails and is then refused (sent one by one)', async () => {
-    stack = await startStack({ WINNOW_LOG_LEVEL: 'error' });
     // The first send is unavailable, its retry refused as invalid: the batch goes one event at a time.
-    hop = await gate(`127.0.0.1:${stack.classifier.ports.grpc}`, stack.serviceKey, { 1: ErrorCode.Unavailable, 2: ErrorCode.InvalidArgument });
-    collector = await startGatedCollector(stack, hop.address);
-    const config = createClient(ConfigService, stack.statsAddress, { metadata: stack.auth });
-    const stats = createClient(StatsService, stack.statsAddress, { metadata: stack.auth });
-    try {
-      const keyring = keyringOf((await config.listTrackingDomains({})).domains.find((d) => d.hostname === DEMO_HOSTNAME)!);
-      const sent = String(Math.floor(Date.now() / 1000));
-      const port = collector.ports.http!;
-      const pixel = (i: number) =>
-        httpRequest({ port, path: pixelPath(keyring, { tenant: DEMO_TENANT, campaign: CAMPAIGN, message: `lone${i}`, sentAtUnixS: sent, links: 1 }), headers: { host: DEMO_HOSTNAME, 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/144.0' } });
-      for (let i = 0; i < 5; i++) expect((await pixel(i)).status).toBe(200);
-      await eventually(() => storedEventIds(stats, DEMO_TENANT, CAMPAIGN), (ids) => ids.length === 5, 15_000, 50);
-      // The batch went twice whole (unavailable, then refused), then one event a call.
-      const first = hop.idsOf[0]!;
-      expect(hop.idsOf[1]).toEqual(first);
-      expect(hop.idsOf.slice(2, 2 + first.length)).toEqual(first.map((id) => [id]));
-      // The collector is not spinning (a loop with no await would starve the HTTP server): it answers, and sends.
-      for (let i = 5; i < 10; i++) expect((await pixel(i)).status).toBe(200);
-      const ids = await eventually(() => storedEventIds(stats, DEMO_TENANT, CAMPAIGN), (x) => x.length === 10, 15_000, 50);
-      expect(new Set(ids).size).toBe(10);
-    } finally {
-      closeClient(config);
-      closeClient(stats);
-    }
+    const { hop, pixel, stored } = await setup({ 1: ErrorCode.Unavailable, 2: ErrorCode.InvalidArgument });
+    for (let i = 0; i < 5; i++) expect(await pixel(`lone${i}`)).toBe(200);
+    await stored(5);
+    // The batch went twice whole (unavailable, then refused), then one event a call.
+    const first = hop.idsOf[0]!;
+    expect(hop.idsOf[1]).toEqual(first);
+    expect(hop.idsOf.slice(2, 2 + first.length)).toEqual(first.map((id) => [id]));
+    // The collector is not spinning (a loop with no await would starve the HTTP server): it answers, and sends.
+    for (let i = 5; i < 10; i++) expect(await pixel(`lone${i}`)).toBe(200);
+    expect(new Set(await stored(10)).size).toBe(10);
   }, 60_000);
 });
