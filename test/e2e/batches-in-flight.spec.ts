@@ -17,7 +17,8 @@ const BATCH = 20;
 /**
  * A real gRPC hop between the collector and the real classifier that holds the first batch until
  * the test lets it go (or fails it), and forwards every other batch at once: it shows what the
- * collector does with two batches on their way when the older one is slow or fails.
+ * collector does with two batches on their way when the older one is slow or fails. A stand-in only
+ * for the faults: the real classifier cannot be made to hold, fail or refuse one chosen batch on cue.
  */
 async function gate(classifierAddress: string, serviceKey: string, failCalls: Record<number, ErrorCode> = {}) {
   const downstream = createClient(ClassifierService, classifierAddress, { metadata: { authorization: `Bearer ${serviceKey}` } });

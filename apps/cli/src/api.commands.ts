@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, writeFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { toJson } from '@bufbuild/protobuf';
+import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
 import { closeClient } from '@winnow/grpc';
 import { sourceName, parseSourceName, AUTOMATED_SOURCES } from '@winnow/engagement';
 import {
@@ -57,6 +58,8 @@ export class UsageError extends Error {}
 type Args = { values: Record<string, string | boolean | undefined>; positionals: string[] };
 const str = (a: Args, name: string): string | undefined => (typeof a.values[name] === 'string' ? (a.values[name] as string) : undefined);
 const flag = (a: Args, name: string): boolean => a.values[name] === true;
+/** A client of the stats service (or its ConfigService) at --stats, with --key, calls bounded by deadlineMs. */
+const client = <T extends GenServiceMethods>(service: GenService<T>, a: Args, deadlineMs: number) => connect(service, { stats: str(a, 'stats'), key: str(a, 'key'), deadlineMs });
 
 /** The command line, or undefined after printing the usage for --help. */
 function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>, usage: string): Args | undefined {
@@ -154,7 +157,7 @@ export async function statsCommand(argv: string[]): Promise<void> {
   if (!a) return;
   const campaign = need(a.positionals[0], 'CAMPAIGN', STATS_USAGE);
   const tenant = need(str(a, 'tenant'), '--tenant', STATS_USAGE);
-  const stats = connect(StatsService, { stats: str(a, 'stats'), key: str(a, 'key'), deadlineMs: 30_000 });
+  const stats = client(StatsService, a, 30_000);
   try {
     const r = await stats.getCampaignStats({ tenant, campaign, ...policyOf(a.values) });
     process.stdout.write(flag(a, 'json') ? json(toJson(CampaignStatsSchema, r.stats!)) : statsTable(r.stats!));
@@ -179,7 +182,7 @@ export async function timelineCommand(argv: string[]): Promise<void> {
   if (!a) return;
   const message = need(a.positionals[0], 'MESSAGE', TIMELINE_USAGE);
   const tenant = need(str(a, 'tenant'), '--tenant', TIMELINE_USAGE);
-  const stats = connect(StatsService, { stats: str(a, 'stats'), key: str(a, 'key'), deadlineMs: 30_000 });
+  const stats = client(StatsService, a, 30_000);
   try {
     const t = (await stats.getMessageTimeline({ tenant, message })).timeline!;
     if (flag(a, 'json')) {
@@ -270,7 +273,7 @@ export async function eventsCommand(argv: string[]): Promise<void> {
   const out = outFile ? createWriteStream(outFile) : process.stdout;
   const write = (s: string) => (out.write(s) ? Promise.resolve() : new Promise<void>((ok) => out.once('drain', ok)));
   const tty = process.stderr.isTTY === true;
-  const stats = connect(StatsService, { stats: str(a, 'stats'), key: str(a, 'key'), deadlineMs: 60_000 });
+  const stats = client(StatsService, a, 60_000);
   let count = 0;
   try {
     if (format === 'csv') await write(`${CSV_COLUMNS.join(',')}\n`);
@@ -305,7 +308,7 @@ export async function linksCommand(argv: string[]): Promise<void> {
   if (!a) return;
   const campaign = need(a.positionals[0], 'CAMPAIGN', LINKS_USAGE);
   const tenant = need(str(a, 'tenant'), '--tenant', LINKS_USAGE);
-  const stats = connect(StatsService, { stats: str(a, 'stats'), key: str(a, 'key'), deadlineMs: 120_000 });
+  const stats = client(StatsService, a, 120_000);
   try {
     const r = await stats.getLinkStats({ tenant, campaign, ...policyOf(a.values) });
     if (flag(a, 'json')) {
@@ -358,7 +361,7 @@ export async function keysCommand(argv: string[]): Promise<void> {
   const a = parse(argv, { scope: { type: 'string' }, expires: { type: 'string' }, description: { type: 'string' } }, KEYS_USAGE);
   if (!a) return;
   const [action, id] = a.positionals;
-  const config = connect(ConfigService, { stats: str(a, 'stats'), key: str(a, 'key'), deadlineMs: 30_000 });
+  const config = client(ConfigService, a, 30_000);
   try {
     if (action === 'create') {
       const scopes = (str(a, 'scope') ?? 'read,write').split(',').map((s) => {
@@ -399,7 +402,7 @@ export async function domainsCommand(argv: string[]): Promise<void> {
   const a = parse(argv, { retire: { type: 'string' } }, DOMAINS_USAGE);
   if (!a) return;
   const [action, host] = a.positionals;
-  const config = connect(ConfigService, { stats: str(a, 'stats'), key: str(a, 'key'), deadlineMs: 30_000 });
+  const config = client(ConfigService, a, 30_000);
   try {
     const domains = (await config.listTrackingDomains({})).domains;
     if (action === 'list') {
@@ -451,8 +454,8 @@ export async function policyCommand(argv: string[]): Promise<void> {
   const [action, campaign] = a.positionals;
   const tenant = need(str(a, 'tenant'), '--tenant', POLICY_USAGE);
   const list = (s: string | undefined, flag: string) => (s === undefined || s === 'none' ? [] : sources(s, flag));
-  const config = connect(ConfigService, { stats: str(a, 'stats'), key: str(a, 'key'), deadlineMs: 30_000 });
-  const stats = connect(StatsService, { stats: str(a, 'stats'), key: str(a, 'key'), deadlineMs: 30_000 });
+  const config = client(ConfigService, a, 30_000);
+  const stats = client(StatsService, a, 30_000);
   const show = (p: { opens?: { allAutomated: boolean; sources: Source[] }; clicks?: { allAutomated: boolean; sources: Source[] } }, explicit: boolean) => {
     const sel = (x?: { allAutomated: boolean; sources: Source[] }) => (!x || x.allAutomated ? 'every automated source' : x.sources.length ? x.sources.map(sourceName).join(', ') : 'nothing');
     return flag(a, 'json') ? json({ tenant, explicit, opens: sel(p.opens), clicks: sel(p.clicks) }) : `tenant ${tenant}${explicit ? '' : ' (the default)'}: leaves out of opens ${sel(p.opens)}; of clicks ${sel(p.clicks)}\n`;
@@ -502,7 +505,7 @@ export async function reportCommand(argv: string[]): Promise<void> {
   const campaign = need(a.positionals[0], 'CAMPAIGN', REPORT_USAGE);
   const tenant = need(str(a, 'tenant'), '--tenant', REPORT_USAGE);
   const out = need(str(a, 'out'), '--out', REPORT_USAGE);
-  const stats = connect(StatsService, { stats: str(a, 'stats'), key: str(a, 'key'), deadlineMs: 120_000 });
+  const stats = client(StatsService, a, 120_000);
   try {
     const s = (await stats.getCampaignStats({ tenant, campaign })).stats!;
     const hourly = (await stats.getTimeSeries({ tenant, campaign, granularity: Granularity.HOUR })).series!;
