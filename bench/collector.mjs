@@ -43,6 +43,7 @@ addService(sink, ConfigService, {
   createApiKey: async () => ({}),
   revokeApiKey: async () => ({}),
   listApiKeys: async () => ({}),
+  prepareEmail: async () => ({}),
 });
 // Ingest is served raw: the events are counted by walking the request's top-level fields, not
 // decoded. The sink shares the load generator's process and cores; decoding every event with

@@ -14,7 +14,7 @@
 //   BENCH_MONGODB_URL: run the stack on the MongoDB adapter (WINNOW_STORE=mongodb) against that server
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,13 +66,19 @@ function get(port, path) {
 
 async function cpuSeconds(port) {
   const text = await get(port, '/metrics');
-  let s = 0;
-  for (const name of ['winnow_process_cpu_user_seconds_total', 'winnow_process_cpu_system_seconds_total']) {
-    const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
-    s += m ? Number(m[1]) : 0;
-  }
-  return s;
+  const read = (name) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  return { user: read('winnow_process_cpu_user_seconds_total'), system: read('winnow_process_cpu_system_seconds_total') };
 }
+// User and system CPU seconds of a child process, from /proc (Linux): for the bare server.
+function procCpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  const tick = 100; // USER_HZ on Linux
+  return { user: Number(fields[11]) / tick, system: Number(fields[12]) / tick };
+}
+const microsPer = (a, b, n) => ({
+  user: Math.round(((b.user - a.user) * 1e6) / Math.max(1, n)),
+  system: Math.round(((b.system - a.system) * 1e6) / Math.max(1, n)),
+});
 const opsPorts = { collector: ports.collectorOps, classifier: ports.classifierHttp, stats: ports.statsHttp };
 const cpuAll = async () => Object.fromEntries(await Promise.all(Object.entries(opsPorts).map(async ([k, p]) => [k, await cpuSeconds(p)])));
 
@@ -139,7 +145,9 @@ try {
   // Bare node:http under the same wrk.
   const bare = spawn(process.execPath, [join(here, 'bare-server.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
   const barePort = await new Promise((ok) => createInterface({ input: bare.stdout }).once('line', (l) => ok(JSON.parse(l).port)));
+  const bareCpu0 = procCpuSeconds(bare.pid);
   const bareOut = parseWrk((await run('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', lua, `http://127.0.0.1:${barePort}/`])).stdout);
+  const bareCpu = microsPer(bareCpu0, procCpuSeconds(bare.pid), bareOut.requests);
   bare.kill('SIGTERM');
 
   // The stack.
@@ -156,7 +164,8 @@ try {
   const drained = Date.now();
   const cpu1 = await cpuAll();
   const total = (drained - started) / 1000;
-  const perEvent = Object.fromEntries(Object.keys(cpu0).map((k) => [k, Math.round(((cpu1[k] - cpu0[k]) * 1e6) / Math.max(1, n))]));
+  const split = Object.fromEntries(Object.keys(cpu0).map((k) => [k, microsPer(cpu0[k], cpu1[k], n)]));
+  const perEvent = Object.fromEntries(Object.entries(split).map(([k, v]) => [k, v.user + v.system]));
   const storedPerSec = n / total;
   const result = {
     seconds,
@@ -173,7 +182,9 @@ try {
     p50ms: out.p50,
     p99ms: out.p99,
     cpuMicrosecondsPerStoredEvent: perEvent,
+    cpuUserSystemMicroseconds: split,
     bareRequestsPerSec: Math.round(bareOut.rps),
+    bareCpuUserSystemMicrosecondsPerRequest: bareCpu,
     ratio: Number((storedPerSec / bareOut.rps).toFixed(3)),
     goal: 0.3,
   };

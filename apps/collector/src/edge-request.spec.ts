@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { clientIp, compileTrust, originOf, scanHeaders } from './edge-request';
+import { create } from '@bufbuild/protobuf';
+import { EventKind, PathKind, TokenPayloadSchema } from '@winnow/proto';
+import { clientIp, compileTrust, edgeEvent, originOf, scanHeaders } from './edge-request';
 
 describe('what the edge keeps of a request', () => {
   it('keeps no From header and only the origin of the Referer', () => {
@@ -18,5 +20,22 @@ describe('what the edge keeps of a request', () => {
     expect(clientIp('192.0.2.5', xff, compileTrust(['10.0.0.0/8']))).toBe('192.0.2.5');
     expect(clientIp('::ffff:10.1.2.3', '203.0.113.9', compileTrust(['10.0.0.0/8']))).toBe('203.0.113.9');
     expect(clientIp('10.1.2.3', '198.51.100.66, 203.0.113.9, 10.0.0.4', compileTrust(2))).toBe('203.0.113.9');
+  });
+
+  it('gives events ids that sort in the order they were captured (RFC 9562 version 7)', async () => {
+    const payload = create(TokenPayloadSchema, { tenant: 't', campaign: 'c', message: 'm', kind: EventKind.OPEN });
+    const route = { kind: PathKind.PIXEL, token: 'x' } as const;
+    const ids: string[] = [];
+    for (let i = 0; i < 2_000; i++) {
+      ids.push(edgeEvent(payload, route, 'GET', '192.0.2.1', {}, Date.now()).id);
+      // Cross a few millisecond boundaries as well as many ids within one.
+      if (i % 500 === 0) await new Promise((ok) => setTimeout(ok, 2));
+    }
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect([...ids].sort()).toEqual(ids);
+    // The first 48 bits are the capture time in milliseconds.
+    const ms = parseInt(ids.at(-1)!.replace('-', '').slice(0, 12), 16);
+    expect(Math.abs(ms - Date.now())).toBeLessThan(5_000);
   });
 });
