@@ -1,0 +1,57 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+// Every benchmark, run briefly: a benchmark that no longer starts (bench:collector once served a
+// ConfigService missing a method added later, and nothing noticed) fails here. The figures of so
+// short a run mean nothing and are not checked; only that each benchmark runs to the end and prints
+// what it promises. Speed itself is measured by running the benchmarks (docs/architecture.md).
+const root = join(__dirname, '..', '..');
+const run = promisify(execFile);
+
+async function bench(script: string, env: Record<string, string>): Promise<string> {
+  const childEnv: Record<string, string | undefined> = { ...process.env, ...env };
+  // The MongoDB parts have suites of their own; these runs keep to the embedded store.
+  delete childEnv.MONGODB_URL;
+  delete childEnv.BENCH_MONGODB_URL;
+  const { stdout, stderr } = await run(process.execPath, [join(root, 'bench', script)], { cwd: root, env: childEnv, maxBuffer: 64 * 1024 * 1024 });
+  return `${stdout}\n${stderr}`;
+}
+
+describe('the benchmarks run to the end', () => {
+  it('bench:collector', async () => {
+    const out = await bench('collector.mjs', { BENCH_SECONDS: '1' });
+    expect(out).toMatch(/bare node:http GIF +\d+ req\/s/);
+    expect(out).toMatch(/collector \(capture sync=true\) +\d+ req\/s/);
+    expect(out).toMatch(/\(none lost\)/);
+  }, 120_000);
+
+  it('bench:pipeline (needs wrk, the Debian package .ci/run installs)', async () => {
+    const out = await bench('pipeline.mjs', { BENCH_SECONDS: '2', BENCH_MESSAGES: '300' });
+    const result = JSON.parse(out.slice(out.indexOf('{'), out.lastIndexOf('}') + 1)) as Record<string, unknown>;
+    expect(result.answeredEqualsStored).toBe(true);
+    expect(result.stored).toBeGreaterThan(0);
+    expect(Object.keys(result.cpuMicrosecondsPerStoredEvent as object)).toEqual(['collector', 'classifier', 'stats']);
+    expect(result.ratio).toBeGreaterThan(0);
+  }, 180_000);
+
+  it('bench:stats', async () => {
+    const out = await bench('stats.mjs', { BENCH_SIZES: '2000,4000' });
+    expect(out).toMatch(/^ +4000 +\d+ +[\d.]+ms/m);
+    expect(out).toMatch(/figures identical both ways/);
+  }, 120_000);
+
+  it('bench:history', async () => {
+    const out = await bench('history.mjs', { COPIES: '1' });
+    const last = JSON.parse(out.trim().split('\n').filter((l) => l.startsWith('{"events"')).at(-1)!) as { events: number; rebuildMs: number };
+    expect(last.events).toBe(7036);
+    expect(last.rebuildMs).toBeGreaterThanOrEqual(0);
+  }, 120_000);
+
+  it('bench:classifier', async () => {
+    const out = await bench('classifier.mjs', {});
+    expect(out).toMatch(/median \d+ events\/s on one core/);
+    expect(out).toMatch(/offline command: 10000 lines in [\d.]+ s/);
+  }, 180_000);
+});
