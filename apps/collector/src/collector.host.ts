@@ -12,6 +12,7 @@ import { EventPipeline } from './event-pipeline';
 import { PIXEL_GIF, PIXEL_HEADERS } from './pixel';
 import { TRACKED_METHODS, TrackingService, routeName, type Outcome } from './tracking.service';
 import { CLASSIFIER_CLIENT, COLLECTOR_CONFIG, CONFIG_CLIENT, METRICS } from './tokens';
+import { TickBatch } from './tick-batch';
 
 /** Longest request target accepted (a sealed link token with a long target fits well within). */
 export const MAX_URL_CHARS = 8192;
@@ -27,6 +28,7 @@ export class CollectorHost implements OnApplicationBootstrap, BeforeApplicationS
   private readonly ops: OpsEndpoints;
   private readonly server: Server;
   private readonly trust: ProxyTrust;
+  private readonly batch = new TickBatch((err) => this.log.error({ msg: 'tracking request failed', error: err instanceof Error ? err.message : String(err) }));
   private running?: RunningServer;
   private opsServer?: RunningServer;
   httpPort = 0;
@@ -80,20 +82,25 @@ export class CollectorHost implements OnApplicationBootstrap, BeforeApplicationS
       return this.plain(res, name, method, 405, 'method not allowed\n');
     }
     const headers = scanHeaders(req.rawHeaders);
-    this.tracking.track(
-      route,
-      {
-        host: headers.host,
-        method,
-        ip: clientIp(req.socket.remoteAddress, headers.forwardedFor, this.trust),
-        headers: headers.kept,
-        atMs: Date.now(),
-      },
-      (outcome) => {
-        this.respond(res, method, outcome, name);
-        this.metrics.requestSeconds(name, Number(process.hrtime.bigint() - started) / 1e9);
-      },
-    );
+    const seen = {
+      host: headers.host,
+      method,
+      ip: clientIp(req.socket.remoteAddress, headers.forwardedFor, this.trust),
+      headers: headers.kept,
+      atMs: Date.now(),
+    };
+    // The token is opened and the event captured with the other requests of this turn (TickBatch).
+    this.batch.add(() => {
+      try {
+        this.tracking.track(route, seen, (outcome) => {
+          this.respond(res, method, outcome, name);
+          this.metrics.requestSeconds(name, Number(process.hrtime.bigint() - started) / 1e9);
+        });
+      } catch (err) {
+        this.log.error({ msg: 'tracking request failed', route: name, error: err instanceof Error ? err.message : String(err) });
+        if (!res.headersSent) this.plain(res, name, method, 500, 'internal error\n');
+      }
+    });
   }
 
   private respond(res: ServerResponse, method: string, outcome: Outcome, route: string): void {
