@@ -8,7 +8,7 @@
 // request, and prints: answered requests/s, stored events/s over load plus drain, drain time,
 // p50/p99 latency, CPU microseconds per stored event for each service (from each service's own
 // process CPU metrics), and in the same run a bare node:http pixel server's requests/s under the
-// same wrk, and the ratio. Needs wrk (Debian package wrk).
+// same wrk (before and after the stack; the ratio uses their mean). Needs wrk (Debian package wrk).
 //
 //   BENCH_SECONDS  BENCH_CONNECTIONS (64)  BENCH_MESSAGES  BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
 //   BENCH_MONGODB_URL: run the stack on the MongoDB adapter (WINNOW_STORE=mongodb) against that server
@@ -142,13 +142,18 @@ try {
   const lua = wrkScript(pathsFile);
   console.log(`prepared ${messages} messages (${paths.length} URLs) in ${Date.now() - t0} ms`);
 
-  // Bare node:http under the same wrk.
-  const bare = spawn(process.execPath, [join(here, 'bare-server.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const barePort = await new Promise((ok) => createInterface({ input: bare.stdout }).once('line', (l) => ok(JSON.parse(l).port)));
-  const bareCpu0 = procCpuSeconds(bare.pid);
-  const bareOut = parseWrk((await run('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', lua, `http://127.0.0.1:${barePort}/`])).stdout);
-  const bareCpu = microsPer(bareCpu0, procCpuSeconds(bare.pid), bareOut.requests);
-  bare.kill('SIGTERM');
+  // Bare node:http under the same wrk, before and after the stack: this machine's speed drifts
+  // from minute to minute, and the mean of the two is the fairer denominator.
+  async function bareRun() {
+    const bare = spawn(process.execPath, [join(here, 'bare-server.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const barePort = await new Promise((ok) => createInterface({ input: bare.stdout }).once('line', (l) => ok(JSON.parse(l).port)));
+    const cpu0 = procCpuSeconds(bare.pid);
+    const out = parseWrk((await run('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', lua, `http://127.0.0.1:${barePort}/`])).stdout);
+    const cpu = microsPer(cpu0, procCpuSeconds(bare.pid), out.requests);
+    bare.kill('SIGTERM');
+    return { rps: out.rps, cpu };
+  }
+  const bareBefore = await bareRun();
 
   // The stack.
   const cpu0 = await cpuAll();
@@ -166,6 +171,8 @@ try {
   const total = (drained - started) / 1000;
   const split = Object.fromEntries(Object.keys(cpu0).map((k) => [k, microsPer(cpu0[k], cpu1[k], n)]));
   const perEvent = Object.fromEntries(Object.entries(split).map(([k, v]) => [k, v.user + v.system]));
+  const bareAfter = await bareRun();
+  const bareRps = (bareBefore.rps + bareAfter.rps) / 2;
   const storedPerSec = n / total;
   const result = {
     seconds,
@@ -183,9 +190,10 @@ try {
     p99ms: out.p99,
     cpuMicrosecondsPerStoredEvent: perEvent,
     cpuUserSystemMicroseconds: split,
-    bareRequestsPerSec: Math.round(bareOut.rps),
-    bareCpuUserSystemMicrosecondsPerRequest: bareCpu,
-    ratio: Number((storedPerSec / bareOut.rps).toFixed(3)),
+    bareRequestsPerSec: Math.round(bareRps),
+    bareBeforeAndAfter: [Math.round(bareBefore.rps), Math.round(bareAfter.rps)],
+    bareCpuUserSystemMicrosecondsPerRequest: bareBefore.cpu,
+    ratio: Number((storedPerSec / bareRps).toFixed(3)),
     goal: 0.3,
   };
   console.log(JSON.stringify(result, null, 2));
