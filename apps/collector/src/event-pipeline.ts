@@ -163,7 +163,7 @@ export class EventPipeline {
           // A second batch goes only when a full one is waiting: a part batch waits for the oldest.
           break;
         }
-        const batch = await this.spool.read(this.config.batchMaxEvents);
+        const batch = await this.spool.read(this.config.batchMaxEvents, this.config.batchMaxBytes);
         if (batch.length === 0) break;
         lastRead = batch[batch.length - 1]!.seq;
         window.push({ batch, outcome: settle(this.send(batch)), sentAt: Date.now() });

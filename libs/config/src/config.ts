@@ -59,8 +59,14 @@ export interface CollectorConfig extends CommonConfig {
   classifierAddress: string;
   /** The configuration service (inside stats). WINNOW_STATS_ADDR, default 127.0.0.1:50062. */
   configAddress: string;
-  /** Events per batch sent downstream. WINNOW_BATCH_MAX_EVENTS, default 500. */
+  /** Events per batch sent downstream. WINNOW_BATCH_MAX_EVENTS, default 1000. */
   batchMaxEvents: number;
+  /**
+   * Bytes of events per batch, at most (a batch holds at least one event). WINNOW_BATCH_MAX_BYTES,
+   * default 4 MiB, at most 12 MiB: the services refuse gRPC messages past 16 MiB, and an event may
+   * be 16 KiB (the collector's header limit), so a count alone could make a batch too big to send.
+   */
+  batchMaxBytes: number;
   /** Longest an event waits for its batch. WINNOW_BATCH_MAX_DELAY_MS, default 50. */
   batchMaxDelayMs: number;
   /** Batches sent before the oldest is answered (acknowledged in order all the same). WINNOW_BATCHES_IN_FLIGHT, default 2. */
@@ -197,7 +203,8 @@ export function loadCollectorConfig(env: Env = process.env): CollectorConfig {
     opsPort: r.port('WINNOW_COLLECTOR_OPS_PORT', 9100),
     classifierAddress: r.address('WINNOW_CLASSIFIER_ADDR', '127.0.0.1:50061'),
     configAddress: r.address('WINNOW_STATS_ADDR', '127.0.0.1:50062'),
-    batchMaxEvents: r.int('WINNOW_BATCH_MAX_EVENTS', 500, 1, 10_000),
+    batchMaxEvents: r.int('WINNOW_BATCH_MAX_EVENTS', 1000, 1, 10_000),
+    batchMaxBytes: r.int('WINNOW_BATCH_MAX_BYTES', 4 * 1024 ** 2, 64 * 1024, 12 * 1024 ** 2),
     batchMaxDelayMs: r.int('WINNOW_BATCH_MAX_DELAY_MS', 50, 1, 60_000),
     batchesInFlight: r.int('WINNOW_BATCHES_IN_FLIGHT', 2, 1, 16),
     spoolDir: r.string('WINNOW_SPOOL_DIR', './.winnow-spool'),

@@ -37,6 +37,23 @@ describe('spool', () => {
     await s.close();
   });
 
+  it('caps a read by payload bytes as well as by count, and always reads one record', async () => {
+    const dir = newDir();
+    const s = new Spool(opts(dir, { segmentBytes: 1_000_000 }));
+    s.open();
+    const sizes = [300, 300, 300, 5_000, 100, 100];
+    await Promise.all(sizes.map((n, i) => s.append(Buffer.alloc(n, i))!));
+    const lengths = async (max: number, maxBytes: number) => (await s.read(max, maxBytes)).map((r) => r.payload.length);
+    expect(await lengths(100, 700)).toEqual([300, 300]);
+    // A record larger than the cap alone still goes (alone).
+    expect(await lengths(100, 700)).toEqual([300]);
+    expect(await lengths(100, 700)).toEqual([5_000]);
+    expect(await lengths(1, 700)).toEqual([100]);
+    expect(await lengths(100, 700)).toEqual([100]);
+    expect(await s.read(100, 700)).toEqual([]);
+    await s.close();
+  });
+
   it('survives a restart: unacknowledged records come back, acknowledged ones do not', async () => {
     const dir = newDir();
     let s = new Spool(opts(dir));

@@ -294,10 +294,14 @@ export class Spool {
     });
   }
 
-  /** Reads up to `max` written records after the last one read (after the checkpoint at first). */
-  async read(max: number): Promise<SpoolRecord[]> {
+  /**
+   * Reads up to `max` written records after the last one read (after the checkpoint at first), and
+   * no more payload bytes than `maxBytes` (but always one record, whatever its size).
+   */
+  async read(max: number, maxBytes = Infinity): Promise<SpoolRecord[]> {
     if (!this.cursor) this.cursor = await this.locate(this.ackedSeq + 1);
     const out: SpoolRecord[] = [];
+    let bytes = 0;
     while (out.length < max && this.cursor.seq <= this.writtenSeq) {
       const seg = this.segments[this.cursor.segment];
       if (!seg) break;
@@ -315,6 +319,11 @@ export class Spool {
         const r = parseAt(chunk, off);
         if (r.kind === 'partial') break;
         if (r.kind === 'corrupt') throw new Error(`spool segment ${seg.path} is corrupt at ${this.cursor.offset + off}: ${r.reason}`);
+        if (out.length > 0 && bytes + r.payload.length > maxBytes) {
+          this.cursor.offset += off;
+          return out;
+        }
+        bytes += r.payload.length;
         out.push({ seq: this.cursor.seq, payload: Buffer.from(r.payload) });
         off += r.bytes;
         this.cursor.seq++;
