@@ -28,7 +28,7 @@ export class CollectorHost implements OnApplicationBootstrap, BeforeApplicationS
   private readonly ops: OpsEndpoints;
   private readonly server: Server;
   private readonly trust: ProxyTrust;
-  private readonly batch = new TickBatch((err) => this.log.error({ msg: 'tracking request failed', error: err instanceof Error ? err.message : String(err) }));
+  private readonly batch = new TickBatch();
   private running?: RunningServer;
   private opsServer?: RunningServer;
   httpPort = 0;
@@ -90,17 +90,17 @@ export class CollectorHost implements OnApplicationBootstrap, BeforeApplicationS
       atMs: Date.now(),
     };
     // The token is opened and the event captured with the other requests of this turn (TickBatch).
-    this.batch.add(() => {
-      try {
+    this.batch.add(
+      () =>
         this.tracking.track(route, seen, (outcome) => {
           this.respond(res, method, outcome, name);
           this.metrics.requestSeconds(name, Number(process.hrtime.bigint() - started) / 1e9);
-        });
-      } catch (err) {
+        }),
+      (err) => {
         this.log.error({ msg: 'tracking request failed', route: name, error: err instanceof Error ? err.message : String(err) });
-        if (!res.headersSent) this.plain(res, name, method, 500, 'internal error\n');
-      }
-    });
+        if (!res.headersSent && !res.destroyed) this.plain(res, name, method, 500, 'internal error\n');
+      },
+    );
   }
 
   private respond(res: ServerResponse, method: string, outcome: Outcome, route: string): void {

@@ -7,13 +7,14 @@
  * request (docs/architecture.md, "Throughput end to end"). The wait is one turn of the loop.
  */
 export class TickBatch {
-  private queue: Array<() => void> = [];
+  private queue: Array<{ work: () => void; failed: (err: unknown) => void }> = [];
 
-  /** `failed` is told of work that threw; the rest of the batch runs all the same. */
-  constructor(private readonly failed: (err: unknown) => void) {}
-
-  add(work: () => void): void {
-    this.queue.push(work);
+  /**
+   * Queues `work`. If it throws, `failed` is told (and must not throw itself); the rest of the batch
+   * runs all the same.
+   */
+  add(work: () => void, failed: (err: unknown) => void): void {
+    this.queue.push({ work, failed });
     if (this.queue.length === 1) setImmediate(this.run);
   }
 
@@ -28,9 +29,9 @@ export class TickBatch {
     this.queue = [];
     for (const w of work) {
       try {
-        w();
+        w.work();
       } catch (err) {
-        this.failed(err);
+        w.failed(err);
       }
     }
   };
