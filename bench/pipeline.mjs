@@ -67,7 +67,9 @@ function get(port, path) {
 async function cpuSeconds(port) {
   const text = await get(port, '/metrics');
   const read = (name) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
-  return { user: read('winnow_process_cpu_user_seconds_total'), system: read('winnow_process_cpu_system_seconds_total') };
+  // Batches received: the Ingest calls answered (the classifier's and stats' ops pages).
+  const calls = [...text.matchAll(/^winnow_grpc_server_duration_seconds_count\{[^}]*method="[^"]*Ingest[^"]*"[^}]*\} (\S+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+  return { user: read('winnow_process_cpu_user_seconds_total'), system: read('winnow_process_cpu_system_seconds_total'), calls };
 }
 // User and system CPU seconds of a child process, from /proc (Linux): for the bare server.
 function procCpuSeconds(pid) {
@@ -171,6 +173,8 @@ try {
   const total = (drained - started) / 1000;
   const split = Object.fromEntries(Object.keys(cpu0).map((k) => [k, microsPer(cpu0[k], cpu1[k], n)]));
   const perEvent = Object.fromEntries(Object.entries(split).map(([k, v]) => [k, v.user + v.system]));
+  // Mean events per Ingest call into the classifier and into stats (revisions and retries count in n only once).
+  const meanBatch = Object.fromEntries(['classifier', 'stats'].map((k) => [k, Math.round(n / Math.max(1, cpu1[k].calls - cpu0[k].calls))]));
   const bareAfter = await bareRun();
   const bareRps = (bareBefore.rps + bareAfter.rps) / 2;
   const storedPerSec = n / total;
@@ -190,6 +194,7 @@ try {
     p99ms: out.p99,
     cpuMicrosecondsPerStoredEvent: perEvent,
     cpuUserSystemMicroseconds: split,
+    meanEventsPerIngestCall: meanBatch,
     bareRequestsPerSec: Math.round(bareRps),
     bareBeforeAndAfter: [Math.round(bareBefore.rps), Math.round(bareAfter.rps)],
     bareCpuUserSystemMicrosecondsPerRequest: bareBefore.cpu,

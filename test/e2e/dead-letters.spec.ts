@@ -13,7 +13,7 @@ import type { StatsConfig } from '@winnow/config';
 import { buildCampaigns } from '@winnow/evaluation';
 import { bearer, closeClient, createClient } from '@winnow/grpc';
 import { ClassifierService } from '@winnow/proto';
-import { LmdbEventStore, type EventStore } from '@winnow/storage';
+import { LmdbEventStore, type EventStore, type Revision } from '@winnow/storage';
 import { Ingestor } from '@winnow/stats';
 import { edgeEventOf, metricValue } from '@winnow/testing';
 import { removeDir, startStack } from '../support/stack';
@@ -39,14 +39,14 @@ function faulty(store: EventStore, poison: Set<string>, transient: { next: numbe
   return new Proxy(store, {
     get(target, prop, receiver) {
       if (prop !== 'recordEvents') return Reflect.get(target, prop, receiver);
-      return async (events: readonly ClassifiedEvent[], fences?: ReadonlyMap<string, number>) => {
+      return async (events: readonly ClassifiedEvent[], fences?: ReadonlyMap<string, number>, ...rest: [readonly Revision[]?]) => {
         if (transient.next > 0) {
           transient.next--;
           throw new MongoNetworkError('connection 3 to db:27017 closed');
         }
         const bad = events.find((e) => poison.has(e.event!.id));
         if (bad) throw new MongoServerError({ message: `invalid key in event ${bad.event!.id}`, code: 2, codeName: 'BadValue' });
-        return target.recordEvents(events, fences);
+        return target.recordEvents(events, fences, ...rest);
       };
     },
   });

@@ -6,7 +6,7 @@ import { ClassifiedEventSchema, DeadLetterSchema, EventFilterSchema, type Classi
 import { Classifier, MEMORY_WINDOW_MS, addressKeyer, evidenceOf, fromEvidence, toVerdict, type AddressKeyer, type EventFeatures, type TraceEvent } from '@winnow/classification';
 import { sourceName } from '@winnow/engagement';
 import type { StatsConfig } from '@winnow/config';
-import { StaleHistoryError, StoreFailure, isTransient, storeFailureOf, tombstoneKey, type EraseResult, type EraseScope, type EventStore, type RecordEventsResult } from '@winnow/storage';
+import { StaleHistoryError, StoreFailure, isTransient, storeFailureOf, tombstoneKey, type EraseResult, type EraseScope, type EventStore, type RecordEventsResult, type Revision } from '@winnow/storage';
 import { EVENT_STORE, METRICS, STATS_CONFIG } from './tokens';
 import { MAX_NAME } from './store-errors';
 
@@ -79,13 +79,13 @@ export class Ingestor {
   /** Tenants whose history is loaded, with the history sequence it was read at (and moved on since). */
   private readonly loaded = new Map<string, number>();
   /** The stored form of each event the history holds (freed with it): revisions are stored from it. */
-  private readonly storedOf = new WeakMap<TraceEvent, ClassifiedEvent>();
   private queue: Promise<unknown> = Promise.resolve();
   private readonly keyer: AddressKeyer;
   private readonly verdicts: Counter<'source'>;
   private readonly revisions: Counter;
   private readonly rebuilds: Counter;
   private readonly rebuiltEvents: Counter;
+  private readonly gone: Counter;
   private readonly stale: Counter;
   private readonly deadLetters: Counter<'failure'>;
   private readonly refused: Counter;
@@ -103,6 +103,7 @@ export class Ingestor {
     this.refused = new Counter({ name: 'winnow_erased_events_refused_total', help: 'Events of erased messages, campaigns or tenants that arrived later and were not stored', registers });
     this.deadLetters = new Counter({ name: 'winnow_dead_letters_total', help: 'Events kept as dead letters, by failure kind', labelNames: ['failure'], registers });
     this.stale = new Counter({ name: 'winnow_history_stale_total', help: 'Batches refused because another writer moved a tenant on; rebuilt and classified again', registers });
+    this.gone = new Counter({ name: 'winnow_verdict_revisions_gone_total', help: 'Revisions not written because their event is no longer stored (past retention, or erased); its counters stay as they were', registers });
     this.rebuiltEvents = new Counter({ name: 'winnow_history_rebuilt_events_total', help: 'Stored events read to rebuild histories', registers });
   }
 
@@ -114,7 +115,7 @@ export class Ingestor {
    */
   ingest(events: readonly ClassifiedEvent[]): Promise<IngestResult> {
     return this.serially(async () => {
-      const result: IngestResult = { stored: 0, duplicates: 0, revised: 0, deadLettered: 0 };
+      const result: IngestResult = { stored: 0, duplicates: 0, revised: 0, gone: 0, deadLettered: 0 };
       const letters: DeadLetter[] = [];
       const good: ClassifiedEvent[] = [];
       for (const e of events) {
@@ -201,6 +202,7 @@ export class Ingestor {
       result.stored += r.stored;
       result.duplicates += r.duplicates;
       result.revised += r.revised;
+      result.gone += r.gone;
     } catch (err) {
       const failure = storeFailureOf(err);
       if (isTransient(failure)) throw err;
@@ -274,23 +276,19 @@ export class Ingestor {
       // Counted per batch: a labelled counter's inc hashes its labels on every call.
       const bySource = new Map<Source, number>();
       verdicts.forEach((v, i) => {
-        const stored = create(ClassifiedEventSchema, { event: events[i]!.event, evidence: events[i]!.evidence, verdict: toVerdict(v) });
+        out.push(create(ClassifiedEventSchema, { event: events[i]!.event, evidence: events[i]!.evidence, verdict: toVerdict(v) }));
         const source = v.decision.source as Source;
         bySource.set(source, (bySource.get(source) ?? 0) + 1);
-        if (!this.storedOf.has(v.event)) this.storedOf.set(v.event, stored);
-        out.push(stored);
       });
       for (const [source, n] of bySource) this.verdicts.inc({ source: sourceName(source) }, n);
-      for (const r of revised) {
-        const before = this.storedOf.get(r.event)!;
-        const now = create(ClassifiedEventSchema, { event: before.event, evidence: before.evidence, verdict: toVerdict(r) });
-        this.storedOf.set(r.event, now);
-        out.push(now);
-      }
+      // A revision names its event: the store keeps the event and its evidence, so the history need
+      // not hold them (docs/architecture.md, "What the history holds").
+      const revisions: Revision[] = revised.map((r) => ({ tenant: r.event.tenant, message: r.event.message, verdict: toVerdict(r) }));
       const fences = new Map(tenants.map((t) => [t, this.loaded.get(t)!]));
-      const result = await this.store.recordEvents(out, fences);
+      const result = await this.store.recordEvents(out, fences, revisions);
       for (const t of tenants) this.loaded.set(t, fences.get(t)! + 1);
-      this.revisions.inc(revised.length);
+      this.revisions.inc(revised.length - result.gone);
+      if (result.gone > 0) this.gone.inc(result.gone);
       return result;
     } catch (err) {
       // The history may now hold what the store does not: drop it, and rebuild from the store.
@@ -317,8 +315,7 @@ export class Ingestor {
     if (newest[0]) {
       const from = Number(newest[0].event!.atUnixMs) - MEMORY_WINDOW_MS - REBUILD_SLACK_MS;
       for await (const page of this.store.scanEvents(tenant, from, REBUILD_PAGE)) {
-        const { traces, features, revisions, stored } = historyInput(page, this.keyer);
-        traces.forEach((t, i) => this.storedOf.set(t, stored[i]!));
+        const { traces, features, revisions } = historyInput(page, this.keyer);
         this.history.classify(traces, { features, revisions });
         n += page.length;
       }

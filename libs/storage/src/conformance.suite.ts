@@ -13,10 +13,11 @@ import {
   Source,
   SuppressionPolicySchema,
   TrackingDomainSchema,
+  VerdictSchema,
   type ClassifiedEvent,
 } from '@winnow/proto';
 import { countingMask, figures } from '@winnow/engagement';
-import { StaleHistoryError, tombstoneKey, type EventStore } from './event-store.port';
+import { StaleHistoryError, tombstoneKey, type EventStore, type Revision } from './event-store.port';
 import { StoreInputError } from './ledger';
 
 export interface StoreHarness {
@@ -88,12 +89,12 @@ export function eventStoreConformance(name: string, makeHarness: () => Promise<S
         classified('e2', { kind: EventKind.CLICK }),
         classified('e3', { message: 'm2', kind: EventKind.CLICK, source: Source.SECURITY_SCANNER }),
       ];
-      expect(await store.recordEvents(batch)).toEqual({ stored: 3, duplicates: 0, revised: 0 });
+      expect(await store.recordEvents(batch)).toEqual({ stored: 3, duplicates: 0, revised: 0, gone: 0 });
       const before = await store.campaignCounters('acme', 'spring');
-      expect(await store.recordEvents(batch)).toEqual({ stored: 0, duplicates: 3, revised: 0 });
+      expect(await store.recordEvents(batch)).toEqual({ stored: 0, duplicates: 3, revised: 0, gone: 0 });
       expect(await store.campaignCounters('acme', 'spring')).toEqual(before);
       // Repeats inside one batch count once as well.
-      expect(await store.recordEvents([classified('e4', {}), classified('e4', {})])).toEqual({ stored: 1, duplicates: 1, revised: 0 });
+      expect(await store.recordEvents([classified('e4', {}), classified('e4', {})])).toEqual({ stored: 1, duplicates: 1, revised: 0, gone: 0 });
     });
 
     it('keeps exact unique counts under any policy, and revisions move them', async () => {
@@ -110,13 +111,42 @@ export function eventStoreConformance(name: string, makeHarness: () => Promise<S
       const onlyMpp = create(SuppressionPolicySchema, { tenant: 'acme', opens: { sources: [Source.APPLE_MPP] }, clicks: { sources: [Source.APPLE_MPP] } });
       expect(figures(c, countingMask(onlyMpp))).toMatchObject({ opens: 0, uniqueOpens: 2, clicks: 2, uniqueClicks: 2 });
       // A burst found later withdraws m3's human click; a stale revision is ignored.
-      expect(await store.recordEvents([classified('e', { message: 'm3', kind: EventKind.CLICK, source: Source.SECURITY_SCANNER, revision: 1 })])).toEqual({ stored: 0, duplicates: 0, revised: 1 });
-      expect(await store.recordEvents([classified('e', { message: 'm3', kind: EventKind.CLICK, source: Source.HUMAN, revision: 0 })])).toEqual({ stored: 0, duplicates: 1, revised: 0 });
+      expect(await store.recordEvents([classified('e', { message: 'm3', kind: EventKind.CLICK, source: Source.SECURITY_SCANNER, revision: 1 })])).toEqual({ stored: 0, duplicates: 0, revised: 1, gone: 0 });
+      expect(await store.recordEvents([classified('e', { message: 'm3', kind: EventKind.CLICK, source: Source.HUMAN, revision: 0 })])).toEqual({ stored: 0, duplicates: 1, revised: 0, gone: 0 });
       c = await store.campaignCounters('acme', 'spring');
       expect(figures(c, countingMask(undefined))).toMatchObject({ clicks: 0, uniqueClicks: 0 });
       expect(c.clicks[Source.SECURITY_SCANNER]).toBe(2);
       const timeline = await store.messageEvents('acme', 'm3');
       expect(timeline.map((e) => [e.event!.id, e.verdict!.source, e.verdict!.revision])).toEqual([['e', Source.SECURITY_SCANNER, 1]]);
+    });
+
+    it('takes a revision that names its event: the stored event and evidence stay, the verdict and counters move', async () => {
+      await store.recordDeliveries([delivery('m1'), delivery('m2')]);
+      const original = classified('v1', { message: 'm1', kind: EventKind.CLICK, source: Source.HUMAN });
+      original.evidence = create(EvidenceSchema, { headers: { 'user-agent': 'Mozilla/5.0 (Windows NT 10.0; Win64; x64)' }, networkOrg: 'none' });
+      await store.recordEvents([original]);
+      const revision = (id: string, message: string, source: Source, revision: number): Revision => ({
+        tenant: 'acme',
+        message,
+        verdict: create(VerdictSchema, { eventId: id, actor: Actor.AUTOMATED, source, confidence: 0.9, reasons: ['burst'], rulesetVersion: 't', revision }),
+      });
+      expect(await store.recordEvents([], undefined, [revision('v1', 'm1', Source.SECURITY_SCANNER, 1)])).toEqual({ stored: 0, duplicates: 0, revised: 1, gone: 0 });
+      // A stale one changes nothing; one of an event not stored (past retention, erased) writes nothing.
+      expect(await store.recordEvents([], undefined, [revision('v1', 'm1', Source.HUMAN, 1), revision('never', 'm2', Source.BOT, 1)])).toEqual({ stored: 0, duplicates: 1, revised: 0, gone: 1 });
+      const [kept] = await store.messageEvents('acme', 'm1');
+      expect(kept!.event!.id).toBe('v1');
+      expect(kept!.evidence?.headers['user-agent']).toBe('Mozilla/5.0 (Windows NT 10.0; Win64; x64)');
+      expect([kept!.verdict!.source, kept!.verdict!.revision]).toEqual([Source.SECURITY_SCANNER, 1]);
+      expect(await store.messageEvents('acme', 'm2')).toEqual([]);
+      const c = await store.campaignCounters('acme', 'spring');
+      expect(c.clicks[Source.HUMAN]).toBe(0);
+      expect(c.clicks[Source.SECURITY_SCANNER]).toBe(1);
+      expect(c.clicks[Source.BOT]).toBe(0);
+      // In one call with its event, a revision applies after it.
+      expect(await store.recordEvents([classified('v2', { message: 'm2', kind: EventKind.CLICK })], undefined, [revision('v2', 'm2', Source.LINK_PREVIEW, 1)])).toEqual({ stored: 1, duplicates: 0, revised: 1, gone: 0 });
+      expect((await store.campaignCounters('acme', 'spring')).clicks[Source.LINK_PREVIEW]).toBe(1);
+      // A revision with no event id is refused whole.
+      await expect(store.recordEvents([], undefined, [revision('', 'm1', Source.BOT, 2)])).rejects.toThrow(StoreInputError);
     });
 
     it('refuses a bad batch whole', async () => {
@@ -305,7 +335,7 @@ export function eventStoreConformance(name: string, makeHarness: () => Promise<S
       await store.recordEvents([classified('r1', { kind: EventKind.CLICK })]);
       store = await h.reopen();
       expect((await store.campaignCounters('acme', 'spring')).delivered).toBe(1);
-      expect(await store.recordEvents([classified('r1', { kind: EventKind.CLICK })])).toEqual({ stored: 0, duplicates: 1, revised: 0 });
+      expect(await store.recordEvents([classified('r1', { kind: EventKind.CLICK })])).toEqual({ stored: 0, duplicates: 1, revised: 0, gone: 0 });
     });
   });
 }

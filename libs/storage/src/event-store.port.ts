@@ -8,6 +8,7 @@ import type {
   EventFilter,
   SuppressionPolicy,
   TrackingDomain,
+  Verdict,
 } from '@winnow/proto';
 import type { CampaignCounters } from '@winnow/engagement';
 
@@ -18,6 +19,21 @@ export interface RecordEventsResult {
   duplicates: number;
   /** Events stored before whose verdict this call replaced with a newer revision. */
   revised: number;
+  /**
+   * Revisions (the `revisions` argument) of events that are no longer stored (past retention, or
+   * erased): nothing is written for them and the counters stay as they were.
+   */
+  gone: number;
+}
+
+/**
+ * A later verdict for an event stored before (`verdict.eventId`). The stored event and its evidence
+ * stay as first seen; only the verdict is replaced, so the writer need not keep the event itself.
+ */
+export interface Revision {
+  tenant: string;
+  message: string;
+  verdict: Verdict;
 }
 
 export type EraseScope = { tenant: string; message: string } | { tenant: string; campaign: string } | { tenant: string; wholeTenant: true };
@@ -76,9 +92,10 @@ export interface EventStore {
    * Idempotent per (tenant, event id); a higher verdict revision replaces a lower one. With
    * `fences` (tenant -> the history sequence the caller's verdicts were made at), the batch is
    * written only if every tenant's sequence is still that one, and moves each on by one, in the
-   * same transaction; otherwise it throws StaleHistoryError and writes nothing.
+   * same transaction; otherwise it throws StaleHistoryError and writes nothing. `revisions` are
+   * applied after `events`, in the same transaction (a revision may name an event of `events`).
    */
-  recordEvents(events: readonly ClassifiedEvent[], fences?: ReadonlyMap<string, number>): Promise<RecordEventsResult>;
+  recordEvents(events: readonly ClassifiedEvent[], fences?: ReadonlyMap<string, number>, revisions?: readonly Revision[]): Promise<RecordEventsResult>;
   /** A tenant's history sequence: how many fenced batches were written for it (0 at first). */
   historySequence(tenant: string): Promise<number>;
 

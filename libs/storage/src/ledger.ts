@@ -1,7 +1,7 @@
 import { create } from '@bufbuild/protobuf';
-import { ClassifiedEventSchema, type ClassifiedEvent, type Delivery } from '@winnow/proto';
+import { ClassifiedEventSchema, Source, type ClassifiedEvent, type Delivery, type Verdict } from '@winnow/proto';
 import { applyMoves, emptyMessage, isCountable, movesFor, SOURCE_SLOTS, type CounterDelta } from '@winnow/engagement';
-import { hourStart, type RecordDeliveriesResult, type RecordEventsResult } from './event-store.port';
+import { hourStart, type RecordDeliveriesResult, type RecordEventsResult, type Revision } from './event-store.port';
 import { eventProblem } from './event-matching';
 
 /** A message's stored state: its delivery and its per-source engagement. */
@@ -87,37 +87,56 @@ function newMessage(tenant: string, message: string, campaign: string): MessageS
   return { tenant, message, campaign, deliveredAtMs: 0, links: 0, ...emptyMessage() };
 }
 
+/** Why a revision cannot be taken, or undefined. */
+export function revisionProblem(r: Revision): string | undefined {
+  const id = r.verdict?.eventId;
+  if (!id) return 'a revision needs its verdict with the event id';
+  if (!r.tenant) return `revision of ${id}: tenant is required`;
+  if (!r.message) return `revision of ${id}: message is required`;
+  if (r.verdict.source < Source.HUMAN || r.verdict.source > Source.BOT) return `revision of ${id}: verdict source is required`;
+  if (!(r.verdict.revision > 0)) return `revision of ${id}: revision must be positive`;
+  return undefined;
+}
+
 /**
- * Plans a batch of classified events against what is stored. `stored` and `messages` hold the
- * current state of every event id and message the batch names (missing = not stored); the maps
- * are updated as the plan goes, so repeats inside one batch are handled too. Pure and in memory:
+ * Plans a batch of classified events, then `revisions` of events stored before, against what is
+ * stored. `stored` and `messages` hold the current state of every event id and message the batch
+ * and the revisions name (missing = not stored); the maps are updated as the plan goes, so repeats
+ * inside one batch, and revisions of the batch's own events, are handled too. Pure and in memory:
  * both adapters share the counting rules through it.
  */
 export function planEvents(
   batch: readonly ClassifiedEvent[],
   stored: Map<string, ClassifiedEvent>,
   messages: Map<string, MessageState>,
+  revisions: readonly Revision[] = [],
 ): { plan: Plan; result: RecordEventsResult } {
   for (const e of batch) {
     const problem = eventProblem(e);
     if (problem) throw new StoreInputError(problem);
   }
+  for (const r of revisions) {
+    const problem = revisionProblem(r);
+    if (problem) throw new StoreInputError(problem);
+  }
   const plan = emptyPlan();
-  const result: RecordEventsResult = { stored: 0, duplicates: 0, revised: 0 };
-  for (const incoming of batch) {
-    const ev = incoming.event!;
-    const verdict = incoming.verdict!;
-    const idKey = messageKey(ev.tenant, ev.id);
+  const result: RecordEventsResult = { stored: 0, duplicates: 0, revised: 0, gone: 0 };
+  const take = (tenant: string, message: string, eventId: string, incoming: ClassifiedEvent | undefined, verdict: Verdict): void => {
+    const idKey = messageKey(tenant, eventId);
     const prev = stored.get(idKey);
+    if (!prev && !incoming) {
+      result.gone++;
+      return;
+    }
     if (prev && prev.verdict!.revision >= verdict.revision) {
       result.duplicates++;
-      continue;
+      return;
     }
-    const mk = messageKey(ev.tenant, ev.message);
-    const msg = plan.messages.get(mk) ?? messages.get(mk) ?? newMessage(ev.tenant, ev.message, ev.campaign);
     // The stored event stays as first seen; only its verdict is replaced by a revision.
-    const value = prev ? create(ClassifiedEventSchema, { event: prev.event, evidence: prev.evidence, verdict }) : incoming;
+    const value = prev ? create(ClassifiedEventSchema, { event: prev.event, evidence: prev.evidence, verdict }) : incoming!;
     const base = value.event!;
+    const mk = messageKey(tenant, message);
+    const msg = plan.messages.get(mk) ?? messages.get(mk) ?? newMessage(tenant, message, base.campaign);
     // Events ingested through the classifier keep their headers only as evidence.
     const moves = movesFor(base.kind, isCountable(base.method, value.evidence?.headers ?? base.headers), prev?.verdict!.source, verdict.source);
     if (moves.length > 0) {
@@ -125,12 +144,12 @@ export function planEvents(
       msg.opens = next.opens;
       msg.clicks = next.clicks;
       const campaign = msg.campaign || base.campaign;
-      addInto(campaignDelta(plan, base.tenant, campaign).counters, delta);
+      addInto(campaignDelta(plan, tenant, campaign).counters, delta);
       const hour = hourStart(Number(base.atUnixMs));
-      const bk = bucketKey(base.tenant, campaign, hour);
+      const bk = bucketKey(tenant, campaign, hour);
       let b = plan.buckets.get(bk);
       if (!b) {
-        b = { tenant: base.tenant, campaign, hourStartMs: hour, opens: zeros(), clicks: zeros() };
+        b = { tenant, campaign, hourStartMs: hour, opens: zeros(), clicks: zeros() };
         plan.buckets.set(bk, b);
       }
       addArrays(b, delta);
@@ -140,7 +159,9 @@ export function planEvents(
     plan.events.push({ value, replaced: prev !== undefined });
     if (prev) result.revised++;
     else result.stored++;
-  }
+  };
+  for (const incoming of batch) take(incoming.event!.tenant, incoming.event!.message, incoming.event!.id, incoming, incoming.verdict!);
+  for (const r of revisions) take(r.tenant, r.message, r.verdict.eventId, undefined, r.verdict);
   return { plan, result };
 }
 

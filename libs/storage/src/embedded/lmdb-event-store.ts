@@ -29,6 +29,7 @@ import {
   type MessageRecord,
   type RecordDeliveriesResult,
   type RecordEventsResult,
+  type Revision,
   type EraseResult,
   type EraseScope,
   StaleHistoryError,
@@ -208,7 +209,7 @@ export class LmdbEventStore implements EventStore {
     }
   }
 
-  recordEvents(batch: readonly ClassifiedEvent[], fences?: ReadonlyMap<string, number>): Promise<RecordEventsResult> {
+  recordEvents(batch: readonly ClassifiedEvent[], fences?: ReadonlyMap<string, number>, revisions: readonly Revision[] = []): Promise<RecordEventsResult> {
     // Reads and the plan run inside the write transaction, so concurrent batches serialize. A child
     // transaction: lmdb-js runs every queued callback in one shared write transaction and does not
     // roll back one that throws, so a batch failing half-way (a key past LMDB's size, say) would
@@ -222,14 +223,14 @@ export class LmdbEventStore implements EventStore {
       for (const [tenant, expected] of fences ?? []) this.fences.putSync(tenant, expected + 1);
       const stored = new Map<string, ClassifiedEvent>();
       const messages = new Map<string, MessageState>();
-      for (const e of batch) {
-        const ev = e.event;
-        if (!ev) continue;
-        const raw = this.events.get([ev.tenant, ev.id]);
-        if (raw) stored.set(messageKey(ev.tenant, ev.id), fromBinary(ClassifiedEventSchema, raw));
-        this.loadMessage(messages, ev.tenant, ev.message);
-      }
-      const { plan, result } = planEvents(batch, stored, messages);
+      const load = (tenant: string, id: string, message: string) => {
+        const raw = this.events.get([tenant, id]);
+        if (raw) stored.set(messageKey(tenant, id), fromBinary(ClassifiedEventSchema, raw));
+        this.loadMessage(messages, tenant, message);
+      };
+      for (const e of batch) if (e.event) load(e.event.tenant, e.event.id, e.event.message);
+      for (const r of revisions) if (r.verdict?.eventId && !stored.has(messageKey(r.tenant, r.verdict.eventId))) load(r.tenant, r.verdict.eventId, r.message);
+      const { plan, result } = planEvents(batch, stored, messages, revisions);
       this.write(plan);
       return result;
     });

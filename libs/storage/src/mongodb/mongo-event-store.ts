@@ -28,6 +28,7 @@ import {
   type MessageRecord,
   type RecordDeliveriesResult,
   type RecordEventsResult,
+  type Revision,
   type EraseResult,
   type EraseScope,
   StaleHistoryError,
@@ -459,7 +460,7 @@ export class MongoEventStore implements EventStore {
     this.journalDirty = false;
   }
 
-  recordEvents(batch: readonly ClassifiedEvent[], fences?: ReadonlyMap<string, number>): Promise<RecordEventsResult> {
+  recordEvents(batch: readonly ClassifiedEvent[], fences?: ReadonlyMap<string, number>, revisions: readonly Revision[] = []): Promise<RecordEventsResult> {
     return this.serial(async (session) => {
       // In a transaction, two writers moving the same tenant's sequence conflict: one is retried by
       // the driver, reads the sequence the other wrote, and is refused here.
@@ -471,7 +472,8 @@ export class MongoEventStore implements EventStore {
       for (const [tenant, expected] of fences ?? []) {
         await this.fences.updateOne({ _id: tenant }, { $set: { seq: expected + 1 } }, { upsert: true, session });
       }
-      const ids = [...new Set(batch.filter((e) => e.event).map((e) => id(e.event!.tenant, e.event!.id)))];
+      const named = revisions.filter((r) => r.verdict?.eventId);
+      const ids = [...new Set([...batch.filter((e) => e.event).map((e) => id(e.event!.tenant, e.event!.id)), ...named.map((r) => id(r.tenant, r.verdict.eventId))])];
       const stored = new Map<string, ClassifiedEvent>();
       if (ids.length > 0) {
         for (const d of await this.events.find({ _id: { $in: ids } }, { session, projection: { data: 1, tenant: 1 } }).toArray()) {
@@ -479,8 +481,8 @@ export class MongoEventStore implements EventStore {
           stored.set(messageKey(d.tenant, e.event!.id), e);
         }
       }
-      const messages = await this.loadMessages(batch.filter((e) => e.event).map((e) => [e.event!.tenant, e.event!.message]), session);
-      const { plan, result } = planEvents(batch, stored, messages);
+      const messages = await this.loadMessages([...batch.filter((e) => e.event).map((e): [string, string] => [e.event!.tenant, e.event!.message]), ...named.map((r): [string, string] => [r.tenant, r.message])], session);
+      const { plan, result } = planEvents(batch, stored, messages, revisions);
       await this.write(plan, session);
       return result;
     });
