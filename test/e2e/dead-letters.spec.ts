@@ -39,7 +39,7 @@ function faulty(store: EventStore, poison: Set<string>, transient: { next: numbe
   return new Proxy(store, {
     get(target, prop, receiver) {
       if (prop !== 'recordEvents') return Reflect.get(target, prop, receiver);
-      return async (events: readonly ClassifiedEvent[], fences?: ReadonlyMap<string, number>, ...rest: [readonly Revision[]?]) => {
+      return async (events: readonly ClassifiedEvent[], fences?: ReadonlyMap<string, number>, ...rest: [revisions?: readonly Revision[]]) => {
         if (transient.next > 0) {
           transient.next--;
           throw new MongoNetworkError('connection 3 to db:27017 closed');

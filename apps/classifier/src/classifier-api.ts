@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { create } from '@bufbuild/protobuf';
 import { Counter, type Registry } from 'prom-client';
 import { ErrorCode, WinnowError, isRetryable, useWireDecoder, useWireEncoder, type ClientOf, type ImplOf } from '@winnow/grpc';
-import { ClassifiedEventSchema, IngestEventsRequestSchema, IngestRequestSchema, ProtoWriter, readIngestRequest, type ClassifierService, type StatsService } from '@winnow/proto';
+import { IngestEventsRequestSchema, IngestRequestSchema, ProtoWriter, readIngestRequest, type ClassifiedEvent, type ClassifierService, type StatsService } from '@winnow/proto';
 import { addressKeyer, classifyEvents, evidenceOf, type AddressKeyer } from '@winnow/classification';
 import type { ClassifierConfig } from '@winnow/config';
 import { CLASSIFIER_CONFIG, METRICS, STATS_CLIENT } from './tokens';
@@ -58,7 +57,8 @@ export class ClassifierApi {
             const evidence = evidenceOf(event, this.keyer);
             event.ip = '';
             event.headers = {};
-            return create(ClassifiedEventSchema, { event, evidence });
+            const classified: ClassifiedEvent = { $typeName: 'winnow.verdict.v1.ClassifiedEvent', event, evidence, verdict: undefined };
+            return classified;
           });
           try {
             const r = await this.stats.ingestEvents({ events }, { deadlineMs: STORE_DEADLINE_MS, signal: ctx.signal });

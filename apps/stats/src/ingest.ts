@@ -276,7 +276,7 @@ export class Ingestor {
       // Counted per batch: a labelled counter's inc hashes its labels on every call.
       const bySource = new Map<Source, number>();
       verdicts.forEach((v, i) => {
-        out.push(create(ClassifiedEventSchema, { event: events[i]!.event, evidence: events[i]!.evidence, verdict: toVerdict(v) }));
+        out.push({ $typeName: 'winnow.verdict.v1.ClassifiedEvent', event: events[i]!.event, evidence: events[i]!.evidence, verdict: toVerdict(v) });
         const source = v.decision.source as Source;
         bySource.set(source, (bySource.get(source) ?? 0) + 1);
       });

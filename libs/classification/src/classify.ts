@@ -1,12 +1,13 @@
-import { create } from '@bufbuild/protobuf';
-import { VerdictSchema, type EdgeEvent, type Verdict } from '@winnow/proto';
+import type { EdgeEvent, Verdict } from '@winnow/proto';
 import { Classifier, type Classified } from './classifier';
 import { RULESET_VERSION } from './ruleset';
 import { fromEdgeEvent } from './trace-event';
 
 /** A protobuf Verdict from a classification. */
 export function toVerdict(c: Classified, eventId = c.event.id): Verdict {
-  return create(VerdictSchema, {
+  // A literal, not create(): one per event on the ingest path, and the type lists every field.
+  return {
+    $typeName: 'winnow.verdict.v1.Verdict',
     eventId,
     actor: c.decision.actor,
     source: c.decision.source,
@@ -14,7 +15,7 @@ export function toVerdict(c: Classified, eventId = c.event.id): Verdict {
     reasons: c.decision.reasons,
     rulesetVersion: RULESET_VERSION,
     revision: c.revision,
-  });
+  };
 }
 
 /** Verdicts for a self-contained batch (history = the batch), one per event, in order. */

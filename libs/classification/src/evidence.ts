@@ -1,7 +1,6 @@
 import { createHmac } from 'node:crypto';
-import { create } from '@bufbuild/protobuf';
 import ipaddr from 'ipaddr.js';
-import { EvidenceSchema, type EdgeEvent, type Evidence } from '@winnow/proto';
+import type { EdgeEvent, Evidence } from '@winnow/proto';
 import { classifyUserAgent } from './user-agent';
 import { networkOf, type NetworkCategory, type NetworkInfo } from './net/networks';
 import type { EventFeatures } from './decide';
@@ -32,8 +31,14 @@ export function addressKeyer(secret: string | Uint8Array): AddressKeyer {
   };
 }
 
+/** A dotted quad in its plain form (no leading zeros, which ipaddr.js would read as octal). */
+const DOTTED_QUAD = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
+
 /** The address cut to its network: /24 for IPv4, /48 for IPv6 ('' when it is not an address). */
 export function addressPrefix(ip: string): string {
+  // Most addresses are plain IPv4: cut without parsing twice (ipaddr.js below takes every other form).
+  const quad = DOTTED_QUAD.exec(ip);
+  if (quad && Number(quad[1]) <= 255 && Number(quad[2]) <= 255 && Number(quad[3]) <= 255 && Number(quad[4]) <= 255) return `${quad[1]}.${quad[2]}.${quad[3]}.0/24`;
   if (!ipaddr.isValid(ip)) return '';
   let a = ipaddr.parse(ip);
   if (a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress()) a = (a as ipaddr.IPv6).toIPv4Address();
@@ -53,7 +58,9 @@ export function evidenceOf(e: EdgeEvent, key: AddressKeyer): Evidence {
     const v = e.headers[h];
     if (v !== undefined) headers[h] = v;
   }
-  return create(EvidenceSchema, {
+  // A literal, not create(): built once per event, and the type lists every field.
+  return {
+    $typeName: 'winnow.verdict.v1.Evidence',
     addressKey: key(e.tenant, e.ip),
     addressPrefix: addressPrefix(e.ip),
     asn: net.asn ?? 0,
@@ -63,7 +70,7 @@ export function evidenceOf(e: EdgeEvent, key: AddressKeyer): Evidence {
     googleSpecialCrawler: net.googleSpecialCrawler,
     microsoftEop: net.microsoftEop,
     headers,
-  });
+  };
 }
 
 /** The network as the evidence recorded it. */

@@ -1,0 +1,66 @@
+import { create, equals, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { describe, expect, it } from 'vitest';
+import { EdgeEventSchema, EventKind, EvidenceSchema } from '@winnow/proto';
+import { addressKeyer, addressPrefix, evidenceOf } from './evidence';
+
+describe('addressPrefix', () => {
+  it('cuts IPv4 to /24 and IPv6 to /48', () => {
+    expect(addressPrefix('192.0.2.77')).toBe('192.0.2.0/24');
+    expect(addressPrefix('0.0.0.0')).toBe('0.0.0.0/24');
+    expect(addressPrefix('255.255.255.255')).toBe('255.255.255.0/24');
+    expect(addressPrefix('2001:db8:a13e::2')).toBe('2001:db8:a13e::/48');
+    expect(addressPrefix('::ffff:203.0.113.9')).toBe('203.0.113.0/24');
+  });
+
+  it('reads the forms a plain dotted quad is not as ipaddr.js does, and refuses what is no address', () => {
+    // Leading zeros are octal to ipaddr.js (010 = 8), as before the plain-form shortcut.
+    expect(addressPrefix('010.0.2.1')).toBe('8.0.2.0/24');
+    expect(addressPrefix('256.1.1.1')).toBe('');
+    expect(addressPrefix('1.2.3')).toBe(addressPrefix('1.2.0.3'));
+    expect(addressPrefix('')).toBe('');
+    expect(addressPrefix('not an address')).toBe('');
+    expect(addressPrefix('1.2.3.4 ')).toBe('');
+  });
+});
+
+describe('evidenceOf', () => {
+  const keyer = addressKeyer('evidence-spec-secret-0123456789abcdef');
+  const edge = create(EdgeEventSchema, {
+    id: 'e1',
+    tenant: 'clinic',
+    campaign: 'c',
+    message: 'm',
+    kind: EventKind.CLICK,
+    method: 'GET',
+    ip: '40.107.3.4',
+    atUnixMs: '1767000000000',
+    headers: { 'user-agent': 'Mozilla/5.0 (Windows NT 10.0; Win64; x64)', 'accept-language': 'en-US', cookie: 'x=1', host: 'links.example' },
+  });
+
+  it('is a complete Evidence message: it encodes and decodes to itself, and equals one built by create()', () => {
+    const ev = evidenceOf(edge, keyer);
+    const again = fromBinary(EvidenceSchema, toBinary(EvidenceSchema, ev));
+    expect(equals(EvidenceSchema, again, ev)).toBe(true);
+    const built = create(EvidenceSchema, {
+      addressKey: keyer('clinic', '40.107.3.4'),
+      addressPrefix: '40.107.3.0/24',
+      asn: ev.asn,
+      networkOrg: ev.networkOrg,
+      networkCategory: ev.networkCategory,
+      appleRelay: false,
+      googleSpecialCrawler: false,
+      microsoftEop: true,
+      headers: { 'user-agent': 'Mozilla/5.0 (Windows NT 10.0; Win64; x64)', 'accept-language': 'en-US' },
+    });
+    expect(equals(EvidenceSchema, ev, built)).toBe(true);
+    expect(ev.networkCategory).toBe('microsoft');
+  });
+
+  it('keeps only the rule headers, and keys the address per tenant', () => {
+    const ev = evidenceOf(edge, keyer);
+    expect(Object.keys(ev.headers).sort()).toEqual(['accept-language', 'user-agent']);
+    expect(ev.addressKey).toMatch(/^[0-9a-f]{32}$/);
+    expect(keyer('other-tenant', '40.107.3.4')).not.toBe(ev.addressKey);
+    expect(evidenceOf(create(EdgeEventSchema, { tenant: 'clinic', ip: '' }), keyer)).toMatchObject({ addressKey: '', addressPrefix: '' });
+  });
+});
