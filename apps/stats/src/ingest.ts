@@ -62,6 +62,9 @@ export function historyInput(page: readonly ClassifiedEvent[], keyer: AddressKey
   return { traces, features, revisions, stored };
 }
 
+/** Messages a stats history holds by default: about 600 MB of heap at 2 events a message (docs/architecture.md). */
+export const DEFAULT_HISTORY_MAX_MESSAGES = 200_000;
+
 const letterId = () => `${Date.now().toString(36).padStart(9, '0')}-${randomBytes(6).toString('hex')}`;
 const describe = (err: unknown) => (err instanceof Error ? err.message : String(err)).slice(0, 500);
 
@@ -75,10 +78,11 @@ const describe = (err: unknown) => (err instanceof Error ? err.message : String(
 @Injectable()
 export class Ingestor {
   private readonly log = new Logger('Ingestor');
-  private history = new Classifier();
+  /** Messages the history holds at most (WINNOW_HISTORY_MAX_MESSAGES): about 3 KB of heap each. */
+  private readonly maxMessages: number;
+  private history: Classifier;
   /** Tenants whose history is loaded, with the history sequence it was read at (and moved on since). */
   private readonly loaded = new Map<string, number>();
-  /** The stored form of each event the history holds (freed with it): revisions are stored from it. */
   private queue: Promise<unknown> = Promise.resolve();
   private readonly keyer: AddressKeyer;
   private readonly verdicts: Counter<'source'>;
@@ -86,6 +90,7 @@ export class Ingestor {
   private readonly rebuilds: Counter;
   private readonly rebuiltEvents: Counter;
   private readonly gone: Counter;
+  private readonly recalled: Counter;
   private readonly stale: Counter;
   private readonly deadLetters: Counter<'failure'>;
   private readonly refused: Counter;
@@ -96,6 +101,8 @@ export class Ingestor {
     @Inject(METRICS) registry: Registry,
   ) {
     this.keyer = addressKeyer(config.addressKey);
+    this.maxMessages = config.historyMaxMessages ?? DEFAULT_HISTORY_MAX_MESSAGES;
+    this.history = new Classifier({ maxMessages: this.maxMessages });
     const registers = [registry];
     this.verdicts = new Counter({ name: 'winnow_verdicts_total', help: 'Verdicts given at ingest, by source (a retried batch counts again)', labelNames: ['source'], registers });
     this.revisions = new Counter({ name: 'winnow_verdict_revisions_total', help: 'Earlier verdicts changed by later evidence', registers });
@@ -104,6 +111,7 @@ export class Ingestor {
     this.deadLetters = new Counter({ name: 'winnow_dead_letters_total', help: 'Events kept as dead letters, by failure kind', labelNames: ['failure'], registers });
     this.stale = new Counter({ name: 'winnow_history_stale_total', help: 'Batches refused because another writer moved a tenant on; rebuilt and classified again', registers });
     this.gone = new Counter({ name: 'winnow_verdict_revisions_gone_total', help: 'Revisions not written because their event is no longer stored (past retention, or erased); its counters stay as they were', registers });
+    this.recalled = new Counter({ name: 'winnow_history_recalled_messages_total', help: 'Messages the history had forgotten (to stay within WINNOW_HISTORY_MAX_MESSAGES) read back from the store before their next event', registers });
     this.rebuiltEvents = new Counter({ name: 'winnow_history_rebuilt_events_total', help: 'Stored events read to rebuild histories', registers });
   }
 
@@ -267,6 +275,7 @@ export class Ingestor {
     try {
       const tenants = [...new Set(events.map((e) => e.event!.tenant))];
       for (const tenant of tenants) if (!this.loaded.has(tenant)) await this.rebuild(tenant);
+      await this.recallForgotten(events);
       const inputs = events.map((e) => fromEvidence(e.event!, e.evidence!));
       const { verdicts, revised } = this.history.classify(
         inputs.map((i) => i.trace),
@@ -297,8 +306,29 @@ export class Ingestor {
     }
   }
 
+  /**
+   * The history keeps at most maxMessages messages and forgets the oldest; a forgotten message's
+   * stored events are read back before its next event is classified, so its verdicts are those an
+   * unbounded history would give (docs/architecture.md, "What the history holds").
+   */
+  private async recallForgotten(events: readonly ClassifiedEvent[]): Promise<void> {
+    let recalled: Set<string> | undefined;
+    for (const e of events) {
+      const { tenant, message } = e.event!;
+      if (!this.history.forgot(tenant, message)) continue;
+      const k = `${tenant}\u0000${message}`;
+      if ((recalled ??= new Set()).has(k)) continue;
+      recalled.add(k);
+      const stored = await this.store.messageEvents(tenant, message);
+      if (stored.length === 0) continue;
+      const { traces, features, revisions } = historyInput(stored, this.keyer);
+      this.history.classify(traces, { features, revisions });
+      this.recalled.inc();
+    }
+  }
+
   private reset(): void {
-    this.history = new Classifier();
+    this.history = new Classifier({ maxMessages: this.maxMessages });
     this.loaded.clear();
   }
 

@@ -129,6 +129,10 @@ export interface ClassifierOptions {
   calibration?: Calibration | null;
 }
 
+/** Forgotten messages remembered as forgotten, per message held. */
+const FORGOTTEN_PER_HELD = 10;
+const forgottenKey = (tenant: string, message: string) => `${tenant}\u0000${message}`;
+
 /** Campaign and address of a click, as one key under its tenant. */
 const fanoutKey = (e: TraceEvent) => `${e.campaign}\u0000${e.ip}`;
 const userAgent = (e: TraceEvent) => e.headers['user-agent'] ?? '';
@@ -194,6 +198,13 @@ export class Classifier {
   private readonly memory = new ByTenant<AddressMemory>();
   private proofCount = 0;
   private readonly maxMessages: number;
+  /**
+   * Messages forgotten to keep within maxMessages, oldest first, up to FORGOTTEN_PER_HELD times
+   * maxMessages of them (a key costs ~100 bytes against ~3 KB for a message's history): an owner that
+   * can read a message's events back (stats, from the store) asks `forgot` and replays them before
+   * the message's next event.
+   */
+  private readonly forgotten = new Map<string, true>();
   private batchNo = 0;
   private stamp = 0;
   /** Moves on whenever the fan-out or memory tables are cleared (entries then look theirs up again). */
@@ -202,6 +213,11 @@ export class Classifier {
   private readonly scratch: EventContext = { burstRequests: 0, burstLinks: 0, burstSpanMs: 0, sameIpHitTrap: false, followedByOtherIp: false, officeHelperBefore: false, fanoutMessages: 0, provenBeforeMs: -1 };
 
   private readonly calibration: Calibration | null;
+
+  /** Whether the message's history was forgotten (evicted) and not started again since. */
+  forgot(tenant: string, message: string): boolean {
+    return this.forgotten.size > 0 && this.forgotten.has(forgottenKey(tenant, message));
+  }
 
   constructor(opts: ClassifierOptions = {}) {
     this.maxMessages = opts.maxMessages ?? 200_000;
@@ -237,6 +253,7 @@ export class Classifier {
       }
       if (!history) {
         // Messages are forgotten oldest first (by first event), which is also nearly least recently active.
+        if (this.forgotten.size > 0) this.forgotten.delete(forgottenKey(event.tenant, event.message));
         history = { tenant: event.tenant, message: event.message, entries: [], mark: 0, evicted: false, stamp: 0 };
         this.messages.set(event.tenant, event.message, history);
         this.order.push(history);
@@ -453,6 +470,8 @@ export class Classifier {
       this.order[this.orderHead++] = undefined as unknown as History;
       history.evicted = true;
       this.messages.delete(history.tenant, history.message);
+      this.forgotten.set(forgottenKey(history.tenant, history.message), true);
+      if (this.forgotten.size > FORGOTTEN_PER_HELD * this.maxMessages) this.forgotten.delete(this.forgotten.keys().next().value!);
     }
     if (this.orderHead > 1024 && this.orderHead * 2 > this.order.length) {
       this.order = this.order.slice(this.orderHead);

@@ -6,7 +6,13 @@ const KEY = { WINNOW_SERVICE_KEY: 'k'.repeat(32) };
 describe('configuration', () => {
   it('has working defaults', () => {
     expect(loadCollectorConfig(KEY)).toMatchObject({ httpPort: 8080, classifierAddress: '127.0.0.1:50061', trustedProxies: [] });
-    expect(loadStatsConfig(KEY)).toMatchObject({ store: 'embedded', demoTenant: true });
+    expect(loadStatsConfig(KEY)).toMatchObject({ store: 'embedded', demoTenant: true, historyMaxMessages: 200_000 });
+  });
+
+  it('bounds the history it is told to, within limits', () => {
+    expect(loadStatsConfig({ ...KEY, WINNOW_HISTORY_MAX_MESSAGES: '100000' }).historyMaxMessages).toBe(100_000);
+    expect(() => loadStatsConfig({ ...KEY, WINNOW_HISTORY_MAX_MESSAGES: '10' })).toThrow(/WINNOW_HISTORY_MAX_MESSAGES/);
+    expect(() => loadStatsConfig({ ...KEY, WINNOW_HISTORY_MAX_MESSAGES: 'lots' })).toThrow(/WINNOW_HISTORY_MAX_MESSAGES: must be a whole number/);
   });
 
   it('needs a service key', () => {

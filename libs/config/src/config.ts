@@ -135,6 +135,12 @@ export interface StatsConfig extends CommonConfig {
    */
   keyEncryptionKeyFile: string;
   keyEncryptionKeyGenerate: boolean;
+  /**
+   * Messages the in-memory history holds at most (about 3 KB of heap each at 2 events a message); the
+   * oldest are forgotten and read back from the store at their next event. WINNOW_HISTORY_MAX_MESSAGES,
+   * default 200000.
+   */
+  historyMaxMessages: number;
   /** Events a reclassification reads and checkpoints at a time. WINNOW_RECLASSIFY_PAGE, default 1000. */
   reclassifyPage: number;
   /** Pause between a reclassification's pages, leaving room for ingest. WINNOW_RECLASSIFY_PAUSE_MS, default 0. */
@@ -249,6 +255,7 @@ export function loadStatsConfig(env: Env = process.env): StatsConfig {
     mongodbUrl: store === 'mongodb' ? r.required('MONGODB_URL') : r.string('MONGODB_URL'),
     eventRetentionDays: r.int('WINNOW_EVENT_RETENTION_DAYS', 400, 0, 36_500),
     demoTenant: r.bool('WINNOW_DEMO_TENANT', true),
+    historyMaxMessages: r.int('WINNOW_HISTORY_MAX_MESSAGES', 200_000, 100, 10_000_000),
     reclassifyPage: r.int('WINNOW_RECLASSIFY_PAGE', 1000, 1, 100_000),
     reclassifyPauseMs: r.int('WINNOW_RECLASSIFY_PAUSE_MS', 0, 0, 60_000),
   };
