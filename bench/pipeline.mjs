@@ -8,13 +8,14 @@
 // request, and prints: answered requests/s, stored events/s over load plus drain, drain time,
 // p50/p99 latency, CPU microseconds per stored event for each service (from each service's own
 // process CPU metrics), and in the same run a bare node:http pixel server's requests/s under the
-// same wrk (before and after the stack; the ratio uses their mean). Needs wrk (Debian package wrk).
+// same wrk (before and after the stack; the ratio uses their mean), and how much of the machine
+// stayed idle under load (from /proc/stat: near 0 means CPU-bound). Needs wrk (Debian package wrk).
 //
 //   BENCH_SECONDS  BENCH_CONNECTIONS (64)  BENCH_MESSAGES  BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
 //   BENCH_MONGODB_URL: run the stack on the MongoDB adapter (WINNOW_STORE=mongodb) against that server
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +26,7 @@ import { bearer, closeClient, createClient } from '@winnow/grpc';
 import { prepareEmail } from '@winnow/mail';
 import { ConfigService, PolicyMode, StatsService } from '@winnow/proto';
 import { keyringOf } from '@winnow/tokens';
+import { idleShare, machineCpu, microsPer, parseWrk, procCpuSeconds, wrkScript } from './wrk.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const { freePorts, launchStack } = await import(join(here, '..', 'apps', 'cli', 'dist', 'launcher.js'));
@@ -71,16 +73,6 @@ async function cpuSeconds(port) {
   const calls = [...text.matchAll(/^winnow_grpc_server_duration_seconds_count\{[^}]*method="[^"]*Ingest[^"]*"[^}]*\} (\S+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
   return { user: read('winnow_process_cpu_user_seconds_total'), system: read('winnow_process_cpu_system_seconds_total'), calls };
 }
-// User and system CPU seconds of a child process, from /proc (Linux): for the bare server.
-function procCpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-  const tick = 100; // USER_HZ on Linux
-  return { user: Number(fields[11]) / tick, system: Number(fields[12]) / tick };
-}
-const microsPer = (a, b, n) => ({
-  user: Math.round(((b.user - a.user) * 1e6) / Math.max(1, n)),
-  system: Math.round(((b.system - a.system) * 1e6) / Math.max(1, n)),
-});
 const opsPorts = { collector: ports.collectorOps, classifier: ports.classifierHttp, stats: ports.statsHttp };
 const cpuAll = async () => Object.fromEntries(await Promise.all(Object.entries(opsPorts).map(async ([k, p]) => [k, await cpuSeconds(p)])));
 
@@ -92,35 +84,6 @@ async function accepted() {
 async function stored() {
   const { stats: s } = await stats.getCampaignStats({ tenant: 'demo-clinic', campaign: CAMPAIGN, policyMode: PolicyMode.INCLUDE_AUTOMATED });
   return Number(s.all.opens) + Number(s.all.clicks);
-}
-
-function wrkScript(pathsFile) {
-  const lua = join(dir, 'paths.lua');
-  writeFileSync(
-    lua,
-    `local paths = {}
-for line in io.lines("${pathsFile}") do paths[#paths + 1] = line end
-local i = 0
-request = function()
-  i = i + 1
-  if i > #paths then i = 1 end
-  return wrk.format("GET", paths[i], { ["Host"] = "${HOST}", ["User-Agent"] = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36", ["Accept-Language"] = "en-GB" })
-end
-`,
-  );
-  return lua;
-}
-
-function parseWrk(out) {
-  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
-  const errors = /Socket errors: (.*)/.exec(out)?.[1] ?? 'none';
-  const ms = (label) => {
-    const m = new RegExp(`\\s${label}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
-    if (!m) return NaN;
-    return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1);
-  };
-  return { requests, non2xx, errors, rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0), p50: ms('50'), p99: ms('99') };
 }
 
 try {
@@ -141,7 +104,7 @@ try {
   }
   const pathsFile = join(dir, 'paths.txt');
   writeFileSync(pathsFile, `${paths.join('\n')}\n`);
-  const lua = wrkScript(pathsFile);
+  const lua = wrkScript(dir, pathsFile, HOST);
   console.log(`prepared ${messages} messages (${paths.length} URLs) in ${Date.now() - t0} ms`);
 
   // Bare node:http under the same wrk, before and after the stack: this machine's speed drifts
@@ -159,9 +122,12 @@ try {
 
   // The stack.
   const cpu0 = await cpuAll();
+  const machine0 = machineCpu();
   const started = Date.now();
   const out = parseWrk((await run('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', lua, `http://127.0.0.1:${ports.collectorHttp}/`])).stdout);
   const loadEnd = Date.now();
+  // How much of the machine's two cores went unused under load: near 0 means CPU-bound.
+  const machineIdleUnderLoad = idleShare(machine0, machineCpu());
   // What the collector answered (wrk stops counting with requests still in flight): every event
   // it accepted was answered, and each must be stored.
   const answered = await accepted();
@@ -195,6 +161,7 @@ try {
     cpuMicrosecondsPerStoredEvent: perEvent,
     cpuUserSystemMicroseconds: split,
     meanEventsPerIngestCall: meanBatch,
+    machineIdleUnderLoad,
     bareRequestsPerSec: Math.round(bareRps),
     bareBeforeAndAfter: [Math.round(bareBefore.rps), Math.round(bareAfter.rps)],
     bareCpuUserSystemMicrosecondsPerRequest: bareBefore.cpu,

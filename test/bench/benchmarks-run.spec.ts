@@ -57,6 +57,15 @@ describe('the benchmarks run to the end', () => {
     expect(result.ratio).toBeGreaterThan(0);
   }, 180_000);
 
+  it('bench:floor (needs wrk)', async () => {
+    const out = await bench('floor.mjs', { BENCH_SECONDS: '2', BENCH_MESSAGES: '300' });
+    const result = JSON.parse(out.slice(out.indexOf('{'), out.lastIndexOf('}') + 1)) as Record<string, unknown>;
+    expect(result.answeredEqualsStored).toBe(true);
+    expect(result.stored).toBeGreaterThan(0);
+    expect(Object.keys(result.cpuMicrosecondsPerStoredEvent as object)).toEqual(['front', 'middle', 'store']);
+    expect(result.floorRatio).toBeGreaterThan(0);
+  }, 180_000);
+
   it('bench:stats', async () => {
     const out = await bench('stats.mjs', { BENCH_SIZES: '2000,4000' });
     expect(out).toMatch(/^ +4000 +\d+ +[\d.]+ms/m);
