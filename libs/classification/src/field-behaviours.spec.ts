@@ -118,6 +118,15 @@ describe('scanners that look like browsers, and the people on the same networks'
     expect(one(ev({ afterMs: 600_000, ip: '40.94.30.11', headers: navigate(`${CHROME} Edg/142.0.0.0`) }))).toBe('HUMAN');
   });
 
+  it('EdgeHTML Edge (legacy, out of support since 2021) weighs as a stale build: a scanner from a Microsoft network, still a person at home', () => {
+    // https://stackoverflow.com/questions/35319164 (a link scanner on this string); Microsoft ended
+    // support for Edge Legacy on 2021-03-09 and removed it through Windows Update on 2021-04-13.
+    const legacy = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/46.0.2486.0 Safari/537.36 Edge/13.10586';
+    expect(one(ev({ afterMs: 600_000, ip: '40.94.30.11', headers: { 'user-agent': legacy, accept: '*/*' } }))).toBe('SECURITY_SCANNER');
+    // Windows 10 LTSC still ships it: alone it does not make a person's click automated.
+    expect(one(ev({ afterMs: 3_600_000, headers: { 'user-agent': legacy, 'accept-language': 'en-US' } }))).toBe('HUMAN');
+  });
+
   it('blank user-agents from Microsoft mail-protection ranges are security_scanner; from elsewhere bot', () => {
     // https://github.com/pglombardo/PasswordPusher/issues/2180: HEAD from 52.102.16.181, no user-agent
     expect(one(ev({ afterMs: 30_000, method: 'HEAD', ip: '52.102.16.181', headers: { connection: 'Keep-Alive' } }))).toBe('SECURITY_SCANNER');

@@ -111,6 +111,10 @@ function staleness(ua: string): string | undefined {
   if (SAFE_LINKS_BUILDS.test(ua)) return `browser build seen in Safe Links detonation (${/Chrome\/[\d.]+/.exec(ua)![0]})`;
   const chrome = /(?:Chrome|CriOS)\/(\d+)\./.exec(ua);
   if (chrome && Number(chrome[1]) < STALE_CHROME_MAJOR && !/Edge\/|OPR\//.test(ua)) return `outdated Chrome ${chrome[1]}`;
+  // EdgeHTML Edge (`Edge/12` to `Edge/18`; Chromium Edge says `Edg/`): out of support since 2021-03-09
+  // and removed by Windows Update on 2021-04-13. Windows 10 LTSC still ships it, so it is weighed, as
+  // other stale builds are, never decisive.
+  if (/\bEdge\/1[2-8]\./.test(ua)) return 'EdgeHTML Edge (out of support since 2021)';
   if (/Windows NT 5\.[12]|Windows NT 6\.0|Windows XP/.test(ua)) return 'Windows XP or Vista';
   if (/MSIE [\d.]+;.*Mac/.test(ua)) return 'Internet Explorer on a Mac';
   if (/MSIE (?:[5-9]|10)\./.test(ua)) return 'Internet Explorer 10 or older (retired)';
