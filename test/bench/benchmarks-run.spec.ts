@@ -73,10 +73,15 @@ describe('the benchmarks run to the end', () => {
   }, 120_000);
 
   it('bench:history', async () => {
-    const out = await bench('history.mjs', { COPIES: '1' });
+    const out = await bench('history.mjs', { COPIES: '1', HELD_MESSAGES: '2000' });
     const last = JSON.parse(out.trim().split('\n').filter((l) => l.startsWith('{"events"')).at(-1)!) as { events: number; rebuildMs: number };
     expect(last.events).toBe(7036);
     expect(last.rebuildMs).toBeGreaterThanOrEqual(0);
+    const held = JSON.parse(out.trim().split('\n').filter((l) => l.startsWith('{"messagesHeld"')).at(-1)!) as { messagesHeld: number; bytesPerMessage: number; nextStored: number };
+    expect(held.messagesHeld).toBe(2000);
+    // Run here without --expose-gc (no forced collection): the figure is printed, not checked.
+    expect(Number.isFinite(held.bytesPerMessage)).toBe(true);
+    expect(held.nextStored).toBe(1);
   }, 120_000);
 
   it('bench:classifier', async () => {

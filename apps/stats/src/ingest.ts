@@ -62,7 +62,7 @@ export function historyInput(page: readonly ClassifiedEvent[], keyer: AddressKey
   return { traces, features, revisions, stored };
 }
 
-/** Messages a stats history holds by default: about 600 MB of heap at 2 events a message (docs/architecture.md). */
+/** Messages a stats history holds by default: about 500 MB of heap at 2 events a message (docs/architecture.md). */
 export const DEFAULT_HISTORY_MAX_MESSAGES = 200_000;
 
 const letterId = () => `${Date.now().toString(36).padStart(9, '0')}-${randomBytes(6).toString('hex')}`;
@@ -78,7 +78,7 @@ const describe = (err: unknown) => (err instanceof Error ? err.message : String(
 @Injectable()
 export class Ingestor {
   private readonly log = new Logger('Ingestor');
-  /** Messages the history holds at most (WINNOW_HISTORY_MAX_MESSAGES): about 3 KB of heap each. */
+  /** Messages the history holds at most (WINNOW_HISTORY_MAX_MESSAGES): about 2.5 KB of heap each at two events a message. */
   private readonly maxMessages: number;
   private history: Classifier;
   /** Tenants whose history is loaded, with the history sequence it was read at (and moved on since). */

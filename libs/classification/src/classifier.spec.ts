@@ -110,6 +110,11 @@ describe('classifier', () => {
     const again = c.classify([first.verdicts[0]!.event]);
     expect(again.verdicts[0]).toMatchObject({ revision: 1, decision: { actor: Actor.AUTOMATED } });
     expect(again.revised).toHaveLength(0);
+    // In full: the history keeps no reasons once a verdict went out, and writes them again.
+    expect(again.verdicts[0]!.decision).toEqual(later.revised[0]!.decision);
+    expect(again.verdicts[0]!.decision.reasons.length).toBeGreaterThan(0);
+    const retriedLater = c.classify([later.verdicts[1]!.event]);
+    expect(retriedLater.verdicts[0]!.decision).toEqual(later.verdicts[1]!.decision);
   });
 
   it('flags one address following links for many recipients within a minute', () => {

@@ -104,6 +104,10 @@ function sameContext(a: EventContext, b: EventContext): boolean {
   );
 }
 
+const NO_REASONS: string[] = Object.freeze([]) as unknown as string[];
+/** A decision as the history keeps it once its verdict went out. */
+const slim = (d: Decision): Decision => ({ actor: d.actor, source: d.source, confidence: d.confidence, reasons: NO_REASONS });
+
 function findById(entries: readonly Entry[], id: string): Entry | undefined {
   for (let i = entries.length - 1; i >= 0; i--) if (entries[i]!.event.id === id) return entries[i];
   return undefined;
@@ -338,9 +342,18 @@ export class Classifier {
     // Verdicts come back in the batch's order.
     const verdicts = new Array<Classified>(batch.length);
     for (const e of fresh) verdicts[e.index] = { event: e.event, decision: e.decision, revision: e.revision };
-    for (const [i, known] of repeats) verdicts[i] = { event: batch[i]!, decision: known.decision, revision: known.revision };
+    for (const [i, known] of repeats) verdicts[i] = { event: batch[i]!, decision: this.spelledOut(known), revision: known.revision };
+    // The history keeps what later batches compare (actor, source); the reasons went out with the
+    // verdicts and are written again from the entry's context should the same event come again.
+    for (const history of touched) for (const entry of history.entries) if (entry.decision.reasons.length > 0) entry.decision = slim(entry.decision);
     this.evict();
     return { verdicts, revised: changed };
+  }
+
+  /** The entry's decision with its reasons: decide() again on the context the decision was made with. */
+  private spelledOut(entry: Entry): Decision {
+    if (entry.decision.reasons.length > 0 || !entry.ctx) return entry.decision;
+    return calibrated(decide(entry.event, entry.ctx, entry.features), this.calibration);
   }
 
   /** What the message's history (and the campaign's fan-out) says about `e`, written into `out`. */

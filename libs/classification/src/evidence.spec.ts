@@ -1,7 +1,7 @@
 import { create, equals, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { describe, expect, it } from 'vitest';
 import { EdgeEventSchema, EventKind, EvidenceSchema } from '@winnow/proto';
-import { addressKeyer, addressPrefix, evidenceOf } from './evidence';
+import { addressKeyer, addressPrefix, evidenceOf, fromEvidence } from './evidence';
 
 describe('addressPrefix', () => {
   it('cuts IPv4 to /24 and IPv6 to /48', () => {
@@ -62,5 +62,30 @@ describe('evidenceOf', () => {
     expect(ev.addressKey).toMatch(/^[0-9a-f]{32}$/);
     expect(keyer('other-tenant', '40.107.3.4')).not.toBe(ev.addressKey);
     expect(evidenceOf(create(EdgeEventSchema, { tenant: 'clinic', ip: '' }), keyer)).toMatchObject({ addressKey: '', addressPrefix: '' });
+  });
+});
+
+describe('fromEvidence', () => {
+  const keyer = addressKeyer('evidence-spec-secret-0123456789abcdef');
+  const edgeWith = (id: string, headers: Record<string, string>) =>
+    create(EdgeEventSchema, { id, tenant: 'clinic', campaign: 'flu', message: `m-${id}`, kind: EventKind.CLICK, atUnixMs: '1772445600000', deliveredAtUnixMs: '1772445500000', method: 'GET', ip: '198.51.100.7', headers });
+
+  it('holds one copy of the headers and network many events share, and keeps an absent header apart from an empty one', () => {
+    const h = { 'user-agent': 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36', 'accept-language': 'en-US' };
+    const a = edgeWith('a', { ...h });
+    const b = edgeWith('b', { ...h });
+    const ta = fromEvidence(a, evidenceOf(a, keyer));
+    const tb = fromEvidence(b, evidenceOf(b, keyer));
+    expect(tb.trace.headers).toBe(ta.trace.headers);
+    expect(tb.features.net).toBe(ta.features.net);
+    expect(tb.trace.headers).toEqual(h);
+    expect(Object.isFrozen(ta.trace.headers)).toBe(true);
+    // The rules tell `sec-fetch-mode` absent from present-but-empty: so must the sharing.
+    const c = edgeWith('c', { ...h, 'sec-fetch-mode': '' });
+    const tc = fromEvidence(c, evidenceOf(c, keyer));
+    expect(tc.trace.headers).not.toBe(ta.trace.headers);
+    expect(tc.trace.headers['sec-fetch-mode']).toBe('');
+    expect(ta.trace.headers['sec-fetch-mode']).toBeUndefined();
+    expect(ta.trace).toMatchObject({ id: 'a', tenant: 'clinic', campaign: 'flu', message: 'm-a', kind: 'click', method: 'GET', ip: evidenceOf(a, keyer).addressKey });
   });
 });

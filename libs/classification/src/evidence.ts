@@ -89,6 +89,66 @@ export function networkOfEvidence(ev: Evidence): NetworkInfo {
  * times, method) and the evidence alone: the address is its key, the headers are the rule headers.
  */
 export function fromEvidence(edge: EdgeEvent, ev: Evidence): { trace: TraceEvent; features: EventFeatures } {
-  const trace: TraceEvent = { ...fromEdgeEvent(edge), ip: ev.addressKey, headers: ev.headers };
-  return { trace, features: { ua: classifyUserAgent(ev.headers['user-agent'] ?? ''), net: networkOfEvidence(ev) } };
+  const trace = fromEdgeEvent(edge);
+  // A history keeps every event it holds for as long as it holds it (stats: up to its bound). Values
+  // that many events share (tenant, campaign, method, the rule headers, the network) are held once.
+  trace.tenant = shared.text(trace.tenant);
+  trace.campaign = shared.text(trace.campaign);
+  trace.recipientDomain = shared.text(trace.recipientDomain);
+  trace.method = shared.text(trace.method);
+  trace.ip = ev.addressKey;
+  trace.headers = shared.headers(ev.headers);
+  return { trace, features: { ua: classifyUserAgent(trace.headers['user-agent'] ?? ''), net: shared.network(ev) } };
 }
+
+/**
+ * One copy of each value many events share. Each table is cleared when it reaches its size, so a
+ * stream of distinct values costs at most that many entries (and a value seen after a clear is held
+ * once more: only memory, never a result, depends on it). Shared values are frozen: nothing may
+ * change them for one event.
+ */
+class SharedValues {
+  private readonly texts = new Map<string, string>();
+  private readonly headerSets = new Map<string, Readonly<Record<string, string>>>();
+  private readonly networks = new Map<string, NetworkInfo>();
+
+  constructor(private readonly max: number) {}
+
+  text(s: string): string {
+    const held = this.texts.get(s);
+    if (held !== undefined) return held;
+    if (this.texts.size >= this.max) this.texts.clear();
+    this.texts.set(s, s);
+    return s;
+  }
+
+  headers(h: Record<string, string>): Record<string, string> {
+    let key = '';
+    // Length-prefixed, so no two header sets share a key (an absent header is not an empty one).
+    for (const name of RULE_HEADERS) {
+      const v = h[name];
+      key += v === undefined ? '-' : `${v.length}:${v}`;
+    }
+    const held = this.headerSets.get(key);
+    if (held) return held as Record<string, string>;
+    if (this.headerSets.size >= this.max) this.headerSets.clear();
+    const copy: Record<string, string> = {};
+    for (const name of RULE_HEADERS) {
+      const v = h[name];
+      if (v !== undefined) copy[name] = this.text(v);
+    }
+    this.headerSets.set(key, Object.freeze(copy));
+    return copy;
+  }
+
+  network(ev: Evidence): NetworkInfo {
+    const key = `${ev.asn}\u0000${ev.networkOrg}\u0000${ev.networkCategory}\u0000${Number(ev.appleRelay)}${Number(ev.googleSpecialCrawler)}${Number(ev.microsoftEop)}`;
+    const held = this.networks.get(key);
+    if (held) return held;
+    if (this.networks.size >= this.max) this.networks.clear();
+    const info = Object.freeze(networkOfEvidence(ev)) as NetworkInfo;
+    this.networks.set(key, info);
+    return info;
+  }
+}
+const shared = new SharedValues(50_000);
