@@ -32,13 +32,18 @@ describe('a history bounded to fewer messages than the traffic', () => {
   const dirs: string[] = [];
   afterAll(() => dirs.forEach(removeDir));
 
-  async function load(maxMessages: number, all: ClassifiedEvent[]) {
+  /** A stats Ingestor with a history of `maxMessages`, on a fresh embedded store. */
+  async function open(maxMessages: number) {
     const dir = mkdtempSync(join(tmpdir(), 'winnow-history-bound-'));
     dirs.push(dir);
     const store = new LmdbEventStore(dir);
     await store.init();
     const registry = new Registry();
-    const ingestor = new Ingestor(store, { addressKey: KEY, historyMaxMessages: maxMessages } as StatsConfig, registry);
+    return { store, registry, ingestor: new Ingestor(store, { addressKey: KEY, historyMaxMessages: maxMessages } as StatsConfig, registry) };
+  }
+
+  async function load(maxMessages: number, all: ClassifiedEvent[]) {
+    const { store, registry, ingestor } = await open(maxMessages);
     for (let i = 0; i < all.length; i += 200) await ingestor.ingest(all.slice(i, i + 200));
     const verdicts = new Map<string, string>();
     let token = '';
@@ -69,12 +74,7 @@ describe('a history bounded to fewer messages than the traffic', () => {
     const others = Array.from({ length: 300 }, (_, i) => line(`o${i}`, `m${i + 1}`, 'open', T0 + 10 + i, `198.51.100.${i % 250}`));
     const trace = [[line('first', 'm0', 'click', T0, '192.0.2.77')], others.slice(0, 150), others.slice(150), [line('trap', 'm0', 'click', T0 + 4_000, '192.0.2.77', 2, 'honeypot')]];
     const run = async (maxMessages: number) => {
-      const dir = mkdtempSync(join(tmpdir(), 'winnow-history-bound-'));
-      dirs.push(dir);
-      const store = new LmdbEventStore(dir);
-      await store.init();
-      const registry = new Registry();
-      const ingestor = new Ingestor(store, { addressKey: KEY, historyMaxMessages: maxMessages } as StatsConfig, registry);
+      const { store, registry, ingestor } = await open(maxMessages);
       for (const batch of trace) await ingestor.ingest(batch);
       const timeline = (await store.messageEvents('clinic', 'm0')).map((e) => [e.event!.id, e.verdict!.source, e.verdict!.revision]);
       const counters = await store.campaignCounters('clinic', 'reminders');
