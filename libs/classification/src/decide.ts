@@ -145,7 +145,7 @@ export function decide(e: TraceEvent, ctx: EventContext, features: EventFeatures
   else if (net.microsoftEop || net.googleSpecialCrawler) add(1.6, netReason!);
   else if (net.category === 'microsoft' || net.category === 'google') add(0.7, netReason!);
   else if (net.category === 'cloud') add(1.0, netReason!);
-  if (ua.stale) add(ua.stale.startsWith('browser build seen') ? 1.5 : 1.1, ua.stale);
+  if (ua.stale) add(ua.staleWeight ?? 1.1, ua.stale);
   if (ua.kind === 'other' || (ua.kind === 'native_app' && e.kind === 'click')) add(0.6, 'unrecognised user-agent');
   if (e.kind === 'click' && (ua.kind === 'browser' || ua.kind === 'other')) {
     const lang = e.headers['accept-language'];

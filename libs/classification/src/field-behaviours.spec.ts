@@ -127,6 +127,15 @@ describe('scanners that look like browsers, and the people on the same networks'
     expect(one(ev({ afterMs: 3_600_000, headers: { 'user-agent': legacy, 'accept-language': 'en-US' } }))).toBe('HUMAN');
   });
 
+  it('a retired browser on a retired system weighs twice: each is evidence of its own', () => {
+    // https://robert.accettura.com/blog/2009/12/06/who-indexes-tweets/ (tweet indexers on this string)
+    const ie7vista = 'Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 6.0)';
+    expect(one(ev({ afterMs: 600_000, ua: ie7vista }))).toBe('BOT');
+    // Either alone, with a browser's language header, stays a person's click.
+    expect(one(ev({ afterMs: 600_000, headers: { 'user-agent': 'Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 6.1)', 'accept-language': 'en-US' } }))).toBe('HUMAN');
+    expect(one(ev({ afterMs: 600_000, headers: { 'user-agent': 'Mozilla/5.0 (Windows NT 6.0; rv:52.0) Gecko/20100101 Firefox/52.0', 'accept-language': 'en-US' } }))).toBe('HUMAN');
+  });
+
   it('blank user-agents from Microsoft mail-protection ranges are security_scanner; from elsewhere bot', () => {
     // https://github.com/pglombardo/PasswordPusher/issues/2180: HEAD from 52.102.16.181, no user-agent
     expect(one(ev({ afterMs: 30_000, method: 'HEAD', ip: '52.102.16.181', headers: { connection: 'Keep-Alive' } }))).toBe('SECURITY_SCANNER');

@@ -27,6 +27,8 @@ export interface UaInfo {
   name: string;
   /** An old browser build or OS that scanners use and people rarely do. */
   stale?: string;
+  /** What `stale` weighs, in log-odds of automated (each stale fact adds its weight). */
+  staleWeight?: number;
 }
 
 const GMAIL_PROXY = /GoogleImageProxy|\(via ggpht\.com/i;
@@ -107,18 +109,36 @@ export const STALE_CHROME_MAJOR = 110;
 /** Builds Microsoft Safe Links detonation has been seen using (signals.md). */
 const SAFE_LINKS_BUILDS = /Chrome\/(?:57\.0\.2987\.133|79\.0\.\d+\.\d+|80\.0\.\d+\.\d+|96\.0\.\d+\.\d+|101\.0\.4951\.54)\b/;
 
-function staleness(ua: string): string | undefined {
-  if (SAFE_LINKS_BUILDS.test(ua)) return `browser build seen in Safe Links detonation (${/Chrome\/[\d.]+/.exec(ua)![0]})`;
-  const chrome = /(?:Chrome|CriOS)\/(\d+)\./.exec(ua);
-  if (chrome && Number(chrome[1]) < STALE_CHROME_MAJOR && !/Edge\/|OPR\//.test(ua)) return `outdated Chrome ${chrome[1]}`;
-  // EdgeHTML Edge (`Edge/12` to `Edge/18`; Chromium Edge says `Edg/`): out of support since 2021-03-09
-  // and removed by Windows Update on 2021-04-13. Windows 10 LTSC still ships it, so it is weighed, as
-  // other stale builds are, never decisive.
-  if (/\bEdge\/1[2-8]\./.test(ua)) return 'EdgeHTML Edge (out of support since 2021)';
-  if (/Windows NT 5\.[12]|Windows NT 6\.0|Windows XP/.test(ua)) return 'Windows XP or Vista';
-  if (/MSIE [\d.]+;.*Mac/.test(ua)) return 'Internet Explorer on a Mac';
-  if (/MSIE (?:[5-9]|10)\./.test(ua)) return 'Internet Explorer 10 or older (retired)';
-  return undefined;
+/** Weight (log-odds) of one stale fact, and of a build Safe Links detonation is known to use. */
+const STALE_FACT_WEIGHT = 1.1;
+const SAFE_LINKS_WEIGHT = 1.5;
+
+/**
+ * What is stale about the client: at most one browser fact (the build) and one system fact (the
+ * OS). The two are independent evidence, so each adds its weight: a retired browser on a retired
+ * system is rarer among people than either alone.
+ */
+function staleness(ua: string): { stale: string; staleWeight: number } | undefined {
+  let browser: string | undefined;
+  let weight = 0;
+  if (SAFE_LINKS_BUILDS.test(ua)) {
+    browser = `browser build seen in Safe Links detonation (${/Chrome\/[\d.]+/.exec(ua)![0]})`;
+    weight = SAFE_LINKS_WEIGHT;
+  } else {
+    const chrome = /(?:Chrome|CriOS)\/(\d+)\./.exec(ua);
+    if (chrome && Number(chrome[1]) < STALE_CHROME_MAJOR && !/Edge\/|OPR\//.test(ua)) browser = `outdated Chrome ${chrome[1]}`;
+    // EdgeHTML Edge (`Edge/12` to `Edge/18`; Chromium Edge says `Edg/`): out of support since 2021-03-09
+    // and removed by Windows Update on 2021-04-13. Windows 10 LTSC still ships it, so it is weighed, as
+    // other stale builds are, never decisive.
+    else if (/\bEdge\/1[2-8]\./.test(ua)) browser = 'EdgeHTML Edge (out of support since 2021)';
+    else if (/MSIE [\d.]+;.*Mac/.test(ua)) browser = 'Internet Explorer on a Mac';
+    else if (/MSIE (?:[5-9]|10)\./.test(ua)) browser = 'Internet Explorer 10 or older (retired)';
+    if (browser) weight = STALE_FACT_WEIGHT;
+  }
+  const system = /Windows NT 5\.[12]|Windows NT 6\.0|Windows XP/.test(ua) ? 'Windows XP or Vista' : undefined;
+  if (system) weight += STALE_FACT_WEIGHT;
+  if (!browser && !system) return undefined;
+  return { stale: [browser, system].filter(Boolean).join(' on '), staleWeight: weight };
 }
 
 const cache = new Map<string, UaInfo>();
@@ -149,7 +169,7 @@ function compute(ua: string): UaInfo {
   if (OFFICE_APP.test(ua)) return { kind: 'office_app', name: /Outlook/.test(ua) ? 'Outlook for Windows' : 'Microsoft Office' };
   for (const [re, name] of SCRIPTS) if (re.test(ua)) return { kind: 'script', name };
   const stale = staleness(ua);
-  if (MAIL_CLIENTS.test(ua) || (MAIL_APP.test(ua) && !NOT_A_READER.test(ua))) return { kind: 'mail_client', name: 'mail client', ...(stale ? { stale } : {}) };
+  if (MAIL_CLIENTS.test(ua) || (MAIL_APP.test(ua) && !NOT_A_READER.test(ua))) return { kind: 'mail_client', name: 'mail client', ...stale };
   if (NATIVE_APP.test(ua)) return { kind: 'native_app', name: 'native app' };
   // A browser string carrying a contact address or an app id was appended to by a service; browsers
   // never put one there (published scanner strings: "... Safari/537.36 AppEngine-Google; (+http://...; appid: ...)").
@@ -159,11 +179,11 @@ function compute(ua: string): UaInfo {
   }
   if (/^Mozilla\/[45]\.0 \(/.test(ua) && /AppleWebKit|Gecko\/|Trident|MSIE/.test(ua) && !isbot(ua)) {
     const name = /Edg\/(\d+)/.exec(ua)?.[0] ?? /Firefox\/(\d+)/.exec(ua)?.[0] ?? /Chrome\/(\d+)/.exec(ua)?.[0] ?? /Version\/([\d.]+).*Safari/.exec(ua)?.[0] ?? 'browser';
-    return { kind: 'browser', name: name.replace('/', ' '), ...(stale ? { stale } : {}) };
+    return { kind: 'browser', name: name.replace('/', ' '), ...stale };
   }
   if (isbot(ua)) return { kind: 'crawler', name: 'crawler or bot' };
   // "Mozilla/5.0 (compatible; Name/1.0; +http://...)" with no browser engine is how crawlers introduce themselves.
   if (/^Mozilla\/\d\.\d \(compatible;/.test(ua)) return { kind: 'crawler', name: 'self-described crawler' };
   if (/bot\b|crawl|spider|scan|monitor|check|fetch|http/i.test(ua)) return { kind: 'crawler', name: 'automated client' };
-  return { kind: 'other', name: 'unrecognised user-agent', ...(stale ? { stale } : {}) };
+  return { kind: 'other', name: 'unrecognised user-agent', ...stale };
 }
