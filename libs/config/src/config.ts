@@ -136,7 +136,7 @@ export interface StatsConfig extends CommonConfig {
   keyEncryptionKeyFile: string;
   keyEncryptionKeyGenerate: boolean;
   /**
-   * Messages the in-memory history holds at most (about 3 KB of heap each at 2 events a message); the
+   * Messages the in-memory history holds at most (about 2.5 KB of heap each at 2 events a message); the
    * oldest are forgotten and read back from the store at their next event. WINNOW_HISTORY_MAX_MESSAGES,
    * default 200000.
    */
