@@ -118,6 +118,9 @@ describe('winnow stats, links, timeline, events, keys, domains, policy', () => {
     expect((await cli('keys', 'revoke', keyId)).stdout).toBe(`revoked ${keyId}\n`);
     const revoked = await runCli(['stats', 'results', '--tenant', DEMO_TENANT, '--stats', stack.statsAddress, '--key', key], '', env);
     expect(revoked.stderr).toMatch(/unknown or revoked API key: give an API key with --key or WINNOW_API_KEY/);
+    // An id made before new ids stopped beginning with '-' is given after '--', not read as options.
+    const dashed = await runCli(['keys', 'revoke', '--stats', stack.statsAddress, '--', '-dVf1dkbDBvy'], '', env);
+    expect([dashed.status, dashed.stdout]).toEqual([1, 'no key -dVf1dkbDBvy\n']);
   });
 
   it('adds and rotates a tracking domain without printing a key', async () => {

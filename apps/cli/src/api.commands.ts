@@ -345,7 +345,8 @@ export const KEYS_USAGE = `usage: winnow keys create --tenant T [--scope read,wr
 
 API keys of a tenant. A new key is printed once; only its hash is kept. Scopes: read (figures,
 events), write (record deliveries and events), prepare (prepare mail), admin (policy, erasure, keys);
-default read,write.
+default read,write. A key id that begins with '-' (only keys made before 2026-12) goes after '--':
+winnow keys revoke -- -dVf1dkbDBvy.
 ${CONNECTION}
 `;
 
