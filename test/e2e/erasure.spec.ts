@@ -40,7 +40,7 @@ describe('erasing a message', () => {
     const campaign = traces[0]!.campaign;
     const victim = traces.find((t, i) => traces.findIndex((u) => u.message === t.message) === i && traces.filter((u) => u.message === t.message).length >= 3)!.message;
     const ports = { grpc: await freePort(), http: await freePort(), cgrpc: await freePort() };
-    const statsEnv = { WINNOW_STATS_GRPC_PORT: String(ports.grpc), WINNOW_STATS_HTTP_PORT: String(ports.http), WINNOW_DATA_DIR: dir, WINNOW_DEMO_TENANT: 'false' };
+    const statsEnv = { WINNOW_STATS_GRPC_PORT: String(ports.grpc), WINNOW_STATS_HTTP_PORT: String(ports.http), WINNOW_DATA_DIR: dir, WINNOW_DEMO_TENANT: 'false', WINNOW_EVENT_RETENTION_DAYS: '0' };
     let stats = await serve('stats', statsEnv);
     await serve('classifier', { WINNOW_CLASSIFIER_GRPC_PORT: String(ports.cgrpc), WINNOW_CLASSIFIER_HTTP_PORT: '0', WINNOW_STATS_ADDR: `127.0.0.1:${ports.grpc}` });
     const classifier = createClient(ClassifierService, `127.0.0.1:${ports.cgrpc}`, { metadata: bearer(KEY) });

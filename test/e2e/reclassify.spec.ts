@@ -20,7 +20,7 @@ const KEY = 'reclassify-test-service-key-0123456789abcdef';
 const run = promisify(execFile);
 
 const serveStats = (port: number, dataDir: string) =>
-  serveProcess('stats', { WINNOW_SERVICE_KEY: KEY, WINNOW_STATS_GRPC_PORT: String(port), WINNOW_STATS_HTTP_PORT: '0', WINNOW_DATA_DIR: dataDir, WINNOW_DEMO_TENANT: 'false', WINNOW_DRAIN_MS: '0', WINNOW_RECLASSIFY_PAGE: '100', WINNOW_RECLASSIFY_PAUSE_MS: '40' });
+  serveProcess('stats', { WINNOW_SERVICE_KEY: KEY, WINNOW_STATS_GRPC_PORT: String(port), WINNOW_STATS_HTTP_PORT: '0', WINNOW_DATA_DIR: dataDir, WINNOW_DEMO_TENANT: 'false', WINNOW_EVENT_RETENTION_DAYS: '0', WINNOW_DRAIN_MS: '0', WINNOW_RECLASSIFY_PAGE: '100', WINNOW_RECLASSIFY_PAUSE_MS: '150' });
 const kill = (p: ChildProcess) => stopProcess(p);
 
 describe('new rules reach old events: reclassification, killed half-way and resumed', () => {

@@ -48,7 +48,7 @@ class Topology {
   }
 
   async startStats(): Promise<void> {
-    this.stats.p = await serve('stats', { WINNOW_STATS_GRPC_PORT: String(this.stats.port), WINNOW_STATS_HTTP_PORT: '0', WINNOW_DATA_DIR: this.dataDir, WINNOW_DEMO_TENANT: 'false' });
+    this.stats.p = await serve('stats', { WINNOW_STATS_GRPC_PORT: String(this.stats.port), WINNOW_STATS_HTTP_PORT: '0', WINNOW_DATA_DIR: this.dataDir, WINNOW_DEMO_TENANT: 'false', WINNOW_EVENT_RETENTION_DAYS: '0' });
   }
 
   async startClassifier(i: number): Promise<void> {

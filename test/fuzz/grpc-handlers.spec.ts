@@ -285,7 +285,8 @@ describe('every gRPC handler against hostile requests, found by a machine', () =
     const started = Date.now();
     const r = await callRaw(statsChannel, method, [toBinary(method.input, create(method.input, init as never))], metadataOf(who, tenantKey));
     expect(r).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: expect.stringMatching(new RegExp(`${field} is \\d+ characters long \\(at most 256\\)`)) });
-    expect(Date.now() - started).toBeLessThan(1_000);
+    // A hang would end at the 5 s deadline; 3 s leaves a loaded machine room without hiding one.
+    expect(Date.now() - started).toBeLessThan(3_000);
   });
 
   it('stays up, and what it stores stays readable, the tenant it never named unchanged', async () => {
