@@ -144,6 +144,20 @@ describe('walking skeleton: collector -> classifier -> stats over real HTTP and 
     expect(metricValue(metrics, 'winnow_collector_requests_total', { route: 'pixel', method: 'GET', status: '404' })).toBe(1);
   });
 
+  it('redirects to a target holding characters no header may carry, percent-encoded, and keeps serving (found by probing)', async () => {
+    // Before, Node refused the raw `€` in the Location, the throw escaped the spool's write and the collector exited.
+    const before = await campaignStats(PolicyMode.INCLUDE_AUTOMATED);
+    const click = await hit(clickPath(keyring, msg('m2'), 0, LinkRole.CONTENT, 'https://clinic.example/angebot-5€\n?kurs=✓'), BROWSER_HEADERS);
+    expect(click.status).toBe(302);
+    expect(click.headers.location).toBe('https://clinic.example/angebot-5%E2%82%AC?kurs=%E2%9C%93');
+    expect((await hit(pixelPath(keyring, msg('m2')), BROWSER_HEADERS)).status).toBe(200);
+    const after = await eventually(
+      () => campaignStats(PolicyMode.INCLUDE_AUTOMATED),
+      (s) => Number(s.all!.clicks) === Number(before.all!.clicks) + 1 && Number(s.all!.opens) === Number(before.all!.opens) + 1,
+    );
+    expect(Number(after.all!.clicks)).toBe(Number(before.all!.clicks) + 1);
+  });
+
   it('exposes /healthz, /readyz and /metrics on every service', async () => {
     const ports = [stack.collector.ports.ops!, stack.classifier.ports.http!, stack.stats.ports.http!];
     for (const port of ports) {

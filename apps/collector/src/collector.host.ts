@@ -93,7 +93,13 @@ export class CollectorHost implements OnApplicationBootstrap, BeforeApplicationS
     this.batch.add(
       () =>
         this.tracking.track(route, seen, (outcome) => {
-          this.respond(res, method, outcome, name);
+          try {
+            this.respond(res, method, outcome, name);
+          } catch (err) {
+            // The event is on disk; only the answer failed. Say so to this client, and go on serving.
+            this.log.error({ msg: 'could not answer a tracked request', route: name, error: err instanceof Error ? err.message : String(err) });
+            if (!res.headersSent && !res.destroyed) this.plain(res, name, method, 500, 'internal error\n');
+          }
           this.metrics.requestSeconds(name, Number(process.hrtime.bigint() - started) / 1e9);
         }),
       (err) => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { create } from '@bufbuild/protobuf';
 import { EventKind, PathKind, TokenPayloadSchema } from '@winnow/proto';
-import { clientIp, compileTrust, edgeEvent, originOf, scanHeaders } from './edge-request';
+import { clientIp, compileTrust, edgeEvent, originOf, redirectTarget, scanHeaders } from './edge-request';
 
 describe('what the edge keeps of a request', () => {
   it('keeps no From header and only the origin of the Referer', () => {
@@ -20,6 +20,21 @@ describe('what the edge keeps of a request', () => {
     expect(clientIp('192.0.2.5', xff, compileTrust(['10.0.0.0/8']))).toBe('192.0.2.5');
     expect(clientIp('::ffff:10.1.2.3', '203.0.113.9', compileTrust(['10.0.0.0/8']))).toBe('203.0.113.9');
     expect(clientIp('10.1.2.3', '198.51.100.66, 203.0.113.9, 10.0.0.4', compileTrust(2))).toBe('203.0.113.9');
+  });
+
+  it('reads every X-Forwarded-For line: a proxy that adds its own line is not overruled by the client', () => {
+    // The client forges an Apple relay address; HAProxy (option forwardfor) adds the one it saw.
+    const raw = ['Host', 'h', 'X-Forwarded-For', '104.28.28.1', 'X-Forwarded-For', '198.51.100.9'];
+    const { forwardedFor } = scanHeaders(raw);
+    expect(forwardedFor).toBe('104.28.28.1, 198.51.100.9');
+    expect(clientIp('127.0.0.1', forwardedFor, compileTrust(['loopback']))).toBe('198.51.100.9');
+  });
+
+  it('sends a link target as the URL parser writes it, so any href fits in a Location header', () => {
+    expect(redirectTarget('https://clinic.example/angebot-5€?x=✓')).toBe('https://clinic.example/angebot-5%E2%82%AC?x=%E2%9C%93');
+    expect(redirectTarget('https://bücher.example/a b')).toBe('https://xn--bcher-kva.example/a%20b');
+    expect(redirectTarget('https://clinic.example/book\n?slot=9')).toBe('https://clinic.example/book?slot=9');
+    for (const bad of ['javascript:alert(1)', '/relative', 'https://', '']) expect(redirectTarget(bad)).toBeUndefined();
   });
 
   it('gives events ids that sort in the order they were captured (RFC 9562 version 7)', async () => {

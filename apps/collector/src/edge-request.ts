@@ -57,8 +57,8 @@ export interface ScannedHeaders {
 }
 
 /**
- * One pass over the raw header list (name, value, name, value, ...): the Host, the first
- * X-Forwarded-For, and the kept headers (repeats joined with ", ", values cut at 512 characters).
+ * One pass over the raw header list (name, value, name, value, ...): the Host, every
+ * X-Forwarded-For line joined in order, and the kept headers (repeats joined with ", ", values cut at 512 characters).
  * Reading rawHeaders spares Node building its lower-cased headers object on every request.
  */
 export function scanHeaders(raw: readonly string[]): ScannedHeaders {
@@ -69,7 +69,10 @@ export function scanHeaders(raw: readonly string[]): ScannedHeaders {
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;
     if (name === 'host') host ??= value;
-    else if (name === 'x-forwarded-for') forwardedFor ??= value;
+    // Every line counts, joined as one list (as Node joins them in req.headers): a proxy that adds
+    // its own line after the client's (HAProxy's `option forwardfor`) puts the address it saw last,
+    // and reading only the first line would take the client's own, forgeable, claim.
+    else if (name === 'x-forwarded-for') forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
     else if (KEPT.has(name)) {
       // The page a request came from says what the person read; its origin is all a rule could use.
       if (name === 'referer') {
@@ -146,13 +149,22 @@ export function edgeEvent(
   };
 }
 
-/** A redirect target is acceptable only as an absolute http(s) URL. */
-export function isSafeTarget(url: string): boolean {
-  if (url.length === 0 || url.length > 4096) return false;
+/**
+ * The Location to send for a sealed link target, or undefined when it is not an absolute http(s)
+ * URL. The target is sent as the URL parser serializes it: ASCII only (non-ASCII characters
+ * percent-encoded, an international host in punycode, tabs and line breaks gone), so any href a
+ * sender wrote can go in a header (Node refuses a header holding `€` or a line break, and a raw
+ * Latin-1 byte would send the browser elsewhere).
+ */
+export function redirectTarget(url: string): string | undefined {
+  if (url.length === 0 || url.length > 4096) return undefined;
   try {
     const u = new URL(url);
-    return (u.protocol === 'https:' || u.protocol === 'http:') && u.hostname.length > 0;
+    return (u.protocol === 'https:' || u.protocol === 'http:') && u.hostname.length > 0 ? u.href : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
+
+/** A redirect target is acceptable only as an absolute http(s) URL. */
+export const isSafeTarget = (url: string): boolean => redirectTarget(url) !== undefined;

@@ -4,7 +4,7 @@ import { TokenRejection, tryOpenToken } from '@winnow/tokens';
 import type { CollectorConfig } from '@winnow/config';
 import { CollectorMetrics } from './collector.metrics';
 import { DomainRegistry } from './domain-registry';
-import { edgeEvent, isSafeTarget, type TrackingRoute } from './edge-request';
+import { edgeEvent, isSafeTarget, redirectTarget, type TrackingRoute } from './edge-request';
 import { encodeEdgeEvent } from '@winnow/proto';
 import { EventPipeline } from './event-pipeline';
 import { COLLECTOR_CONFIG } from './tokens';
@@ -65,7 +65,7 @@ export class TrackingService {
       return answer(route.kind === PathKind.PIXEL && req.method !== 'OPTIONS' ? PIXEL : NOT_FOUND);
     }
     const payload = opened.payload;
-    const outcome: Outcome = req.method === 'OPTIONS' ? OPTIONS : route.kind === PathKind.PIXEL ? PIXEL : { kind: 'redirect', location: payload.targetUrl };
+    const outcome: Outcome = req.method === 'OPTIONS' ? OPTIONS : route.kind === PathKind.PIXEL ? PIXEL : { kind: 'redirect', location: redirectTarget(payload.targetUrl)! };
     this.pipeline.capture(encodeEdgeEvent(edgeEvent(payload, route, req.method, req.ip, req.headers, req.atMs)), () => answer(outcome));
   }
 

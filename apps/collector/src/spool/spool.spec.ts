@@ -37,6 +37,34 @@ describe('spool', () => {
     await s.close();
   });
 
+  it('a callback that throws is not taken for a failed write: every record stays, each callback runs once', async () => {
+    const dir = newDir();
+    const s = new Spool(opts(dir));
+    s.open();
+    const calls: Array<string | undefined> = [];
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.prependListener('uncaughtException', onUncaught);
+    try {
+      const seqs = [
+        s.appendThen(rec(0), (err) => calls.push(err?.message)),
+        s.appendThen(rec(1), () => {
+          throw new Error('a caller bug');
+        }),
+        s.appendThen(rec(2), (err) => calls.push(err?.message)),
+      ];
+      await new Promise((ok) => setTimeout(ok, 200));
+      expect(calls).toEqual([undefined, undefined]);
+      expect((await s.read(10)).map((r) => r.seq)).toEqual(seqs);
+      expect(s.append(rec(3))).toBeDefined();
+      expect(await s.append(rec(4))!).toBe(seqs[2]! + 2);
+    } finally {
+      process.removeListener('uncaughtException', onUncaught);
+    }
+    expect(uncaught).toHaveLength(1);
+    await s.close();
+  });
+
   it('caps a read by payload bytes as well as by count, and always reads one record', async () => {
     const dir = newDir();
     const s = new Spool(opts(dir, { segmentBytes: 1_000_000 }));

@@ -210,8 +210,6 @@ export class Spool {
         this.segments[this.segments.length - 1]!.bytes += bytes;
         this.unackedBytes += bytes;
         this.writtenSeq += count;
-        for (const w of waiters) w();
-        for (const cb of this.onWritten.splice(0)) cb();
       } catch (err) {
         // The records were never written: give their sequence numbers back and fail the appends.
         this.discardTornTail();
@@ -220,8 +218,13 @@ export class Spool {
         this.pending = [];
         this.waiters = [];
         this.pendingBytes = 0;
-        for (const w of failed) w(err as Error);
+        for (const w of failed) callSafely(w, err as Error);
+        continue;
       }
+      // Outside the write's try: a callback that throws must not pass for a failed write (which
+      // would hand back sequence numbers already on disk and call every waiter a second time).
+      for (const w of waiters) callSafely(w);
+      for (const cb of this.onWritten.splice(0)) callSafely(cb);
     }
   }
 
@@ -413,6 +416,20 @@ export class Spool {
     this.readHandle = undefined;
   }
 
+}
+
+/**
+ * Calls a caller's callback; if it throws, the error is reported on the next turn as an uncaught
+ * exception would be, but after the spool's own bookkeeping and the other callbacks have run.
+ */
+function callSafely(fn: (err?: Error) => void, err?: Error): void {
+  try {
+    fn(err);
+  } catch (thrown) {
+    queueMicrotask(() => {
+      throw thrown;
+    });
+  }
 }
 
 /** Writes all of `parts` (`bytes` in all) at the end of the file: one writev, rarely more. */
