@@ -143,6 +143,15 @@ describe('winnow stats, links, timeline, events, keys, domains, policy', () => {
     const now = (await stats.getCampaignStats({ tenant: DEMO_TENANT, campaign: 'results' })).stats!.reported!;
     expect(preview.stdout).toMatch(new RegExp(`^now\\s+${now.opens}\\s+${now.uniqueOpens}\\s+${now.clicks}\\s+${now.uniqueClicks}`, 'm'));
     expect((await cli('policy', 'set', '--tenant', DEMO_TENANT, '--opens', 'human')).stderr).toMatch(/people are never left out/);
+    // One side given: the other stays as it was (before, it was silently emptied; found by probing).
+    await cli('policy', 'set', '--tenant', DEMO_TENANT, '--opens', 'none', '--clicks', 'security_scanner');
+    expect((await cli('policy', 'set', '--tenant', DEMO_TENANT, '--opens', 'apple_mpp')).stdout).toBe(`tenant ${DEMO_TENANT}: leaves out of opens apple_mpp; of clicks security_scanner\n`);
+    expect((await cli('policy', 'set', '--tenant', DEMO_TENANT, '--all-automated')).stdout).toBe(`tenant ${DEMO_TENANT}: leaves out of opens every automated source; of clicks every automated source\n`);
+    expect((await cli('policy', 'set', '--tenant', DEMO_TENANT, '--clicks', 'none')).stdout).toBe(`tenant ${DEMO_TENANT}: leaves out of opens every automated source; of clicks nothing\n`);
+    const all = await cli('policy', 'preview', 'results', '--tenant', DEMO_TENANT, '--all-automated');
+    expect(all.stdout).toMatch(/preview: previewed; left out of opens: apple_mpp, gmail_prefetch, .*security_scanner/);
+    expect((await cli('policy', 'set', '--tenant', DEMO_TENANT)).status).toBe(2);
+    expect((await cli('policy', 'set', '--tenant', DEMO_TENANT, '--all-automated', '--opens', 'none')).status).toBe(2);
   });
 
   it('says what went wrong and what to do', async () => {
@@ -151,6 +160,10 @@ describe('winnow stats, links, timeline, events, keys, domains, policy', () => {
     expect(noKey.stderr).toMatch(/set WINNOW_SERVICE_KEY/);
     const down = await runCli(['stats', 'results', '--tenant', DEMO_TENANT, '--stats', `127.0.0.1:${await freePort()}`], '', env);
     expect(down.stderr).toMatch(/the statistics service did not answer .*is it running, and is --stats or WINNOW_STATS_ADDR its gRPC address\?/);
+    // `--key "$UNSET"` must not run with the service key (found by probing).
+    const emptyKey = await cli('stats', 'results', '--tenant', DEMO_TENANT, '--key', '');
+    expect([emptyKey.status, emptyKey.stdout]).toEqual([1, '']);
+    expect(emptyKey.stderr).toMatch(/--key is empty/);
     const usage = await cli('stats', '--tenant', DEMO_TENANT);
     expect(usage.status).toBe(2);
     expect(usage.stderr).toMatch(/CAMPAIGN is required[\s\S]*usage: winnow stats CAMPAIGN/);

@@ -440,12 +440,13 @@ export async function domainsCommand(argv: string[]): Promise<void> {
 }
 
 export const POLICY_USAGE = `usage: winnow policy get --tenant T
-       winnow policy set --tenant T (--all-automated | --opens SOURCES --clicks SOURCES)
-       winnow policy preview CAMPAIGN --tenant T --opens SOURCES --clicks SOURCES
+       winnow policy set --tenant T (--all-automated | [--opens SOURCES] [--clicks SOURCES])
+       winnow policy preview CAMPAIGN --tenant T (--all-automated | [--opens SOURCES] [--clicks SOURCES])
 
 The tenant's suppression policy: which automated sources leave the reported opens and clicks.
 'preview' shows a campaign's figures under the tenant's policy and under the one given, before it is
-set. SOURCES: comma-separated automated sources, or 'none'.
+set. SOURCES: comma-separated automated sources, or 'none'. Of --opens and --clicks, the one not
+given stays as the tenant's policy has it.
 ${CONNECTION}
 `;
 
@@ -455,6 +456,17 @@ export async function policyCommand(argv: string[]): Promise<void> {
   const [action, campaign] = a.positionals;
   const tenant = need(str(a, 'tenant'), '--tenant', POLICY_USAGE);
   const list = (s: string | undefined, flag: string) => (s === undefined || s === 'none' ? [] : sources(s, flag));
+  const all = flag(a, 'all-automated');
+  if (all && (str(a, 'opens') !== undefined || str(a, 'clicks') !== undefined)) throw new UsageError(`give --all-automated, or --opens and --clicks, not both\n\n${POLICY_USAGE}`);
+  if ((action === 'set' || action === 'preview') && !all && str(a, 'opens') === undefined && str(a, 'clicks') === undefined) throw new UsageError(`give --all-automated, --opens or --clicks\n\n${POLICY_USAGE}`);
+  const ALL = { allAutomated: true, sources: [] };
+  /** The sources one side leaves out: as given, every automated one, or (not given) as the tenant's policy has them. */
+  const side = (current: { allAutomated: boolean; sources: Source[] } | undefined, name: 'opens' | 'clicks'): Source[] => {
+    if (all) return [...AUTOMATED_SOURCES];
+    const given = str(a, name);
+    if (given !== undefined) return list(given, name);
+    return !current || current.allAutomated ? [...AUTOMATED_SOURCES] : current.sources;
+  };
   const config = client(ConfigService, a, 30_000);
   const stats = client(StatsService, a, 30_000);
   const show = (p: { opens?: { allAutomated: boolean; sources: Source[] }; clicks?: { allAutomated: boolean; sources: Source[] } }, explicit: boolean) => {
@@ -466,14 +478,20 @@ export async function policyCommand(argv: string[]): Promise<void> {
       const r = await config.getSuppressionPolicy({ tenant });
       process.stdout.write(show(r.policy!, r.explicit));
     } else if (action === 'set') {
-      if (flag(a, 'all-automated') === (str(a, 'opens') !== undefined || str(a, 'clicks') !== undefined)) throw new UsageError(`give --all-automated, or --opens and --clicks\n\n${POLICY_USAGE}`);
-      const sel = (s: string | undefined, name: string) => (flag(a, 'all-automated') ? { allAutomated: true, sources: [] } : { allAutomated: false, sources: list(s, name) });
-      const r = await config.putSuppressionPolicy({ policy: { tenant, opens: sel(str(a, 'opens'), 'opens'), clicks: sel(str(a, 'clicks'), 'clicks') } });
+      const current = (await config.getSuppressionPolicy({ tenant })).policy!;
+      // A side not given is kept as it is (all automated sources stays so, new ones included).
+      const keep = (name: 'opens' | 'clicks') => {
+        const given = str(a, name);
+        if (all) return ALL;
+        return given === undefined ? (current[name] ?? ALL) : { allAutomated: false, sources: list(given, name) };
+      };
+      const r = await config.putSuppressionPolicy({ policy: { tenant, opens: keep('opens'), clicks: keep('clicks') } });
       process.stdout.write(show(r.policy!, true));
     } else if (action === 'preview') {
       const c = need(campaign, 'CAMPAIGN', POLICY_USAGE);
+      const current = (await config.getSuppressionPolicy({ tenant })).policy!;
       const now = (await stats.getCampaignStats({ tenant, campaign: c })).stats!;
-      const next = (await stats.getCampaignStats({ tenant, campaign: c, policyMode: PolicyMode.EXPLICIT, explicitPolicy: { leaveOutOpens: list(str(a, 'opens'), 'opens'), leaveOutClicks: list(str(a, 'clicks'), 'clicks') } })).stats!;
+      const next = (await stats.getCampaignStats({ tenant, campaign: c, policyMode: PolicyMode.EXPLICIT, explicitPolicy: { leaveOutOpens: side(current.opens, 'opens'), leaveOutClicks: side(current.clicks, 'clicks') } })).stats!;
       if (flag(a, 'json')) {
         process.stdout.write(json({ current: toJson(CampaignStatsSchema, now), preview: toJson(CampaignStatsSchema, next) }));
         return;

@@ -13,7 +13,9 @@ export interface Connection {
 
 /** The key a command calls with. */
 export function commandKey(key: string | undefined): string {
-  // An empty variable is an unset one.
+  // `--key "$TENANT_KEY"` with the variable unset must not fall through to the service key, which
+  // may do anything to every tenant: a --key given empty is refused. An empty variable is an unset one.
+  if (key !== undefined && key.trim() === '') throw new Error('--key is empty: give an API key (is the variable you meant to pass set?), or leave --key out to use WINNOW_API_KEY or the service key');
   return key || process.env['WINNOW_API_KEY'] || localServiceKey(process.env['WINNOW_DATA_DIR'] || '.winnow-data', false);
 }
 
