@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -99,7 +99,16 @@ describe('winnow stats, links, timeline, events, keys, domains, policy', () => {
     expect(rows[0]).toBe('id,at,campaign,message,kind,link,role,method,actor,source,confidence,reasons,revision');
     expect(rows).toHaveLength(4);
     expect((await cli('events', '--tenant', DEMO_TENANT, '--format', 'xml')).status).toBe(2);
+    // A run that fails (here: a wrong key) leaves the earlier export as it was, not a header alone.
+    const before = readFileSync(out, 'utf8');
+    const failed = await cli('events', '--tenant', DEMO_TENANT, '--format', 'csv', '--out', out, '--key', 'wk_nope');
+    expect(failed.status).toBe(1);
+    expect(readFileSync(out, 'utf8')).toBe(before);
+    expect(readdirSync(dir).filter((n) => n.includes('.partial-'))).toEqual([]);
+    const nowhere = await cli('events', '--tenant', DEMO_TENANT, '--out', join(dir, 'no-such-dir', 'x.csv'));
+    expect([nowhere.status, nowhere.stderr]).toEqual([1, expect.stringMatching(/--out .*x\.csv: cannot write there \(ENOENT\)/)]);
   });
+
 
   it('creates, lists and revokes keys; a read key reads and is told what it lacks', async () => {
     const created = await cli('keys', 'create', '--tenant', DEMO_TENANT, '--scope', 'read', '--expires', '30d', '--description', 'dashboard');

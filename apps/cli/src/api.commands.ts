@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, writeFileSync } from 'node:fs';
+import { createWriteStream, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { toJson } from '@bufbuild/protobuf';
 import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
@@ -225,8 +225,14 @@ function eventRecord(e: ClassifiedEvent) {
 }
 
 const CSV_COLUMNS = ['id', 'at', 'campaign', 'message', 'kind', 'link', 'role', 'method', 'actor', 'source', 'confidence', 'reasons', 'revision'] as const;
-const csvCell = (v: unknown) => {
-  const s = Array.isArray(v) ? v.join('; ') : String(v);
+/**
+ * One CSV cell. A value a spreadsheet would run as a formula (it begins with =, +, -, @, a tab or a
+ * carriage return: campaign and message names come from whoever records events) is written after
+ * a `'`, which spreadsheets show as text (OWASP, "CSV Injection").
+ */
+export const csvCell = (v: unknown) => {
+  let s = Array.isArray(v) ? v.join('; ') : String(v);
+  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 };
 
@@ -240,7 +246,11 @@ count on standard error while it runs on a terminal.
   --kind open|click              only opens or clicks
   --since ISO, --until ISO       event time at or after, and before
   --format jsonl|csv             (default jsonl)
-  --out FILE                     write here instead of standard output
+  --out FILE                     write here instead of standard output (the file is replaced only
+                                 once every event is written; a failed run leaves it as it was)
+
+In CSV, a value that begins with =, +, -, @, a tab or a carriage return is written after a ' so
+that a spreadsheet shows it as text instead of running it.
 ${CONNECTION}
 `;
 
@@ -270,7 +280,18 @@ export async function eventsCommand(argv: string[]): Promise<void> {
     toUnixMs: time(str(a, 'until'), 'until'),
   };
   const outFile = str(a, 'out');
-  const out = outFile ? createWriteStream(outFile) : process.stdout;
+  // Written beside the file and renamed over it at the end: a failed export never leaves a
+  // truncated file that looks like a complete one. Opened here, so a bad path fails at once.
+  const partial = outFile ? `${outFile}.partial-${process.pid}` : undefined;
+  let fd: number | undefined;
+  if (partial) {
+    try {
+      fd = openSync(partial, 'w', 0o600);
+    } catch (err) {
+      throw new Error(`--out ${outFile}: cannot write there (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
+  const out = fd !== undefined ? createWriteStream('', { fd }) : process.stdout;
   const write = (s: string) => (out.write(s) ? Promise.resolve() : new Promise<void>((ok) => out.once('drain', ok)));
   const tty = process.stderr.isTTY === true;
   const stats = client(StatsService, a, 60_000);
@@ -289,9 +310,14 @@ export async function eventsCommand(argv: string[]): Promise<void> {
       pageToken = page.nextPageToken;
     } while (pageToken);
     if (tty) process.stderr.write(`\r${count} events\n`);
+    if (partial) {
+      await new Promise<void>((ok) => out.end(() => ok()));
+      renameSync(partial, outFile!);
+    }
   } finally {
     closeClient(stats);
-    if (out !== process.stdout) await new Promise<void>((ok) => out.end(() => ok()));
+    if (partial && out.writable) await new Promise<void>((ok) => out.end(() => ok()));
+    if (partial) rmSync(partial, { force: true });
   }
 }
 
