@@ -288,7 +288,7 @@ export async function eventsCommand(argv: string[]): Promise<void> {
     try {
       fd = openSync(partial, 'w', 0o600);
     } catch (err) {
-      throw new Error(`--out ${outFile}: cannot write there (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      throw new Error(`--out ${outFile}: cannot write there (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
     }
   }
   const out = fd !== undefined ? createWriteStream('', { fd }) : process.stdout;
