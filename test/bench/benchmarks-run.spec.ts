@@ -25,6 +25,9 @@ async function bench(script: string, env: Record<string, string>): Promise<strin
   }
 }
 
+/** The JSON object a benchmark prints after its progress lines. */
+const jsonResult = (out: string) => JSON.parse(out.slice(out.indexOf('{'), out.lastIndexOf('}') + 1)) as Record<string, unknown>;
+
 async function benchOnce(script: string, env: Record<string, string>): Promise<string> {
   const childEnv: Record<string, string | undefined> = { ...process.env, ...env };
   // The MongoDB parts have suites of their own; these runs keep to the embedded store.
@@ -50,7 +53,7 @@ describe('the benchmarks run to the end', () => {
 
   it('bench:pipeline (needs wrk, the Debian package .ci/run installs)', async () => {
     const out = await bench('pipeline.mjs', { BENCH_SECONDS: '2', BENCH_MESSAGES: '300' });
-    const result = JSON.parse(out.slice(out.indexOf('{'), out.lastIndexOf('}') + 1)) as Record<string, unknown>;
+    const result = jsonResult(out);
     expect(result.answeredEqualsStored).toBe(true);
     expect(result.stored).toBeGreaterThan(0);
     expect(Object.keys(result.cpuMicrosecondsPerStoredEvent as object)).toEqual(['collector', 'classifier', 'stats']);
@@ -59,7 +62,7 @@ describe('the benchmarks run to the end', () => {
 
   it('bench:floor (needs wrk)', async () => {
     const out = await bench('floor.mjs', { BENCH_SECONDS: '2', BENCH_MESSAGES: '300' });
-    const result = JSON.parse(out.slice(out.indexOf('{'), out.lastIndexOf('}') + 1)) as Record<string, unknown>;
+    const result = jsonResult(out);
     expect(result.answeredEqualsStored).toBe(true);
     expect(result.stored).toBeGreaterThan(0);
     expect(Object.keys(result.cpuMicrosecondsPerStoredEvent as object)).toEqual(['front', 'middle', 'store']);
