@@ -138,6 +138,37 @@ describe('the collector against hostile and unusual input', () => {
     expect(idle.ms).toBeLessThan(5000);
   });
 
+  it('answers a client that ends its side after the request, reads absolute-form targets, and refuses a second Host', async () => {
+    const port = stack.collector.ports.http!;
+    const campaign = 'edge-forms';
+    /** Writes one raw request, optionally ending the sending side at once, and returns what came back. */
+    const raw = (data: string, halfClose: boolean) =>
+      new Promise<string>((resolve) => {
+        let reply = '';
+        const sock = connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => (halfClose ? sock.end(data) : sock.write(data)));
+        sock.on('data', (d) => {
+          reply += d.toString();
+          if (!halfClose && reply.includes('\r\n\r\n')) sock.destroy();
+        });
+        sock.on('end', () => sock.destroy());
+        sock.on('close', () => resolve(reply));
+        sock.on('error', () => undefined);
+        setTimeout(() => sock.destroy(), 4000);
+      });
+    const ua = `User-Agent: ${FIREFOX['user-agent']}\r\n`;
+    // `printf 'GET ...' | nc -N`: the request, then the end of the client's side.
+    const halfClosed = await raw(`GET ${pixelPath(keyring, msg('hc', campaign))} HTTP/1.1\r\nHost: ${DEMO_HOSTNAME}\r\n${ua}Connection: close\r\n\r\n`, true);
+    expect(halfClosed).toMatch(/^HTTP\/1\.1 200 /);
+    // Absolute form (RFC 9112, 3.2.2): the target's authority names the host, not the Host line.
+    const absolute = await raw(`GET http://${DEMO_HOSTNAME}${clickPath(keyring, msg('abs', campaign), 0, LinkRole.CONTENT, 'https://clinic.example/a')} HTTP/1.1\r\nHost: elsewhere.example\r\n${ua}\r\n`, false);
+    expect(absolute).toMatch(/^HTTP\/1\.1 302 /);
+    expect(absolute).toMatch(/\r\nlocation: https:\/\/clinic\.example\/a\r\n/i);
+    // Two Host lines: which one a proxy in front routed by is anyone's guess (RFC 9112, 3.2: 400).
+    const twoHosts = await raw(`GET ${pixelPath(keyring, msg('two', campaign))} HTTP/1.1\r\nHost: ${DEMO_HOSTNAME}\r\nHost: links.globex.test\r\n${ua}\r\n`, false);
+    expect(twoHosts).toMatch(/^HTTP\/1\.1 400 /);
+    await eventually(() => all(campaign), (f) => f.opens === '1' && f.clicks === '1', 5000);
+  });
+
   it('serves tracking domains added later without a restart, and refuses a token sealed for another tenant', async () => {
     const secret = randomBytes(32);
     await config.putTrackingDomain({ domain: { hostname: 'links.acme-health.test', tenant: 'acme-health', keys: [{ id: 'a1', secret, sealing: true }] } });

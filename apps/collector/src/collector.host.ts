@@ -7,7 +7,7 @@ import type { CollectorConfig } from '@winnow/config';
 import { OpsEndpoints, listen, startOpsServer, type RunningServer } from '@winnow/observability';
 import { CollectorMetrics } from './collector.metrics';
 import { DomainRegistry } from './domain-registry';
-import { clientIp, compileTrust, parseRoute, scanHeaders, type ProxyTrust } from './edge-request';
+import { absoluteTarget, clientIp, compileTrust, parseRoute, scanHeaders, type ProxyTrust } from './edge-request';
 import { EventPipeline } from './event-pipeline';
 import { PIXEL_GIF, PIXEL_HEADERS } from './pixel';
 import { TRACKED_METHODS, TrackingService, routeName, type Outcome } from './tracking.service';
@@ -65,16 +65,20 @@ export class CollectorHost implements OnApplicationBootstrap, BeforeApplicationS
       },
       (req, res) => this.onRequest(req, res),
     );
+    // A client that ends its side after sending the request (a shell's `printf | nc -N`, some
+    // scanners) still gets its answer: the event is stored either way, and Node would otherwise drop
+    // the answer when the request side ends. (A property of Node's server, not a constructor option.)
+    (this.server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     // A connection with no traffic at all is cut.
     this.server.setTimeout(config.idleTimeoutMs, (socket) => socket.destroy());
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const started = process.hrtime.bigint();
-    const url = req.url ?? '/';
     const method = req.method ?? 'GET';
-    if (url.length > MAX_URL_CHARS) return this.plain(res, 'other', method, 414, 'URI too long\n');
-    const route = parseRoute(url);
+    if ((req.url ?? '').length > MAX_URL_CHARS) return this.plain(res, 'other', method, 414, 'URI too long\n');
+    const absolute = absoluteTarget(req.url ?? '/');
+    const route = parseRoute(absolute?.path ?? req.url ?? '/');
     if (!route) return this.plain(res, 'other', method, 404, 'not found\n');
     const name = routeName(route);
     if (!TRACKED_METHODS.has(method)) {
@@ -82,8 +86,10 @@ export class CollectorHost implements OnApplicationBootstrap, BeforeApplicationS
       return this.plain(res, name, method, 405, 'method not allowed\n');
     }
     const headers = scanHeaders(req.rawHeaders);
+    if (headers.repeatedHost) return this.plain(res, name, method, 400, 'more than one Host header\n');
     const seen = {
-      host: headers.host,
+      // An absolute request target names the host; any Host header is then ignored (RFC 9112, 3.2.2).
+      host: absolute?.host ?? headers.host,
       method,
       ip: clientIp(req.socket.remoteAddress, headers.forwardedFor, this.trust),
       headers: headers.kept,

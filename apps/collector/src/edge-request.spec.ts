@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { create } from '@bufbuild/protobuf';
 import { EventKind, PathKind, TokenPayloadSchema } from '@winnow/proto';
-import { clientIp, compileTrust, edgeEvent, originOf, redirectTarget, scanHeaders } from './edge-request';
+import { absoluteTarget, clientIp, compileTrust, edgeEvent, originOf, redirectTarget, scanHeaders } from './edge-request';
 
 describe('what the edge keeps of a request', () => {
   it('keeps no From header and only the origin of the Referer', () => {
@@ -28,6 +28,23 @@ describe('what the edge keeps of a request', () => {
     const { forwardedFor } = scanHeaders(raw);
     expect(forwardedFor).toBe('104.28.28.1, 198.51.100.9');
     expect(clientIp('127.0.0.1', forwardedFor, compileTrust(['loopback']))).toBe('198.51.100.9');
+  });
+
+  it('takes the port off X-Forwarded-For entries, so the address is in its network and a trusted hop stays trusted', () => {
+    // Azure Application Gateway writes `address:port`.
+    expect(clientIp('127.0.0.1', '17.58.100.4:51234', compileTrust(['loopback']))).toBe('17.58.100.4');
+    expect(clientIp('127.0.0.1', '[2a01:b747:3001::7]:443', compileTrust(['loopback']))).toBe('2a01:b747:3001::7');
+    expect(clientIp('127.0.0.1', '198.51.100.66, 10.0.0.4:8080', compileTrust(['loopback', '10.0.0.0/8']))).toBe('198.51.100.66');
+    // Anything else is left as it was: never guessed at.
+    expect(clientIp('127.0.0.1', '2001:db8::1', compileTrust(['loopback']))).toBe('2001:db8::1');
+  });
+
+  it('reads a request target in absolute form for its host and path, and notices a second Host line', () => {
+    expect(absoluteTarget('http://Links.Clinic.example:8080/o/abc.gif?x=1')).toEqual({ host: 'Links.Clinic.example:8080', path: '/o/abc.gif?x=1' });
+    expect(absoluteTarget('HTTPS://links.clinic.example')).toEqual({ host: 'links.clinic.example', path: '/' });
+    expect(absoluteTarget('/o/abc.gif')).toBeUndefined();
+    expect(scanHeaders(['Host', 'a.example', 'User-Agent', 'x']).repeatedHost).toBe(false);
+    expect(scanHeaders(['Host', 'a.example', 'host', 'b.example'])).toMatchObject({ host: 'a.example', repeatedHost: true });
   });
 
   it('sends a link target as the URL parser writes it, so any href fits in a Location header', () => {

@@ -52,6 +52,8 @@ export const MAX_KEPT_HEADER_CHARS = 512;
 
 export interface ScannedHeaders {
   host: string | undefined;
+  /** More than one Host line: RFC 9112 section 3.2 has the server answer 400. */
+  repeatedHost: boolean;
   forwardedFor: string | undefined;
   kept: Record<string, string>;
 }
@@ -63,12 +65,16 @@ export interface ScannedHeaders {
  */
 export function scanHeaders(raw: readonly string[]): ScannedHeaders {
   let host: string | undefined;
+  let repeatedHost = false;
   let forwardedFor: string | undefined;
   const kept: Record<string, string> = {};
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;
-    if (name === 'host') host ??= value;
+    if (name === 'host') {
+      if (host === undefined) host = value;
+      else repeatedHost = true;
+    }
     // Every line counts, joined as one list (as Node joins them in req.headers): a proxy that adds
     // its own line after the client's (HAProxy's `option forwardfor`) puts the address it saw last,
     // and reading only the first line would take the client's own, forgeable, claim.
@@ -83,8 +89,36 @@ export function scanHeaders(raw: readonly string[]): ScannedHeaders {
       kept[name] = joined.length > MAX_KEPT_HEADER_CHARS ? joined.slice(0, MAX_KEPT_HEADER_CHARS) : joined;
     }
   }
-  return { host, forwardedFor, kept };
+  return { host, repeatedHost, forwardedFor, kept };
 }
+
+/**
+ * A request target in absolute form (`GET http://links.example/o/TOKEN HTTP/1.1`, which RFC 9112
+ * section 3.2.2 has every server accept, and which proxies send): its authority, which stands in
+ * for the Host header, and its path with the query. Undefined for the usual origin form (`/o/TOKEN`).
+ */
+export function absoluteTarget(url: string): { host: string; path: string } | undefined {
+  const m = /^https?:\/\/([^/?#]*)([^#]*)/i.exec(url);
+  if (!m) return undefined;
+  const authority = m[1]!;
+  return { host: authority.slice(authority.lastIndexOf('@') + 1), path: m[2] || '/' };
+}
+
+/**
+ * One X-Forwarded-For entry without a port: some proxies write `203.0.113.7:51234` or
+ * `[2001:db8::7]:51234` (Azure Application Gateway does), and an address with a port is in no
+ * network, so the rules that read the network would never see it.
+ */
+function withoutPort(entry: string): string {
+  const e = entry.trim();
+  const v6 = /^\[([0-9A-Fa-f:.]+)\](?::\d{1,5})?$/.exec(e);
+  if (v6) return v6[1]!;
+  const v4 = /^(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}):\d{1,5}$/.exec(e);
+  return v4 ? v4[1]! : e;
+}
+
+/** An X-Forwarded-For list with every entry's port taken off. */
+export const forwardedWithoutPorts = (list: string): string => list.split(',').map(withoutPort).join(', ');
 
 /** A URL cut to its origin (scheme, host, port); '' when it is not an absolute http(s) URL. */
 export function originOf(url: string): string {
@@ -113,7 +147,7 @@ export function compileTrust(trusted: string[] | number): ProxyTrust {
 export function clientIp(socketAddress: string | undefined, forwardedFor: string | undefined, trust: ProxyTrust): string {
   let ip = socketAddress ?? '';
   if (trust && forwardedFor && ip) {
-    const req = { headers: { 'x-forwarded-for': forwardedFor }, connection: { remoteAddress: ip }, socket: { remoteAddress: ip } };
+    const req = { headers: { 'x-forwarded-for': forwardedWithoutPorts(forwardedFor) }, connection: { remoteAddress: ip }, socket: { remoteAddress: ip } };
     ip = proxyaddr(req as unknown as IncomingMessage, trust);
   }
   return ip.startsWith('::ffff:') ? ip.slice(7) : ip;

@@ -158,7 +158,7 @@ export class ConfigApi {
             store.recordDeliveries([create(DeliverySchema, { tenant: req.tenant, campaign: req.campaign, message: req.message, deliveredAtUnixMs: String(sentAtS * 1000), links: prepared.links.length })]),
           );
         }
-        return { html: prepared.html, trackedLinks: prepared.links.length - 1, deliveryRecorded: !req.skipDelivery };
+        return { html: prepared.html, trackedLinks: prepared.links.length - 1, deliveryRecorded: !req.skipDelivery, untrackedLinks: prepared.untracked.length };
       },
     };
   }

@@ -78,4 +78,24 @@ describe('prepareEmail', () => {
     expect(r.html.endsWith('.gif" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0">')).toBe(true);
     expect(r.html).toContain('<p>Hi <a href="https://links.clinic.example/c/');
   });
+
+  it('leaves a link whose target is too long to seal as it was, and tracks the others with their indexes in order', () => {
+    const long = `https://clinic.example/results?${'q'.repeat(3500)}`;
+    const html = `<html><body><a href="https://clinic.example/a">a</a><a href="${long}">long</a><a href="https://clinic.example/b">b</a></body></html>`;
+    const r = prepareEmail(html, opts);
+    expect(r.untracked).toEqual([long]);
+    expect(r.html).toContain(`href="${long}"`);
+    expect(r.links.map((l) => [l.index, l.target])).toEqual([
+      [0, 'https://clinic.example/a'],
+      [1, 'https://clinic.example/b'],
+      [2, 'https://links.clinic.example/'],
+    ]);
+    for (const l of r.links) expect(open(l.url)).toMatchObject({ linkIndex: l.index, targetUrl: l.target, links: 3 });
+    // A long target that still fits is tracked, and its link opens.
+    const fits = `https://clinic.example/results?${'q'.repeat(2500)}`;
+    const ok = prepareEmail(`<a href="${fits}">x</a>`, opts);
+    expect(ok.untracked).toEqual([]);
+    expect(open(ok.links[0]!.url)).toMatchObject({ targetUrl: fits });
+  });
 });
+

@@ -1,6 +1,6 @@
 import { parse, type DefaultTreeAdapterMap } from 'parse5';
-import { LinkRole } from '@winnow/proto';
-import { clickPath, pixelPath, type Keyring, type MessageRef } from '@winnow/tokens';
+import { EventKind, LinkRole } from '@winnow/proto';
+import { MAX_TOKEN_CHARS, clickPath, pixelPath, sealedTokenChars, type Keyring, type MessageRef } from '@winnow/tokens';
 
 type Node = DefaultTreeAdapterMap['node'];
 type Element = DefaultTreeAdapterMap['element'];
@@ -31,6 +31,11 @@ export interface PreparedEmail {
   pixelUrl: string;
   /** Every tracked link in index order; the last is the hidden trap link. */
   links: TrackedLink[];
+  /**
+   * http(s) link targets left as they were, in document order: too long to seal into a link a
+   * collector can open (MAX_TOKEN_CHARS; about 2,900 characters of target). Their clicks are not seen.
+   */
+  untracked: string[];
 }
 
 /** A problem with the options; nothing was prepared. */
@@ -83,7 +88,7 @@ export function prepareEmail(html: string, opts: PrepareOptions): PreparedEmail 
   if (!/^https?:\/\/[a-z0-9.-]+(:\d+)?$/.test(opts.baseUrl)) throw new PrepareError(`base URL must be an http(s) origin without a path, got ${JSON.stringify(opts.baseUrl)}`);
 
   const doc = parse(html, { sourceCodeLocationInfo: true });
-  const anchors: Array<{ el: Element; target: string; role: LinkRole }> = [];
+  const found: Array<{ el: Element; target: string; role: LinkRole }> = [];
   let body: Element | undefined;
   walk(doc as unknown as Node, (el) => {
     if (el.tagName === 'body') body = el;
@@ -93,18 +98,28 @@ export function prepareEmail(html: string, opts: PrepareOptions): PreparedEmail 
     if (!el.sourceCodeLocation?.attrs?.['href']) return;
     const marked = attr(el, 'data-winnow-role');
     const role = marked === 'unsubscribe' || (marked === undefined && (UNSUBSCRIBE.test(href) || UNSUBSCRIBE.test(textOf(el)))) ? LinkRole.UNSUBSCRIBE : LinkRole.CONTENT;
-    anchors.push({ el, target: href, role });
+    found.push({ el, target: href, role });
   });
 
-  const total = anchors.length + 1;
-  const ref: MessageRef = {
+  const refFor = (links: number): MessageRef => ({
     tenant: opts.tenant,
     campaign: opts.campaign,
     message: opts.message,
     sentAtUnixS: String(Math.floor(opts.sentAtS)),
-    links: total,
+    links,
     ...(opts.recipientDomain ? { recipientDomain: opts.recipientDomain.toLowerCase() } : {}),
-  };
+  });
+  // A target too long to seal into an openable token is left as it was (and said so) rather than
+  // sent out as a link that could only ever answer 404. Measured with the largest link count, so a
+  // link kept here stays within the limit once the count is final.
+  const draft = refFor(found.length + 1);
+  const untracked: string[] = [];
+  const anchors = found.filter((a, i) => {
+    const fits = sealedTokenChars(opts.keyring, { ...draft, kind: EventKind.CLICK, linkIndex: i, linkRole: a.role, targetUrl: a.target }) <= MAX_TOKEN_CHARS;
+    if (!fits) untracked.push(a.target);
+    return fits;
+  });
+  const ref = refFor(anchors.length + 1);
   const links: TrackedLink[] = anchors.map((a, index) => ({
     index,
     role: a.role,
@@ -130,5 +145,5 @@ export function prepareEmail(html: string, opts: PrepareOptions): PreparedEmail 
   edits.sort((a, b) => b.start - a.start || b.end - a.end);
   let out = html;
   for (const e of edits) out = out.slice(0, e.start) + e.text + out.slice(e.end);
-  return { html: out, pixelUrl, links };
+  return { html: out, pixelUrl, links, untracked };
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { EventKind, LinkRole } from '@winnow/proto';
-import { Keyring, TokenError, TokenRejection, openToken, sealToken } from './token-codec';
+import { Keyring, MAX_TOKEN_CHARS, TokenError, TokenRejection, TokenTooLongError, openToken, sealToken, sealedTokenChars } from './token-codec';
 
 const k1 = { id: 'k1', secret: randomBytes(32) };
 const k2 = { id: 'k2', secret: randomBytes(32) };
@@ -82,5 +82,22 @@ describe('sealed tokens', () => {
     expect(() => new Keyring([{ id: 'bad id', secret: randomBytes(32) }], undefined)).toThrow(/key id/);
     expect(() => new Keyring([{ id: 'k', secret: randomBytes(16) }], undefined)).toThrow(/32 bytes/);
     expect(() => new Keyring([k1], 'k9')).toThrow(/sealing key/);
+  });
+
+  it('knows a token\'s length before sealing it, and refuses to seal one no collector would open', () => {
+    const ring = new Keyring([k1], 'k1');
+    for (let n = 0; n < 3200; n += 97) {
+      const p = { ...payload, targetUrl: `https://clinic.example/${'x'.repeat(n)}` };
+      const chars = sealedTokenChars(ring, p);
+      if (chars <= MAX_TOKEN_CHARS) {
+        const token = sealToken(ring, p);
+        expect(token.length).toBe(chars);
+        expect(openToken(ring, token, opts)).toMatchObject({ targetUrl: p.targetUrl });
+      } else {
+        expect(() => sealToken(ring, p)).toThrow(TokenTooLongError);
+      }
+    }
+    // The limit falls inside the range walked above.
+    expect(sealedTokenChars(ring, { ...payload, targetUrl: `https://clinic.example/${'x'.repeat(3200)}` })).toBeGreaterThan(MAX_TOKEN_CHARS);
   });
 });

@@ -85,7 +85,32 @@ function header(kid: string): Buffer {
   return Buffer.concat([Buffer.from([TOKEN_VERSION, id.length]), id]);
 }
 
-/** Seals a payload with the keyring's sealing key. */
+/** A payload whose sealed token would be longer than MAX_TOKEN_CHARS: no collector could open it. */
+export class TokenTooLongError extends RangeError {
+  constructor(readonly chars: number) {
+    super(`the sealed token would be ${chars} characters, over the ${MAX_TOKEN_CHARS} a collector opens`);
+    this.name = 'TokenTooLongError';
+  }
+}
+
+/** Characters of base64url without padding for n bytes. */
+const base64urlChars = (n: number) => Math.ceil((n * 4) / 3);
+
+/**
+ * How long the token sealing this payload with the keyring's sealing key would be, in characters,
+ * without sealing it (AES-GCM adds no padding, so the length follows from the payload's).
+ */
+export function sealedTokenChars(keyring: Keyring, payload: MessageInitShape<typeof TokenPayloadSchema>): number {
+  const kid = keyring.sealingKeyId;
+  if (kid === undefined) throw new Error('keyring has no sealing key');
+  return base64urlChars(2 + kid.length + IV_BYTES + toBinary(TokenPayloadSchema, create(TokenPayloadSchema, payload)).length + TAG_BYTES);
+}
+
+/**
+ * Seals a payload with the keyring's sealing key. A payload too long for any collector to open
+ * (a link target of about 2,900 characters or more) is refused with TokenTooLongError: sealing it
+ * would hand out a link that can never work.
+ */
 export function sealToken(keyring: Keyring, payload: MessageInitShape<typeof TokenPayloadSchema>): string {
   const kid = keyring.sealingKeyId;
   if (kid === undefined) throw new Error('keyring has no sealing key');
@@ -95,7 +120,9 @@ export function sealToken(keyring: Keyring, payload: MessageInitShape<typeof Tok
   const cipher = createCipheriv('aes-256-gcm', secret, iv);
   cipher.setAAD(aad);
   const body = Buffer.concat([cipher.update(toBinary(TokenPayloadSchema, create(TokenPayloadSchema, payload))), cipher.final()]);
-  return Buffer.concat([aad, iv, body, cipher.getAuthTag()]).toString('base64url');
+  const token = Buffer.concat([aad, iv, body, cipher.getAuthTag()]).toString('base64url');
+  if (token.length > MAX_TOKEN_CHARS) throw new TokenTooLongError(token.length);
+  return token;
 }
 
 const B64URL = /^[A-Za-z0-9_-]+$/;
