@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +8,8 @@ import { parseApiKey } from '@winnow/tokens';
 import { eventually, freePort, httpRequest } from '@winnow/testing';
 import { DEMO_HOSTNAME, DEMO_TENANT } from '@winnow/stats';
 import { removeDir, startStack, type Stack } from '../support/stack';
-import { runCli } from '../support/serve';
+import { CLI, runCli } from '../support/serve';
+import { spawn } from 'node:child_process';
 
 // The command line for the whole API, against the real stack, checked against what the gRPC API
 // answers for the same question.
@@ -177,5 +178,85 @@ describe('winnow stats, links, timeline, events, keys, domains, policy', () => {
     expect(usage.status).toBe(2);
     expect(usage.stderr).toMatch(/CAMPAIGN is required[\s\S]*usage: winnow stats CAMPAIGN/);
     expect((await cli('stats', 'results', '--tenant', DEMO_TENANT, '--include-automated', '--exclude-automated')).status).toBe(2);
+  });
+
+  it('holds a command line to what it says: usage errors exit 2, a misspelt campaign is said, JSON keeps zeros', async () => {
+    // Usage errors are 2 in every command (some were 1, and a repeated option ran on its last value).
+    for (const args of [
+      ['stats', 'results', '--tenant', DEMO_TENANT, '--tenant', 'other-tenant'],
+      ['stats', 'results', '--tenant', DEMO_TENANT, '--no-such-option'],
+      ['stats', 'results', 'extra', '--tenant', DEMO_TENANT],
+      ['events', '--tenant', DEMO_TENANT, '--until', '1969-12-31'],
+      ['reclassify'],
+      ['erase', '--tenant', DEMO_TENANT],
+      ['dead-letters', 'replay'],
+      ['prepare-email', '--tenant', DEMO_TENANT],
+    ]) {
+      const r = await cli(...args);
+      expect([args.join(' '), r.status]).toEqual([args.join(' '), 2]);
+      expect(r.stderr, args.join(' ')).toMatch(/usage: winnow|1970/);
+    }
+    expect((await cli('stats', 'results', '--tenant', DEMO_TENANT, '--tenant', 'x')).stderr).toMatch(/--tenant is given more than once/);
+    // A campaign with nothing recorded is most likely misspelt: said on stderr; no empty report.
+    const typo = await cli('stats', 'reslts', '--tenant', DEMO_TENANT);
+    expect(typo.status).toBe(0);
+    expect(typo.stderr).toMatch(/nothing is recorded for campaign "reslts" of tenant "demo-clinic"/);
+    expect((await cli('stats', 'results', '--tenant', DEMO_TENANT)).stderr).toBe('');
+    const report = join(dir, 'typo.html');
+    const r = await cli('report', 'reslts', '--tenant', DEMO_TENANT, '--out', report);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/nothing is recorded .*no report written/);
+    expect(existsSync(report)).toBe(false);
+    // --json keeps fields whose value is 0 (most automated sources have none here): every figure is there.
+    const j = JSON.parse((await cli('stats', 'results', '--tenant', DEMO_TENANT, '--json')).stdout);
+    expect(j.automatedBySource.length).toBeGreaterThan(1);
+    for (const x of j.automatedBySource) expect(Object.keys(x.figures).sort(), JSON.stringify(x)).toEqual(['clickThroughRate', 'clickToOpenRate', 'clicks', 'openRate', 'opens', 'uniqueClicks', 'uniqueOpens']);
+    expect(j.automatedBySource.some((x: { figures: { opens: string } }) => x.figures.opens === '0')).toBe(true);
+  });
+
+  it('previews one side of a policy with the other as the tenant has it', async () => {
+    await cli('policy', 'set', '--tenant', DEMO_TENANT, '--opens', 'none', '--clicks', 'security_scanner');
+    const j = JSON.parse((await cli('stats', 'results', '--tenant', DEMO_TENANT, '--leave-out-opens', 'apple_mpp', '--json')).stdout);
+    expect(j.appliedPolicy).toMatchObject({ suppressedOpenSources: ['SOURCE_APPLE_MPP'], suppressedClickSources: ['SOURCE_SECURITY_SCANNER'] });
+    const both = JSON.parse((await cli('stats', 'results', '--tenant', DEMO_TENANT, '--leave-out-opens', 'apple_mpp', '--leave-out-clicks', 'bot', '--json')).stdout);
+    expect(both.appliedPolicy).toMatchObject({ suppressedOpenSources: ['SOURCE_APPLE_MPP'], suppressedClickSources: ['SOURCE_BOT'] });
+    expect((await cli('stats', 'results', '--tenant', DEMO_TENANT, '--leave-out', 'bot', '--leave-out-opens', 'apple_mpp')).status).toBe(2);
+  });
+
+  it('runs service-key commands with the service key even when WINNOW_API_KEY holds a tenant key', async () => {
+    const created = await cli('keys', 'create', '--tenant', DEMO_TENANT, '--scope', 'read', '--json');
+    const tenantKey = JSON.parse(created.stdout).key as string;
+    const withTenantKey = { ...env, WINNOW_API_KEY: tenantKey };
+    const started = await runCli(['reclassify', '--tenant', DEMO_TENANT, '--no-wait', '--stats', stack.statsAddress], '', withTenantKey);
+    expect(started.status, started.stderr).toBe(0);
+    expect(started.stdout).toMatch(/reclassification of demo-clinic under .* started/);
+    // A tenant's own dead letters are readable with its key; --key names one explicitly.
+    expect((await runCli(['dead-letters', 'list', '--tenant', DEMO_TENANT, '--stats', stack.statsAddress], '', withTenantKey)).status).toBe(0);
+    const denied = await runCli(['reclassify', '--tenant', DEMO_TENANT, '--no-wait', '--key', tenantKey, '--stats', stack.statsAddress], '', env);
+    expect(denied.status).toBe(1);
+  });
+
+  it('stops quietly when the reader of its output goes away (winnow events | head)', async () => {
+    const child = spawn(process.execPath, [CLI, 'events', '--tenant', DEMO_TENANT, '--stats', stack.statsAddress], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    // Close the pipe before the command writes anything, as `head` does once it has its lines.
+    child.stdout.destroy();
+    const status = await new Promise<number | null>((ok) => child.on('close', ok));
+    expect(stderr).not.toMatch(/EPIPE|Error/);
+    expect(status).toBe(0);
+  });
+
+  it('checks where prepare-email writes before it records a delivery, and says which links it could not track', async () => {
+    const missing = join(dir, 'no-such-dir', 'mail.html');
+    const r = await runCli(['prepare-email', '--tenant', DEMO_TENANT, '--campaign', 'outdir', '--message', 'od-1', '--host', DEMO_HOSTNAME, '--out', missing, '--stats', stack.statsAddress], HTML, env);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/--out .*cannot write there \(ENOENT\); nothing was prepared or recorded/);
+    await expect(stats.getMessageTimeline({ tenant: DEMO_TENANT, message: 'od-1' })).rejects.toMatchObject({ code: 'not_found' });
+    const long = `https://portal.clinic.example/results?${'q'.repeat(3500)}`;
+    const ok = await runCli(['prepare-email', '--tenant', DEMO_TENANT, '--campaign', 'outdir', '--message', 'od-2', '--host', DEMO_HOSTNAME, '--stats', stack.statsAddress], `<html><body><a href="${long}">long</a>${HTML}</body></html>`, env);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stderr).toMatch(/prepared od-2: 2 tracked links[\s\S]*warning: 1 link\(s\) left untracked/);
+    expect(ok.stdout).toContain(`href="${long}"`);
   });
 });

@@ -30,6 +30,34 @@ describe('the winnow command (built services as real processes)', () => {
     expect(r.stdout).toMatch(/35 x GET pixel -> 200/);
   }, 120_000);
 
+  it('answers --help for every command with its usage, starting nothing', () => {
+    for (const command of ['start', 'demo', 'serve', 'classify', 'prepare-email', 'reclassify', 'erase', 'dead-letters', 'stats', 'links', 'timeline', 'events', 'keys', 'domains', 'policy', 'report']) {
+      const r = spawnSync(process.execPath, [cli, command, '--help'], { cwd: root, encoding: 'utf8', timeout: 15_000 });
+      expect([command, r.status, r.stdout.startsWith(`usage: winnow ${command}`)], r.stderr).toEqual([command, 0, true]);
+    }
+    const top = spawnSync(process.execPath, [cli, '--help'], { cwd: root, encoding: 'utf8', timeout: 15_000 });
+    expect([top.status, top.stdout.startsWith('usage: winnow <command>')]).toEqual([0, true]);
+  }, 120_000);
+
+  it('keeps the demo stack running with --keep, for the README commands, until Ctrl-C', async () => {
+    const child = spawn(process.execPath, [cli, 'demo', '--keep'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    try {
+      await eventually(async () => out, (o) => /Ctrl-C stops it/.test(o), 90_000);
+      const [, addr, key] = /export WINNOW_STATS_ADDR=(\S+) WINNOW_SERVICE_KEY=(\S+)/.exec(out)!;
+      const env = { ...process.env, WINNOW_STATS_ADDR: addr!, WINNOW_SERVICE_KEY: key!, WINNOW_API_KEY: '' };
+      const stats = spawnSync(process.execPath, [cli, 'stats', 'flu-shot-reminder', '--tenant', 'demo-clinic'], { cwd: root, encoding: 'utf8', env, timeout: 30_000 });
+      expect(stats.status, stats.stderr).toBe(0);
+      expect(stats.stdout).toMatch(/campaign flu-shot-reminder \(tenant demo-clinic\): 40 delivered/);
+      const timeline = spawnSync(process.execPath, [cli, 'timeline', 'reminder-014', '--tenant', 'demo-clinic'], { cwd: root, encoding: 'utf8', env, timeout: 30_000 });
+      expect(timeline.stdout).toMatch(/security_scanner/);
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await new Promise((ok) => child.on('close', ok))).toBe(0);
+  }, 150_000);
+
   it('starts the stack, reports where it listens, and stops cleanly on SIGTERM', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'winnow-start-'));
     const ports = { collector: await freePort(), collectorOps: await freePort(), classifier: await freePort(), classifierHttp: await freePort(), stats: await freePort(), statsHttp: await freePort() };

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
 import { toJson } from '@bufbuild/protobuf';
 import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
-import { closeClient } from '@winnow/grpc';
+import { closeClient, type ClientOf } from '@winnow/grpc';
 import { sourceName, parseSourceName, AUTOMATED_SOURCES } from '@winnow/engagement';
 import {
   ApiKeyScope,
@@ -21,6 +21,7 @@ import {
   type ExplicitPolicy,
   type Figures,
 } from '@winnow/proto';
+import { UsageError, parseCommandLine } from './args';
 import { connect } from './connect';
 import { json, percent, table, when } from './output';
 import { renderReport } from './report-html';
@@ -52,8 +53,10 @@ const policyOptions = {
   'leave-out-clicks': { type: 'string' },
 } as const;
 
-/** Thrown for a command line that cannot be run; main prints it with the usage. */
-export class UsageError extends Error {}
+export { UsageError };
+
+/** JSON output keeps fields whose value is zero or empty: a script reading `clicks` finds 0, not nothing. */
+const JSON_OPTIONS = { alwaysEmitImplicit: true } as const;
 
 type Args = { values: Record<string, string | boolean | undefined>; positionals: string[] };
 const str = (a: Args, name: string): string | undefined => (typeof a.values[name] === 'string' ? (a.values[name] as string) : undefined);
@@ -62,19 +65,8 @@ const flag = (a: Args, name: string): boolean => a.values[name] === true;
 const client = <T extends GenServiceMethods>(service: GenService<T>, a: Args, deadlineMs: number) => connect(service, { stats: str(a, 'stats'), key: str(a, 'key'), deadlineMs });
 
 /** The command line, or undefined after printing the usage for --help. */
-function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>, usage: string): Args | undefined {
-  let parsed: Args;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { ...common, ...options } }) as Args;
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n\n${usage}`);
-  }
-  if (parsed.values['help'] === true) {
-    process.stdout.write(usage);
-    return undefined;
-  }
-  return parsed;
-}
+const parse = (argv: string[], options: NonNullable<ParseArgsConfig['options']>, usage: string, maxPositionals: number): Args | undefined =>
+  parseCommandLine(argv, { ...common, ...options }, usage, maxPositionals);
 
 function need<T>(value: T | undefined, what: string, usage: string): T {
   if (value === undefined || value === '') throw new UsageError(`${what} is required\n\n${usage}`);
@@ -92,22 +84,40 @@ function sources(list: string | undefined, flag: string): Source[] {
   });
 }
 
-/** The query's policy from the flags: the tenant's when none is given. */
-function policyOf(v: Record<string, unknown>): { policyMode: PolicyMode; explicitPolicy?: ExplicitPolicy } {
+type QueryPolicy = { policyMode: PolicyMode; explicitPolicy?: ExplicitPolicy };
+
+/**
+ * The query's policy from the flags: the tenant's when none is given. With only one of
+ * --leave-out-opens and --leave-out-clicks, the other side is as the tenant's policy has it
+ * (`tenantSides` asks the service for it), as `policy set` keeps a side not given.
+ */
+async function policyOf(v: Record<string, unknown>, tenantSides: () => Promise<{ opens: Source[]; clicks: Source[] }>): Promise<QueryPolicy> {
   const both = v['leave-out'] as string | undefined;
   const opens = v['leave-out-opens'] as string | undefined;
   const clicks = v['leave-out-clicks'] as string | undefined;
   const explicit = both !== undefined || opens !== undefined || clicks !== undefined;
   const chosen = [v['include-automated'] === true, v['exclude-automated'] === true, explicit].filter(Boolean).length;
   if (chosen > 1) throw new UsageError('give one of --include-automated, --exclude-automated or --leave-out...');
+  if (both !== undefined && (opens !== undefined || clicks !== undefined)) throw new UsageError('give --leave-out, or --leave-out-opens and --leave-out-clicks, not both');
   if (v['include-automated']) return { policyMode: PolicyMode.INCLUDE_AUTOMATED };
   if (v['exclude-automated']) return { policyMode: PolicyMode.EXCLUDE_AUTOMATED };
   if (!explicit) return { policyMode: PolicyMode.UNSPECIFIED };
-  return {
-    policyMode: PolicyMode.EXPLICIT,
-    explicitPolicy: { leaveOutOpens: sources(opens ?? both, opens ? 'leave-out-opens' : 'leave-out'), leaveOutClicks: sources(clicks ?? both, clicks ? 'leave-out-clicks' : 'leave-out') } as ExplicitPolicy,
-  };
+  const leaveOutOpens = both !== undefined ? sources(both, 'leave-out') : opens !== undefined ? sources(opens, 'leave-out-opens') : undefined;
+  const leaveOutClicks = both !== undefined ? sources(both, 'leave-out') : clicks !== undefined ? sources(clicks, 'leave-out-clicks') : undefined;
+  const tenant = leaveOutOpens === undefined || leaveOutClicks === undefined ? await tenantSides() : undefined;
+  return { policyMode: PolicyMode.EXPLICIT, explicitPolicy: { leaveOutOpens: leaveOutOpens ?? tenant!.opens, leaveOutClicks: leaveOutClicks ?? tenant!.clicks } as ExplicitPolicy };
 }
+
+/** What the tenant's own policy leaves out of opens and of clicks, as the service applies it. */
+const tenantSidesFrom = (stats: ClientOf<typeof StatsService>, tenant: string, campaign: string) => async () => {
+  const applied = (await stats.getCampaignStats({ tenant, campaign })).stats!.appliedPolicy!;
+  return { opens: applied.suppressedOpenSources, clicks: applied.suppressedClickSources };
+};
+
+/** Nothing at all is recorded for the campaign: most likely a misspelt campaign or tenant. */
+const nothingRecorded = (s: CampaignStats) => Number(s.delivered) === 0 && Number(s.all?.opens ?? 0) === 0 && Number(s.all?.clicks ?? 0) === 0;
+const NOTHING = (tenant: string, campaign: string) =>
+  `nothing is recorded for campaign ${JSON.stringify(campaign)} of tenant ${JSON.stringify(tenant)} (no delivery, no event): check both names (winnow events --tenant ${tenant} lists what is stored)`;
 
 const policyText = (s: CampaignStats) => {
   const p = s.appliedPolicy!;
@@ -153,14 +163,15 @@ ${CONNECTION}
 `;
 
 export async function statsCommand(argv: string[]): Promise<void> {
-  const a = parse(argv, policyOptions, STATS_USAGE);
+  const a = parse(argv, policyOptions, STATS_USAGE, 1);
   if (!a) return;
   const campaign = need(a.positionals[0], 'CAMPAIGN', STATS_USAGE);
   const tenant = need(str(a, 'tenant'), '--tenant', STATS_USAGE);
   const stats = client(StatsService, a, 30_000);
   try {
-    const r = await stats.getCampaignStats({ tenant, campaign, ...policyOf(a.values) });
-    process.stdout.write(flag(a, 'json') ? json(toJson(CampaignStatsSchema, r.stats!)) : statsTable(r.stats!));
+    const r = await stats.getCampaignStats({ tenant, campaign, ...(await policyOf(a.values, tenantSidesFrom(stats, tenant, campaign))) });
+    process.stdout.write(flag(a, 'json') ? json(toJson(CampaignStatsSchema, r.stats!, JSON_OPTIONS)) : statsTable(r.stats!));
+    if (nothingRecorded(r.stats!)) process.stderr.write(`warning: ${NOTHING(tenant, campaign)}\n`);
   } finally {
     closeClient(stats);
   }
@@ -178,7 +189,7 @@ const kindName = (k: EventKind) => (k === EventKind.OPEN ? 'open' : k === EventK
 const roleName = (r: LinkRole) => (LinkRole[r] ?? '').toLowerCase().replace('unspecified', '');
 
 export async function timelineCommand(argv: string[]): Promise<void> {
-  const a = parse(argv, {}, TIMELINE_USAGE);
+  const a = parse(argv, {}, TIMELINE_USAGE, 1);
   if (!a) return;
   const message = need(a.positionals[0], 'MESSAGE', TIMELINE_USAGE);
   const tenant = need(str(a, 'tenant'), '--tenant', TIMELINE_USAGE);
@@ -255,7 +266,7 @@ ${CONNECTION}
 `;
 
 export async function eventsCommand(argv: string[]): Promise<void> {
-  const a = parse(argv, { campaign: { type: 'string' }, message: { type: 'string' }, source: { type: 'string' }, kind: { type: 'string' }, since: { type: 'string' }, until: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' } }, EVENTS_USAGE);
+  const a = parse(argv, { campaign: { type: 'string' }, message: { type: 'string' }, source: { type: 'string' }, kind: { type: 'string' }, since: { type: 'string' }, until: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' } }, EVENTS_USAGE, 0);
   if (!a) return;
   const tenant = need(str(a, 'tenant'), '--tenant', EVENTS_USAGE);
   const format = str(a, 'format') ?? 'jsonl';
@@ -268,6 +279,8 @@ export async function eventsCommand(argv: string[]): Promise<void> {
     if (!s) return '0';
     const t = Date.parse(s);
     if (Number.isNaN(t)) throw new UsageError(`--${flag}: ${JSON.stringify(s)} is not a date or time (e.g. 2026-11-30 or 2026-11-30T09:00:00Z)`);
+    // 0 means "no bound" to the service: a time at or before 1970 would silently drop the bound.
+    if (t <= 0) throw new UsageError(`--${flag}: ${JSON.stringify(s)} is at or before 1970-01-01T00:00:00Z; give a later time`);
     return String(t);
   };
   const filter = {
@@ -330,15 +343,18 @@ ${CONNECTION}
 `;
 
 export async function linksCommand(argv: string[]): Promise<void> {
-  const a = parse(argv, policyOptions, LINKS_USAGE);
+  const a = parse(argv, policyOptions, LINKS_USAGE, 1);
   if (!a) return;
   const campaign = need(a.positionals[0], 'CAMPAIGN', LINKS_USAGE);
   const tenant = need(str(a, 'tenant'), '--tenant', LINKS_USAGE);
   const stats = client(StatsService, a, 120_000);
   try {
-    const r = await stats.getLinkStats({ tenant, campaign, ...policyOf(a.values) });
+    const r = await stats.getLinkStats({ tenant, campaign, ...(await policyOf(a.values, tenantSidesFrom(stats, tenant, campaign))) });
+    if (r.links.length === 0 && nothingRecorded((await stats.getCampaignStats({ tenant, campaign, policyMode: PolicyMode.INCLUDE_AUTOMATED })).stats!)) {
+      process.stderr.write(`warning: ${NOTHING(tenant, campaign)}\n`);
+    }
     if (flag(a, 'json')) {
-      process.stdout.write(json(toJson(GetLinkStatsResponseSchema, r)));
+      process.stdout.write(json(toJson(GetLinkStatsResponseSchema, r, JSON_OPTIONS)));
       return;
     }
     process.stdout.write(
@@ -385,7 +401,7 @@ function expiry(s: string | undefined): string {
 }
 
 export async function keysCommand(argv: string[]): Promise<void> {
-  const a = parse(argv, { scope: { type: 'string' }, expires: { type: 'string' }, description: { type: 'string' } }, KEYS_USAGE);
+  const a = parse(argv, { scope: { type: 'string' }, expires: { type: 'string' }, description: { type: 'string' } }, KEYS_USAGE, 2);
   if (!a) return;
   const [action, id] = a.positionals;
   const config = client(ConfigService, a, 30_000);
@@ -426,7 +442,7 @@ ${CONNECTION}
 `;
 
 export async function domainsCommand(argv: string[]): Promise<void> {
-  const a = parse(argv, { retire: { type: 'string' } }, DOMAINS_USAGE);
+  const a = parse(argv, { retire: { type: 'string' } }, DOMAINS_USAGE, 2);
   if (!a) return;
   const [action, host] = a.positionals;
   const config = client(ConfigService, a, 30_000);
@@ -477,7 +493,7 @@ ${CONNECTION}
 `;
 
 export async function policyCommand(argv: string[]): Promise<void> {
-  const a = parse(argv, { 'all-automated': { type: 'boolean', default: false }, opens: { type: 'string' }, clicks: { type: 'string' } }, POLICY_USAGE);
+  const a = parse(argv, { 'all-automated': { type: 'boolean', default: false }, opens: { type: 'string' }, clicks: { type: 'string' } }, POLICY_USAGE, 2);
   if (!a) return;
   const [action, campaign] = a.positionals;
   const tenant = need(str(a, 'tenant'), '--tenant', POLICY_USAGE);
@@ -517,9 +533,10 @@ export async function policyCommand(argv: string[]): Promise<void> {
       const c = need(campaign, 'CAMPAIGN', POLICY_USAGE);
       const current = (await config.getSuppressionPolicy({ tenant })).policy!;
       const now = (await stats.getCampaignStats({ tenant, campaign: c })).stats!;
+      if (nothingRecorded(now)) process.stderr.write(`warning: ${NOTHING(tenant, c)}\n`);
       const next = (await stats.getCampaignStats({ tenant, campaign: c, policyMode: PolicyMode.EXPLICIT, explicitPolicy: { leaveOutOpens: side(current.opens, 'opens'), leaveOutClicks: side(current.clicks, 'clicks') } })).stats!;
       if (flag(a, 'json')) {
-        process.stdout.write(json({ current: toJson(CampaignStatsSchema, now), preview: toJson(CampaignStatsSchema, next) }));
+        process.stdout.write(json({ current: toJson(CampaignStatsSchema, now, JSON_OPTIONS), preview: toJson(CampaignStatsSchema, next, JSON_OPTIONS) }));
         return;
       }
       process.stdout.write(
@@ -545,7 +562,7 @@ the automated verdicts.
 `;
 
 export async function reportCommand(argv: string[]): Promise<void> {
-  const a = parse(argv, { out: { type: 'string' } }, REPORT_USAGE);
+  const a = parse(argv, { out: { type: 'string' } }, REPORT_USAGE, 1);
   if (!a) return;
   const campaign = need(a.positionals[0], 'CAMPAIGN', REPORT_USAGE);
   const tenant = need(str(a, 'tenant'), '--tenant', REPORT_USAGE);
@@ -553,6 +570,8 @@ export async function reportCommand(argv: string[]): Promise<void> {
   const stats = client(StatsService, a, 120_000);
   try {
     const s = (await stats.getCampaignStats({ tenant, campaign })).stats!;
+    // An empty report of a misspelt campaign would read as a campaign nobody opened.
+    if (nothingRecorded(s)) throw new Error(`${NOTHING(tenant, campaign)}; no report written`);
     const hourly = (await stats.getTimeSeries({ tenant, campaign, granularity: Granularity.HOUR })).series!;
     const starts = hourly.points.map((p) => Number(p.bucketStartUnixMs));
     // More than three days of hours read better as days.

@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { UsageError, parseCommandLine } from './args';
 import { Classifier, TraceLineError, parseTraceLine, verdictLine, type TraceEvent } from '@winnow/classification';
 
 /**
@@ -8,9 +9,18 @@ import { Classifier, TraceLineError, parseTraceLine, verdictLine, type TraceEven
  * final ones. A line that cannot be read gets `{"line": N, "error": "..."}` in its place, and the
  * command exits 1 after printing everything.
  */
+export const CLASSIFY_USAGE = `usage: winnow classify FILE.jsonl   (or - for standard input)
+
+Prints a verdict line for every line of a trace (JSON lines, shared/traces/FORMAT.md), in order,
+decided with the whole trace in view. A line that cannot be read gets {"line": N, "error": "..."}
+and the command exits 1 after printing everything.
+`;
+
 export async function classifyCommand(argv: string[]): Promise<void> {
-  const file = argv[0];
-  if (!file) throw new Error('usage: winnow classify FILE.jsonl (or - for standard input)');
+  const args = parseCommandLine(argv, {}, CLASSIFY_USAGE, 1);
+  if (!args) return;
+  const file = args.positionals[0];
+  if (!file) throw new UsageError(`FILE is required\n\n${CLASSIFY_USAGE}`);
   const input = file === '-' ? process.stdin : createReadStream(file);
   const lines: Array<TraceEvent | { line: number; error: string }> = [];
   let n = 0;

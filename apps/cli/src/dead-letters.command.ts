@@ -1,6 +1,6 @@
-import { parseArgs } from 'node:util';
 import { closeClient } from '@winnow/grpc';
 import { StatsService, type DeadLetter } from '@winnow/proto';
+import { UsageError, parseCommandLine } from './args';
 import { connect } from './connect';
 
 export const DEAD_LETTERS_USAGE = `usage: winnow dead-letters list [--tenant T] [--json]
@@ -13,29 +13,28 @@ list, those failing again stay with the new reason.
 
 options:
   --stats ADDR   stats gRPC address (default WINNOW_STATS_ADDR or 127.0.0.1:50062)
-                 the service key comes from WINNOW_SERVICE_KEY, or the file npm start wrote in
-                 WINNOW_DATA_DIR (default .winnow-data)
+  --key KEY      list --tenant T: a tenant API key with the read scope, or the service key
+                 (default WINNOW_API_KEY, then the service key); list of every tenant, and
+                 replay: the service key (default
+                 WINNOW_SERVICE_KEY, or the file npm start wrote in WINNOW_DATA_DIR, default
+                 .winnow-data; WINNOW_API_KEY is not used, as a tenant key cannot replay)
+  --json         JSON instead of text
 `;
 
 const when = (ms: string) => new Date(Number(ms)).toISOString();
 
 export async function deadLettersCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { tenant: { type: 'string' }, json: { type: 'boolean' }, stats: { type: 'string' }, help: { type: 'boolean' } },
-  });
-  const [action, ...ids] = positionals;
-  if (values.help || (action !== 'list' && action !== 'replay')) {
-    process.stdout.write(DEAD_LETTERS_USAGE);
-    if (!values.help) process.exitCode = 2;
-    return;
-  }
-  const stats = connect(StatsService, { stats: values.stats, deadlineMs: 30_000 });
+  const args = parseCommandLine(argv, { tenant: { type: 'string' }, json: { type: 'boolean' }, stats: { type: 'string' }, key: { type: 'string' } }, DEAD_LETTERS_USAGE);
+  if (!args) return;
+  const values = args.values as { tenant?: string; json?: boolean; stats?: string; key?: string };
+  const [action, ...ids] = args.positionals;
+  if (action !== 'list' && action !== 'replay') throw new UsageError(`${action ? `unknown action ${JSON.stringify(action)}` : 'name an action'}: list or replay\n\n${DEAD_LETTERS_USAGE}`);
+  if (action === 'list' && ids.length > 0) throw new UsageError(`list takes no IDs\n\n${DEAD_LETTERS_USAGE}`);
+  if (action === 'replay' && !values.tenant) throw new UsageError(`replay needs --tenant (the tenant whose dead letters to ingest again)\n\n${DEAD_LETTERS_USAGE}`);
+  const stats = connect(StatsService, { stats: values.stats, key: values.key, defaultKey: action === 'replay' || !values.tenant ? 'service' : 'api', deadlineMs: 30_000 });
   try {
     if (action === 'replay') {
-      if (!values.tenant) throw new Error('replay needs --tenant (the tenant whose dead letters to ingest again)');
-      const r = await stats.replayDeadLetters({ tenant: values.tenant, ids });
+      const r = await stats.replayDeadLetters({ tenant: values.tenant!, ids });
       process.stdout.write(
         values.json
           ? `${JSON.stringify({ replayed: Number(r.replayed), stored: Number(r.stored), deadLettered: Number(r.deadLettered) })}\n`

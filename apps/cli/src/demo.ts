@@ -9,6 +9,7 @@ import { prepareEmail, type PreparedEmail } from '@winnow/mail';
 import { keyringOf } from '@winnow/tokens';
 import { eventually, httpRequest } from '@winnow/http-util';
 import { freePorts, launchStack } from './launcher';
+import { parseCommandLine } from './args';
 import { CAMPAIGN, DEMO_EMAIL, demoTraffic } from './demo-traffic';
 
 const TENANT = 'demo-clinic';
@@ -38,7 +39,20 @@ export function renderStats(s: CampaignStats, included: CampaignStats): string {
  * `npm run demo`: starts the stack on free ports with a throw-away store, sends a realistic
  * campaign's traffic through real HTTP requests, and prints the statistics both ways.
  */
-export async function demo(_argv: string[] = []): Promise<void> {
+export const DEMO_USAGE = `usage: winnow demo
+
+Starts collector, classifier and stats on free ports with a throw-away store, sends a 40-recipient
+campaign's traffic (people, Apple's privacy prefetch, Gmail's proxy, a Safe Links scanner, a Slack
+preview) through real HTTP requests, prints the statistics both ways, and stops.
+
+  --keep   leave the stack running afterwards and print the two variables that point the other
+           winnow commands at it (winnow stats ${CAMPAIGN} --tenant ${TENANT}, ...); Ctrl-C stops it
+`;
+
+export async function demo(argv: string[] = []): Promise<void> {
+  const args = parseCommandLine(argv, { keep: { type: 'boolean' } }, DEMO_USAGE, 0);
+  if (!args) return;
+  const keep = args.values['keep'] === true;
   const dataDir = mkdtempSync(join(tmpdir(), 'winnow-demo-'));
   const ports = await freePorts();
   process.stdout.write(`starting collector, classifier and stats (data in ${dataDir}) ...\n`);
@@ -88,6 +102,25 @@ export async function demo(_argv: string[] = []): Promise<void> {
       const v = e.verdict!;
       const what = ev.kind === 1 ? 'open ' : `click link ${ev.linkIndex}`;
       process.stdout.write(`  ${ev.method.padEnd(4)} ${what.padEnd(12)} ${sourceName(v.source).padEnd(17)} ${v.confidence.toFixed(2)}  ${v.reasons.join('; ')}\n`);
+    }
+    if (keep) {
+      process.stdout.write(
+        [
+          '',
+          'The stack keeps running (--keep). In another shell:',
+          `  export WINNOW_STATS_ADDR=${statsAddress} WINNOW_SERVICE_KEY=${serviceKey}`,
+          `  winnow stats ${CAMPAIGN} --tenant ${TENANT}`,
+          `  winnow timeline reminder-014 --tenant ${TENANT}`,
+          `  winnow report ${CAMPAIGN} --tenant ${TENANT} --out report.html`,
+          'Ctrl-C stops it and removes its data.',
+          '',
+        ].join('\n'),
+      );
+      await new Promise<void>((stop) => {
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        void stack.exited.then(() => stop());
+      });
     }
   } finally {
     closeClient(config);

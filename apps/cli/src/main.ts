@@ -7,7 +7,8 @@ import { prepareEmailCommand } from './prepare-email.command';
 import { reclassifyCommand } from './reclassify.command';
 import { serveCommand } from './serve.command';
 import { start } from './start';
-import { UsageError, reportCommand, domainsCommand, eventsCommand, keysCommand, linksCommand, policyCommand, statsCommand, timelineCommand } from './api.commands';
+import { UsageError } from './args';
+import { reportCommand, domainsCommand, eventsCommand, keysCommand, linksCommand, policyCommand, statsCommand, timelineCommand } from './api.commands';
 import { explain } from './output';
 
 const USAGE = `usage: winnow <command>
@@ -52,7 +53,17 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   report: reportCommand,
 };
 
+// `winnow events | head`: the reader leaving is not an error; stop quietly, as other tools do.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 const name = process.argv[2] ?? '';
+if (name === '--help' || name === '-h' || name === 'help') {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 const command = commands[name];
 if (!command) {
   process.stderr.write(name ? `unknown command ${JSON.stringify(name)}\n\n${USAGE}` : USAGE);

@@ -1,7 +1,7 @@
-import { parseArgs } from 'node:util';
 import { closeClient, isRetryable } from '@winnow/grpc';
 import { ReclassificationState, StatsService, type Reclassification } from '@winnow/proto';
 import { sourceName } from '@winnow/engagement';
+import { UsageError, parseCommandLine } from './args';
 import { connect } from './connect';
 
 export const RECLASSIFY_USAGE = `usage: winnow reclassify --tenant T [--no-wait] [--json]
@@ -16,24 +16,20 @@ options:
   --no-wait      start it and return
   --json         one JSON object at the end instead of a table
   --stats ADDR   stats gRPC address (default WINNOW_STATS_ADDR or 127.0.0.1:50062)
-                 the service key comes from WINNOW_SERVICE_KEY, or the file npm start wrote in
-                 WINNOW_DATA_DIR (default .winnow-data)
+  --key KEY      the service key (default WINNOW_SERVICE_KEY, or the file npm start wrote in
+                 WINNOW_DATA_DIR, default .winnow-data; WINNOW_API_KEY is not used: a tenant key
+                 cannot start this job)
 `;
 
 const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
 
 export async function reclassifyCommand(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { tenant: { type: 'string' }, 'no-wait': { type: 'boolean' }, json: { type: 'boolean' }, stats: { type: 'string' }, help: { type: 'boolean' } },
-  });
-  if (values.help || !values.tenant) {
-    process.stdout.write(RECLASSIFY_USAGE);
-    if (!values.help) process.exitCode = 2;
-    return;
-  }
+  const args = parseCommandLine(argv, { tenant: { type: 'string' }, 'no-wait': { type: 'boolean' }, json: { type: 'boolean' }, stats: { type: 'string' }, key: { type: 'string' } }, RECLASSIFY_USAGE, 0);
+  if (!args) return;
+  const values = args.values as { tenant?: string; 'no-wait'?: boolean; json?: boolean; stats?: string; key?: string };
+  if (!values.tenant) throw new UsageError(`--tenant is required\n\n${RECLASSIFY_USAGE}`);
   const tenant = values.tenant;
-  const stats = connect(StatsService, { stats: values.stats, deadlineMs: 10_000 });
+  const stats = connect(StatsService, { stats: values.stats, key: values.key, defaultKey: 'service', deadlineMs: 10_000 });
   const tty = process.stderr.isTTY === true;
   try {
     let job: Reclassification | undefined = (await stats.startReclassification({ tenant })).job;

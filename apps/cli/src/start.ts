@@ -1,12 +1,21 @@
 import { resolve } from 'node:path';
 import { configuredPorts, launchStack } from './launcher';
 import { keyFile, localServiceKey } from './service-key';
+import { parseCommandLine } from './args';
+
+export const START_USAGE = `usage: winnow start
+
+Runs the collector, the classifier and the statistics service on the embedded store, with the demo
+tenant "demo-clinic", and streams their logs as JSON lines. Ctrl-C stops all three. The ports, the
+data directory and everything else come from the WINNOW_* variables (docs/architecture.md).
+`;
 
 /**
  * `npm start`: the whole stack on the embedded store, with the demo tenant, on the ports the
  * WINNOW_* variables name (defaults in docs/architecture.md). Service logs stream to stdout as JSON lines.
  */
-export async function start(_argv: string[] = []): Promise<void> {
+export async function start(argv: string[] = []): Promise<void> {
+  if (!parseCommandLine(argv, {}, START_USAGE, 0)) return;
   const dataDir = resolve(process.env['WINNOW_DATA_DIR'] ?? '.winnow-data');
   const ports = configuredPorts({ WINNOW_SERVICE_KEY: 'x'.repeat(32), ...process.env });
   const serviceKey = localServiceKey(dataDir, true);
