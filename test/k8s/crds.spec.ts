@@ -46,6 +46,9 @@ describe.runIf(run)('the CRDs on a real Kubernetes API server (schema and CEL ru
     ['issuer of an unknown kind', td('bad-i', { tenant: 'acme', hostname: 'links.acme.example', tls: { issuerRef: { name: 'i', kind: 'Vault' } } }), /kind/],
     ['a negative rotation period', td('bad-o', { tenant: 'acme', hostname: 'links.acme.example', keyRotation: { everyDays: -1 } }), /everyDays/],
     ['a rotation period in text', td('bad-p', { tenant: 'acme', hostname: 'links.acme.example', keyRotation: { everyDays: '90d' } }), /everyDays/],
+    ['a name too long to label the Ingress', td(`n${'x'.repeat(63)}`, { tenant: 'acme', hostname: 'links.acme.example' }), /at most 63 characters/],
+    ['a signing-key Secret name that is no object name', td('bad-q', { tenant: 'acme', hostname: 'links.acme.example', signingKeys: { secretName: 'keys/status' } }), /secretName/],
+    ['a TLS Secret name that is no object name', td('bad-r', { tenant: 'acme', hostname: 'links.acme.example', tls: { secretName: 'Bad_Name' } }), /secretName/],
     ['suppression without tenant', ss('bad-j', {}), /tenant: Required value/],
     ['unknown mode', ss('bad-k', { tenant: 'acme', opens: { mode: 'Some' } }), /mode/],
     ['unknown source', ss('bad-l', { tenant: 'acme', clicks: { mode: 'Sources', sources: ['robots'] } }), /sources/],
@@ -70,8 +73,23 @@ describe.runIf(run)('the CRDs on a real Kubernetes API server (schema and CEL ru
     expect((await get()).status).toBeUndefined(); // a patch of the main resource cannot write status
     await kube.kubectl(['patch', 'trackingdomain', 'gen', '-n', 'winnow', '--type=merge', '--subresource=status', '-p', JSON.stringify({ status: { signingKeySecret: 'x' } })]);
     expect((await get()).status).toMatchObject({ signingKeySecret: 'x' });
-    await kube.kubectl(['patch', 'trackingdomain', 'gen', '-n', 'winnow', '--type=merge', '-p', JSON.stringify({ spec: { tenant: 'acme2' } })]);
+    await kube.kubectl(['patch', 'trackingdomain', 'gen', '-n', 'winnow', '--type=merge', '-p', JSON.stringify({ spec: { keyRotation: { everyDays: 30 } } })]);
     expect((await get()).metadata.generation).toBe(2);
+  });
+
+  it("refuses a change of a resource's tenant or hostname, which would leave the old registration behind in stats", async () => {
+    await kube.kubectl(['apply', '-f', '-'], stringify(td('fixed', { tenant: 'acme', hostname: 'links.fixed.example' })));
+    await kube.kubectl(['apply', '-f', '-'], stringify(ss('fixed', { tenant: 'acme' })));
+    const refused = (args: string[]) =>
+      kube.kubectl(args).then(
+        () => 'accepted',
+        (e: Error) => e.message,
+      );
+    expect(await refused(['patch', 'trackingdomain', 'fixed', '-n', 'winnow', '--type=merge', '-p', JSON.stringify({ spec: { tenant: 'globex' } })])).toMatch(/spec.tenant cannot change/);
+    expect(await refused(['patch', 'trackingdomain', 'fixed', '-n', 'winnow', '--type=merge', '-p', JSON.stringify({ spec: { hostname: 'links.other.example' } })])).toMatch(/spec.hostname cannot change/);
+    expect(await refused(['patch', 'suppressionsetting', 'fixed', '-n', 'winnow', '--type=merge', '-p', JSON.stringify({ spec: { tenant: 'globex' } })])).toMatch(/spec.tenant cannot change/);
+    // Other fields still change.
+    expect(await refused(['patch', 'trackingdomain', 'fixed', '-n', 'winnow', '--type=merge', '-p', JSON.stringify({ spec: { keyRotation: { everyDays: 7 } } })])).toBe('accepted');
   });
 });
 

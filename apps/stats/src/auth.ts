@@ -14,6 +14,8 @@ export interface Principal {
   /** '*' for the service key. */
   tenant: string;
   scopes: ReadonlySet<ApiKeyScope>;
+  /** When the key stops working, ms since the epoch; 0 = never (the service key, keys without expiry). */
+  expiresAtMs: number;
 }
 
 const { READ, WRITE, PREPARE, ADMIN } = ApiKeyScope;
@@ -124,7 +126,7 @@ export class Authenticator {
     const presented = presentedKey(ctx);
     if (!presented) throw new WinnowError(ErrorCode.Unauthenticated, 'missing "authorization: Bearer <api key>" metadata');
     if (this.isServiceKey(presented)) {
-      ctx.locals[PRINCIPAL] = { keyId: 'service', tenant: '*', scopes: new Set(ALL_SCOPES) } satisfies Principal;
+      ctx.locals[PRINCIPAL] = { keyId: 'service', tenant: '*', scopes: new Set(ALL_SCOPES), expiresAtMs: 0 } satisfies Principal;
       return;
     }
     const parsed = parseApiKey(presented);
@@ -136,7 +138,7 @@ export class Authenticator {
     if (expires > 0 && expires <= Date.now()) {
       throw new WinnowError(ErrorCode.Unauthenticated, `API key ${parsed.keyId} expired at ${new Date(expires).toISOString()}; ask for a new one`);
     }
-    const principal: Principal = { keyId: parsed.keyId, tenant: stored.info!.tenant, scopes: new Set(scopesOf(stored)) };
+    const principal: Principal = { keyId: parsed.keyId, tenant: stored.info!.tenant, scopes: new Set(scopesOf(stored)), expiresAtMs: expires };
     ctx.locals[PRINCIPAL] = principal;
     const call = `${ctx.method.parent.name}.${ctx.method.name}`;
     const need = CALL_NEEDS[call];

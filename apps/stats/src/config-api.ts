@@ -8,6 +8,7 @@ import { AUTOMATED_SOURCES } from '@winnow/engagement';
 import { isTenantId, keyringOf, trackingDomainProblem } from '@winnow/tokens';
 import type { EventStore } from '@winnow/storage';
 import { EVENT_STORE } from './tokens';
+import { Ingestor } from './ingest';
 import { limitField, storeCall } from './store-errors';
 import { ALL_SCOPES, Authenticator, LEGACY_SCOPES, principalOf, requireService, requireTenants, scopeName } from './auth';
 import { generateApiKey } from '@winnow/tokens';
@@ -41,7 +42,21 @@ export class ConfigApi {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly auth: Authenticator,
+    private readonly ingestor: Ingestor,
   ) {}
+
+  /**
+   * Domain registrations one at a time: the "registered to another tenant" check and the write must
+   * not interleave, or two tenants registering one hostname at once were both told yes and the second
+   * silently took it over. (One stats process writes the embedded store; on MongoDB with several
+   * replicas the chance remains between replicas, docs/statistics.md.)
+   */
+  private domainWrites: Promise<unknown> = Promise.resolve();
+  private oneDomainWriteAtATime<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.domainWrites.then(fn);
+    this.domainWrites = run.catch(() => undefined);
+    return run;
+  }
 
   handlers(): ImplOf<typeof ConfigService> {
     const store = this.store;
@@ -55,12 +70,14 @@ export class ConfigApi {
         for (const k of d.keys) limitField(k.id, 'domain.keys.id');
         const problem = trackingDomainProblem(d);
         if (problem) throw new WinnowError(ErrorCode.InvalidArgument, problem);
-        const existing = (await storeCall(() => store.listDomains())).find((x) => x.hostname === d.hostname);
-        if (existing && existing.tenant !== d.tenant) {
-          throw new WinnowError(ErrorCode.AlreadyExists, `hostname ${d.hostname} is registered to another tenant`);
-        }
-        await storeCall(() => store.putDomain(d));
-        return { domain: d };
+        return this.oneDomainWriteAtATime(async () => {
+          const existing = (await storeCall(() => store.listDomains())).find((x) => x.hostname === d.hostname);
+          if (existing && existing.tenant !== d.tenant) {
+            throw new WinnowError(ErrorCode.AlreadyExists, `hostname ${d.hostname} is registered to another tenant`);
+          }
+          await storeCall(() => store.putDomain(d));
+          return { domain: d };
+        });
       },
       deleteTrackingDomain: async (req, ctx) => {
         requireService(ctx);
@@ -97,6 +114,12 @@ export class ConfigApi {
         const expires = Number(req.expiresAtUnixMs || 0);
         if (expires !== 0 && (expires <= now || expires > now + TEN_YEARS_MS)) {
           throw new WinnowError(ErrorCode.InvalidArgument, `expires_at_unix_ms must be 0 (never) or a time within the next ten years, got ${req.expiresAtUnixMs}`);
+        }
+        // As with scopes, a key issues nothing it does not hold itself: a key that expires may not
+        // issue one that outlives it (a time-limited key would otherwise make itself permanent).
+        const own = principalOf(ctx).expiresAtMs;
+        if (own > 0 && (expires === 0 || expires > own)) {
+          throw new WinnowError(ErrorCode.PermissionDenied, `this key expires at ${new Date(own).toISOString()}; a key it issues must expire by then too (set expires_at_unix_ms)`);
         }
         const k = generateApiKey();
         const info = {
@@ -153,12 +176,16 @@ export class ConfigApi {
           if (err instanceof PrepareError) throw new WinnowError(ErrorCode.InvalidArgument, err.message);
           throw err;
         }
+        let recorded = false;
         if (!req.skipDelivery) {
-          await storeCall(() =>
-            store.recordDeliveries([create(DeliverySchema, { tenant: req.tenant, campaign: req.campaign, message: req.message, deliveredAtUnixMs: String(sentAtS * 1000), links: prepared.links.length })]),
+          // Through the ingestor: a delivery of an erased message is not recorded again.
+          const r = await storeCall(() =>
+            this.ingestor.deliver([create(DeliverySchema, { tenant: req.tenant, campaign: req.campaign, message: req.message, deliveredAtUnixMs: String(sentAtS * 1000), links: prepared.links.length })]),
           );
+          recorded = r.recorded === 1;
         }
-        return { html: prepared.html, trackedLinks: prepared.links.length - 1, deliveryRecorded: !req.skipDelivery, untrackedLinks: prepared.untracked.length };
+        // True only when this call recorded the delivery (not for a message delivered before).
+        return { html: prepared.html, trackedLinks: prepared.links.length - 1, deliveryRecorded: recorded, untrackedLinks: prepared.untracked.length };
       },
     };
   }

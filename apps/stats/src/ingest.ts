@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { create } from '@bufbuild/protobuf';
 import { Counter, type Registry } from 'prom-client';
-import { ClassifiedEventSchema, DeadLetterSchema, EventFilterSchema, type ClassifiedEvent, type DeadLetter, type Evidence, type Source } from '@winnow/proto';
-import { Classifier, MEMORY_WINDOW_MS, addressKeyer, evidenceOf, fromEvidence, toVerdict, type AddressKeyer, type EventFeatures, type TraceEvent } from '@winnow/classification';
+import { ClassifiedEventSchema, DeadLetterSchema, EventFilterSchema, type ClassifiedEvent, type DeadLetter, type Delivery, type Evidence, type Source } from '@winnow/proto';
+import { Classifier, MEMORY_WINDOW_MS, RULE_HEADERS, addressKeyer, evidenceOf, fromEvidence, toVerdict, type AddressKeyer, type EventFeatures, type TraceEvent } from '@winnow/classification';
 import { sourceName } from '@winnow/engagement';
 import type { StatsConfig } from '@winnow/config';
-import { StaleHistoryError, StoreFailure, isTransient, storeFailureOf, tombstoneKey, type EraseResult, type EraseScope, type EventStore, type RecordEventsResult, type Revision } from '@winnow/storage';
+import { StaleHistoryError, StoreFailure, StoreInputError, isTransient, storeFailureOf, tombstoneKey, type EraseResult, type EraseScope, type EventStore, type RecordDeliveriesResult, type RecordEventsResult, type Revision } from '@winnow/storage';
 import { EVENT_STORE, METRICS, STATS_CONFIG } from './tokens';
 import { MAX_NAME } from './store-errors';
 
@@ -156,9 +156,24 @@ export class Ingestor {
     });
   }
 
-  /** Events of erased messages, campaigns or tenants are not stored again: counted, and acknowledged. */
-  private async withoutErased(events: ClassifiedEvent[]): Promise<ClassifiedEvent[]> {
-    // A batch holds few tenants and campaigns and fewer messages than events: hash each name once.
+  /**
+   * Records deliveries, leaving out those of erased messages, campaigns and tenants: their record is
+   * gone, so the store would take such a delivery for a new message and count it a second time
+   * (every rate of the campaign would fall). Returns how many were left out.
+   */
+  deliver(deliveries: readonly Delivery[]): Promise<RecordDeliveriesResult & { erased: number }> {
+    return this.serially(async () => {
+      const erased = await this.erasedAmong(deliveries);
+      const kept = erased.size === 0 ? deliveries : deliveries.filter((_, i) => !erased.has(i));
+      this.refused.inc(erased.size);
+      const r = kept.length > 0 ? await this.store.recordDeliveries(kept) : { recorded: 0, duplicates: 0 };
+      return { ...r, erased: erased.size };
+    });
+  }
+
+  /** Which of these (by position) name an erased tenant, campaign or message. */
+  private async erasedAmong(items: ReadonlyArray<{ tenant: string; campaign: string; message: string }>): Promise<Set<number>> {
+    // A batch holds few tenants and campaigns and fewer messages than items: hash each name once.
     const hashed = new Map<string, string>();
     const key = (kind: 'tenant' | 'campaign' | 'message', tenant: string, name = '') => {
       const k = `${kind}\u0000${tenant}\u0000${name}`;
@@ -166,16 +181,23 @@ export class Ingestor {
       if (h === undefined) hashed.set(k, (h = tombstoneKey(kind, tenant, name)));
       return h;
     };
-    const keysOf = (e: ClassifiedEvent) => {
-      const { tenant, campaign, message } = e.event!;
-      return [key('tenant', tenant), key('campaign', tenant, campaign), key('message', tenant, message)];
-    };
-    for (const e of events) keysOf(e);
+    const keysOf = ({ tenant, campaign, message }: { tenant: string; campaign: string; message: string }) => [key('tenant', tenant), key('campaign', tenant, campaign), key('message', tenant, message)];
+    for (const item of items) keysOf(item);
     const erased = await this.store.tombstonesAmong([...hashed.values()]);
+    const out = new Set<number>();
+    if (erased.size === 0) return out;
+    items.forEach((item, i) => {
+      if (keysOf(item).some((k) => erased.has(k))) out.add(i);
+    });
+    return out;
+  }
+
+  /** Events of erased messages, campaigns or tenants are not stored again: counted, and acknowledged. */
+  private async withoutErased(events: ClassifiedEvent[]): Promise<ClassifiedEvent[]> {
+    const erased = await this.erasedAmong(events.map((e) => e.event!));
     if (erased.size === 0) return events;
-    const kept = events.filter((e) => !keysOf(e).some((k) => erased.has(k)));
-    this.refused.inc(events.length - kept.length);
-    return kept;
+    this.refused.inc(erased.size);
+    return events.filter((_, i) => !erased.has(i));
   }
 
   /** Ingests dead letters again (after a fix): those stored leave the dead letters; those failing again stay, under a new id. */
@@ -229,14 +251,32 @@ export class Ingestor {
    * so every history (here or in another replica) is rebuilt to include them.
    */
   record(events: readonly ClassifiedEvent[]): Promise<RecordEventsResult> {
+    // Least data on this path too (docs/privacy.md): the request becomes its evidence here, as the
+    // classifier makes it on the ingest path; the address and any header no rule reads go no further,
+    // and the ingest path's limits apply. (Before 2026-12 these events were stored as sent: the full
+    // address, cookies, Authorization, From, and header values of any size.)
+    const reduced = events.map((e) => this.leastData(e));
+    for (const e of reduced) {
+      const problem = e.event ? problemOf(e) : undefined;
+      if (problem) throw new StoreInputError(problem);
+    }
     return this.serially(async () => {
       const fences = new Map<string, number>();
       for (const tenant of new Set(events.map((e) => e.event?.tenant ?? ''))) {
         this.loaded.delete(tenant);
         if (tenant) fences.set(tenant, await this.store.historySequence(tenant));
       }
-      return this.store.recordEvents(await this.withoutErased([...events]), fences);
+      return this.store.recordEvents(await this.withoutErased(reduced), fences);
     });
+  }
+
+  /** An event as stored: its evidence (derived from the request when not given), no address, no raw headers. */
+  private leastData(e: ClassifiedEvent): ClassifiedEvent {
+    if (!e.event) return e;
+    const evidence = e.evidence ?? evidenceOf(e.event, this.keyer);
+    const headers: Record<string, string> = {};
+    for (const h of RULE_HEADERS) if (evidence.headers[h] !== undefined) headers[h] = evidence.headers[h];
+    return create(ClassifiedEventSchema, { ...e, event: { ...e.event, ip: '', headers: {} }, evidence: { ...evidence, headers } });
   }
 
   /**

@@ -46,6 +46,10 @@ export class StatsApi {
   ) {}
 
   handlers(): ImplOf<typeof StatsService> {
+    /** A message id is an opaque id of one recipient's copy, never the recipient's address (docs/privacy.md). */
+    const noAddress = (v: string, what: string) => {
+      if (v.includes('@')) throw new WinnowError(ErrorCode.InvalidArgument, `${what} looks like an email address: use an opaque id (no patient data in identifiers)`);
+    };
     const store = this.store;
     return {
       recordDeliveries: async (req, ctx) => {
@@ -53,8 +57,9 @@ export class StatsApi {
         for (const d of req.deliveries) {
           limitField(d.campaign, 'delivery campaign');
           limitField(d.message, 'delivery message');
+          noAddress(d.message, 'delivery message');
         }
-        const r = await storeCall(() => store.recordDeliveries(req.deliveries));
+        const r = await storeCall(() => this.ingestor.deliver(req.deliveries));
         return { recorded: String(r.recorded), duplicates: String(r.duplicates) };
       },
       recordEvents: async (req, ctx) => {
@@ -63,6 +68,7 @@ export class StatsApi {
           limitField(e.event?.id ?? '', 'event id');
           limitField(e.event?.campaign ?? '', 'event campaign');
           limitField(e.event?.message ?? '', 'event message');
+          noAddress(e.event?.message ?? '', 'event message');
         }
         const r = await storeCall(() => this.ingestor.record(req.events));
         return { stored: String(r.stored), duplicates: String(r.duplicates), revised: String(r.revised) };

@@ -97,5 +97,19 @@ describe('prepareEmail', () => {
     expect(ok.untracked).toEqual([]);
     expect(open(ok.links[0]!.url)).toMatchObject({ targetUrl: fits });
   });
-});
 
+  it('keeps the doctype first and the pixel inside <html> when the mail has no <body> tag', () => {
+    const html = '<!DOCTYPE html>\n<html><head><title>x</title></head>\n<p>Hello <a href="https://a.example/x">x</a></p>\n</html>';
+    const r = prepareEmail(html, opts);
+    expect(r.html.startsWith('<!DOCTYPE html>\n<html><head><title>x</title></head><a href=')).toBe(true);
+    expect(r.html.endsWith('" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0"></html>')).toBe(true);
+    const fragment = prepareEmail('<!doctype html><p>x</p>', opts);
+    expect(fragment.html.startsWith('<!doctype html><a href=')).toBe(true);
+  });
+
+  it('refuses a mail with more links than it tracks', () => {
+    const many = Array.from({ length: 1001 }, (_, i) => `<a href="https://a.example/${i}">l</a>`).join('');
+    expect(() => prepareEmail(`<body>${many}</body>`, opts)).toThrow(/1001 http\(s\) links; at most 1000/);
+    expect(prepareEmail(`<body>${many.slice(many.indexOf('<a', 10))}</body>`, opts).links).toHaveLength(1001);
+  });
+});

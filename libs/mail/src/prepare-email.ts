@@ -46,6 +46,9 @@ export class PrepareError extends Error {
   }
 }
 
+/** Most tracked links one mail may have: each costs a sealed token, and a mail with more is not one a person reads. */
+export const MAX_TRACKED_LINKS = 1000;
+
 const OPAQUE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const UNSUBSCRIBE = /unsubscribe|opt-?out|abmelden|d[ée]sinscri/i;
 
@@ -90,8 +93,13 @@ export function prepareEmail(html: string, opts: PrepareOptions): PreparedEmail 
   const doc = parse(html, { sourceCodeLocationInfo: true });
   const found: Array<{ el: Element; target: string; role: LinkRole }> = [];
   let body: Element | undefined;
+  let head: Element | undefined;
+  let htmlEl: Element | undefined;
+  const doctypeEnd = (doc.childNodes.find((n) => n.nodeName === '#documentType') as { sourceCodeLocation?: { endOffset: number } } | undefined)?.sourceCodeLocation?.endOffset;
   walk(doc as unknown as Node, (el) => {
     if (el.tagName === 'body') body = el;
+    if (el.tagName === 'head') head = el;
+    if (el.tagName === 'html') htmlEl = el;
     if (el.tagName !== 'a' && el.tagName !== 'area') return;
     const href = attr(el, 'href')?.trim();
     if (!href || !/^https?:\/\//i.test(href) || attr(el, 'data-winnow-ignore') !== undefined) return;
@@ -101,6 +109,9 @@ export function prepareEmail(html: string, opts: PrepareOptions): PreparedEmail 
     found.push({ el, target: href, role });
   });
 
+  if (found.length > MAX_TRACKED_LINKS) {
+    throw new PrepareError(`the mail has ${found.length} http(s) links; at most ${MAX_TRACKED_LINKS} are tracked (mark the rest data-winnow-ignore)`);
+  }
   const refFor = (links: number): MessageRef => ({
     tenant: opts.tenant,
     campaign: opts.campaign,
@@ -137,9 +148,12 @@ export function prepareEmail(html: string, opts: PrepareOptions): PreparedEmail 
   });
   const trap = `<a href="${escapeAttr(links[links.length - 1]!.url)}" style="display:none!important;mso-hide:all;font-size:0;line-height:0;max-height:0;overflow:hidden" aria-hidden="true" tabindex="-1"></a>`;
   const pixel = `<img src="${escapeAttr(pixelUrl)}" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0">`;
+  // Without a <body> tag (legal HTML; common in templates) the trap goes after </head>, or the <html>
+  // start tag, or the doctype, never before the doctype (that puts the mail in quirks mode); the
+  // pixel goes before </html> when there is no </body>.
   const bodyLoc = body?.sourceCodeLocation;
-  const afterBodyStart = bodyLoc?.startTag?.endOffset ?? 0;
-  const beforeBodyEnd = bodyLoc?.endTag?.startOffset ?? html.length;
+  const afterBodyStart = bodyLoc?.startTag?.endOffset ?? head?.sourceCodeLocation?.endTag?.endOffset ?? htmlEl?.sourceCodeLocation?.startTag?.endOffset ?? doctypeEnd ?? 0;
+  const beforeBodyEnd = bodyLoc?.endTag?.startOffset ?? htmlEl?.sourceCodeLocation?.endTag?.startOffset ?? html.length;
   edits.push({ start: afterBodyStart, end: afterBodyStart, text: trap });
   edits.push({ start: beforeBodyEnd, end: beforeBodyEnd, text: pixel });
   edits.sort((a, b) => b.start - a.start || b.end - a.end);

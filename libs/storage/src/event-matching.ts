@@ -15,6 +15,11 @@ export function matchesFilter(e: ClassifiedEvent, f: EventFilter): boolean {
   return true;
 }
 
+/** The earliest time an event or delivery may carry (2000-01-01): anything earlier is a unit or clock mistake. */
+export const EARLIEST_MS = Date.UTC(2000, 0, 1);
+/** The first time one may not carry (2100-01-01): later times break int64 and float round trips long before they mean anything. */
+export const LATEST_MS = Date.UTC(2100, 0, 1);
+
 /** Checks an event is fit to store; returns a problem or undefined. */
 export function eventProblem(e: ClassifiedEvent): string | undefined {
   if (!e.event || !e.verdict) return 'event and verdict are both required';
@@ -22,8 +27,11 @@ export function eventProblem(e: ClassifiedEvent): string | undefined {
   if (!ev.id) return 'event id is required';
   if (!ev.tenant) return `event ${ev.id}: tenant is required`;
   if (!ev.message) return `event ${ev.id}: message is required`;
+  if (!ev.campaign) return `event ${ev.id}: campaign is required`;
   if (ev.kind !== EventKind.OPEN && ev.kind !== EventKind.CLICK) return `event ${ev.id}: kind must be open or click`;
-  if (!(Number(ev.atUnixMs) > 0)) return `event ${ev.id}: at_unix_ms must be positive`;
+  const at = Number(ev.atUnixMs);
+  if (!(at >= EARLIEST_MS && at < LATEST_MS)) return `event ${ev.id}: at_unix_ms must be a time from 2000-01-01 to 2099-12-31 (got ${ev.atUnixMs})`;
+  if (ev.linkIndex < 0) return `event ${ev.id}: link_index cannot be negative`;
   if (e.verdict.source < Source.HUMAN || e.verdict.source > Source.BOT) return `event ${ev.id}: verdict source is required`;
   if (e.verdict.eventId !== ev.id) return `event ${ev.id}: verdict is for event ${e.verdict.eventId}`;
   return undefined;

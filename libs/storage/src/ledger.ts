@@ -2,7 +2,7 @@ import { create } from '@bufbuild/protobuf';
 import { ClassifiedEventSchema, Source, type ClassifiedEvent, type Delivery, type Verdict } from '@winnow/proto';
 import { applyMoves, emptyMessage, isCountable, movesFor, SOURCE_SLOTS, type CounterDelta } from '@winnow/engagement';
 import { hourStart, type RecordDeliveriesResult, type RecordEventsResult, type Revision } from './event-store.port';
-import { eventProblem } from './event-matching';
+import { EARLIEST_MS, LATEST_MS, eventProblem } from './event-matching';
 
 /** A message's stored state: its delivery and its per-source engagement. */
 export interface MessageState {
@@ -132,11 +132,21 @@ export function planEvents(
       result.duplicates++;
       return;
     }
+    // A revision moves the counters of the message its event was stored under; one naming another
+    // message would move the wrong message's and campaign's counters, for good.
+    if (prev && prev.event!.message !== message) {
+      throw new StoreInputError(`event ${eventId} is stored under message ${prev.event!.message}, not ${message}`);
+    }
     // The stored event stays as first seen; only its verdict is replaced by a revision.
     const value = prev ? create(ClassifiedEventSchema, { event: prev.event, evidence: prev.evidence, verdict }) : incoming!;
     const base = value.event!;
     const mk = messageKey(tenant, message);
     const msg = plan.messages.get(mk) ?? messages.get(mk) ?? newMessage(tenant, message, base.campaign);
+    // Counted under the message's campaign but listed, linked and erased under its own, an event
+    // naming another campaign would split the figures (a message id reused across campaigns).
+    if (!prev && msg.campaign && msg.campaign !== base.campaign) {
+      throw new StoreInputError(`event ${eventId} names campaign ${base.campaign}, but message ${message} belongs to campaign ${msg.campaign}`);
+    }
     // Events ingested through the classifier keep their headers only as evidence.
     const moves = movesFor(base.kind, isCountable(base.method, value.evidence?.headers ?? base.headers), prev?.verdict!.source, verdict.source);
     if (moves.length > 0) {
@@ -172,19 +182,23 @@ export function planDeliveries(
 ): { plan: Plan; result: RecordDeliveriesResult } {
   for (const d of batch) {
     if (!d.tenant || !d.campaign || !d.message) throw new StoreInputError('delivery needs tenant, campaign and message');
-    if (!(Number(d.deliveredAtUnixMs) > 0)) throw new StoreInputError(`delivery of ${d.message}: delivered_at_unix_ms must be positive`);
+    const at = Number(d.deliveredAtUnixMs);
+    if (!(at >= EARLIEST_MS && at < LATEST_MS)) throw new StoreInputError(`delivery of ${d.message}: delivered_at_unix_ms must be a time from 2000-01-01 to 2099-12-31 (got ${d.deliveredAtUnixMs})`);
+    if (d.links < 0) throw new StoreInputError(`delivery of ${d.message}: links cannot be negative`);
   }
   const plan = emptyPlan();
   const result: RecordDeliveriesResult = { recorded: 0, duplicates: 0 };
   for (const d of batch) {
     const mk = messageKey(d.tenant, d.message);
     const msg = plan.messages.get(mk) ?? messages.get(mk) ?? newMessage(d.tenant, d.message, d.campaign);
+    // Checked before the duplicate test: the same message delivered again under another campaign is
+    // a message id reused across campaigns, not a repeat, and must not be answered as recorded.
+    if (msg.campaign && msg.campaign !== d.campaign) {
+      throw new StoreInputError(`message ${d.message} belongs to campaign ${msg.campaign}, not ${d.campaign}`);
+    }
     if (msg.deliveredAtMs > 0) {
       result.duplicates++;
       continue;
-    }
-    if (msg.campaign && msg.campaign !== d.campaign) {
-      throw new StoreInputError(`message ${d.message} belongs to campaign ${msg.campaign}, not ${d.campaign}`);
     }
     msg.campaign = d.campaign;
     msg.deliveredAtMs = Number(d.deliveredAtUnixMs);

@@ -1,6 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { FolderWriterLock } from '../single-writer';
+
+/**
+ * The end of a tenant's keys (exclusive): every `[tenant, ...]` sorts before `[tenant + NUL]`,
+ * whatever follows. (`[tenant, '\uffff']` did not: lmdb orders strings by their UTF-8 bytes, and a
+ * name beginning with a character above U+FFFF, an emoji, sorts after it, so erasure and listings
+ * missed such names.)
+ */
+const tenantEnd = (tenant: string): Key => [`${tenant}\u0000`];
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import {
   ClassifiedEventSchema,
@@ -22,6 +30,7 @@ import {
 import { addDelta, emptyCampaign, type CampaignCounters } from '@winnow/engagement';
 import {
   decodePageToken,
+  InvalidPageToken,
   encodePageToken,
   type EventPage,
   type EventStore,
@@ -330,7 +339,10 @@ export class LmdbEventStore implements EventStore {
 
   async listDeadLetters(tenant: string, pageSize: number, pageToken: string): Promise<{ deadLetters: DeadLetter[]; nextPageToken: string }> {
     const after = decodePageToken(pageToken, (v): v is [string, string] => Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'string'));
-    const range = tenant ? { start: after ?? [tenant], end: [tenant, '\uffff'] } : { start: after ?? undefined };
+    // A page token names where the last page ended; one from another tenant's listing (or made up)
+    // would start this tenant's range in another tenant's records.
+    if (after && tenant && after[0] !== tenant) throw new InvalidPageToken();
+    const range = tenant ? { start: after ?? [tenant], end: tenantEnd(tenant) } : { start: after ?? undefined };
     const out: DeadLetter[] = [];
     let last: Key | undefined;
     for (const { key, value } of this.deadLetters.getRange(range as never)) {
@@ -354,7 +366,7 @@ export class LmdbEventStore implements EventStore {
     const { tenant } = scope;
     return this.root.childTransaction(() => {
       const result: EraseResult = { events: 0, messages: 0, deadLetters: 0 };
-      const under = (db: Database<any, Key>) => [...db.getKeys({ start: [tenant], end: [tenant, '\uffff'] } as never)] as Key[];
+      const under = (db: Database<any, Key>) => [...db.getKeys({ start: [tenant], end: tenantEnd(tenant) } as never)] as Key[];
       if ('wholeTenant' in scope) {
         result.events = under(this.events).length;
         result.messages = under(this.messages).length;
@@ -370,7 +382,7 @@ export class LmdbEventStore implements EventStore {
       }
       const messages: string[] = [];
       if ('message' in scope) messages.push(scope.message);
-      else for (const { key, value } of this.messages.getRange({ start: [tenant], end: [tenant, '\uffff'] } as never)) if ((value as MessageState).campaign === scope.campaign) messages.push(String((key as Key)[1]));
+      else for (const { key, value } of this.messages.getRange({ start: [tenant], end: tenantEnd(tenant) } as never)) if ((value as MessageState).campaign === scope.campaign) messages.push(String((key as Key)[1]));
       for (const message of messages) {
         const keys = [...this.byMessage.getKeys({ start: [tenant, message], end: [tenant, message, Infinity] })] as Key[];
         for (const key of keys) {
@@ -382,7 +394,7 @@ export class LmdbEventStore implements EventStore {
         if (this.messages.removeSync([tenant, message])) result.messages++;
       }
       const erased = new Set(messages);
-      for (const { key, value } of [...this.deadLetters.getRange({ start: [tenant], end: [tenant, '\uffff'] } as never)]) {
+      for (const { key, value } of [...this.deadLetters.getRange({ start: [tenant], end: tenantEnd(tenant) } as never)]) {
         const ev = fromBinary(DeadLetterSchema, value as Buffer).event?.event;
         if (ev && (erased.has(ev.message) || ('campaign' in scope && ev.campaign === scope.campaign))) {
           this.deadLetters.removeSync(key as Key);
