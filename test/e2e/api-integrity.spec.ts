@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, closeClient, createClient, type ClientOf } from '@winnow/grpc';
-import { Actor, ApiKeyScope, ConfigService, EventKind, LinkRole, PolicyMode, Source, StatsService } from '@winnow/proto';
+import { Actor, ApiKeyScope, ConfigService, EventKind, Granularity, LinkRole, PolicyMode, Source, StatsService } from '@winnow/proto';
 import { removeDir, startStack, type Stack } from '../support/stack';
 
 // Defects an integrator found by probing the gRPC API (2026-12-01), each shown against the real
@@ -156,4 +156,19 @@ describe('the gRPC API keeps its figures, its tenants and its privacy promises u
     });
     expect(Date.now() - started).toBeLessThan(5000);
   });
+
+  it('answers an unknown enum value, a reversed range and a malformed authorization with a clear error, not an empty answer', async () => {
+    await expect(stats.getTimeSeries({ tenant: 'tt', campaign: 'c', granularity: 9 as Granularity })).rejects.toMatchObject({ code: 'invalid_argument', message: expect.stringMatching(/granularity 9/) });
+    await expect(stats.getTimeSeries({ tenant: 'tt', campaign: 'c', fromUnixMs: String(T), toUnixMs: String(T - 1) })).rejects.toMatchObject({ code: 'invalid_argument' });
+    await expect(stats.listEvents({ filter: { tenant: 'tt', source: 99 as Source } })).rejects.toMatchObject({ code: 'invalid_argument', message: expect.stringMatching(/filter.source 99/) });
+    await expect(stats.listEvents({ filter: { tenant: 'tt', kind: 9 as EventKind } })).rejects.toMatchObject({ code: 'invalid_argument' });
+    await expect(stats.listEvents({ filter: { tenant: 'tt', fromUnixMs: String(T), toUnixMs: String(T - 1) } })).rejects.toMatchObject({ code: 'invalid_argument' });
+    const malformed = createClient(StatsService, stack.statsAddress, { metadata: { authorization: `Basic ${randomBytes(8).toString('hex')}` } });
+    try {
+      await expect(malformed.getCampaignStats({ tenant: 'tt', campaign: 'c' })).rejects.toMatchObject({ code: 'unauthenticated', message: expect.stringMatching(/is not "Bearer <api key>"/) });
+    } finally {
+      closeClient(malformed);
+    }
+  });
 });
+

@@ -112,6 +112,19 @@ describe.runIf(run)('the operator against a real Kubernetes API server, as its o
     expect(await domains()).toEqual(['links.northwind.example=northwind:1']);
   });
 
+  it('says in status why a reconcile failed (Ready=False, ReconcileFailed), not only in Events', async () => {
+    // The hostname is registered in stats to another tenant outside the cluster: registering fails.
+    await config.putTrackingDomain({ domain: { hostname: 'links.taken.example', tenant: 'outsider', keys: [{ id: 'k1', secret: randomBytes(32), sealing: true }] } });
+    await apply(td('taken', { tenant: 'initech', hostname: 'links.taken.example' }));
+    await eventually(async () => await cond('trackingdomain', 'taken', 'Ready'), (c) => c?.reason === 'ReconcileFailed', 15_000);
+    const ready = await cond('trackingdomain', 'taken', 'Ready');
+    expect(ready).toMatchObject({ status: 'False', observedGeneration: 1 });
+    expect(ready.message).toMatch(/registered to another tenant/);
+    await kube.kubectl(['delete', 'trackingdomain', 'taken', '-n', NS]);
+    await config.deleteTrackingDomain({ hostname: 'links.taken.example', tenant: 'outsider' });
+    expect(await domains()).toEqual(['links.northwind.example=northwind:1']);
+  });
+
   it('pushes a SuppressionSetting to the stats service and reports it', async () => {
     await apply({ apiVersion: 'winnow.dev/v1alpha1', kind: 'SuppressionSetting', metadata: { name: 'nw', namespace: NS }, spec: { tenant: 'northwind', opens: { mode: 'Sources', sources: ['apple_mpp', 'bot'] } } });
     await eventually(async () => (await cond('suppressionsetting', 'nw', 'Ready'))?.status, (s) => s === 'True', 15_000);

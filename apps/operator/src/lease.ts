@@ -2,6 +2,12 @@ import type { Kube } from './kube';
 import { statusOf } from './kube';
 
 const DURATION_S = 15;
+/**
+ * How long after its last successful renewal a holder still acts as leader (client-go's
+ * RenewDeadline, 10 s against a 15 s lease): past it, the holder stops working even while a renewal
+ * request still hangs, so that it has stopped before any other replica can take the Lease over.
+ */
+export const RENEW_DEADLINE_MS = 10_000;
 
 /**
  * A Lease's `acquireTime` and `renewTime` are MicroTime: the API server accepts them only with six
@@ -26,8 +32,12 @@ export interface LeaseEvents {
  * change (its local clock), never by comparing its clock with the renew time another node wrote.
  */
 export class LeaderLease {
-  leader = false;
+  /** Won at the last completed tick (or until the deadline says otherwise). */
+  private won = false;
+  /** When the last renewal that won started (a renewal's time is when its request was sent). */
+  private renewedAtMs = 0;
   private timer?: NodeJS.Timeout;
+  private watchdog?: NodeJS.Timeout;
   private stopped = false;
   /** The tick in flight, so that stopping waits for it instead of racing it. */
   private running?: Promise<void>;
@@ -41,6 +51,22 @@ export class LeaderLease {
     private readonly events: LeaseEvents,
     private readonly now: () => number = () => performance.timeOrigin + performance.now(),
   ) {}
+
+  /** Whether this replica may act as leader now: it won, and its last renewal is within the deadline. */
+  get leader(): boolean {
+    return this.won && this.now() - this.renewedAtMs < RENEW_DEADLINE_MS;
+  }
+
+  private setWon(won: boolean): void {
+    if (won === this.won) return;
+    this.won = won;
+    this.events.onChange(won);
+  }
+
+  /** Steps down once the renew deadline passes without a renewal, whatever request is still pending. */
+  private checkDeadline(): void {
+    if (this.won && !this.leader) this.setWon(false);
+  }
 
   async tick(): Promise<void> {
     const nowMs = this.now();
@@ -80,10 +106,8 @@ export class LeaderLease {
         }
       }
     }
-    if (won !== this.leader) {
-      this.leader = won;
-      this.events.onChange(won);
-    }
+    if (won) this.renewedAtMs = nowMs;
+    this.setWon(won && this.now() - nowMs < RENEW_DEADLINE_MS);
   }
 
   start(everyMs = 5_000): void {
@@ -92,16 +116,15 @@ export class LeaderLease {
       this.running = this.tick()
         .catch((err: unknown) => {
           this.events.onError(err);
-          if (this.leader) {
-            this.leader = false;
-            this.events.onChange(false);
-          }
+          this.setWon(false);
         })
         .finally(() => {
           this.running = undefined;
           if (!this.stopped) this.timer = setTimeout(loop, everyMs);
         });
     };
+    this.watchdog = setInterval(() => this.checkDeadline(), 500);
+    this.watchdog.unref?.();
     loop();
   }
 
@@ -113,10 +136,10 @@ export class LeaderLease {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearInterval(this.watchdog);
     await this.running;
-    if (!this.leader) return;
-    this.leader = false;
-    this.events.onChange(false);
+    if (!this.won) return;
+    this.setWon(false);
     try {
       const lease: any = await this.kube.coordination.readNamespacedLease({ name: this.name, namespace: this.kube.namespace });
       if (lease.spec?.holderIdentity !== this.identity) return;

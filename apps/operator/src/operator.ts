@@ -9,6 +9,8 @@ import {
   decideSuppressionSetting,
   decideTrackingDomain,
   generatedSecretName,
+  setConditions,
+  type Condition,
   type SuppressionSettingResource,
   type TrackingDomainAction,
   type TrackingDomainResource,
@@ -218,6 +220,7 @@ export class Operator {
       this.log.error({ msg: 'reconcile failed', kind, name, attempts, retryInMs: delayMs, error });
       const o = this.informers.get(kind)?.get(name, this.cfg.namespace);
       if (o) await this.event(kind === 'trackingdomains' ? TD_KIND : SS_KIND, o, 'Warning', 'ReconcileFailed', error);
+      if (o && !o.metadata?.deletionTimestamp) await this.failedStatus(kind, o, error);
       if (!this.queue.has(key)) this.queue.set(key, { attempts, notBefore: Date.now() + delayMs });
     } finally {
       end();
@@ -255,6 +258,25 @@ export class Operator {
       if (said) await this.event(TD_KIND, o, 'Normal', said[0], said[1](a as never));
     }
     return did;
+  }
+
+  /**
+   * A failed reconcile says so in status (`Ready=False, ReconcileFailed`, the error, this
+   * generation) before the retry: the decision writes status last and assumes its actions succeed,
+   * so without this a new resource showed no READY at all and one Ready before kept saying True for
+   * a spec that was never applied. A status that cannot be written is logged, never fatal.
+   */
+  private async failedStatus(kind: Kind, o: Cr, error: string): Promise<void> {
+    const current = (o.status ?? {}) as { conditions?: Condition[] };
+    const generation = Number(o.metadata?.generation ?? 0);
+    const conditions = setConditions(current.conditions ?? [], [{ type: 'Ready', status: 'False', reason: 'ReconcileFailed', message: error.slice(0, 1000) }], generation, new Date().toISOString());
+    const ready = (current.conditions ?? []).find((c) => c.type === 'Ready');
+    if (ready && ready.status === 'False' && ready.reason === 'ReconcileFailed' && ready.message === error.slice(0, 1000) && ready.observedGeneration === generation) return;
+    try {
+      await this.kube.patchStatus(kind, o.metadata!.name!, { conditions });
+    } catch (err) {
+      this.log.warn({ msg: 'could not write the failure to status', kind, name: o.metadata?.name, error: describeError(err) });
+    }
   }
 
   /** Records a Kubernetes Event on the resource; an Event that cannot be written is logged, never fatal. */

@@ -124,7 +124,11 @@ export class Authenticator {
 
   async authenticate(ctx: CallContext): Promise<void> {
     const presented = presentedKey(ctx);
-    if (!presented) throw new WinnowError(ErrorCode.Unauthenticated, 'missing "authorization: Bearer <api key>" metadata');
+    if (!presented) {
+      // Present but not in the form `Bearer <key>` (another scheme, no scheme, a space after the key).
+      if (ctx.header('authorization')) throw new WinnowError(ErrorCode.Unauthenticated, 'the "authorization" metadata is not "Bearer <api key>" (one space, the key, nothing after it)');
+      throw new WinnowError(ErrorCode.Unauthenticated, 'missing "authorization: Bearer <api key>" metadata');
+    }
     if (this.isServiceKey(presented)) {
       ctx.locals[PRINCIPAL] = { keyId: 'service', tenant: '*', scopes: new Set(ALL_SCOPES), expiresAtMs: 0 } satisfies Principal;
       return;

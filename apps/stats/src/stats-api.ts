@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ErrorCode, WinnowError, useWireDecoder, type ImplOf } from '@winnow/grpc';
-import { Granularity, IngestEventsRequestSchema, PolicyMode, Source, readIngestEventsRequest, type ExplicitPolicy, type StatsService } from '@winnow/proto';
+import { Actor, EventKind, Granularity, IngestEventsRequestSchema, PolicyMode, Source, readIngestEventsRequest, type ExplicitPolicy, type StatsService } from '@winnow/proto';
 import { AUTOMATED_MASK, AUTOMATED_SOURCES, appliedPolicy, campaignStats, countingMask, sourceBit, ALL_SOURCES } from '@winnow/engagement';
 import { linkStats } from './link-stats';
 import type { EventStore, HourBucket } from '@winnow/storage';
@@ -140,6 +140,11 @@ export class StatsApi {
         const size = req.pageSize === 0 ? 100 : req.pageSize;
         if (size < 1 || size > 1000) throw new WinnowError(ErrorCode.InvalidArgument, 'page_size must be between 1 and 1000');
         const filter = req.filter;
+        // An unknown enum value matched nothing and answered an empty page, as if there were no events.
+        if (!(filter.source in Source)) throw new WinnowError(ErrorCode.InvalidArgument, `filter.source ${filter.source} is not a source`);
+        if (!(filter.kind in EventKind)) throw new WinnowError(ErrorCode.InvalidArgument, `filter.kind ${filter.kind} is not an event kind`);
+        if (!(filter.actor in Actor)) throw new WinnowError(ErrorCode.InvalidArgument, `filter.actor ${filter.actor} is not an actor`);
+        if (Number(filter.toUnixMs) > 0 && Number(filter.fromUnixMs) > Number(filter.toUnixMs)) throw new WinnowError(ErrorCode.InvalidArgument, 'filter.from_unix_ms is after filter.to_unix_ms');
         return storeCall(() => store.listEvents(filter, size, req.pageToken));
       },
       getLinkStats: async (req, ctx) => {
@@ -159,6 +164,10 @@ export class StatsApi {
         const tenant = requireField(req.tenant, 'tenant');
         requireTenants(ctx, [tenant]);
         const campaign = requireField(req.campaign, 'campaign');
+        if (req.granularity !== Granularity.UNSPECIFIED && req.granularity !== Granularity.HOUR && req.granularity !== Granularity.DAY) {
+          throw new WinnowError(ErrorCode.InvalidArgument, `granularity ${req.granularity} is not one of GRANULARITY_HOUR, GRANULARITY_DAY`);
+        }
+        if (Number(req.toUnixMs) > 0 && Number(req.fromUnixMs) > Number(req.toUnixMs)) throw new WinnowError(ErrorCode.InvalidArgument, 'from_unix_ms is after to_unix_ms');
         const granularity = req.granularity === Granularity.DAY ? Granularity.DAY : Granularity.HOUR;
         const [buckets, policy] = await storeCall(() =>
           Promise.all([store.hourBuckets(tenant, campaign, Number(req.fromUnixMs), Number(req.toUnixMs)), store.getPolicy(tenant)]),

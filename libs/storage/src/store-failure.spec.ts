@@ -53,6 +53,7 @@ describe('store failures, mapped once from each adapter’s real errors', () => 
 
   it('our own errors: input, a moved history, a second writer', () => {
     expect(storeFailureOf(new StoreInputError('bad'))).toBe(StoreFailure.Invalid);
+    expect(storeFailureOf(new RangeError('counter for source 1 would go negative'))).toBe(StoreFailure.Invalid);
     expect(storeFailureOf(new StaleHistoryError('t', 1, 2))).toBe(StoreFailure.Conflict);
     expect(storeFailureOf(new SecondWriterError('held'))).toBe(StoreFailure.NotWriter);
     expect([StoreFailure.Conflict, StoreFailure.NotWriter, StoreFailure.Unavailable].every(isTransient)).toBe(true);

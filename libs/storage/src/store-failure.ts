@@ -52,6 +52,9 @@ export function storeFailureOf(err: unknown): StoreFailure {
   }
   if (err instanceof MongoNetworkError || err instanceof MongoServerSelectionError || err instanceof MongoError) return StoreFailure.Unavailable;
   if (err instanceof RangeError && /out of range/i.test(err.message)) return StoreFailure.Invalid; // a document over the wire limit
+  // The counting maths refuses a move that would take a counter below zero: the input would fail the
+  // same way again (it was taken for an outage and retried for ever, blocking what came behind it).
+  if (err instanceof RangeError && /would go negative/.test(err.message)) return StoreFailure.Invalid;
   // LMDB (lmdb-js): a key over the page's limit is the input's fault (a write says the first, a read
   // one of the other two); the map grows by itself.
   if (err instanceof Error && /key size is larger than the maximum key size|MDB_BAD_VALSIZE|key of size \d+ was too large|string does not fit in target buffer/i.test(err.message)) return StoreFailure.Invalid;
