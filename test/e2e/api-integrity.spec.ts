@@ -103,6 +103,9 @@ describe('the gRPC API keeps its figures, its tenants and its privacy promises u
       await expect(stats.recordEvents({ events: [bad] })).rejects.toMatchObject({ code: 'invalid_argument' });
     }
     await expect(stats.recordDeliveries({ deliveries: [{ ...delivery('tt', 'c', 'big'), deliveredAtUnixMs: '9223372036854775807' }] })).rejects.toMatchObject({ code: 'invalid_argument' });
+    // A verdict whose actor contradicts its source would be listed as a person and counted as a bot.
+    const contradicted = ev('tt', 'c', 'm', { source: Source.BOT });
+    await expect(stats.recordEvents({ events: [{ ...contradicted, verdict: { ...contradicted.verdict, actor: Actor.HUMAN } }] })).rejects.toMatchObject({ code: 'invalid_argument', message: expect.stringMatching(/contradicts/) });
     // The link report of the campaign still answers.
     expect((await stats.getLinkStats({ tenant: 'tt', campaign: 'c' })).links).toEqual([]);
   });

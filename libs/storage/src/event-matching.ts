@@ -34,5 +34,9 @@ export function eventProblem(e: ClassifiedEvent): string | undefined {
   if (ev.linkIndex < 0) return `event ${ev.id}: link_index cannot be negative`;
   if (e.verdict.source < Source.HUMAN || e.verdict.source > Source.BOT) return `event ${ev.id}: verdict source is required`;
   if (e.verdict.eventId !== ev.id) return `event ${ev.id}: verdict is for event ${e.verdict.eventId}`;
+  // Listings filter by actor and figures count by source: the two must agree.
+  if ((e.verdict.actor === Actor.HUMAN) !== (e.verdict.source === Source.HUMAN) && e.verdict.actor !== Actor.UNSPECIFIED) {
+    return `event ${ev.id}: verdict actor ${Actor[e.verdict.actor]} contradicts source ${Source[e.verdict.source]}`;
+  }
   return undefined;
 }
