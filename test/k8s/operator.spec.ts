@@ -104,6 +104,15 @@ describe.runIf(run)('the operator against a real Kubernetes API server, as its o
     await eventually(async () => (await get('ingress', 'winnow-td-nw'))?.spec?.rules?.[0]?.host, (h) => h === 'links.northwind.example', 10_000);
   });
 
+  it('makes a deleted key Secret again from the keys stats holds, not from a fresh key that would break mailed links', async () => {
+    const before = (await get('secret', 'nw-signing-keys'))!['data'].k1;
+    await kube.kubectl(['delete', 'secret', 'nw-signing-keys', '-n', NS]);
+    await eventually(async () => (await get('secret', 'nw-signing-keys'))?.['data']?.k1, (k) => k !== undefined, 10_000);
+    expect((await get('secret', 'nw-signing-keys'))!['data'].k1).toBe(before);
+    const registered = (await config.listTrackingDomains({})).domains.find((d) => d.hostname === 'links.northwind.example')!;
+    expect(Buffer.from(registered.keys[0]!.secret).toString('base64')).toBe(before);
+  });
+
   it('refuses a hostname claimed by another tenant with a Conflict condition and routes nothing', async () => {
     await apply(td('thief', { tenant: 'globex', hostname: 'links.northwind.example' }));
     await eventually(async () => (await cond('trackingdomain', 'thief', 'Conflict'))?.status, (s) => s === 'True', 15_000);

@@ -44,7 +44,7 @@ export function describeError(err: unknown): string {
 
 /** Actions worth an Event on the TrackingDomain (the rest are bookkeeping: finalizers, status). */
 const TD_EVENTS: Partial<Record<TrackingDomainAction['kind'], [string, (a: any) => string]>> = {
-  createKeySecret: ['KeySecretCreated', (a) => `generated signing keys in Secret ${a.secret.name}`],
+  createKeySecret: ['KeySecretCreated', (a) => (a.restored ? `Secret ${a.secret.name} was missing: made again from the keys stats holds (${Object.keys(a.secret.data).join(', ')}), so mailed links keep opening` : `generated signing keys in Secret ${a.secret.name}`)],
   rotateKeys: ['KeysRotated', (a) => `Secret ${a.secret.name}: ${a.added ? `new sealing key ${a.added}` : `sealing key ${a.sealingKeyId}`}${a.removed.length ? `; removed ${a.removed.join(', ')} (past the token maximum age)` : ''}`],
   applyRoute: ['RouteApplied', (a) => `${a.route.kind} ${a.route.metadata.name} routes the host to the collector`],
   deleteRoute: ['RouteDeleted', (a) => `deleted ${a.routeKind === 'ingress' ? 'Ingress' : 'HTTPRoute'} ${a.name}`],
@@ -235,7 +235,15 @@ export class Operator {
     const resource: TrackingDomainResource = { ...meta(o), namespace: this.cfg.namespace, spec: o.spec, ...(o.status ? { status: o.status } : {}) };
     const secretName = resource.spec.signingKeys?.secretName ?? generatedSecretName(resource);
     const found = await this.kube.readSecret(secretName);
+    // Only when the operator would generate keys: what stats already opens links with for this host.
+    const registeredKeys =
+      !found && !resource.spec.signingKeys && !resource.deletionTimestamp
+        ? ((await this.config.listTrackingDomains({})).domains
+            .find((d) => d.hostname === resource.spec.hostname && d.tenant === resource.spec.tenant)
+            ?.keys.map((k) => ({ id: k.id, secretBase64: Buffer.from(k.secret).toString('base64'), sealing: k.sealing })) ?? [])
+        : undefined;
     const actions = decideTrackingDomain({
+      ...(registeredKeys ? { registeredKeys } : {}),
       resource,
       keySecret: found ? { name: secretName, data: found.data, annotations: found.annotations, ...(found.createdAt ? { createdAt: found.createdAt } : {}) } : undefined,
       all: inf.list(this.cfg.namespace).map((x) => ({ ...meta(x), spec: x.spec })),

@@ -106,6 +106,18 @@ describe('decideTrackingDomain', () => {
     expect(a.find((x) => x.kind === 'deregister')).toEqual({ kind: 'deregister', hostname: 'links.northwind.example', tenant: 'northwind' });
   });
 
+  it('makes a lost generated Secret again from the keys stats holds, so mailed links keep opening', () => {
+    const OLD = Buffer.alloc(32, 1).toString('base64');
+    const SEAL = Buffer.alloc(32, 2).toString('base64');
+    const a = decideTrackingDomain(input({ keySecret: undefined, newKey: () => KEY, registeredKeys: [{ id: 'k1', secretBase64: OLD, sealing: false }, { id: 'k2', secretBase64: SEAL, sealing: true }] }));
+    const created = a.find((x) => x.kind === 'createKeySecret');
+    expect(created).toMatchObject({ restored: true, secret: { data: { k1: OLD, k2: SEAL }, annotations: { [SEALING_KEY]: 'k2' } } });
+    const reg = a.find((x) => x.kind === 'register');
+    expect(reg).toMatchObject({ keys: [{ id: 'k1', secretBase64: OLD, sealing: false }, { id: 'k2', secretBase64: SEAL, sealing: true }] });
+    // Nothing registered: a fresh key, as before.
+    expect(decideTrackingDomain(input({ keySecret: undefined, registeredKeys: [] })).find((x) => x.kind === 'createKeySecret')).toMatchObject({ restored: false, secret: { data: { k1: KEY } } });
+  });
+
   it('registers every key, one sealing', () => {
     const a = decideTrackingDomain(input({ resource: td({ spec: { tenant: 'northwind', hostname: 'links.northwind.example', signingKeys: { secretName: 's', sealingKeyId: 'k2' } } }), keySecret: { name: 's', data: { k1: KEY, k2: KEY } } }));
     const reg = a.find((x) => x.kind === 'register')!;

@@ -69,6 +69,11 @@ export interface TrackingDomainInput {
   now: string;
   /** 32 random bytes, base64; called only when a key must be generated. */
   newKey: () => string;
+  /**
+   * The keys stats holds for this hostname and tenant (read only when the generated Secret is
+   * missing). A lost Secret is made again from them, so links already mailed keep opening.
+   */
+  registeredKeys?: ReadonlyArray<{ id: string; secretBase64: string; sealing: boolean }>;
   /** Tokens older than this are refused by the collector (WINNOW_TOKEN_MAX_AGE_DAYS; 0 = never). */
   tokenMaxAgeDays: number;
 }
@@ -76,7 +81,7 @@ export interface TrackingDomainInput {
 export type TrackingDomainAction =
   | { kind: 'addFinalizer' }
   | { kind: 'removeFinalizer' }
-  | { kind: 'createKeySecret'; secret: KeySecret; ownerUid: string }
+  | { kind: 'createKeySecret'; secret: KeySecret; ownerUid: string; restored: boolean }
   | { kind: 'rotateKeys'; secret: KeySecret; sealingKeyId: string; added: string | undefined; removed: string[] }
   | { kind: 'applyRoute'; route: Record<string, unknown> }
   | { kind: 'deleteRoute'; routeKind: RouteSettings['kind']; name: string }
@@ -267,8 +272,23 @@ export function decideTrackingDomain(input: TrackingDomainInput): TrackingDomain
       conds.push({ type: 'Ready', status: 'False', reason: 'SecretMissing', message: `waiting for Secret ${secretName}` });
       return finish({ signingKeySecret: secretName });
     }
-    secret = { name: secretName, data: { k1: input.newKey() }, annotations: { [KEY_TIMES]: JSON.stringify({ k1: new Date(input.now).toISOString() }), [SEALING_KEY]: 'k1' }, createdAt: input.now };
-    actions.push({ kind: 'createKeySecret', secret, ownerUid: r.uid });
+    const known = input.registeredKeys?.filter((k) => k.id && k.secretBase64) ?? [];
+    const sealing = known.find((k) => k.sealing);
+    if (sealing) {
+      // The Secret is gone but stats still opens links with these keys: a fresh key would break every
+      // link already mailed. The keys are put back as they are (their times start again now).
+      const at = new Date(input.now).toISOString();
+      secret = {
+        name: secretName,
+        data: Object.fromEntries(known.map((k) => [k.id, k.secretBase64])),
+        annotations: { [KEY_TIMES]: JSON.stringify(Object.fromEntries(known.map((k) => [k.id, at]))), [SEALING_KEY]: sealing.id },
+        createdAt: input.now,
+      };
+      actions.push({ kind: 'createKeySecret', secret, ownerUid: r.uid, restored: true });
+    } else {
+      secret = { name: secretName, data: { k1: input.newKey() }, annotations: { [KEY_TIMES]: JSON.stringify({ k1: new Date(input.now).toISOString() }), [SEALING_KEY]: 'k1' }, createdAt: input.now };
+      actions.push({ kind: 'createKeySecret', secret, ownerUid: r.uid, restored: false });
+    }
   }
   let rotatedAt = r.status?.keysRotatedAt;
   const generated = !r.spec.signingKeys;
