@@ -129,6 +129,17 @@ describe.runIf(run)('the operator against a real Kubernetes API server, as its o
     const ready = await cond('trackingdomain', 'taken', 'Ready');
     expect(ready).toMatchObject({ status: 'False', observedGeneration: 1 });
     expect(ready.message).toMatch(/registered to another tenant/);
+    // Its retries back off (0.2 s doubling to 30 s), and other resources coming and going do not
+    // cut the wait short (each deletion re-queues everything): before, each one retried it at once.
+    const failures = async () => (JSON.parse(await kube.kubectl(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=taken,reason=ReconcileFailed', '-o', 'json'])) as { items: unknown[] }).items.length;
+    await new Promise((ok) => setTimeout(ok, 6_500)); // past the first five retries: the next waits 6.4 s
+    const before = await failures();
+    for (let i = 0; i < 5; i++) {
+      await apply({ apiVersion: 'winnow.dev/v1alpha1', kind: 'SuppressionSetting', metadata: { name: `churn-${i}`, namespace: NS }, spec: { tenant: `churn-${i}` } });
+      await kube.kubectl(['delete', 'suppressionsetting', `churn-${i}`, '-n', NS]);
+    }
+    await new Promise((ok) => setTimeout(ok, 1_000));
+    expect(await failures()).toBeLessThanOrEqual(before + 1);
     await kube.kubectl(['delete', 'trackingdomain', 'taken', '-n', NS]);
     await config.deleteTrackingDomain({ hostname: 'links.taken.example', tenant: 'outsider' });
     expect(await domains()).toEqual(['links.northwind.example=northwind:1']);

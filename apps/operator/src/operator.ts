@@ -78,6 +78,8 @@ export class Operator {
   /** Informers on what it owns (Secrets, routes): only their events matter, so they are kept to be stopped. */
   private readonly owned: Array<Informer<Cr>> = [];
   private readonly queue = new Map<string, { attempts: number; notBefore: number }>();
+  /** The generation each failing key failed at (cleared when it reconciles). */
+  private readonly failedGeneration = new Map<string, number>();
   private readonly lease: LeaderLease;
   private worker?: NodeJS.Timeout;
   private resync?: NodeJS.Timeout;
@@ -119,8 +121,11 @@ export class Operator {
       const path = `/apis/${GROUP}/${VERSION}/namespaces/${this.cfg.namespace}/${kind}`;
       const informer = makeInformer<Cr>(this.kube.kc, path, () => this.kube.list(kind) as never);
       const enqueue = (o: Cr) => this.enqueue(kind, o.metadata!.name!);
-      informer.on('add', enqueue);
-      informer.on('update', enqueue);
+      // The resource's own add or update says which generation it is at: a new spec is tried at once,
+      // even while the old one waits out its backoff.
+      const own = (o: Cr) => this.enqueue(kind, o.metadata!.name!, Number(o.metadata?.generation ?? 0));
+      informer.on('add', own);
+      informer.on('update', own);
       informer.on('delete', (o: Cr) => {
         enqueue(o);
         // Other resources may have been waiting on this one (a hostname or tenant it held).
@@ -187,10 +192,19 @@ export class Operator {
     }
   }
 
-  private enqueue(kind: Kind, name: string): void {
+  /**
+   * Queues a reconcile. A key waiting out the backoff of a failure keeps waiting, whatever wakes it
+   * (a resync, a deletion elsewhere, its own status write), unless its spec changed since the failure
+   * (`generation`): before 2026-12 every resync and every deletion anywhere retried every failing
+   * resource at once, one Warning Event each time, about one per 9 s instead of the 30 s cap.
+   */
+  private enqueue(kind: Kind, name: string, generation?: number): void {
     const key = `${kind}/${name}`;
     const cur = this.queue.get(key);
-    this.queue.set(key, { attempts: cur?.attempts ?? 0, notBefore: Math.min(cur?.notBefore ?? 0, Date.now()) });
+    const failedAt = this.failedGeneration.get(key);
+    const newSpec = generation !== undefined && failedAt !== undefined && generation !== failedAt;
+    if (cur && cur.attempts > 0 && !newSpec) return;
+    this.queue.set(key, newSpec ? { attempts: 0, notBefore: Date.now() } : { attempts: cur?.attempts ?? 0, notBefore: Math.min(cur?.notBefore ?? 0, Date.now()) });
   }
 
   private enqueueAll(): void {
@@ -210,6 +224,7 @@ export class Operator {
     try {
       const did = kind === 'trackingdomains' ? await this.reconcileTrackingDomain(name) : await this.reconcileSuppression(name);
       this.reconciles.inc({ kind, result: 'ok' });
+      this.failedGeneration.delete(key);
       if (did.length > 0) this.log.log({ msg: 'reconciled', kind, name, actions: did });
       else this.log.debug?.({ msg: 'reconciled, nothing to do', kind, name });
     } catch (err) {
@@ -221,7 +236,10 @@ export class Operator {
       const o = this.informers.get(kind)?.get(name, this.cfg.namespace);
       if (o) await this.event(kind === 'trackingdomains' ? TD_KIND : SS_KIND, o, 'Warning', 'ReconcileFailed', error);
       if (o && !o.metadata?.deletionTimestamp) await this.failedStatus(kind, o, error);
-      if (!this.queue.has(key)) this.queue.set(key, { attempts, notBefore: Date.now() + delayMs });
+      // The backoff stands even if something queued the key meanwhile (its own status write does);
+      // a newer spec is tried at once (enqueue).
+      this.failedGeneration.set(key, Number(o?.metadata?.generation ?? 0));
+      this.queue.set(key, { attempts, notBefore: Date.now() + delayMs });
     } finally {
       end();
       this.busy = false;
