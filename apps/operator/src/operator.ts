@@ -182,27 +182,28 @@ export class Operator {
     const name = o.metadata?.name;
     if (kind === 'routes') {
       const owner = o.metadata?.labels?.['winnow.dev/tracking-domain'];
-      if (owner) this.enqueue('trackingdomains', owner);
+      if (owner) this.enqueue('trackingdomains', owner, undefined, true);
       return;
     }
-    for (const ref of o.metadata?.ownerReferences ?? []) if (ref.kind === 'TrackingDomain') this.enqueue('trackingdomains', ref.name);
+    for (const ref of o.metadata?.ownerReferences ?? []) if (ref.kind === 'TrackingDomain') this.enqueue('trackingdomains', ref.name, undefined, true);
     for (const td of tds.list(this.cfg.namespace)) {
       const named = td.spec?.signingKeys?.secretName ?? generatedSecretName({ name: td.metadata!.name! });
-      if (named === name) this.enqueue('trackingdomains', td.metadata!.name!);
+      if (named === name) this.enqueue('trackingdomains', td.metadata!.name!, undefined, true);
     }
   }
 
   /**
    * Queues a reconcile. A key waiting out the backoff of a failure keeps waiting, whatever wakes it
    * (a resync, a deletion elsewhere, its own status write), unless its spec changed since the failure
-   * (`generation`): before 2026-12 every resync and every deletion anywhere retried every failing
+   * (`generation`) or an object it reads changed (`inputChanged`: its Secret, its route): before 2026-12 every resync and every deletion anywhere retried every failing
    * resource at once, one Warning Event each time, about one per 9 s instead of the 30 s cap.
    */
-  private enqueue(kind: Kind, name: string, generation?: number): void {
+  private enqueue(kind: Kind, name: string, generation?: number, inputChanged = false): void {
     const key = `${kind}/${name}`;
     const cur = this.queue.get(key);
     const failedAt = this.failedGeneration.get(key);
-    const newSpec = generation !== undefined && failedAt !== undefined && generation !== failedAt;
+    // A Secret or route it reads changed (someone created the missing Secret): also worth a try now.
+    const newSpec = inputChanged || (generation !== undefined && failedAt !== undefined && generation !== failedAt);
     if (cur && cur.attempts > 0 && !newSpec) return;
     this.queue.set(key, newSpec ? { attempts: 0, notBefore: Date.now() } : { attempts: cur?.attempts ?? 0, notBefore: Math.min(cur?.notBefore ?? 0, Date.now()) });
   }
