@@ -123,6 +123,9 @@ describe('the gRPC API keeps its figures, its tenants and its privacy promises u
     expect(JSON.stringify(stored)).not.toMatch(/203\.0\.113\.7|secret|alice/);
     await expect(stats.recordEvents({ events: [ev('tp', 'c', 'm1', { headers: { 'user-agent': 'x'.repeat(3000) } })] })).rejects.toMatchObject({ code: 'invalid_argument' });
     await expect(stats.recordDeliveries({ deliveries: [delivery('tp', 'c', 'alice@example.com')] })).rejects.toMatchObject({ code: 'invalid_argument', message: expect.stringMatching(/email address/) });
+    // A tenant holding the stores' key separator could reach another tenant's keys on MongoDB.
+    await expect(stats.recordDeliveries({ deliveries: [delivery('tp:x', 'c', 'm9')] })).rejects.toMatchObject({ code: 'invalid_argument', message: expect.stringMatching(/lower-case letters/) });
+    await expect(stats.recordEvents({ events: [ev('TP', 'c', 'm1')] })).rejects.toMatchObject({ code: 'invalid_argument', message: expect.stringMatching(/lower-case letters/) });
   });
 
   it('does not let an expiring key issue a key that outlives it', async () => {

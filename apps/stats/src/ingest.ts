@@ -8,6 +8,7 @@ import { sourceName } from '@winnow/engagement';
 import type { StatsConfig } from '@winnow/config';
 import { StaleHistoryError, StoreFailure, StoreInputError, isTransient, storeFailureOf, tombstoneKey, type EraseResult, type EraseScope, type EventStore, type RecordDeliveriesResult, type RecordEventsResult, type Revision } from '@winnow/storage';
 import { EVENT_STORE, METRICS, STATS_CONFIG } from './tokens';
+import { isTenantId } from '@winnow/tokens';
 import { MAX_NAME } from './store-errors';
 
 /** Rebuilds read the store this many events at a time. */
@@ -23,6 +24,7 @@ function problemOf(e: ClassifiedEvent): string | undefined {
   const ev = e.event;
   if (!ev?.id) return 'every event needs an id';
   if (!ev.tenant || !ev.message) return `event ${ev.id.slice(0, 80)}: tenant and message are required`;
+  if (!isTenantId(ev.tenant)) return `event ${ev.id.slice(0, 80)}: tenant ${JSON.stringify(ev.tenant.slice(0, 80))} must be lower-case letters, digits and dashes`;
   for (const [what, v] of [['id', ev.id], ['tenant', ev.tenant], ['campaign', ev.campaign], ['message', ev.message]] as const) {
     if (v.length > MAX_NAME) return `event ${ev.id.slice(0, 80)}: ${what} is ${v.length} characters long (at most ${MAX_NAME})`;
   }

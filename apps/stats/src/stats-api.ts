@@ -7,6 +7,7 @@ import type { EventStore, HourBucket } from '@winnow/storage';
 import { EVENT_STORE } from './tokens';
 import { limitField, requireField, storeCall } from './store-errors';
 import { requireService, requireTenants } from './auth';
+import { isTenantId } from '@winnow/tokens';
 import { Ingestor } from './ingest';
 import { Reclassifier } from './reclassify';
 
@@ -47,6 +48,12 @@ export class StatsApi {
 
   handlers(): ImplOf<typeof StatsService> {
     /** A message id is an opaque id of one recipient's copy, never the recipient's address (docs/privacy.md). */
+    /** Tenants are ids (lower-case letters, digits, dashes): the stores build keys from them, and a
+     * tenant holding the key separator could reach another tenant's records on MongoDB (`a:b` + `c`
+     * against `a` + `b:c`). */
+    const tenantIds = (tenants: readonly string[]) => {
+      for (const t of new Set(tenants)) if (!isTenantId(t)) throw new WinnowError(ErrorCode.InvalidArgument, `tenant ${JSON.stringify(t.slice(0, 80))} must be lower-case letters, digits and dashes`);
+    };
     const noAddress = (v: string, what: string) => {
       if (v.includes('@')) throw new WinnowError(ErrorCode.InvalidArgument, `${what} looks like an email address: use an opaque id (no patient data in identifiers)`);
     };
@@ -54,6 +61,7 @@ export class StatsApi {
     return {
       recordDeliveries: async (req, ctx) => {
         requireTenants(ctx, req.deliveries.map((d) => d.tenant));
+        tenantIds(req.deliveries.map((d) => d.tenant));
         for (const d of req.deliveries) {
           limitField(d.campaign, 'delivery campaign');
           limitField(d.message, 'delivery message');
@@ -64,6 +72,7 @@ export class StatsApi {
       },
       recordEvents: async (req, ctx) => {
         requireTenants(ctx, req.events.map((e) => e.event?.tenant ?? ''));
+        tenantIds(req.events.map((e) => e.event?.tenant ?? ''));
         for (const e of req.events) {
           limitField(e.event?.id ?? '', 'event id');
           limitField(e.event?.campaign ?? '', 'event campaign');
