@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, writeFileSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import { toJson } from '@bufbuild/protobuf';
 import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
@@ -23,6 +23,7 @@ import {
 } from '@winnow/proto';
 import { UsageError, parseCommandLine } from './args';
 import { connect } from './connect';
+import { replaceWhenWhole } from './replace-file';
 import { json, percent, table, when } from './output';
 import { renderReport } from './report-html';
 
@@ -293,18 +294,8 @@ export async function eventsCommand(argv: string[]): Promise<void> {
     toUnixMs: time(str(a, 'until'), 'until'),
   };
   const outFile = str(a, 'out');
-  // Written beside the file and renamed over it at the end: a failed export never leaves a
-  // truncated file that looks like a complete one. Opened here, so a bad path fails at once.
-  const partial = outFile ? `${outFile}.partial-${process.pid}` : undefined;
-  let fd: number | undefined;
-  if (partial) {
-    try {
-      fd = openSync(partial, 'w', 0o600);
-    } catch (err) {
-      throw new Error(`--out ${outFile}: cannot write there (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
-    }
-  }
-  const out = fd !== undefined ? createWriteStream('', { fd }) : process.stdout;
+  const file = outFile ? replaceWhenWhole(outFile) : undefined;
+  const out = file ? createWriteStream('', { fd: file.fd }) : process.stdout;
   const write = (s: string) => (out.write(s) ? Promise.resolve() : new Promise<void>((ok) => out.once('drain', ok)));
   const tty = process.stderr.isTTY === true;
   const stats = client(StatsService, a, 60_000);
@@ -323,14 +314,14 @@ export async function eventsCommand(argv: string[]): Promise<void> {
       pageToken = page.nextPageToken;
     } while (pageToken);
     if (tty) process.stderr.write(`\r${count} events\n`);
-    if (partial) {
+    if (file) {
       await new Promise<void>((ok) => out.end(() => ok()));
-      renameSync(partial, outFile!);
+      file.commit();
     }
   } finally {
     closeClient(stats);
-    if (partial && out.writable) await new Promise<void>((ok) => out.end(() => ok()));
-    if (partial) rmSync(partial, { force: true });
+    if (file && out.writable) await new Promise<void>((ok) => out.end(() => ok()));
+    file?.discard();
   }
 }
 

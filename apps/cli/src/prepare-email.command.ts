@@ -1,7 +1,8 @@
-import { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, readFileSync, writeSync } from 'node:fs';
 import { closeClient } from '@winnow/grpc';
 import { UsageError, parseCommandLine } from './args';
 import { connect } from './connect';
+import { replaceWhenWhole } from './replace-file';
 import { ConfigService } from '@winnow/proto';
 
 export const PREPARE_USAGE = `usage: winnow prepare-email --tenant T --campaign C --message M --host HOST [options] [FILE]
@@ -53,16 +54,9 @@ export async function prepareEmailCommand(argv: string[]): Promise<void> {
   const host = values.host!.toLowerCase();
   const html = readFileSync(positionals[0] && positionals[0] !== '-' ? positionals[0] : 0, 'utf8');
   // The output is opened before the delivery is recorded: a path that cannot be written must not
-  // leave a delivery on record for HTML nobody has. Written beside the file, renamed when whole.
-  const partial = values.out ? `${values.out}.partial-${process.pid}` : undefined;
-  let fd: number | undefined;
-  if (partial) {
-    try {
-      fd = openSync(partial, 'w', 0o600);
-    } catch (err) {
-      throw new Error(`--out ${values.out}: cannot write there (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); nothing was prepared or recorded`, { cause: err });
-    }
-  }
+  // leave a delivery on record for HTML nobody has.
+  const file = values.out ? replaceWhenWhole(values.out, '; nothing was prepared or recorded') : undefined;
+  let fd = file?.fd;
   const config = connect(ConfigService, { stats: values.stats, key: values.key, deadlineMs: 10_000 });
   try {
     const prepared = await config.prepareEmail({
@@ -79,7 +73,7 @@ export async function prepareEmailCommand(argv: string[]): Promise<void> {
       writeSync(fd, prepared.html);
       closeSync(fd);
       fd = undefined;
-      renameSync(partial!, values.out!);
+      file!.commit();
     } else process.stdout.write(prepared.html);
     process.stderr.write(
       `prepared ${values.message}: ${prepared.trackedLinks} tracked links, 1 trap link, 1 pixel; ${prepared.deliveryRecorded ? 'delivery recorded' : 'delivery not recorded'}\n`,
@@ -90,6 +84,6 @@ export async function prepareEmailCommand(argv: string[]): Promise<void> {
   } finally {
     closeClient(config);
     if (fd !== undefined) closeSync(fd);
-    if (partial) rmSync(partial, { force: true });
+    file?.discard();
   }
 }

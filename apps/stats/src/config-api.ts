@@ -5,7 +5,7 @@ import { ErrorCode, WinnowError, type ImplOf } from '@winnow/grpc';
 import { ApiKeyScope, DeliverySchema, ListTrackingDomainsResponseSchema, Source, StoredApiKeySchema, type ConfigService, type SuppressionPolicy } from '@winnow/proto';
 import { PrepareError, prepareEmail } from '@winnow/mail';
 import { AUTOMATED_SOURCES } from '@winnow/engagement';
-import { isTenantId, keyringOf, trackingDomainProblem } from '@winnow/tokens';
+import { keyringOf, tenantIdProblem, trackingDomainProblem } from '@winnow/tokens';
 import type { EventStore } from '@winnow/storage';
 import { EVENT_STORE } from './tokens';
 import { Ingestor } from './ingest';
@@ -14,7 +14,8 @@ import { ALL_SCOPES, Authenticator, LEGACY_SCOPES, principalOf, requireService, 
 import { generateApiKey } from '@winnow/tokens';
 
 function policyProblem(p: SuppressionPolicy): string | undefined {
-  if (!isTenantId(p.tenant)) return `tenant ${JSON.stringify(p.tenant)} must be lower-case letters, digits and dashes`;
+  const tenant = tenantIdProblem(p.tenant);
+  if (tenant) return tenant;
   for (const sel of [p.opens, p.clicks]) {
     for (const s of sel?.sources ?? []) {
       if (!AUTOMATED_SOURCES.includes(s)) return `${Source[s] ?? s} is not an automated source; people are never suppressed`;
@@ -108,7 +109,8 @@ export class ConfigApi {
       },
       createApiKey: async (req, ctx) => {
         requireTenants(ctx, [req.tenant]);
-        if (!isTenantId(req.tenant)) throw new WinnowError(ErrorCode.InvalidArgument, `tenant ${JSON.stringify(req.tenant)} must be lower-case letters, digits and dashes`);
+        const tenant = tenantIdProblem(req.tenant);
+        if (tenant) throw new WinnowError(ErrorCode.InvalidArgument, tenant);
         const scopes = newKeyScopes(req.scopes, principalOf(ctx).scopes);
         const now = Date.now();
         const expires = Number(req.expiresAtUnixMs || 0);

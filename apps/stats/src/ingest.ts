@@ -8,7 +8,7 @@ import { sourceName } from '@winnow/engagement';
 import type { StatsConfig } from '@winnow/config';
 import { StaleHistoryError, StoreFailure, StoreInputError, isTransient, storeFailureOf, tombstoneKey, type EraseResult, type EraseScope, type EventStore, type RecordDeliveriesResult, type RecordEventsResult, type Revision } from '@winnow/storage';
 import { EVENT_STORE, METRICS, STATS_CONFIG } from './tokens';
-import { isTenantId } from '@winnow/tokens';
+import { tenantIdProblem } from '@winnow/tokens';
 import { MAX_NAME } from './store-errors';
 
 /** Rebuilds read the store this many events at a time. */
@@ -24,7 +24,8 @@ function problemOf(e: ClassifiedEvent): string | undefined {
   const ev = e.event;
   if (!ev?.id) return 'every event needs an id';
   if (!ev.tenant || !ev.message) return `event ${ev.id.slice(0, 80)}: tenant and message are required`;
-  if (!isTenantId(ev.tenant)) return `event ${ev.id.slice(0, 80)}: tenant ${JSON.stringify(ev.tenant.slice(0, 80))} must be lower-case letters, digits and dashes`;
+  const tenant = tenantIdProblem(ev.tenant);
+  if (tenant) return `event ${ev.id.slice(0, 80)}: ${tenant}`;
   for (const [what, v] of [['id', ev.id], ['tenant', ev.tenant], ['campaign', ev.campaign], ['message', ev.message]] as const) {
     if (v.length > MAX_NAME) return `event ${ev.id.slice(0, 80)}: ${what} is ${v.length} characters long (at most ${MAX_NAME})`;
   }
@@ -161,15 +162,14 @@ export class Ingestor {
   /**
    * Records deliveries, leaving out those of erased messages, campaigns and tenants: their record is
    * gone, so the store would take such a delivery for a new message and count it a second time
-   * (every rate of the campaign would fall). Returns how many were left out.
+   * (every rate of the campaign would fall). Those left out are counted in neither result field.
    */
-  deliver(deliveries: readonly Delivery[]): Promise<RecordDeliveriesResult & { erased: number }> {
+  deliver(deliveries: readonly Delivery[]): Promise<RecordDeliveriesResult> {
     return this.serially(async () => {
       const erased = await this.erasedAmong(deliveries);
       const kept = erased.size === 0 ? deliveries : deliveries.filter((_, i) => !erased.has(i));
       this.refused.inc(erased.size);
-      const r = kept.length > 0 ? await this.store.recordDeliveries(kept) : { recorded: 0, duplicates: 0 };
-      return { ...r, erased: erased.size };
+      return kept.length > 0 ? this.store.recordDeliveries(kept) : { recorded: 0, duplicates: 0 };
     });
   }
 

@@ -7,7 +7,7 @@ import type { EventStore, HourBucket } from '@winnow/storage';
 import { EVENT_STORE } from './tokens';
 import { limitField, requireField, storeCall } from './store-errors';
 import { requireService, requireTenants } from './auth';
-import { isTenantId } from '@winnow/tokens';
+import { tenantIdProblem } from '@winnow/tokens';
 import { Ingestor } from './ingest';
 import { Reclassifier } from './reclassify';
 
@@ -47,13 +47,18 @@ export class StatsApi {
   ) {}
 
   handlers(): ImplOf<typeof StatsService> {
-    /** A message id is an opaque id of one recipient's copy, never the recipient's address (docs/privacy.md). */
-    /** Tenants are ids (lower-case letters, digits, dashes): the stores build keys from them, and a
+    /**
+     * Tenants are ids (lower-case letters, digits, dashes): the stores build keys from them, and a
      * tenant holding the key separator could reach another tenant's records on MongoDB (`a:b` + `c`
-     * against `a` + `b:c`). */
+     * against `a` + `b:c`).
+     */
     const tenantIds = (tenants: readonly string[]) => {
-      for (const t of new Set(tenants)) if (!isTenantId(t)) throw new WinnowError(ErrorCode.InvalidArgument, `tenant ${JSON.stringify(t.slice(0, 80))} must be lower-case letters, digits and dashes`);
+      for (const t of new Set(tenants)) {
+        const problem = tenantIdProblem(t);
+        if (problem) throw new WinnowError(ErrorCode.InvalidArgument, problem);
+      }
     };
+    /** A message id is an opaque id of one recipient's copy, never the recipient's address (docs/privacy.md). */
     const noAddress = (v: string, what: string) => {
       if (v.includes('@')) throw new WinnowError(ErrorCode.InvalidArgument, `${what} looks like an email address: use an opaque id (no patient data in identifiers)`);
     };

@@ -15,10 +15,16 @@ export function isTenantId(t: string): boolean {
   return TENANT.test(t);
 }
 
+/** Why a string is not a tenant id (quoted, cut at 80 characters), or undefined when it is one. */
+export function tenantIdProblem(t: string): string | undefined {
+  return isTenantId(t) ? undefined : `tenant ${JSON.stringify(t.slice(0, 80))} must be lower-case letters, digits and dashes`;
+}
+
 /** What is wrong with a tracking domain, or undefined when it can be registered. */
 export function trackingDomainProblem(d: TrackingDomain): string | undefined {
   if (!isHostname(d.hostname)) return `hostname ${JSON.stringify(d.hostname)} is not a lower-case DNS name`;
-  if (!isTenantId(d.tenant)) return `tenant ${JSON.stringify(d.tenant)} must be lower-case letters, digits and dashes`;
+  const tenant = tenantIdProblem(d.tenant);
+  if (tenant) return tenant;
   if (d.keys.length === 0) return 'at least one signing key is required';
   const ids = new Set<string>();
   for (const k of d.keys) {

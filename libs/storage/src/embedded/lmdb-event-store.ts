@@ -1,14 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { FolderWriterLock } from '../single-writer';
-
-/**
- * The end of a tenant's keys (exclusive): every `[tenant, ...]` sorts before `[tenant + NUL]`,
- * whatever follows. (`[tenant, '\uffff']` did not: lmdb orders strings by their UTF-8 bytes, and a
- * name beginning with a character above U+FFFF, an emoji, sorts after it, so erasure and listings
- * missed such names.)
- */
-const tenantEnd = (tenant: string): Key => [`${tenant}\u0000`];
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import {
   ClassifiedEventSchema,
@@ -48,6 +40,14 @@ import { matchesFilter } from '../event-matching';
 import { messageKey, planDeliveries, planEvents, type MessageState, type Plan } from '../ledger';
 
 type Key = (string | number)[];
+
+/**
+ * The end of a tenant's keys (exclusive): every `[tenant, ...]` sorts before `[tenant + NUL]`,
+ * whatever follows. (`[tenant, '\uffff']` did not: lmdb orders strings by their UTF-8 bytes, and a
+ * name beginning with a character above U+FFFF, an emoji, sorts after it, so erasure and listings
+ * missed such names.)
+ */
+const tenantEnd = (tenant: string): Key => [`${tenant}\u0000`];
 const bin = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
 /**
