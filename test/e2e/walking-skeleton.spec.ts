@@ -133,6 +133,8 @@ describe('walking skeleton: collector -> classifier -> stats over real HTTP and 
     expect((await hit('/c/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA?url=https://evil.example', BROWSER_HEADERS)).status).toBe(404);
     // A pixel token on the link path is not a redirect.
     expect((await hit(pixel.replace('/o/', '/c/').replace('.gif', ''), BROWSER_HEADERS)).status).toBe(404);
+    // A genuine link token whose sealed target is no absolute http(s) URL is never a redirect either.
+    for (const target of ['javascript:alert(1)', '/relative/path']) expect((await hit(clickPath(keyring, msg('m1'), 0, LinkRole.CONTENT, target), BROWSER_HEADERS)).status).toBe(404);
     expect((await hit(pixel, BROWSER_HEADERS, 'POST')).status).toBe(405);
     // Let any (wrongly) queued event reach the store before comparing.
     await new Promise((ok) => setTimeout(ok, 300));
@@ -141,6 +143,7 @@ describe('walking skeleton: collector -> classifier -> stats over real HTTP and 
     expect(metricValue(metrics, 'winnow_collector_tokens_rejected_total', { route: 'pixel', reason: 'unsupported_version' })).toBe(1);
     expect(metricValue(metrics, 'winnow_collector_tokens_rejected_total', { route: 'click', reason: 'unsupported_version' })).toBe(1);
     expect(metricValue(metrics, 'winnow_collector_tokens_rejected_total', { route: 'click', reason: 'wrong_kind' })).toBe(1);
+    expect(metricValue(metrics, 'winnow_collector_tokens_rejected_total', { route: 'click', reason: 'bad_target' })).toBe(2);
     expect(metricValue(metrics, 'winnow_collector_requests_total', { route: 'pixel', method: 'GET', status: '404' })).toBe(1);
   });
 

@@ -199,6 +199,3 @@ export function redirectTarget(url: string): string | undefined {
     return undefined;
   }
 }
-
-/** A redirect target is acceptable only as an absolute http(s) URL. */
-export const isSafeTarget = (url: string): boolean => redirectTarget(url) !== undefined;

@@ -4,7 +4,7 @@ import { TokenRejection, tryOpenToken } from '@winnow/tokens';
 import type { CollectorConfig } from '@winnow/config';
 import { CollectorMetrics } from './collector.metrics';
 import { DomainRegistry } from './domain-registry';
-import { edgeEvent, isSafeTarget, redirectTarget, type TrackingRoute } from './edge-request';
+import { edgeEvent, redirectTarget, type TrackingRoute } from './edge-request';
 import { encodeEdgeEvent } from '@winnow/proto';
 import { EventPipeline } from './event-pipeline';
 import { COLLECTOR_CONFIG } from './tokens';
@@ -59,21 +59,23 @@ export class TrackingService {
     const domain = this.domains.resolve(req.host);
     if (!domain) return answer(NOT_FOUND);
     const opened = tryOpenToken(domain.keyring, route.token, { tenant: domain.tenant, nowS: Math.floor(req.atMs / 1000), maxAgeS: this.maxAgeS });
-    const refusal = opened.ok ? this.misuse(route, opened.payload) : opened.reason;
+    // A link's target is parsed once: the check that it is a safe redirect gives the Location too.
+    const location = opened.ok && route.kind === PathKind.CLICK ? redirectTarget(opened.payload.targetUrl) : undefined;
+    const refusal = opened.ok ? misuse(route, opened.payload, location) : opened.reason;
     if (refusal !== undefined || !opened.ok) {
       this.metrics.tokenRejected(routeName(route), refusal!);
       return answer(route.kind === PathKind.PIXEL && req.method !== 'OPTIONS' ? PIXEL : NOT_FOUND);
     }
     const payload = opened.payload;
-    const outcome: Outcome = req.method === 'OPTIONS' ? OPTIONS : route.kind === PathKind.PIXEL ? PIXEL : { kind: 'redirect', location: redirectTarget(payload.targetUrl)! };
+    const outcome: Outcome = req.method === 'OPTIONS' ? OPTIONS : route.kind === PathKind.PIXEL ? PIXEL : { kind: 'redirect', location: location! };
     this.pipeline.capture(encodeEdgeEvent(edgeEvent(payload, route, req.method, req.ip, req.headers, req.atMs)), () => answer(outcome));
   }
+}
 
-  /** A genuine token used where it does not belong. */
-  private misuse(route: TrackingRoute, payload: TokenPayload): TokenRejection | undefined {
-    const expected = route.kind === PathKind.PIXEL ? EventKind.OPEN : EventKind.CLICK;
-    if (payload.kind !== expected) return TokenRejection.WrongKind;
-    if (route.kind === PathKind.CLICK && !isSafeTarget(payload.targetUrl)) return TokenRejection.BadTarget;
-    return undefined;
-  }
+/** A genuine token used where it does not belong (`location`: the link's target as redirectTarget gives it). */
+function misuse(route: TrackingRoute, payload: TokenPayload, location: string | undefined): TokenRejection | undefined {
+  const expected = route.kind === PathKind.PIXEL ? EventKind.OPEN : EventKind.CLICK;
+  if (payload.kind !== expected) return TokenRejection.WrongKind;
+  if (route.kind === PathKind.CLICK && location === undefined) return TokenRejection.BadTarget;
+  return undefined;
 }

@@ -71,6 +71,25 @@ export const DEFAULT_HISTORY_MAX_MESSAGES = 200_000;
 const letterId = () => `${Date.now().toString(36).padStart(9, '0')}-${randomBytes(6).toString('hex')}`;
 const describe = (err: unknown) => (err instanceof Error ? err.message : String(err)).slice(0, 500);
 
+/** Names remembered with their tombstone keys, at most; past it, they are forgotten all at once. */
+const TOMBSTONE_KEYS_HELD = 65_536;
+
+/** tombstoneKey, with the keys of recent names remembered (a SHA-256 each; a message's events come in several batches). */
+class TombstoneKeys {
+  private readonly held = new Map<string, string>();
+
+  of(kind: 'tenant' | 'campaign' | 'message', tenant: string, name = ''): string {
+    const k = `${kind}\u0000${tenant}\u0000${name}`;
+    let h = this.held.get(k);
+    if (h === undefined) {
+      if (this.held.size >= TOMBSTONE_KEYS_HELD) this.held.clear();
+      h = tombstoneKey(kind, tenant, name);
+      this.held.set(k, h);
+    }
+    return h;
+  }
+}
+
 /**
  * Where a message's, a campaign's and a tenant's evidence lives: here, beside the store that
  * holds every event. The store is the truth; the in-memory history (a Classifier) is a cache of
@@ -88,6 +107,7 @@ export class Ingestor {
   private readonly loaded = new Map<string, number>();
   private queue: Promise<unknown> = Promise.resolve();
   private readonly keyer: AddressKeyer;
+  private readonly tombstoneKeys = new TombstoneKeys();
   private readonly verdicts: Counter<'source'>;
   private readonly revisions: Counter;
   private readonly rebuilds: Counter;
@@ -175,17 +195,16 @@ export class Ingestor {
 
   /** Which of these (by position) name an erased tenant, campaign or message. */
   private async erasedAmong(items: ReadonlyArray<{ tenant: string; campaign: string; message: string }>): Promise<Set<number>> {
-    // A batch holds few tenants and campaigns and fewer messages than items: hash each name once.
-    const hashed = new Map<string, string>();
-    const key = (kind: 'tenant' | 'campaign' | 'message', tenant: string, name = '') => {
-      const k = `${kind}\u0000${tenant}\u0000${name}`;
-      let h = hashed.get(k);
-      if (h === undefined) hashed.set(k, (h = tombstoneKey(kind, tenant, name)));
-      return h;
-    };
-    const keysOf = ({ tenant, campaign, message }: { tenant: string; campaign: string; message: string }) => [key('tenant', tenant), key('campaign', tenant, campaign), key('message', tenant, message)];
-    for (const item of items) keysOf(item);
-    const erased = await this.store.tombstonesAmong([...hashed.values()]);
+    // A batch holds few tenants and campaigns and fewer messages than items, and a message's events
+    // come in several batches: each name is hashed once while it is remembered (TombstoneKeys).
+    const wanted = new Set<string>();
+    const keysOf = ({ tenant, campaign, message }: { tenant: string; campaign: string; message: string }) => [
+      this.tombstoneKeys.of('tenant', tenant),
+      this.tombstoneKeys.of('campaign', tenant, campaign),
+      this.tombstoneKeys.of('message', tenant, message),
+    ];
+    for (const item of items) for (const k of keysOf(item)) wanted.add(k);
+    const erased = await this.store.tombstonesAmong([...wanted]);
     const out = new Set<number>();
     if (erased.size === 0) return out;
     items.forEach((item, i) => {

@@ -1,7 +1,8 @@
 import { create, equals, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { describe, expect, it } from 'vitest';
 import { EdgeEventSchema, EventKind, EvidenceSchema } from '@winnow/proto';
-import { addressKeyer, addressPrefix, evidenceOf, fromEvidence } from './evidence';
+import { createHmac } from 'node:crypto';
+import { ADDRESS_KEYS_HELD, addressKeyer, addressPrefix, evidenceOf, fromEvidence } from './evidence';
 
 describe('addressPrefix', () => {
   it('cuts IPv4 to /24 and IPv6 to /48', () => {
@@ -62,6 +63,25 @@ describe('evidenceOf', () => {
     expect(ev.addressKey).toMatch(/^[0-9a-f]{32}$/);
     expect(keyer('other-tenant', '40.107.3.4')).not.toBe(ev.addressKey);
     expect(evidenceOf(create(EdgeEventSchema, { tenant: 'clinic', ip: '' }), keyer)).toMatchObject({ addressKey: '', addressPrefix: '' });
+  });
+
+  it('gives remembered addresses the keys a fresh keyer gives, per tenant, and after forgetting them past its bound', () => {
+    const secret = 'evidence-spec-secret-0123456789abcdef';
+    // The key as the documented construction computes it, with nothing remembered.
+    const fresh = (tenant: string, ip: string) =>
+      createHmac('sha256', createHmac('sha256', secret).update(`winnow address key\u0000${tenant}`).digest()).update(ip).digest('hex').slice(0, 32);
+    const k = addressKeyer(secret);
+    const ips = Array.from({ length: ADDRESS_KEYS_HELD + 500 }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+    for (const round of [0, 1]) {
+      for (const tenant of ['clinic', 'pharmacy']) {
+        // Enough addresses that the keyer forgets all it holds at least once in each round.
+        for (let i = 0; i < ips.length; i += 97) expect(k(tenant, ips[i]!), `${round} ${tenant} ${ips[i]}`).toBe(fresh(tenant, ips[i]!));
+        for (const ip of ips) k(tenant, ip);
+        expect(k(tenant, ips[0]!)).toBe(fresh(tenant, ips[0]!));
+        expect(k(tenant, ips[ips.length - 1]!)).toBe(fresh(tenant, ips[ips.length - 1]!));
+      }
+    }
+    expect(k('clinic', '192.0.2.1')).not.toBe(k('pharmacy', '192.0.2.1'));
   });
 });
 

@@ -12,22 +12,40 @@ export const RULE_HEADERS = ['user-agent', 'accept-language', 'sec-fetch-mode', 
 /** Turns a tenant's client address into a key for equality only. */
 export type AddressKeyer = (tenant: string, ip: string) => string;
 
+/** Addresses whose keys an AddressKeyer remembers (all tenants together); past it, it starts afresh. */
+export const ADDRESS_KEYS_HELD = 16_384;
+
 /**
  * Keyed, per-tenant hashes of client addresses: HMAC-SHA-256 under a key derived for the tenant
  * from `secret`, cut to 128 bits. The same address gives the same key within a tenant (bursts,
  * fan-out and the tenant's memory compare keys) and unrelated keys across tenants; without the
  * secret a key cannot be turned back into an address by trying all 2^32 IPv4 addresses.
+ *
+ * Keys of recent addresses are remembered (at most ADDRESS_KEYS_HELD, in memory only, then
+ * forgotten all at once): an HMAC costs ~2 µs, and many requests come from an address seen
+ * moments before (a reader's reopens, Apple's and Google's proxies, a scanner's bursts).
  */
 export function addressKeyer(secret: string | Uint8Array): AddressKeyer {
-  const perTenant = new Map<string, Buffer>();
+  const perTenant = new Map<string, { key: Buffer; held: Map<string, string> }>();
+  let held = 0;
   return (tenant, ip) => {
     if (ip === '') return '';
-    let k = perTenant.get(tenant);
-    if (!k) {
-      k = createHmac('sha256', secret).update(`winnow address key\u0000${tenant}`).digest();
-      perTenant.set(tenant, k);
+    let t = perTenant.get(tenant);
+    if (!t) {
+      t = { key: createHmac('sha256', secret).update(`winnow address key\u0000${tenant}`).digest(), held: new Map() };
+      perTenant.set(tenant, t);
     }
-    return createHmac('sha256', k).update(ip).digest('hex').slice(0, 32);
+    let k = t.held.get(ip);
+    if (k === undefined) {
+      if (held >= ADDRESS_KEYS_HELD) {
+        for (const other of perTenant.values()) other.held.clear();
+        held = 0;
+      }
+      k = createHmac('sha256', t.key).update(ip).digest('hex').slice(0, 32);
+      t.held.set(ip, k);
+      held++;
+    }
+    return k;
   };
 }
 

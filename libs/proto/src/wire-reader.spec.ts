@@ -95,6 +95,22 @@ describe("the pipeline's protobuf reader", () => {
     expect(readIngestEventsRequest(entry(stored))?.events[0]?.event?.id).toBe('e1');
   });
 
+  it('reads a plain Uint8Array view at an offset (as gRPC may hand it) as it reads a Buffer, ASCII and not', () => {
+    const events = [
+      { event: { id: 'e1', tenant: 'clinic', headers: { 'user-agent': 'Mozilla/5.0' } }, evidence: { addressKey: 'k', headers: { 'accept-language': 'de-DE' } } },
+      { event: { id: 'é2', tenant: 'клиника', message: '予約' }, verdict: { reasons: ['naïve', ''] } },
+    ];
+    const bytes = toBinary(IngestEventsRequestSchema, create(IngestEventsRequestSchema, { events: events as never }));
+    const backing = new Uint8Array(bytes.length + 7);
+    backing.set(bytes, 3);
+    const view = new Uint8Array(backing.buffer, 3, bytes.length);
+    expect(Buffer.isBuffer(view)).toBe(false);
+    const read = readIngestEventsRequest(view);
+    expect(read).toBeDefined();
+    expect(read).toEqual(fromBinary(IngestEventsRequestSchema, bytes));
+    expect(read!.events[1]!.event!.tenant).toBe('клиника');
+  });
+
   it('agrees with fromBinary on the odd shapes a review found or feared', () => {
     const check = (bytes: number[]) => agrees(readIngestRequest, (b) => fromBinary(IngestRequestSchema, b), Uint8Array.from(bytes));
     // A tag written in six bytes (protobuf-es refuses tags past five), at the top and inside an event.

@@ -16,13 +16,21 @@ import type { ClassifiedEvent, Evidence, Verdict } from './gen/winnow/verdict/v1
  */
 class Reader {
   pos = 0;
+  /** Where the message being read ends: the whole buffer, or a nested message's end (see sub). */
+  end: number;
+  private readonly buf: Buffer;
+
   constructor(
-    private readonly buf: Uint8Array,
+    bytes: Uint8Array,
     private readonly decoder: TextDecoder,
-  ) {}
+  ) {
+    // A Buffer over the same memory (no copy), for latin1Slice.
+    this.buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.end = this.buf.length;
+  }
 
   get done(): boolean {
-    return this.pos >= this.buf.length;
+    return this.pos >= this.end;
   }
 
   /** A varint below 2^49 (7 bytes), or throws Bail. */
@@ -31,7 +39,7 @@ class Reader {
     let result = 0;
     let scale = 1;
     for (let i = 0; i < 7; i++) {
-      if (this.pos >= buf.length) throw BAIL;
+      if (this.pos >= this.end) throw BAIL;
       const b = buf[this.pos++]!;
       result += (b & 0x7f) * scale;
       if (b < 0x80) return result;
@@ -45,8 +53,9 @@ class Reader {
     const start = this.pos;
     const buf = this.buf;
     let i = 0;
-    while (i < 10 && start + i < buf.length && buf[start + i]! >= 0x80) i++;
-    if (i >= 10 || start + i >= buf.length) throw BAIL;
+    const end = this.end;
+    while (i < 10 && start + i < end && buf[start + i]! >= 0x80) i++;
+    if (i >= 10 || start + i >= end) throw BAIL;
     if (i < 5) return this.varint() | 0;
     // Five to ten bytes: only the low 32 bits count (a negative int32 is sign-extended).
     let lo = 0;
@@ -61,7 +70,7 @@ class Reader {
    * past five bytes.
    */
   tag(): number {
-    if (this.pos >= this.buf.length) throw BAIL;
+    if (this.pos >= this.end) throw BAIL;
     const b = this.buf[this.pos++]!;
     if (b >= 0x80) throw BAIL;
     return b;
@@ -72,42 +81,57 @@ class Reader {
     const start = this.pos;
     const n = this.varint();
     if (this.pos - start > 5) throw BAIL;
-    if (this.pos + n > this.buf.length) throw BAIL;
+    if (this.pos + n > this.end) throw BAIL;
     return n;
   }
 
   string(): string {
     const n = this.length();
-    const s = this.decoder.decode(this.buf.subarray(this.pos, this.pos + n));
-    this.pos += n;
-    return s;
+    const start = this.pos;
+    const end = start + n;
+    const buf = this.buf;
+    this.pos = end;
+    // Most strings are ASCII (ids, names, user-agents): read as Latin-1, which is the same for them,
+    // without a view and a strict decode each. Anything else goes through the strict decoder.
+    for (let i = start; i < end; i++) if (buf[i]! >= 0x80) return this.decoder.decode(buf.subarray(start, end));
+    return n === 0 ? '' : buf.toString('latin1', start, end);
   }
 
   double(): number {
-    if (this.pos + 8 > this.buf.length) throw BAIL;
+    if (this.pos + 8 > this.end) throw BAIL;
     const v = new DataView(this.buf.buffer, this.buf.byteOffset + this.pos, 8).getFloat64(0, true);
     this.pos += 8;
     return v;
   }
 
-  /** A nested message's bytes as a sub-reader over the same buffer. */
-  sub(): Reader {
+  /**
+   * Enters a nested message: until leave(), reading stops at its end. Returns the end of the
+   * message it is nested in, for leave(). (One reader for the whole batch: no reader and no view
+   * of the buffer per nested message.)
+   */
+  enter(): number {
     const n = this.length();
-    const r = new Reader(this.buf.subarray(this.pos, this.pos + n), this.decoder);
-    this.pos += n;
-    return r;
+    const outer = this.end;
+    this.end = this.pos + n;
+    return outer;
+  }
+
+  /** Leaves a nested message read to its end (see enter). */
+  leave(outer: number): void {
+    this.end = outer;
   }
 
   mapEntry(into: Record<string, string>): void {
-    const r = this.sub();
+    const outer = this.enter();
     let key = '';
     let value = '';
-    while (!r.done) {
-      const tag = r.tag();
-      if (tag === 0x0a) key = r.string();
-      else if (tag === 0x12) value = r.string();
+    while (!this.done) {
+      const tag = this.tag();
+      if (tag === 0x0a) key = this.string();
+      else if (tag === 0x12) value = this.string();
       else throw BAIL;
     }
+    this.leave(outer);
     if (key === '__proto__') throw BAIL;
     into[key] = value;
   }
@@ -183,13 +207,21 @@ function evidence(r: Reader): Evidence {
   return e;
 }
 
+/** A nested message, read to its end. */
+function nested<T>(r: Reader, read: (r: Reader) => T): T {
+  const outer = r.enter();
+  const value = read(r);
+  r.leave(outer);
+  return value;
+}
+
 function classifiedEvent(r: Reader): ClassifiedEvent {
   const c = { $typeName: 'winnow.verdict.v1.ClassifiedEvent' } as ClassifiedEvent;
   while (!r.done) {
     const tag = r.tag();
-    if (tag === 0x0a && !c.event) c.event = edgeEvent(r.sub());
-    else if (tag === 0x12 && !c.verdict) c.verdict = verdict(r.sub());
-    else if (tag === 0x1a && !c.evidence) c.evidence = evidence(r.sub());
+    if (tag === 0x0a && !c.event) c.event = nested(r, edgeEvent);
+    else if (tag === 0x12 && !c.verdict) c.verdict = nested(r, verdict);
+    else if (tag === 0x1a && !c.evidence) c.evidence = nested(r, evidence);
     else throw BAIL;
   }
   return c;
@@ -201,7 +233,7 @@ function list<T>(bytes: Uint8Array, decoder: TextDecoder, item: (r: Reader) => T
   try {
     while (!r.done) {
       if (r.tag() !== 0x0a) return undefined;
-      out.push(item(r.sub()));
+      out.push(nested(r, item));
     }
   } catch {
     // BAIL, or the strict decoder's TypeError on invalid UTF-8: fromBinary says what is wrong.
