@@ -16,7 +16,7 @@ import type { ClassifiedEvent, Evidence, Verdict } from './gen/winnow/verdict/v1
  */
 class Reader {
   pos = 0;
-  /** Where the message being read ends: the whole buffer, or a nested message's end (see sub). */
+  /** Where the message being read ends: the whole buffer, or a nested message's end (see enter). */
   end: number;
   private readonly buf: Buffer;
 
@@ -24,7 +24,7 @@ class Reader {
     bytes: Uint8Array,
     private readonly decoder: TextDecoder,
   ) {
-    // A Buffer over the same memory (no copy), for latin1Slice.
+    // A Buffer over the same memory (no copy), for its Latin-1 reads.
     this.buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.end = this.buf.length;
   }

@@ -101,6 +101,20 @@ describe('decideTrackingDomain', () => {
     expect(gw.kind === 'applyRoute' && gw.route).toMatchObject({ kind: 'HTTPRoute', spec: { hostnames: ['links.northwind.example'], parentRefs: [{ name: 'edge', namespace: 'gw' }] } });
   });
 
+  it("says in the Routed condition that spec.tls is not applied with a Gateway API route (the Gateway's listener ends TLS)", () => {
+    const gateway = { kind: 'gateway' as const, collectorService: 'winnow-collector', collectorPort: 80, gateway: { name: 'edge', namespace: 'gw' } };
+    const routed = (resource: TrackingDomainResource, route = gateway) => {
+      const status = decideTrackingDomain(input({ resource, route })).find((x) => x.kind === 'writeStatus');
+      return (status?.kind === 'writeStatus' ? status.status.conditions : [])?.find((c) => c.type === 'Routed');
+    };
+    const withTls = td({ spec: { tenant: 'northwind', hostname: 'links.northwind.example', tls: { issuerRef: { name: 'le' } } } });
+    expect(routed(withTls)).toMatchObject({ status: 'True', reason: 'HTTPRouteApplied' });
+    expect(routed(withTls)!.message).toContain('spec.tls is not applied with Gateway API routes');
+    expect(routed(withTls)!.message).toContain('Gateway gw/edge');
+    expect(routed(td())!.message).not.toContain('spec.tls');
+    expect(routed(withTls, { kind: 'ingress', collectorService: 'winnow-collector', collectorPort: 80 } as never)!.message).not.toContain('spec.tls');
+  });
+
   it('deregisters only its own tenant (the API ignores a hostname registered to another)', () => {
     const a = decideTrackingDomain(input({ resource: td({ deletionTimestamp: NOW }), all: [td({ deletionTimestamp: NOW }), { name: 'other', uid: 'uid-0', creationTimestamp: '2025-12-01T00:00:00Z', spec: { tenant: 'globex', hostname: 'links.northwind.example' } }] }));
     expect(a.find((x) => x.kind === 'deregister')).toEqual({ kind: 'deregister', hostname: 'links.northwind.example', tenant: 'northwind' });

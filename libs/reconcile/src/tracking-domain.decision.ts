@@ -311,7 +311,13 @@ export function decideTrackingDomain(input: TrackingDomainInput): TrackingDomain
   conds.push({ type: 'KeysReady', status: 'True', reason: 'KeysLoaded', message: `${keys.keys.length} key(s) from Secret ${secretName}` });
 
   actions.push({ kind: 'applyRoute', route: desiredRoute(r, input.route) });
-  conds.push({ type: 'Routed', status: 'True', reason: routeKind === 'gateway' ? 'HTTPRouteApplied' : 'IngressApplied', message: `${r.spec.hostname} routed to ${input.route.collectorService}` });
+  // A Gateway API route carries no certificate: TLS ends at the Gateway's listener, so spec.tls
+  // cannot be applied there, and the condition says so instead of passing it over in silence.
+  const tlsNote =
+    routeKind === 'gateway' && r.spec.tls
+      ? `; spec.tls is not applied with Gateway API routes: TLS for ${r.spec.hostname} is the listener's of Gateway ${input.route.gateway?.namespace ? `${input.route.gateway.namespace}/` : ''}${input.route.gateway?.name ?? 'winnow'}`
+      : '';
+  conds.push({ type: 'Routed', status: 'True', reason: routeKind === 'gateway' ? 'HTTPRouteApplied' : 'IngressApplied', message: `${r.spec.hostname} routed to ${input.route.collectorService}${tlsNote}` });
   actions.push({ kind: 'register', hostname: r.spec.hostname, tenant: r.spec.tenant, keys: keys.keys });
   conds.push({ type: 'Registered', status: 'True', reason: 'Registered', message: 'the collector serves this hostname' });
   conds.push({ type: 'Ready', status: 'True', reason: 'Ready', message: '' });
