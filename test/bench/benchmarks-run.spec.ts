@@ -51,6 +51,12 @@ describe('the benchmarks run to the end', () => {
     expect(out).toMatch(/\(none lost\)/);
   }, 120_000);
 
+  it('bench:ingest', async () => {
+    const result = jsonResult(await bench('ingest.mjs', { BENCH_MESSAGES: '200', BENCH_EVENTS: '2500' }));
+    expect(result).toMatchObject({ events: 2500, stored: 2500, batches: 3 });
+    expect(result.cpuMicrosecondsPerEvent).toBeGreaterThan(0);
+  }, 120_000);
+
   it('bench:pipeline (needs wrk, the Debian package .ci/run installs)', async () => {
     const out = await bench('pipeline.mjs', { BENCH_SECONDS: '2', BENCH_MESSAGES: '300' });
     const result = jsonResult(out);
