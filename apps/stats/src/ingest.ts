@@ -3,7 +3,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { create } from '@bufbuild/protobuf';
 import { Counter, type Registry } from 'prom-client';
 import { ClassifiedEventSchema, DeadLetterSchema, EventFilterSchema, type ClassifiedEvent, type DeadLetter, type Delivery, type Evidence, type Source } from '@winnow/proto';
-import { Classifier, MEMORY_WINDOW_MS, RULE_HEADERS, addressKeyer, evidenceOf, fromEvidence, toVerdict, type AddressKeyer, type EventFeatures, type TraceEvent } from '@winnow/classification';
+import { BoundedMap, Classifier, MEMORY_WINDOW_MS, RULE_HEADERS, addressKeyer, evidenceOf, fromEvidence, toVerdict, type AddressKeyer, type EventFeatures, type TraceEvent } from '@winnow/classification';
 import { sourceName } from '@winnow/engagement';
 import type { StatsConfig } from '@winnow/config';
 import { StaleHistoryError, StoreFailure, StoreInputError, isTransient, storeFailureOf, tombstoneKey, type EraseResult, type EraseScope, type EventStore, type RecordDeliveriesResult, type RecordEventsResult, type Revision } from '@winnow/storage';
@@ -71,24 +71,8 @@ export const DEFAULT_HISTORY_MAX_MESSAGES = 200_000;
 const letterId = () => `${Date.now().toString(36).padStart(9, '0')}-${randomBytes(6).toString('hex')}`;
 const describe = (err: unknown) => (err instanceof Error ? err.message : String(err)).slice(0, 500);
 
-/** Names remembered with their tombstone keys, at most; past it, they are forgotten all at once. */
+/** Names whose tombstone keys (a SHA-256 each) the Ingestor remembers: a message's events come in several batches. */
 const TOMBSTONE_KEYS_HELD = 65_536;
-
-/** tombstoneKey, with the keys of recent names remembered (a SHA-256 each; a message's events come in several batches). */
-class TombstoneKeys {
-  private readonly held = new Map<string, string>();
-
-  of(kind: 'tenant' | 'campaign' | 'message', tenant: string, name = ''): string {
-    const k = `${kind}\u0000${tenant}\u0000${name}`;
-    let h = this.held.get(k);
-    if (h === undefined) {
-      if (this.held.size >= TOMBSTONE_KEYS_HELD) this.held.clear();
-      h = tombstoneKey(kind, tenant, name);
-      this.held.set(k, h);
-    }
-    return h;
-  }
-}
 
 /**
  * Where a message's, a campaign's and a tenant's evidence lives: here, beside the store that
@@ -107,7 +91,7 @@ export class Ingestor {
   private readonly loaded = new Map<string, number>();
   private queue: Promise<unknown> = Promise.resolve();
   private readonly keyer: AddressKeyer;
-  private readonly tombstoneKeys = new TombstoneKeys();
+  private readonly tombstoneKeys = new BoundedMap<string>(TOMBSTONE_KEYS_HELD);
   private readonly verdicts: Counter<'source'>;
   private readonly revisions: Counter;
   private readonly rebuilds: Counter;
@@ -196,12 +180,12 @@ export class Ingestor {
   /** Which of these (by position) name an erased tenant, campaign or message. */
   private async erasedAmong(items: ReadonlyArray<{ tenant: string; campaign: string; message: string }>): Promise<Set<number>> {
     // A batch holds few tenants and campaigns and fewer messages than items, and a message's events
-    // come in several batches: each name is hashed once while it is remembered (TombstoneKeys).
+    // come in several batches: each name is hashed once while it is remembered.
     const wanted = new Set<string>();
     const keysOf = ({ tenant, campaign, message }: { tenant: string; campaign: string; message: string }) => [
-      this.tombstoneKeys.of('tenant', tenant),
-      this.tombstoneKeys.of('campaign', tenant, campaign),
-      this.tombstoneKeys.of('message', tenant, message),
+      this.tombstoneKeyOf('tenant', tenant),
+      this.tombstoneKeyOf('campaign', tenant, campaign),
+      this.tombstoneKeyOf('message', tenant, message),
     ];
     for (const item of items) for (const k of keysOf(item)) wanted.add(k);
     const erased = await this.store.tombstonesAmong([...wanted]);
@@ -211,6 +195,12 @@ export class Ingestor {
       if (keysOf(item).some((k) => erased.has(k))) out.add(i);
     });
     return out;
+  }
+
+  /** tombstoneKey, remembered for recent names. */
+  private tombstoneKeyOf(kind: 'tenant' | 'campaign' | 'message', tenant: string, name = ''): string {
+    const k = `${kind}\u0000${tenant}\u0000${name}`;
+    return this.tombstoneKeys.get(k) ?? this.tombstoneKeys.remember(k, tombstoneKey(kind, tenant, name));
   }
 
   /** Events of erased messages, campaigns or tenants are not stored again: counted, and acknowledged. */

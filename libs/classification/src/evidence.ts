@@ -5,6 +5,7 @@ import { classifyUserAgent } from './user-agent';
 import { networkOf, type NetworkCategory, type NetworkInfo } from './net/networks';
 import type { EventFeatures } from './decide';
 import { fromEdgeEvent, type TraceEvent } from './trace-event';
+import { BoundedMap } from './bounded-map';
 
 /** The request headers the rules read; nothing else of a request is kept past the classifier. */
 export const RULE_HEADERS = ['user-agent', 'accept-language', 'sec-fetch-mode', 'sec-fetch-user', 'sec-purpose', 'purpose', 'x-purpose', 'x-moz'] as const;
@@ -26,26 +27,19 @@ export const ADDRESS_KEYS_HELD = 16_384;
  * moments before (a reader's reopens, Apple's and Google's proxies, a scanner's bursts).
  */
 export function addressKeyer(secret: string | Uint8Array): AddressKeyer {
-  const perTenant = new Map<string, { key: Buffer; held: Map<string, string> }>();
-  let held = 0;
+  const perTenant = new Map<string, Buffer>();
+  const held = new BoundedMap<string>(ADDRESS_KEYS_HELD);
   return (tenant, ip) => {
     if (ip === '') return '';
-    let t = perTenant.get(tenant);
-    if (!t) {
-      t = { key: createHmac('sha256', secret).update(`winnow address key\u0000${tenant}`).digest(), held: new Map() };
-      perTenant.set(tenant, t);
+    const k = `${tenant}\u0000${ip}`;
+    const known = held.get(k);
+    if (known !== undefined) return known;
+    let key = perTenant.get(tenant);
+    if (!key) {
+      key = createHmac('sha256', secret).update(`winnow address key\u0000${tenant}`).digest();
+      perTenant.set(tenant, key);
     }
-    let k = t.held.get(ip);
-    if (k === undefined) {
-      if (held >= ADDRESS_KEYS_HELD) {
-        for (const other of perTenant.values()) other.held.clear();
-        held = 0;
-      }
-      k = createHmac('sha256', t.key).update(ip).digest('hex').slice(0, 32);
-      t.held.set(ip, k);
-      held++;
-    }
-    return k;
+    return held.remember(k, createHmac('sha256', key).update(ip).digest('hex').slice(0, 32));
   };
 }
 
@@ -126,18 +120,18 @@ export function fromEvidence(edge: EdgeEvent, ev: Evidence): { trace: TraceEvent
  * change them for one event.
  */
 class SharedValues {
-  private readonly texts = new Map<string, string>();
-  private readonly headerSets = new Map<string, Readonly<Record<string, string>>>();
-  private readonly networks = new Map<string, NetworkInfo>();
+  private readonly texts: BoundedMap<string>;
+  private readonly headerSets: BoundedMap<Readonly<Record<string, string>>>;
+  private readonly networks: BoundedMap<NetworkInfo>;
 
-  constructor(private readonly max: number) {}
+  constructor(max: number) {
+    this.texts = new BoundedMap(max);
+    this.headerSets = new BoundedMap(max);
+    this.networks = new BoundedMap(max);
+  }
 
   text(s: string): string {
-    const held = this.texts.get(s);
-    if (held !== undefined) return held;
-    if (this.texts.size >= this.max) this.texts.clear();
-    this.texts.set(s, s);
-    return s;
+    return this.texts.get(s) ?? this.texts.remember(s, s);
   }
 
   headers(h: Record<string, string>): Record<string, string> {
@@ -149,24 +143,17 @@ class SharedValues {
     }
     const held = this.headerSets.get(key);
     if (held) return held as Record<string, string>;
-    if (this.headerSets.size >= this.max) this.headerSets.clear();
     const copy: Record<string, string> = {};
     for (const name of RULE_HEADERS) {
       const v = h[name];
       if (v !== undefined) copy[name] = this.text(v);
     }
-    this.headerSets.set(key, Object.freeze(copy));
-    return copy;
+    return this.headerSets.remember(key, Object.freeze(copy)) as Record<string, string>;
   }
 
   network(ev: Evidence): NetworkInfo {
     const key = `${ev.asn}\u0000${ev.networkOrg}\u0000${ev.networkCategory}\u0000${Number(ev.appleRelay)}${Number(ev.googleSpecialCrawler)}${Number(ev.microsoftEop)}`;
-    const held = this.networks.get(key);
-    if (held) return held;
-    if (this.networks.size >= this.max) this.networks.clear();
-    const info = Object.freeze(networkOfEvidence(ev)) as NetworkInfo;
-    this.networks.set(key, info);
-    return info;
+    return this.networks.get(key) ?? this.networks.remember(key, Object.freeze(networkOfEvidence(ev)) as NetworkInfo);
   }
 }
 const shared = new SharedValues(50_000);

@@ -10,3 +10,4 @@ export * from './net/ip-ranges';
 export * from './trace-format';
 export * from './calibration';
 export * from './evidence';
+export * from './bounded-map';
