@@ -195,8 +195,9 @@ export class Operator {
   /**
    * Queues a reconcile. A key waiting out the backoff of a failure keeps waiting, whatever wakes it
    * (a resync, a deletion elsewhere, its own status write), unless its spec changed since the failure
-   * (`generation`) or an object it reads changed (`inputChanged`: its Secret, its route): before 2026-12 every resync and every deletion anywhere retried every failing
-   * resource at once, one Warning Event each time, about one per 9 s instead of the 30 s cap.
+   * (`generation`) or an object it reads changed (`inputChanged`: its Secret, its route). Before
+   * 2026-12 every resync and every deletion anywhere retried every failing resource at once, one
+   * Warning Event each time, about one per 9 s instead of the 30 s cap.
    */
   private enqueue(kind: Kind, name: string, generation?: number, inputChanged = false): void {
     const key = `${kind}/${name}`;
@@ -296,9 +297,10 @@ export class Operator {
   private async failedStatus(kind: Kind, o: Cr, error: string): Promise<void> {
     const current = (o.status ?? {}) as { conditions?: Condition[] };
     const generation = Number(o.metadata?.generation ?? 0);
-    const conditions = setConditions(current.conditions ?? [], [{ type: 'Ready', status: 'False', reason: 'ReconcileFailed', message: error.slice(0, 1000) }], generation, new Date().toISOString());
+    const message = error.slice(0, 1000);
     const ready = (current.conditions ?? []).find((c) => c.type === 'Ready');
-    if (ready && ready.status === 'False' && ready.reason === 'ReconcileFailed' && ready.message === error.slice(0, 1000) && ready.observedGeneration === generation) return;
+    if (ready && ready.status === 'False' && ready.reason === 'ReconcileFailed' && ready.message === message && ready.observedGeneration === generation) return;
+    const conditions = setConditions(current.conditions ?? [], [{ type: 'Ready', status: 'False', reason: 'ReconcileFailed', message }], generation, new Date().toISOString());
     try {
       await this.kube.patchStatus(kind, o.metadata!.name!, { conditions });
     } catch (err) {

@@ -65,8 +65,9 @@ export class StatsApi {
     const store = this.store;
     return {
       recordDeliveries: async (req, ctx) => {
-        requireTenants(ctx, req.deliveries.map((d) => d.tenant));
-        tenantIds(req.deliveries.map((d) => d.tenant));
+        const tenants = req.deliveries.map((d) => d.tenant);
+        requireTenants(ctx, tenants);
+        tenantIds(tenants);
         for (const d of req.deliveries) {
           limitField(d.campaign, 'delivery campaign');
           limitField(d.message, 'delivery message');
@@ -76,8 +77,9 @@ export class StatsApi {
         return { recorded: String(r.recorded), duplicates: String(r.duplicates) };
       },
       recordEvents: async (req, ctx) => {
-        requireTenants(ctx, req.events.map((e) => e.event?.tenant ?? ''));
-        tenantIds(req.events.map((e) => e.event?.tenant ?? ''));
+        const tenants = req.events.map((e) => e.event?.tenant ?? '');
+        requireTenants(ctx, tenants);
+        tenantIds(tenants);
         for (const e of req.events) {
           limitField(e.event?.id ?? '', 'event id');
           limitField(e.event?.campaign ?? '', 'event campaign');

@@ -99,6 +99,11 @@ function owner(input: TrackingDomainInput) {
   return claims[0];
 }
 
+/** The Gateway an HTTPRoute attaches to (`winnow` in the route's namespace unless configured). */
+function gatewayRef(s: RouteSettings): { name: string; namespace?: string } {
+  return { name: s.gateway?.name ?? 'winnow', ...(s.gateway?.namespace ? { namespace: s.gateway.namespace } : {}) };
+}
+
 function desiredRoute(r: TrackingDomainResource, s: RouteSettings): Record<string, unknown> {
   const labels = { 'app.kubernetes.io/managed-by': 'winnow-operator', 'winnow.dev/tracking-domain': r.name };
   if (s.kind === 'gateway') {
@@ -107,7 +112,7 @@ function desiredRoute(r: TrackingDomainResource, s: RouteSettings): Record<strin
       kind: 'HTTPRoute',
       metadata: { name: routeName(r), namespace: r.namespace, labels },
       spec: {
-        parentRefs: [{ name: s.gateway?.name ?? 'winnow', ...(s.gateway?.namespace ? { namespace: s.gateway.namespace } : {}) }],
+        parentRefs: [gatewayRef(s)],
         hostnames: [r.spec.hostname],
         rules: [{ backendRefs: [{ name: s.collectorService, port: s.collectorPort }] }],
       },
@@ -273,22 +278,18 @@ export function decideTrackingDomain(input: TrackingDomainInput): TrackingDomain
       return finish({ signingKeySecret: secretName });
     }
     const known = input.registeredKeys?.filter((k) => k.id && k.secretBase64) ?? [];
-    const sealing = known.find((k) => k.sealing);
-    if (sealing) {
-      // The Secret is gone but stats still opens links with these keys: a fresh key would break every
-      // link already mailed. The keys are put back as they are (their times start again now).
-      const at = new Date(input.now).toISOString();
-      secret = {
-        name: secretName,
-        data: Object.fromEntries(known.map((k) => [k.id, k.secretBase64])),
-        annotations: { [KEY_TIMES]: JSON.stringify(Object.fromEntries(known.map((k) => [k.id, at]))), [SEALING_KEY]: sealing.id },
-        createdAt: input.now,
-      };
-      actions.push({ kind: 'createKeySecret', secret, ownerUid: r.uid, restored: true });
-    } else {
-      secret = { name: secretName, data: { k1: input.newKey() }, annotations: { [KEY_TIMES]: JSON.stringify({ k1: new Date(input.now).toISOString() }), [SEALING_KEY]: 'k1' }, createdAt: input.now };
-      actions.push({ kind: 'createKeySecret', secret, ownerUid: r.uid, restored: false });
-    }
+    // The Secret is gone but stats still opens links with these keys: a fresh key would break every
+    // link already mailed. The keys are put back as they are (their times start again now).
+    const restored = known.some((k) => k.sealing);
+    const keys = restored ? known : [{ id: 'k1', secretBase64: input.newKey(), sealing: true }];
+    const at = new Date(input.now).toISOString();
+    secret = {
+      name: secretName,
+      data: Object.fromEntries(keys.map((k) => [k.id, k.secretBase64])),
+      annotations: { [KEY_TIMES]: JSON.stringify(Object.fromEntries(keys.map((k) => [k.id, at]))), [SEALING_KEY]: keys.find((k) => k.sealing)!.id },
+      createdAt: input.now,
+    };
+    actions.push({ kind: 'createKeySecret', secret, ownerUid: r.uid, restored });
   }
   let rotatedAt = r.status?.keysRotatedAt;
   const generated = !r.spec.signingKeys;
@@ -313,9 +314,10 @@ export function decideTrackingDomain(input: TrackingDomainInput): TrackingDomain
   actions.push({ kind: 'applyRoute', route: desiredRoute(r, input.route) });
   // A Gateway API route carries no certificate: TLS ends at the Gateway's listener, so spec.tls
   // cannot be applied there, and the condition says so instead of passing it over in silence.
+  const gateway = gatewayRef(input.route);
   const tlsNote =
     routeKind === 'gateway' && r.spec.tls
-      ? `; spec.tls is not applied with Gateway API routes: TLS for ${r.spec.hostname} is the listener's of Gateway ${input.route.gateway?.namespace ? `${input.route.gateway.namespace}/` : ''}${input.route.gateway?.name ?? 'winnow'}`
+      ? `; spec.tls is not applied with Gateway API routes: TLS for ${r.spec.hostname} is the listener's of Gateway ${gateway.namespace ? `${gateway.namespace}/` : ''}${gateway.name}`
       : '';
   conds.push({ type: 'Routed', status: 'True', reason: routeKind === 'gateway' ? 'HTTPRouteApplied' : 'IngressApplied', message: `${r.spec.hostname} routed to ${input.route.collectorService}${tlsNote}` });
   actions.push({ kind: 'register', hostname: r.spec.hostname, tenant: r.spec.tenant, keys: keys.keys });
