@@ -6,6 +6,7 @@ import { create } from '@bufbuild/protobuf';
 import { DeadLetterSchema } from '@winnow/proto';
 import { classified, eventStoreConformance } from '../conformance.suite';
 import { describe, expect, it } from 'vitest';
+import { open } from 'lmdb';
 import { LmdbEventStore } from './lmdb-event-store';
 
 eventStoreConformance('embedded (LMDB)', async () => {
@@ -114,6 +115,56 @@ describe('embedded (LMDB) store: a batch that fails half-way', () => {
       // And the store goes on.
       await store.recordEvents([classified('ok2', {})], new Map([['acme', 1]]));
       expect((await store.messageEvents('acme', 'm1')).map((e) => e.event!.id).sort()).toEqual(['ok1', 'ok2']);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('embedded (LMDB) store: timelines kept by the layout before 2026-12', () => {
+  /** Moves every timeline entry of a closed store back into a database of its own, as stores made before kept them. */
+  async function toOldLayout(dir: string, extra = 0): Promise<number> {
+    const root = open({ path: dir, maxDbs: 16, mapSize: 2 * 1024 ** 3 });
+    const messages = root.openDB<unknown, (string | number)[]>({ name: 'messages' });
+    const byMessage = root.openDB<null, (string | number)[]>({ name: 'byMessage' });
+    const keys = [...messages.getKeys()].filter((k) => k.length === 4);
+    root.transactionSync(() => {
+      for (const k of keys) {
+        byMessage.putSync(k, null);
+        messages.removeSync(k);
+      }
+      // Entries whose events are not there (a timeline larger than one move of 10,000).
+      for (let i = 0; i < extra; i++) byMessage.putSync(['acme', 'big', i, `x${i}`], null);
+    });
+    await root.close();
+    return keys.length;
+  }
+
+  it('moves them beside the message states on opening, over several moves, and drops the old database', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'winnow-lmdb-layout-'));
+    let store = new LmdbEventStore(dir);
+    try {
+      const t = Date.UTC(2026, 11, 1);
+      await store.recordEvents([classified('a1', { message: 'm1', at: t }), classified('a2', { message: 'm1', at: t + 1_000 }), classified('b1', { message: 'm2', at: t + 2_000 })]);
+      await store.close();
+      expect(await toOldLayout(dir, 10_050)).toBe(3);
+
+      store = new LmdbEventStore(dir);
+      expect((await store.messageEvents('acme', 'm1')).map((e) => e.event!.id)).toEqual(['a1', 'a2']);
+      expect((await store.messageEvents('acme', 'm2')).map((e) => e.event!.id)).toEqual(['b1']);
+      expect(await store.message('acme', 'm1')).toBeDefined();
+      expect(await store.erase({ tenant: 'acme', message: 'm2' })).toEqual({ events: 1, messages: 1, deadLetters: 0 });
+      expect(await store.messageEvents('acme', 'm2')).toEqual([]);
+      await store.close();
+
+      const root = open({ path: dir, maxDbs: 16, mapSize: 2 * 1024 ** 3 });
+      expect(root.openDB({ name: 'byMessage', create: false } as never)).toBeUndefined();
+      const timelines = [...root.openDB<unknown, (string | number)[]>({ name: 'messages' }).getKeys()].filter((k) => k.length === 4);
+      expect(timelines).toHaveLength(2 + 10_050);
+      await root.close();
+      store = new LmdbEventStore(dir);
+      expect((await store.messageEvents('acme', 'm1')).map((e) => e.event!.id)).toEqual(['a1', 'a2']);
     } finally {
       await store.close();
       rmSync(dir, { recursive: true, force: true });

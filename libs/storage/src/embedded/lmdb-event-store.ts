@@ -49,6 +49,8 @@ type Key = (string | number)[];
  */
 const tenantEnd = (tenant: string): Key => [`${tenant}\u0000`];
 const bin = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+/** In the messages database, a timeline entry's key ([tenant, message, atMs, eventId]) rather than a state's. */
+const isTimelineKey = (key: Key) => key.length === 4;
 
 /**
  * The embedded store: LMDB on local disk, no external service. Every batch is one write
@@ -57,8 +59,8 @@ const bin = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)
  * Databases (keys are ordered tuples):
  *   events     [tenant, eventId]                 -> ClassifiedEvent (protobuf binary)
  *   byTime     [tenant, atMs, eventId]           -> null (listing, newest first)
- *   byMessage  [tenant, message, atMs, eventId]  -> null (timelines)
  *   messages   [tenant, message]                 -> MessageState
+ *              [tenant, message, atMs, eventId]  -> null (the message's timeline, right after its state)
  *   campaigns  [tenant, campaign]                -> CampaignCounters
  *   hours      [tenant, campaign, hourStartMs]   -> { opens, clicks }
  *   policies   tenant                            -> SuppressionPolicy (binary)
@@ -73,8 +75,8 @@ export class LmdbEventStore implements EventStore {
   private readonly root: RootDatabase;
   private readonly events: Database<Buffer, Key>;
   private readonly byTime: Database<null, Key>;
-  private readonly byMessage: Database<null, Key>;
-  private readonly messages: Database<MessageState, Key>;
+  /** Message states and, sorted right after each, its timeline entries (see `timeline`). */
+  private readonly messages: Database<MessageState | null, Key>;
   private readonly campaigns: Database<CampaignCounters, Key>;
   private readonly hours: Database<{ opens: number[]; clicks: number[] }, Key>;
   private readonly policies: Database<Buffer, string>;
@@ -107,7 +109,6 @@ export class LmdbEventStore implements EventStore {
     }
     this.events = this.root.openDB({ name: 'events', encoding: 'binary' });
     this.byTime = this.root.openDB({ name: 'byTime' });
-    this.byMessage = this.root.openDB({ name: 'byMessage' });
     this.messages = this.root.openDB({ name: 'messages' });
     this.campaigns = this.root.openDB({ name: 'campaigns' });
     this.hours = this.root.openDB({ name: 'hours' });
@@ -118,6 +119,45 @@ export class LmdbEventStore implements EventStore {
     this.tombstones = this.root.openDB({ name: 'tombstones' });
     this.domains = this.root.openDB({ name: 'domains', encoding: 'binary' });
     this.apiKeys = this.root.openDB({ name: 'apiKeys', encoding: 'binary' });
+    this.moveOldTimelines();
+  }
+
+  /**
+   * Stores written before 2026-12 kept the message timelines in a database of their own
+   * (`byMessage`, same keys): each stored event then changed two pages at random places in the file,
+   * the message's state and its timeline entry, and the commit's flush of those scattered pages was
+   * what the pipeline waited on (docs/architecture.md, "Session 14"). Moves them beside the states,
+   * 10,000 to a transaction (each moves its keys and removes them from the old database at once, so
+   * a crash part-way leaves every key in exactly one of the two and the next start goes on), then
+   * deletes the old database.
+   */
+  private moveOldTimelines(): void {
+    // lmdb-js gives undefined for a database that is not there (a store made since has none).
+    const old = this.root.openDB({ name: 'byMessage', create: false } as never) as Database<null, Key> | undefined;
+    if (!old) return;
+    for (;;) {
+      const keys = [...old.getKeys({ limit: 10_000 } as never)] as Key[];
+      if (keys.length === 0) break;
+      this.root.transactionSync(() => {
+        for (const key of keys) {
+          this.messages.putSync(key, null);
+          old.removeSync(key);
+        }
+      });
+    }
+    old.dropSync();
+  }
+
+  /** The keys of a message's timeline entries ([tenant, message, atMs, eventId]), oldest first. */
+  private timeline(tenant: string, message: string, limit?: number): Key[] {
+    const out: Key[] = [];
+    // The range starts at the message's state ([tenant, message] sorts before everything it prefixes).
+    for (const key of this.messages.getKeys({ start: [tenant, message], end: [tenant, message, Infinity] }) as Iterable<Key>) {
+      if (!isTimelineKey(key)) continue;
+      out.push(key);
+      if (out.length === limit) break;
+    }
+    return out;
   }
 
   async init(): Promise<void> {
@@ -143,8 +183,8 @@ export class LmdbEventStore implements EventStore {
     let from: Key | undefined;
     for (;;) {
       const batch: Key[] = [];
-      for (const key of this.byMessage.getKeys(from ? ({ start: from } as never) : undefined) as Iterable<Key>) {
-        if (Number(key[2]) < cutoff) batch.push(key);
+      for (const key of this.messages.getKeys(from ? ({ start: from } as never) : undefined) as Iterable<Key>) {
+        if (isTimelineKey(key) && Number(key[2]) < cutoff) batch.push(key);
         if (batch.length >= 10_000) break;
       }
       if (batch.length === 0) break;
@@ -154,12 +194,11 @@ export class LmdbEventStore implements EventStore {
           const [tenant, message, atMs, id] = [String(key[0]), String(key[1]), key[2]!, String(key[3])];
           this.events.removeSync([tenant, id]);
           this.byTime.removeSync([tenant, atMs, id]);
-          this.byMessage.removeSync(key);
+          this.messages.removeSync(key);
           touched.set(`${tenant}\u0000${message}`, [tenant, message]);
         }
         for (const [tenant, message] of touched.values()) {
-          const left = this.byMessage.getKeys({ start: [tenant, message], end: [tenant, message, Infinity], limit: 1 } as never);
-          if ([...(left as Iterable<Key>)].length === 0) this.messages.removeSync([tenant, message]);
+          if (this.timeline(tenant, message, 1).length === 0) this.messages.removeSync([tenant, message]);
         }
       });
       removed += batch.length;
@@ -198,7 +237,7 @@ export class LmdbEventStore implements EventStore {
       if (!replaced) {
         const at = Number(ev.atUnixMs);
         this.byTime.putSync([ev.tenant, at, ev.id], null);
-        this.byMessage.putSync([ev.tenant, ev.message, at, ev.id], null);
+        this.messages.putSync([ev.tenant, ev.message, at, ev.id], null);
       }
     }
     for (const m of plan.messages.values()) this.messages.putSync([m.tenant, m.message], m);
@@ -265,7 +304,7 @@ export class LmdbEventStore implements EventStore {
 
   async message(tenant: string, message: string): Promise<MessageRecord | undefined> {
     const m = this.messages.get([tenant, message]);
-    return m && { tenant, message, campaign: m.campaign, deliveredAtMs: m.deliveredAtMs, links: m.links };
+    return m ? { tenant, message, campaign: m.campaign, deliveredAtMs: m.deliveredAtMs, links: m.links } : undefined;
   }
 
   private eventById(tenant: string, id: string): ClassifiedEvent | undefined {
@@ -288,7 +327,7 @@ export class LmdbEventStore implements EventStore {
 
   async messageEvents(tenant: string, message: string): Promise<ClassifiedEvent[]> {
     const out: ClassifiedEvent[] = [];
-    for (const key of this.byMessage.getKeys({ start: [tenant, message], end: [tenant, message, Infinity] })) {
+    for (const key of this.timeline(tenant, message)) {
       const e = this.eventById(tenant, String(key[3]));
       if (e) out.push(e);
     }
@@ -369,9 +408,9 @@ export class LmdbEventStore implements EventStore {
       const under = (db: Database<any, Key>) => [...db.getKeys({ start: [tenant], end: tenantEnd(tenant) } as never)] as Key[];
       if ('wholeTenant' in scope) {
         result.events = under(this.events).length;
-        result.messages = under(this.messages).length;
+        result.messages = under(this.messages).filter((k) => !isTimelineKey(k)).length;
         result.deadLetters = under(this.deadLetters).length;
-        for (const db of [this.events, this.byTime, this.byMessage, this.messages, this.campaigns, this.hours, this.deadLetters] as Array<Database<any, Key>>) {
+        for (const db of [this.events, this.byTime, this.messages, this.campaigns, this.hours, this.deadLetters] as Array<Database<any, Key>>) {
           for (const key of under(db)) db.removeSync(key);
         }
         this.policies.removeSync(tenant);
@@ -382,13 +421,16 @@ export class LmdbEventStore implements EventStore {
       }
       const messages: string[] = [];
       if ('message' in scope) messages.push(scope.message);
-      else for (const { key, value } of this.messages.getRange({ start: [tenant], end: tenantEnd(tenant) } as never)) if ((value as MessageState).campaign === scope.campaign) messages.push(String((key as Key)[1]));
+      else {
+        for (const { key, value } of this.messages.getRange({ start: [tenant], end: tenantEnd(tenant) } as never)) {
+          if (!isTimelineKey(key as Key) && (value as MessageState).campaign === scope.campaign) messages.push(String((key as Key)[1]));
+        }
+      }
       for (const message of messages) {
-        const keys = [...this.byMessage.getKeys({ start: [tenant, message], end: [tenant, message, Infinity] })] as Key[];
-        for (const key of keys) {
+        for (const key of this.timeline(tenant, message)) {
           this.events.removeSync([tenant, String(key[3])]);
           this.byTime.removeSync([tenant, key[2]!, String(key[3])]);
-          this.byMessage.removeSync(key);
+          this.messages.removeSync(key);
           result.events++;
         }
         if (this.messages.removeSync([tenant, message])) result.messages++;
