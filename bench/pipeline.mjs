@@ -70,8 +70,8 @@ async function cpuSeconds(port) {
   const text = await get(port, '/metrics');
   const read = (name) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
   // Batches received: the Ingest calls answered (the classifier's and stats' ops pages).
-  const calls = [...text.matchAll(/^winnow_grpc_server_duration_seconds_count\{[^}]*method="[^"]*Ingest[^"]*"[^}]*\} (\S+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
-  return { user: read('winnow_process_cpu_user_seconds_total'), system: read('winnow_process_cpu_system_seconds_total'), calls };
+  const ingest = (part) => [...text.matchAll(new RegExp(`^winnow_grpc_server_duration_seconds_${part}\\{[^}]*method="[^"]*Ingest[^"]*"[^}]*\\} (\\S+)$`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
+  return { user: read('winnow_process_cpu_user_seconds_total'), system: read('winnow_process_cpu_system_seconds_total'), calls: ingest('count'), callSeconds: ingest('sum') };
 }
 const opsPorts = { collector: ports.collectorOps, classifier: ports.classifierHttp, stats: ports.statsHttp };
 const cpuAll = async () => Object.fromEntries(await Promise.all(Object.entries(opsPorts).map(async ([k, p]) => [k, await cpuSeconds(p)])));
@@ -141,6 +141,9 @@ try {
   const perEvent = Object.fromEntries(Object.entries(split).map(([k, v]) => [k, v.user + v.system]));
   // Mean events per Ingest call into the classifier and into stats (revisions and retries count in n only once).
   const meanBatch = Object.fromEntries(['classifier', 'stats'].map((k) => [k, Math.round(n / Math.max(1, cpu1[k].calls - cpu0[k].calls))]));
+  // How long an Ingest call took from its arrival to its answer, on average: in stats that is reading,
+  // classifying and the store's durable commit; in the classifier it includes the call to stats.
+  const meanIngestMs = Object.fromEntries(['classifier', 'stats'].map((k) => [k, Math.round((1000 * (cpu1[k].callSeconds - cpu0[k].callSeconds)) / Math.max(1, cpu1[k].calls - cpu0[k].calls))]));
   const bareAfter = await bareRun();
   const bareRps = (bareBefore.rps + bareAfter.rps) / 2;
   const storedPerSec = n / total;
@@ -161,6 +164,7 @@ try {
     cpuMicrosecondsPerStoredEvent: perEvent,
     cpuUserSystemMicroseconds: split,
     meanEventsPerIngestCall: meanBatch,
+    meanIngestCallMs: meanIngestMs,
     machineIdleUnderLoad,
     bareRequestsPerSec: Math.round(bareRps),
     bareBeforeAndAfter: [Math.round(bareBefore.rps), Math.round(bareAfter.rps)],
