@@ -1,4 +1,4 @@
-import { appendFileSync, closeSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -124,10 +124,14 @@ describe('spool', () => {
     s.open();
     for (let i = 0; i < 3; i++) await s.append(rec(i));
     const seg = join(dir, readdirSync(dir).find((n) => n.endsWith('.seg'))!);
-    // A write that got part-way to the file (one whole record of it, and a piece of the next), and
-    // then a descriptor that fails every call (even the cut back to the last whole record).
+    // A write that got part-way to the file (one whole record of it, and a piece of the next), right
+    // after the records (over the zeros written ahead of them), and then a descriptor that fails
+    // every call (even the cut back to the last whole record).
     const ghost = frame(Buffer.from('never-captured'));
-    appendFileSync(seg, Buffer.concat([ghost, Buffer.from([20, 0, 0, 0, 9, 9])]));
+    const recordsEnd = [0, 1, 2].reduce((n, i) => n + frame(rec(i)).length, 0);
+    const fd = openSync(seg, 'r+');
+    writeSync(fd, Buffer.concat([ghost, Buffer.from([20, 0, 0, 0, 9, 9])]), 0, ghost.length + 6, recordsEnd);
+    closeSync(fd);
     closeSync((s as unknown as { fd: number }).fd);
     await expect(s.append(rec(3))).rejects.toThrow(/EBADF/);
     expect(s.depth).toBe(3);
@@ -140,6 +144,44 @@ describe('spool', () => {
     expect(s.open()).toEqual({ pending: 5, truncatedBytes: ghost.length + 6 });
     expect((await s.read(10)).map((r) => `${r.seq}:${r.payload.toString()}`)).toEqual(['1:event-0', '2:event-1', '3:event-2', '4:event-4', '5:event-5']);
     await s.close();
+  });
+
+  it('writes records over zeros written ahead of them; a restart cuts the zeros without calling them torn, a clean close leaves none', async () => {
+    const dir = newDir();
+    const big = opts(dir, { segmentBytes: 1_000_000 });
+    const first = new Spool(big);
+    first.open();
+    for (let i = 0; i < 5; i++) await first.append(rec(i));
+    const seg = join(dir, readdirSync(dir).find((n) => n.endsWith('.seg'))!);
+    const recordsEnd = [0, 1, 2, 3, 4].reduce((n, i) => n + frame(rec(i)).length, 0);
+    // The file already holds the zeros the next records go over (up to the segment size here).
+    expect(statSync(seg).size).toBe(1_000_000);
+    // A crash now (the first spool never closes): the next process finds the records and the zeros.
+    const second = new Spool(big);
+    expect(second.open()).toEqual({ pending: 5, truncatedBytes: 0 });
+    expect(statSync(seg).size).toBe(recordsEnd);
+    expect(await second.append(rec(5))).toBe(6);
+    expect(statSync(seg).size).toBe(1_000_000);
+    expect((await second.read(10)).map((r) => r.payload.toString())).toEqual(['event-0', 'event-1', 'event-2', 'event-3', 'event-4', 'event-5']);
+    await second.close();
+    expect(statSync(seg).size).toBe(recordsEnd + frame(rec(5)).length);
+    closeSync((first as unknown as { fd: number }).fd);
+  });
+
+  it('prepares more zeros when a group commit outgrows them, and starts the next segment with its own', async () => {
+    const dir = newDir();
+    const s = new Spool(opts(dir, { segmentBytes: 3_000 }));
+    s.open();
+    // Each round is one group commit of ~1,100 bytes: the third does not fit in the first segment.
+    for (let round = 0; round < 3; round++) await Promise.all(Array.from({ length: 10 }, (_, i) => s.append(Buffer.alloc(100, round * 10 + i))!));
+    const segs = readdirSync(dir).filter((n) => n.endsWith('.seg')).sort();
+    expect(segs).toHaveLength(2);
+    // The closed segment holds its records only; the open one its records and zeros up to the segment size.
+    expect(statSync(join(dir, segs[0]!)).size).toBe(2 * 10 * 108);
+    expect(statSync(join(dir, segs[1]!)).size).toBe(3_000);
+    expect((await s.read(100)).map((r) => r.payload[0])).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    await s.close();
+    expect(statSync(join(dir, segs[1]!)).size).toBe(10 * 108);
   });
 
   it('deletes acknowledged segments and refuses appends when full', async () => {
