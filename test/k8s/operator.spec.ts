@@ -131,9 +131,16 @@ describe.runIf(run)('the operator against a real Kubernetes API server, as its o
     expect(ready.message).toMatch(/registered to another tenant/);
     // Its retries back off (0.2 s doubling to 30 s), and other resources coming and going do not
     // cut the wait short (each deletion re-queues everything): before, each one retried it at once.
-    const failures = async () => (JSON.parse(await kube.kubectl(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=taken,reason=ReconcileFailed', '-o', 'json'])) as { items: unknown[] }).items.length;
+    const failureEvents = async () => (JSON.parse(await kube.kubectl(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=taken,reason=ReconcileFailed', '-o', 'json'])) as { items: Array<{ count: number; message: string; firstTimestamp: string; lastTimestamp: string }> }).items;
+    const failures = async () => (await failureEvents()).reduce((n, e) => n + e.count, 0);
     await new Promise((ok) => setTimeout(ok, 6_500)); // past the first five retries: the next waits 6.4 s
     const before = await failures();
+    // The same failure each time: one Event counting the tries (as client-go's recorder does), not one per try.
+    const [series, ...more] = await failureEvents();
+    expect(more).toEqual([]);
+    expect(series!.count).toBeGreaterThanOrEqual(5);
+    expect(series!.message).toMatch(/registered to another tenant/);
+    expect(Date.parse(series!.lastTimestamp)).toBeGreaterThan(Date.parse(series!.firstTimestamp));
     for (let i = 0; i < 5; i++) {
       await apply({ apiVersion: 'winnow.dev/v1alpha1', kind: 'SuppressionSetting', metadata: { name: `churn-${i}`, namespace: NS }, spec: { tenant: `churn-${i}` } });
       await kube.kubectl(['delete', 'suppressionsetting', `churn-${i}`, '-n', NS]);

@@ -20,6 +20,8 @@ export function statusOf(err: unknown): number | undefined {
 }
 
 const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+/** How long after the last of them the same Event is counted on again (client-go's correlator: 10 minutes). */
+export const EVENT_SERIES_MS = 10 * 60_000;
 
 /** Label the operator puts on its routes (libs/reconcile); its route watch selects on it. */
 export const ROUTE_SELECTOR = 'app.kubernetes.io/managed-by=winnow-operator';
@@ -62,7 +64,15 @@ export class Kube {
     return this.custom.listNamespacedCustomObject({ group: 'gateway.networking.k8s.io', version: 'v1', namespace: this.namespace, plural: 'httproutes', labelSelector: ROUTE_SELECTOR }) as never;
   }
 
-  /** A core/v1 Event on one of the operator's resources (what `kubectl describe` shows). */
+  /** Events written lately, by what they say: the same one again is counted on it, not written anew. */
+  private readonly recentEvents = new Map<string, { name: string; count: number; at: number }>();
+
+  /**
+   * A core/v1 Event on one of the operator's resources (what `kubectl describe` shows). The same event
+   * (object, type, reason and message) within EVENT_SERIES_MS of the last one is counted on that one
+   * (`count` and `lastTimestamp`, as client-go's event recorder does) instead of written anew, so a
+   * resource failing the same way on every retry has one Event that says how often, not one per try.
+   */
   async recordEvent(
     on: { apiVersion: string; kind: string; name: string; uid: string },
     type: 'Normal' | 'Warning',
@@ -71,10 +81,24 @@ export class Kube {
     instance: string,
   ): Promise<void> {
     const now = new Date();
+    const key = [on.uid, type, reason, message].join('\u0000');
+    const seen = this.recentEvents.get(key);
+    if (seen && now.getTime() - seen.at < EVENT_SERIES_MS) {
+      try {
+        await this.core.patchNamespacedEvent({ name: seen.name, namespace: this.namespace, body: { count: seen.count + 1, lastTimestamp: now } }, merge);
+        seen.count++;
+        seen.at = now.getTime();
+        return;
+      } catch (err) {
+        // Gone (Events expire, an hour by default, or someone deleted it): write a new one.
+        if (statusOf(err) !== 404) throw err;
+      }
+    }
+    const name = `${on.name}.${now.getTime().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`;
     await this.core.createNamespacedEvent({
       namespace: this.namespace,
       body: {
-        metadata: { name: `${on.name}.${now.getTime().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`, namespace: this.namespace },
+        metadata: { name, namespace: this.namespace },
         involvedObject: { apiVersion: on.apiVersion, kind: on.kind, name: on.name, namespace: this.namespace, uid: on.uid },
         type,
         reason,
@@ -87,6 +111,8 @@ export class Kube {
         reportingInstance: instance,
       },
     });
+    for (const [k, v] of this.recentEvents) if (now.getTime() - v.at >= EVENT_SERIES_MS) this.recentEvents.delete(k);
+    this.recentEvents.set(key, { name, count: 1, at: now.getTime() });
   }
 
   async readSecret(name: string): Promise<{ data: Record<string, string>; annotations: Record<string, string>; createdAt?: string; resourceVersion?: string } | undefined> {
