@@ -48,7 +48,7 @@ describe('decideTrackingDomain', () => {
       'a hostname claimed earlier by another tenant: Conflict, nothing routed',
       input({ all: [td(), { name: 'other', uid: 'uid-0', creationTimestamp: '2025-12-01T00:00:00Z', spec: { tenant: 'globex', hostname: 'links.northwind.example' } }] }),
       ['deleteRoute', 'writeStatus'],
-      { Conflict: ['True', 'HostnameClaimed'], Ready: ['False', 'HostnameClaimed'] },
+      { Conflict: ['True', 'HostnameClaimed'], Ready: ['False', 'HostnameClaimed'], Routed: ['False', 'HostnameClaimed'], Registered: ['False', 'HostnameClaimed'], KeysReady: ['Unknown', 'NotReached'] },
     ],
     [
       'a later claim by another tenant does not disturb the holder',
@@ -76,6 +76,17 @@ describe('decideTrackingDomain', () => {
     const status = first.find((x) => x.kind === 'writeStatus')!;
     const again = decideTrackingDomain(input({ resource: td({ status: status.kind === 'writeStatus' ? status.status : {} }) }));
     expect(kinds(again)).toEqual(['applyRoute', 'register']);
+  });
+
+  it('says Unknown for the steps a stopped reconcile did not reach, not what an earlier generation found', () => {
+    const was = decideTrackingDomain(input({ resource: td({ generation: 2 }) })).find((a) => a.kind === 'writeStatus')!;
+    const status = was.kind === 'writeStatus' ? was.status : undefined;
+    expect(status!.conditions!.map((c) => `${c.type}=${c.status}`)).toEqual(['Conflict=False', 'KeysReady=True', 'Ready=True', 'Registered=True', 'Routed=True']);
+    // Generation 3 names a Secret that is not there: the keys were checked, routing and registering were not.
+    const now = decideTrackingDomain(input({ resource: td({ status, spec: { tenant: 'northwind', hostname: 'links.northwind.example', signingKeys: { secretName: 'mine' } } }), keySecret: undefined }));
+    expect(cond(now, 'KeysReady')).toMatchObject({ status: 'False', reason: 'SecretMissing', observedGeneration: 3 });
+    for (const type of ['Routed', 'Registered']) expect(cond(now, type)).toMatchObject({ status: 'Unknown', reason: 'NotReached', message: 'not checked: the reconcile stopped at SecretMissing', observedGeneration: 3, lastTransitionTime: NOW });
+    expect(cond(now, 'Conflict')).toMatchObject({ status: 'False', observedGeneration: 3 });
   });
 
   it('keeps lastTransitionTime unless a condition flips', () => {

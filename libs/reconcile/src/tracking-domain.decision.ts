@@ -1,6 +1,8 @@
 import { isHostname, isTenantId } from '@winnow/tokens';
 import { sameJson, setConditions, type Condition, type ConditionInput } from './conditions';
 
+/** The conditions of the steps after Ready's own checks, in the order a reconcile reaches them. */
+const STEP_CONDITIONS = ['Conflict', 'KeysReady', 'Routed', 'Registered'] as const;
 export const FINALIZER = 'winnow.dev/deregister';
 const KEY_ID = /^[A-Za-z0-9_-]{1,8}$/;
 
@@ -243,6 +245,13 @@ export function decideTrackingDomain(input: TrackingDomainInput): TrackingDomain
 
   const conds: ConditionInput[] = [];
   const finish = (status: Omit<TrackingDomainStatus, 'conditions' | 'observedGeneration'>) => {
+    // A reconcile that stopped early did not check the later steps: their conditions say so
+    // (Unknown), rather than keep saying what an earlier generation found (a Routed=True for a
+    // route since deleted, say).
+    const ready = conds.find((c) => c.type === 'Ready');
+    for (const type of STEP_CONDITIONS) {
+      if (!conds.some((c) => c.type === type)) conds.push({ type, status: 'Unknown', reason: 'NotReached', message: `not checked: the reconcile stopped at ${ready?.reason ?? 'an earlier step'}` });
+    }
     const next: TrackingDomainStatus = {
       ...status,
       observedGeneration: r.generation,
@@ -264,6 +273,8 @@ export function decideTrackingDomain(input: TrackingDomainInput): TrackingDomain
     const other = holder.spec.tenant === r.spec.tenant ? `${holder.name} of the same tenant` : `another tenant (${holder.name})`;
     conds.push({ type: 'Conflict', status: 'True', reason: 'HostnameClaimed', message: `${r.spec.hostname} is already claimed by ${other}` });
     conds.push({ type: 'Ready', status: 'False', reason: 'HostnameClaimed', message: 'nothing is routed or registered for a hostname claimed first by another resource' });
+    conds.push({ type: 'Routed', status: 'False', reason: 'HostnameClaimed', message: `no route: ${r.spec.hostname} is claimed by ${other}` });
+    conds.push({ type: 'Registered', status: 'False', reason: 'HostnameClaimed', message: `not registered for this resource: ${r.spec.hostname} is claimed by ${other}` });
     actions.push({ kind: 'deleteRoute', routeKind, name: routeName(r) });
     return finish({});
   }
