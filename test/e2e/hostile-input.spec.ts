@@ -178,6 +178,10 @@ describe('the collector against hostile and unusual input', () => {
     const path = pixelPath(acme, { tenant: 'acme-health', campaign: 'c', message: 'm', sentAtUnixS: String(Math.floor(Date.now() / 1000)), links: 1 });
     await eventually(() => hit(path, 'GET', FIREFOX, 'links.acme-health.test'), (r) => r.status === 200, 5000);
     expect((await hit(path, 'GET', FIREFOX, 'LINKS.ACME-HEALTH.TEST:8080')).status).toBe(200);
+    // The collector's registry may have taken the first domain before the second was put: wait for
+    // globex's host too (a host it does not serve is a 404; on a served one a pixel with a refused
+    // token still gets its GIF).
+    await eventually(() => hit(path, 'GET', FIREFOX, 'links.globex.test'), (r) => r.status === 200, 5000);
     const before = metricValue(await metrics(), 'winnow_collector_tokens_rejected_total', { route: 'pixel', reason: 'wrong_tenant' }) ?? 0;
     await hit(path, 'GET', FIREFOX, 'links.globex.test');
     expect(metricValue(await metrics(), 'winnow_collector_tokens_rejected_total', { route: 'pixel', reason: 'wrong_tenant' })).toBe(before + 1);

@@ -227,7 +227,7 @@ describe.runIf(run)('the operator against a real Kubernetes API server, as its o
         replaced = Date.now();
         break;
       } catch (err) {
-        if (attempt === 5 || !/Conflict/.test((err as Error).message)) throw err;
+        if (attempt === 20 || !/Conflict/.test((err as Error).message)) throw err;
       }
     }
     await eventually(async () => operator.operator.isLeader, (x) => !x, 5_000);
