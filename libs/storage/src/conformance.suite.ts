@@ -277,6 +277,20 @@ export function eventStoreConformance(name: string, makeHarness: () => Promise<S
       expect(await store.messageEvents('globex', 'm1')).toHaveLength(1);
     });
 
+    it('erases and lists a tenant whose id is 63 characters long, the longest allowed, and only that tenant', async () => {
+      const long = `t${'x'.repeat(62)}`;
+      const longer = `${long.slice(0, 62)}y`;
+      await store.recordEvents([classified('l1', { tenant: long, message: 'm1' }), classified('l2', { tenant: long, message: 'm2', campaign: 'autumn' }), classified('n1', { tenant: longer })]);
+      await store.putDeadLetters([create(DeadLetterSchema, { id: '001-l', tenant: long, eventId: 'l9', failure: 'invalid', reason: 'r', deadAtUnixMs: String(T0), event: classified('l9', { tenant: long }) })]);
+      expect((await store.listDeadLetters(long, 10, '')).deadLetters.map((l) => l.id)).toEqual(['001-l']);
+      expect(await store.erase({ tenant: long, campaign: 'autumn' })).toMatchObject({ events: 1, messages: 1 });
+      expect(await store.messageEvents(long, 'm2')).toEqual([]);
+      expect(await store.erase({ tenant: long, wholeTenant: true })).toEqual({ events: 1, messages: 1, deadLetters: 1 });
+      expect(await store.messageEvents(long, 'm1')).toEqual([]);
+      expect((await store.listDeadLetters(long, 10, '')).deadLetters).toEqual([]);
+      expect(await store.messageEvents(longer, 'm1')).toHaveLength(1);
+    });
+
     it('keeps tenants apart', async () => {
       await store.recordEvents([classified('same-id', { tenant: 'acme' }), classified('same-id', { tenant: 'globex', source: Source.BOT })]);
       expect((await store.messageEvents('acme', 'm1'))[0]!.verdict!.source).toBe(Source.HUMAN);

@@ -37,17 +37,44 @@ import {
   tombstoneKey,
 } from '../event-store.port';
 import { matchesFilter } from '../event-matching';
-import { messageKey, planDeliveries, planEvents, type MessageState, type Plan } from '../ledger';
+import { messageKey, planDeliveries, planEvents, StoreInputError, type MessageState, type Plan } from '../ledger';
 
 type Key = (string | number)[];
 
 /**
- * The end of a tenant's keys (exclusive): every `[tenant, ...]` sorts before `[tenant + NUL]`,
- * whatever follows. (`[tenant, '\uffff']` did not: lmdb orders strings by their UTF-8 bytes, and a
- * name beginning with a character above U+FFFF, an emoji, sorts after it, so erasure and listings
- * missed such names.)
+ * A tenant's entries of `db` in key order, from `from` (the tenant's first key by default): read on
+ * while the key's first element is the tenant, with no end key. Every `[tenant, ...]` key shares one
+ * prefix, so they are together. Two end keys tried before each missed some: `[tenant, '\uffff']` the
+ * names beginning with a character above U+FFFF (lmdb orders strings by their UTF-8 bytes), and
+ * `[tenant + NUL]` every key of a tenant id of 63 characters, the longest allowed (lmdb's key encoding
+ * leaves the NUL of a string of 64 characters or more as it is, and that end then sorted before the
+ * tenant's own keys), so erasing such a tenant erased nothing.
  */
-const tenantEnd = (tenant: string): Key => [`${tenant}\u0000`];
+function* tenantEntries<V>(db: Database<V, Key>, tenant: string, from: Key = [tenant]): Generator<{ key: Key; value: V }> {
+  keyable(tenant);
+  for (const entry of db.getRange({ start: from } as never) as Iterable<{ key: Key; value: V }>) {
+    if (entry.key[0] !== tenant) return;
+    yield entry;
+  }
+}
+
+/** LMDB's largest key (lmdb-js's default): a longer name can have no key, and is the input's fault. */
+const MAX_KEY_BYTES = 1978;
+function keyable(tenant: string): void {
+  const n = Buffer.byteLength(tenant);
+  if (n > MAX_KEY_BYTES) throw new StoreInputError(`a tenant id of ${n} bytes is longer than any key the store can hold (${MAX_KEY_BYTES})`);
+}
+
+/** The keys of a tenant's entries of `db` (see tenantEntries). */
+function tenantKeys(db: Database<any, Key>, tenant: string): Key[] {
+  keyable(tenant);
+  const out: Key[] = [];
+  for (const key of db.getKeys({ start: [tenant] } as never) as Iterable<Key>) {
+    if (key[0] !== tenant) break;
+    out.push(key);
+  }
+  return out;
+}
 const bin = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 /** In the messages database, a timeline entry's key ([tenant, message, atMs, eventId]) rather than a state's. */
 const isTimelineKey = (key: Key) => key.length === 4;
@@ -381,10 +408,10 @@ export class LmdbEventStore implements EventStore {
     // A page token names where the last page ended; one from another tenant's listing (or made up)
     // would start this tenant's range in another tenant's records.
     if (after && tenant && after[0] !== tenant) throw new InvalidPageToken();
-    const range = tenant ? { start: after ?? [tenant], end: tenantEnd(tenant) } : { start: after ?? undefined };
+    const entries = tenant ? tenantEntries(this.deadLetters, tenant, after ?? [tenant]) : (this.deadLetters.getRange({ start: after ?? undefined } as never) as Iterable<{ key: Key; value: Buffer }>);
     const out: DeadLetter[] = [];
     let last: Key | undefined;
-    for (const { key, value } of this.deadLetters.getRange(range as never)) {
+    for (const { key, value } of entries) {
       if (after && key[0] === after[0] && key[1] === after[1]) continue;
       if (out.length === pageSize) return { deadLetters: out, nextPageToken: encodePageToken(last) };
       out.push(fromBinary(DeadLetterSchema, value));
@@ -405,7 +432,7 @@ export class LmdbEventStore implements EventStore {
     const { tenant } = scope;
     return this.root.childTransaction(() => {
       const result: EraseResult = { events: 0, messages: 0, deadLetters: 0 };
-      const under = (db: Database<any, Key>) => [...db.getKeys({ start: [tenant], end: tenantEnd(tenant) } as never)] as Key[];
+      const under = (db: Database<any, Key>) => tenantKeys(db, tenant);
       if ('wholeTenant' in scope) {
         result.events = under(this.events).length;
         result.messages = under(this.messages).filter((k) => !isTimelineKey(k)).length;
@@ -422,8 +449,8 @@ export class LmdbEventStore implements EventStore {
       const messages: string[] = [];
       if ('message' in scope) messages.push(scope.message);
       else {
-        for (const { key, value } of this.messages.getRange({ start: [tenant], end: tenantEnd(tenant) } as never)) {
-          if (!isTimelineKey(key as Key) && (value as MessageState).campaign === scope.campaign) messages.push(String((key as Key)[1]));
+        for (const { key, value } of tenantEntries(this.messages, tenant)) {
+          if (!isTimelineKey(key) && value!.campaign === scope.campaign) messages.push(String(key[1]));
         }
       }
       for (const message of messages) {
@@ -436,7 +463,7 @@ export class LmdbEventStore implements EventStore {
         if (this.messages.removeSync([tenant, message])) result.messages++;
       }
       const erased = new Set(messages);
-      for (const { key, value } of [...this.deadLetters.getRange({ start: [tenant], end: tenantEnd(tenant) } as never)]) {
+      for (const { key, value } of [...tenantEntries(this.deadLetters, tenant)]) {
         const ev = fromBinary(DeadLetterSchema, value as Buffer).event?.event;
         if (ev && (erased.has(ev.message) || ('campaign' in scope && ev.campaign === scope.campaign))) {
           this.deadLetters.removeSync(key as Key);
