@@ -453,15 +453,8 @@ export class Spool {
     while (this.flushing) await this.flushing;
     this.closed = true;
     if (this.ackedSeq > 0) this.writeCheckpoint();
-    if (this.fd !== -1) {
-      const last = this.segments[this.segments.length - 1];
-      if (last) this.closeSegment(last);
-      else {
-        fdatasyncSync(this.fd);
-        closeSync(this.fd);
-        this.fd = -1;
-      }
-    }
+    // An open descriptor is always the newest segment's (ensureSegment opens it with the segment).
+    if (this.fd !== -1) this.closeSegment(this.segments[this.segments.length - 1]!);
     await this.readHandle?.handle.close();
     this.readHandle = undefined;
   }
