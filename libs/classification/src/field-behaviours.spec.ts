@@ -149,6 +149,28 @@ describe('scanners that look like browsers, and the people on the same networks'
     expect(one(ev({ afterMs: 600_000, ua: 'Mozilla/5.0 (compatible; SnapURLPreview/1.0; +https://www.snapchat.com)' }))).toBe('LINK_PREVIEW');
     expect(one(ev({ afterMs: 600_000, ua: 'http.rb/2.2.2 (Mastodon/1.5.0; +https://mstdn.io/)' }))).toBe('LINK_PREVIEW');
   });
+
+  it('a bot directory files previewers and scanners that name no such word (crawler-user-agents categories)', () => {
+    // monperrus/crawler-user-agents, category social-preview: chat and note apps building a card
+    expect(one(ev({ afterMs: 600_000, ua: 'Notion/1.0 (https://notion.so; team@makenotion.com)' }))).toBe('LINK_PREVIEW');
+    expect(one(ev({ afterMs: 600_000, ua: 'GroupMeBot/1.0' }))).toBe('LINK_PREVIEW');
+    // category scanner: URL reputation and threat intelligence
+    expect(one(ev({ afterMs: 600_000, ua: 'Mozilla/5.0 (compatible; CensysInspect/1.1; +https://about.censys.io/)' }))).toBe('SECURITY_SCANNER');
+    // an address harvester is in the scanner category too, and stays a plain bot
+    expect(one(ev({ afterMs: 600_000, ua: 'EmailWolf 1.00' }))).toBe('BOT');
+    // a bot the directory files under another category stays a plain bot
+    expect(one(ev({ afterMs: 600_000, ua: 'Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)' }))).toBe('BOT');
+    // mail programs' image proxies in the directory's preview category keep their own reading
+    expect(one(ev({ kind: 'open', afterMs: 3_600_000, ua: 'Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)' }))).toBe('HUMAN');
+    // the directory never turns a browser into a robot: Notion's desktop app is a browser string
+    expect(one(ev({ afterMs: 600_000, headers: navigate('Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Notion/4.9.0 Chrome/138.0.7204.251 Electron/37.6.0 Safari/537.36') }))).toBe('HUMAN');
+  });
+
+  it('a mail program keeps its reading however it spells its name', () => {
+    // device-detector Tests/fixtures/mailclient.yml: eM Client writes its name with and without the space
+    expect(one(ev({ kind: 'open', afterMs: 3_600_000, ua: 'eM Client/7.2.36908.0' }))).toBe('HUMAN');
+    expect(one(ev({ kind: 'open', afterMs: 3_600_000, ua: 'eMClient/9.0.1317.0' }))).toBe('HUMAN');
+  });
 });
 
 describe("the tenant's memory of proven (address, user-agent) pairs", () => {

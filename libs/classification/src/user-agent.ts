@@ -1,4 +1,5 @@
 import { isbot } from 'isbot';
+import { directoryLookup } from './bot-directory';
 
 /**
  * What a user-agent says about its sender. Signatures and their sources are in
@@ -102,7 +103,7 @@ const NATIVE_APP = /\bCFNetwork\/[\d.]+ Darwin\/|^Dalvik\/[\d.]+ \(Linux; U; And
  * Desktop and mobile mail programs by name (device-detector's and uap-core's mail-client families),
  * and WebKit with no browser token: Apple Mail and iOS Mail rendering a message.
  */
-const MAIL_CLIENTS = /Microsoft Outlook|Outlook-(?:iOS|Android|Mac|Express)|Thunderbird\/|Icedove\/|SeaMonkey\/|Lotus-Notes|\bNotes\/\d|Eudora|The Bat!|Pegasus|Sylpheed|Evolution\/|Sparrow|Airmail|Spark\/|Postbox|eM Client|Newton\/|Canary Mail|Edison|BlueMail|Nine\/|Aqua ?Mail|K-9|Tempo\/|Zimbra|Barca\/|Mutt\/|Alpine\/|^Mozilla\/5\.0 \([^)]*\) AppleWebKit\/[\d.]+ \(KHTML, like Gecko\)(?: Mobile\/\w+)?$/;
+const MAIL_CLIENTS = /Microsoft Outlook|Outlook-(?:iOS|Android|Mac|Express)|Thunderbird\/|Icedove\/|SeaMonkey\/|Lotus-Notes|\bNotes\/\d|Eudora|The Bat!|Pegasus|Sylpheed|Evolution\/|Sparrow|Airmail|Spark\/|Postbox|eM ?Client|Newton\/|Canary Mail|Edison|BlueMail|Nine\/|Aqua ?Mail|K-9|Tempo\/|Zimbra|Barca\/|Mutt\/|Alpine\/|^Mozilla\/5\.0 \([^)]*\) AppleWebKit\/[\d.]+ \(KHTML, like Gecko\)(?: Mobile\/\w+)?$/;
 
 /** Chrome majors older than this are stale in the rule set of 2026 (current releases are 140+). */
 export const STALE_CHROME_MAJOR = 110;
@@ -175,15 +176,26 @@ function compute(ua: string): UaInfo {
   // never put one there (published scanner strings: "... Safari/537.36 AppEngine-Google; (+http://...; appid: ...)").
   if (/^Mozilla\/[45]\.0 \(/.test(ua) && /https?:\/\/|\+http|\bappid\b|@[\w-]+\.[a-z]{2,}/i.test(ua)) {
     if (SECURITY_WORDS.test(ua)) return { kind: 'scanner', name: 'security service behind a browser string' };
-    return { kind: 'crawler', name: 'browser string with a service\'s contact address' };
+    return automatedByString(ua, 'browser string with a service\'s contact address');
   }
   if (/^Mozilla\/[45]\.0 \(/.test(ua) && /AppleWebKit|Gecko\/|Trident|MSIE/.test(ua) && !isbot(ua)) {
     const name = /Edg\/(\d+)/.exec(ua)?.[0] ?? /Firefox\/(\d+)/.exec(ua)?.[0] ?? /Chrome\/(\d+)/.exec(ua)?.[0] ?? /Version\/([\d.]+).*Safari/.exec(ua)?.[0] ?? 'browser';
     return { kind: 'browser', name: name.replace('/', ' '), ...stale };
   }
-  if (isbot(ua)) return { kind: 'crawler', name: 'crawler or bot' };
+  if (isbot(ua)) return automatedByString(ua, 'crawler or bot');
   // "Mozilla/5.0 (compatible; Name/1.0; +http://...)" with no browser engine is how crawlers introduce themselves.
-  if (/^Mozilla\/\d\.\d \(compatible;/.test(ua)) return { kind: 'crawler', name: 'self-described crawler' };
-  if (/bot\b|crawl|spider|scan|monitor|check|fetch|http/i.test(ua)) return { kind: 'crawler', name: 'automated client' };
+  if (/^Mozilla\/\d\.\d \(compatible;/.test(ua)) return automatedByString(ua, 'self-described crawler');
+  if (/bot\b|crawl|spider|scan|monitor|check|fetch|http/i.test(ua)) return automatedByString(ua, 'automated client');
+  const listed = directoryLookup(ua);
+  if (listed) return { kind: listed.kind, name: listed.name };
   return { kind: 'other', name: 'unrecognised user-agent', ...stale };
+}
+
+/**
+ * A user-agent that says by itself that no person is behind it: a previewer or a scanner when the bot
+ * directory files it as one (bot-directory.ts), a crawler otherwise.
+ */
+function automatedByString(ua: string, name: string): UaInfo {
+  const listed = directoryLookup(ua);
+  return listed ? { kind: listed.kind, name: listed.name } : { kind: 'crawler', name };
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FieldCorpusError, evaluateField, fieldReport, fitCalibration, halfOf, loadFieldCorpus, reliability, sourceUnit, type FieldLine, type LabelledLine, type Prediction } from './index';
+import { FieldCorpusError, evaluateField, fieldReport, isRuleData, fitCalibration, halfOf, loadFieldCorpus, reliability, sourceUnit, type FieldLine, type LabelledLine, type Prediction } from './index';
 
 const line = (id: string, over: Partial<FieldLine> = {}): FieldLine => ({
   id,
@@ -57,6 +57,15 @@ describe('the field corpus', () => {
     expect(halves.filter((h) => h === 'tuning').length).toBeGreaterThan(16);
     expect(halves.filter((h) => h === 'held-out').length).toBeGreaterThan(16);
     expect(halfOf(p('https://example.org/1', 'article'))).toBe(halves[1]);
+  });
+
+  it('reports every figure without the lines whose source the rules read as data', () => {
+    const cua = line('d1', { provenance: { url: 'https://github.com/monperrus/crawler-user-agents/blob/c/crawler-user-agents.json#L7308', kind: 'bot_directory', quote: 'GroupMeBot/1.0', filled: ['ip'] } });
+    expect(isRuleData(cua)).toBe(true);
+    expect(isRuleData(line('d2'))).toBe(false);
+    const r = evaluateField([cua, line('d2')]);
+    const n = (subset: string) => r.slices.filter((s) => s.subset === subset).reduce((a, s) => a + s.winnow.events, 0);
+    expect([n('all'), n('not-rule-data')]).toEqual([2, 1]);
   });
 
   it('reports both halves, complete and filled lines apart, Winnow beside isbot, per class', () => {
