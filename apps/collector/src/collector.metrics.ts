@@ -14,7 +14,7 @@ export class CollectorMetrics {
   readonly dropped: Counter<'reason'>;
   readonly domains: Gauge;
   readonly domainRefreshFailures: Counter;
-  private spoolState: () => { depth: number; bytes: number } = () => ({ depth: 0, bytes: 0 });
+  private spoolState: () => { depth: number; bytes: number; zeroFailures: number } = () => ({ depth: 0, bytes: 0, zeroFailures: 0 });
 
   constructor(@Inject(METRICS) registry: Registry) {
     const registers = [registry];
@@ -52,6 +52,15 @@ export class CollectorMetrics {
         this.set(self.spoolState().bytes);
       },
     });
+    new Counter({
+      name: 'winnow_collector_spool_zero_failures_total',
+      help: 'Times the spool could not write zeros ahead of its records (a nearly full disk, most likely); records were written by extending the file',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(self.spoolState().zeroFailures);
+      },
+    });
     this.domains = new Gauge({ name: 'winnow_collector_tracking_domains', help: 'Tracking domains known to this collector', registers });
     this.domainRefreshFailures = new Counter({ name: 'winnow_collector_domain_refresh_failures_total', help: 'Failed reads of the tracking domains (the last good set stays in use)', registers });
   }
@@ -86,7 +95,7 @@ export class CollectorMetrics {
     c.inc();
   }
 
-  observeSpool(state: () => { depth: number; bytes: number }): void {
+  observeSpool(state: () => { depth: number; bytes: number; zeroFailures: number }): void {
     this.spoolState = state;
   }
 }

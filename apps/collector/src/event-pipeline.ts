@@ -65,7 +65,7 @@ export class EventPipeline {
     // Every group commit is synced whatever WINNOW_CAPTURE_SYNC says: that setting only decides
     // whether the answer waits for it (capture() below).
     this.spool = new Spool({ dir: config.spoolDir, segmentBytes: config.spoolSegmentBytes, maxBytes: config.spoolMaxBytes, sync: true });
-    metrics.observeSpool(() => ({ depth: this.spool.depth, bytes: this.spool.bytes }));
+    metrics.observeSpool(() => ({ depth: this.spool.depth, bytes: this.spool.bytes, zeroFailures: this.spool.zeroFailures }));
     this.auth = bearer(config.serviceKey);
   }
 

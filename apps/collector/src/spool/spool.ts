@@ -59,6 +59,12 @@ const DSYNC: number | undefined = constants.O_DSYNC;
  */
 const PREPARE_BYTES = 4 * 1024 * 1024;
 const ZEROS = Buffer.alloc(1024 * 1024);
+/**
+ * After zeros could not be written (a disk too full for them, most likely), records are written by
+ * extending the file as before (each group commit then also commits the file's size), and zeros are
+ * tried again this much later.
+ */
+const PREPARE_RETRY_MS = 10_000;
 
 /**
  * An append-only, segmented, checksummed log of captured events on local disk.
@@ -88,6 +94,10 @@ export class Spool {
   private checkpointedAt = 0;
   /** The newest segment was closed after a write failed and could not be cut back: start another. */
   private abandoned = false;
+  /** No zeros are written ahead before this time (the last attempt failed). */
+  private prepareAgainAt = 0;
+  /** How many times zeros could not be written ahead (records were then written by extending the file). */
+  zeroFailures = 0;
   /** Whether writes to the open segment are synchronous (O_DSYNC): no fdatasync after them. */
   private readonly dsync: boolean;
 
@@ -224,10 +234,11 @@ export class Spool {
       try {
         this.ensureSegment(bytes);
         const seg = this.segments[this.segments.length - 1]!;
-        if (this.opts.sync && seg.bytes + bytes > seg.size) await this.prepare(seg, bytes);
+        if (this.opts.sync && seg.bytes + bytes > seg.size && Date.now() >= this.prepareAgainAt) await this.prepare(seg, bytes);
         await writeAllAt(this.fd, batch, bytes, seg.bytes);
         if (this.opts.sync && !this.dsync) await syncData(this.fd);
         seg.bytes += bytes;
+        if (seg.bytes > seg.size) seg.size = seg.bytes;
         this.unackedBytes += bytes;
         this.writtenSeq += count;
       } catch (err) {
@@ -306,11 +317,29 @@ export class Spool {
    * once the zeros are on disk (the descriptor is O_DSYNC, or they are synced here).
    */
   private async prepare(seg: Segment, incoming: number): Promise<void> {
-    const target = Math.max(seg.bytes + incoming, Math.min(seg.size + PREPARE_BYTES, this.opts.segmentBytes));
+    // The zeros count toward maxBytes: records not yet acknowledged, these, and the zeros stay within it.
+    const room = Math.max(0, this.opts.maxBytes - this.unackedBytes - incoming);
+    const target = Math.max(seg.bytes + incoming, Math.min(seg.size + PREPARE_BYTES, this.opts.segmentBytes, seg.bytes + incoming + room));
+    if (target <= seg.size) return;
     const parts: Buffer[] = [];
     for (let left = target - seg.size; left > 0; left -= ZEROS.length) parts.push(left >= ZEROS.length ? ZEROS : ZEROS.subarray(0, left));
-    await writeAllAt(this.fd, parts, target - seg.size, seg.size);
-    if (!this.dsync) await syncData(this.fd);
+    try {
+      await writeAllAt(this.fd, parts, target - seg.size, seg.size);
+      if (!this.dsync) await syncData(this.fd);
+    } catch {
+      // A disk too full for the zeros may still hold the records: they are written by extending the
+      // file, as without zeros, and zeros are tried again later. Whatever part of the zeros reached
+      // the file is given back to the disk (zeros past the records are harmless if that fails too:
+      // recovery and closing cut them).
+      this.prepareAgainAt = Date.now() + PREPARE_RETRY_MS;
+      this.zeroFailures++;
+      try {
+        ftruncateSync(this.fd, seg.size);
+      } catch {
+        // Left as it is.
+      }
+      return;
+    }
     seg.size = target;
   }
 
