@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { create } from '@bufbuild/protobuf';
-import { DeadLetterSchema } from '@winnow/proto';
+import { create, toBinary } from '@bufbuild/protobuf';
+import { ClassifiedEventSchema, DeadLetterSchema, EventKind, Source, type ClassifiedEvent } from '@winnow/proto';
 import { classified, eventStoreConformance } from '../conformance.suite';
 import { describe, expect, it } from 'vitest';
 import { open } from 'lmdb';
@@ -168,6 +168,191 @@ describe('embedded (LMDB) store: timelines kept by the layout before 2026-12', (
     } finally {
       await store.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('embedded (LMDB) store: the journal of derived records', () => {
+  const HOUR = 3_600_000;
+  const T = Date.UTC(2026, 2, 2, 10, 0, 0);
+  // Three batches over five messages and three hours; the third revises verdicts of the first.
+  const batches = (): ClassifiedEvent[][] => {
+    const first = Array.from({ length: 20 }, (_, i) => classified(`a${i}`, { message: `m${i % 5}`, kind: i % 3 === 0 ? EventKind.CLICK : EventKind.OPEN, at: T + (i % 3) * HOUR + i }));
+    const second = Array.from({ length: 15 }, (_, i) => classified(`b${i}`, { message: `m${(i + 2) % 5}`, kind: i % 2 === 0 ? EventKind.CLICK : EventKind.OPEN, source: i % 4 === 0 ? Source.SECURITY_SCANNER : Source.HUMAN, at: T + HOUR + i }));
+    const revisions = [0, 3, 6, 9].map((i) => classified(`a${i}`, { message: `m${i % 5}`, kind: i % 3 === 0 ? EventKind.CLICK : EventKind.OPEN, at: T + (i % 3) * HOUR + i, source: Source.SECURITY_SCANNER, revision: 1 }));
+    return [first, second, [...revisions, classified('c0', { message: 'm4', at: T + 2 * HOUR })]];
+  };
+  const repo = join(__dirname, '..', '..', '..', '..');
+  const dist = join(__dirname, '..', '..', 'dist', 'index.js');
+
+  /** Feeds the batches to a store in another process, which then dies (SIGKILL) without closing it. */
+  function crashAfter(dir: string, opts: { checkpointAfterFirst: boolean; erase?: string }): void {
+    const input = join(dir, '..', `${Date.now()}-batches.json`);
+    writeFileSync(input, JSON.stringify(batches().map((b) => b.map((e) => Buffer.from(toBinary(ClassifiedEventSchema, e)).toString('base64')))));
+    const script = `
+      const { LmdbEventStore } = require(${JSON.stringify(dist)});
+      const { fromBinary } = require('@bufbuild/protobuf');
+      const { ClassifiedEventSchema } = require('@winnow/proto');
+      const batches = JSON.parse(require('node:fs').readFileSync(${JSON.stringify(input)}, 'utf8'));
+      (async () => {
+        const store = new LmdbEventStore(${JSON.stringify(dir)});
+        for (const [i, b] of batches.entries()) {
+          await store.recordEvents(b.map((x) => fromBinary(ClassifiedEventSchema, Buffer.from(x, 'base64'))));
+          if (i === 0 && ${opts.checkpointAfterFirst}) await store.checkpoint();
+        }
+        ${opts.erase ? `await store.erase({ tenant: 'acme', message: ${JSON.stringify(opts.erase)} });` : ''}
+        process.stdout.write('stored\\n');
+        process.kill(process.pid, 'SIGKILL');
+      })();`;
+    const child = spawnSync(process.execPath, ['-e', script], { cwd: repo, encoding: 'utf8' });
+    rmSync(input, { force: true });
+    expect(child.stderr).toBe('');
+    expect(child.stdout).toBe('stored\n');
+    expect(child.signal).toBe('SIGKILL');
+  }
+
+  async function figures(store: LmdbEventStore) {
+    const messages = [];
+    for (let i = 0; i < 5; i++) {
+      messages.push({ record: await store.message('acme', `m${i}`), events: (await store.messageEvents('acme', `m${i}`)).map((e) => [e.event!.id, e.verdict!.source, e.verdict!.revision]) });
+    }
+    return { counters: await store.campaignCounters('acme', 'spring'), hours: await store.hourBuckets('acme', 'spring', 0, 0), messages, count: await store.countEvents('acme') };
+  }
+
+  /** The same batches through a store that is closed cleanly. */
+  async function reference(erase?: string) {
+    const dir = mkdtempSync(join(tmpdir(), 'winnow-lmdb-journal-ref-'));
+    const store = new LmdbEventStore(dir);
+    try {
+      for (const b of batches()) await store.recordEvents(b);
+      if (erase) await store.erase({ tenant: 'acme', message: erase });
+      return await figures(store);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  const journalEntries = (dir: string): unknown[] => {
+    const root = open({ path: dir, maxDbs: 16, mapSize: 2 * 1024 ** 3 });
+    try {
+      return [...root.openDB({ name: 'journal' }).getRange({ start: 0, end: Number.MAX_SAFE_INTEGER })].map((e) => e.value);
+    } finally {
+      void root.close();
+    }
+  };
+
+  it.each([false, true])('a process killed before a checkpoint leaves nothing lost: opening reads the journal back (checkpoint after the first batch: %s)', async (checkpointAfterFirst) => {
+    const dir = mkdtempSync(join(tmpdir(), 'winnow-lmdb-journal-'));
+    try {
+      crashAfter(dir, { checkpointAfterFirst });
+      // What the dead process left unapplied is in the journal.
+      expect(journalEntries(dir).length).toBe(checkpointAfterFirst ? 2 : 3);
+      const store = new LmdbEventStore(dir);
+      const expected = await reference();
+      expect(expected.counters.opens.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+      expect(await figures(store)).toEqual(expected);
+      // Applied once more at a checkpoint, the entries change nothing, and leave the journal.
+      await store.checkpoint();
+      expect(await figures(store)).toEqual(expected);
+      await store.close();
+      expect(journalEntries(dir)).toEqual([]);
+      const again = new LmdbEventStore(dir);
+      expect(await figures(again)).toEqual(expected);
+      await again.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('erasure takes the erased records out of the journal too, in its own transaction', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'winnow-lmdb-journal-erase-'));
+    try {
+      crashAfter(dir, { checkpointAfterFirst: false, erase: 'm2' });
+      expect(journalEntries(dir)).toEqual([]);
+      const root = open({ path: dir, maxDbs: 16, mapSize: 2 * 1024 ** 3 });
+      const left = [...root.openDB({ name: 'messages' }).getKeys()].filter((k) => (k as unknown[])[1] === 'm2');
+      await root.close();
+      expect(left).toEqual([]);
+      const store = new LmdbEventStore(dir);
+      const expected = await reference('m2');
+      expect(expected.messages[2]).toEqual({ record: undefined, events: [] });
+      expect(await figures(store)).toEqual(expected);
+      await store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+// A real full disk: a tmpfs of 6 MiB (mounting needs root; CI runs as root, elsewhere this is
+// reported as skipped). The store runs in a process of its own, without a test runner's handlers, as
+// the statistics service does.
+describe.skipIf(process.getuid?.() !== 0)('embedded (LMDB) store: a full disk under batches and checkpoints', () => {
+  const repo = join(__dirname, '..', '..', '..', '..');
+  const dist = join(__dirname, '..', '..', 'dist', 'index.js');
+  const T = Date.UTC(2026, 2, 2);
+  const spec = (n: number, i: number) => ({ id: `e${n}-${i}`, message: `m${n % 7}-${i}`, click: i % 2 === 1, human: i % 5 !== 0, at: T + n * 60_000 + i });
+  const batch = (n: number) =>
+    Array.from({ length: 200 }, (_, i) => spec(n, i)).map((e) => classified(e.id, { message: e.message, kind: e.click ? EventKind.CLICK : EventKind.OPEN, source: e.human ? Source.HUMAN : Source.BOT, at: e.at }));
+  const figures = async (s: LmdbEventStore) => ({
+    counters: await s.campaignCounters('acme', 'spring'),
+    hours: await s.hourBuckets('acme', 'spring', 0, 0),
+    events: await s.countEvents('acme'),
+    m0: (await s.messageEvents('acme', 'm0-0')).map((e) => e.event!.id),
+    m3: (await s.message('acme', 'm3-1')) ?? null,
+  });
+
+  it('counts exactly the batches whose commit succeeded, through failed commits of batches and of checkpoints, and the process lives on', async () => {
+    const mnt = mkdtempSync(join(tmpdir(), 'winnow-lmdb-full-'));
+    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', mnt]).status).toBe(0);
+    const refDir = mkdtempSync(join(tmpdir(), 'winnow-lmdb-full-ref-'));
+    try {
+      // Room to give back once the disk is full.
+      writeFileSync(join(mnt, 'ballast'), Buffer.alloc(3 * 1024 * 1024, 1));
+      const script = `
+        const { LmdbEventStore } = require(${JSON.stringify(dist)});
+        const { create } = require('@bufbuild/protobuf');
+        const { ClassifiedEventSchema, EventKind, LinkRole, Source, Actor } = require('@winnow/proto');
+        const spec = ${spec.toString()};
+        const T = ${T};
+        const batch = (n) => Array.from({ length: 200 }, (_, i) => spec(n, i)).map((e) => create(ClassifiedEventSchema, {
+          event: { id: e.id, tenant: 'acme', campaign: 'spring', message: e.message, kind: e.click ? EventKind.CLICK : EventKind.OPEN, linkRole: LinkRole.CONTENT, method: 'GET', ip: '192.0.2.1', atUnixMs: String(e.at), headers: { 'user-agent': 'test' } },
+          verdict: { eventId: e.id, actor: e.human ? Actor.HUMAN : Actor.AUTOMATED, source: e.human ? Source.HUMAN : Source.BOT, confidence: 0.9, reasons: ['test'], rulesetVersion: 'test', revision: 0 },
+        }));
+        (async () => {
+          const store = new LmdbEventStore(${JSON.stringify(join(mnt, 'store'))});
+          const stored = [];
+          let batchFailures = 0, checkpointFailures = 0, n = 0;
+          for (; n < 400 && batchFailures + checkpointFailures < 4; n++) {
+            try { await store.recordEvents(batch(n)); stored.push(n); } catch { batchFailures++; }
+            await store.checkpoint().catch(() => checkpointFailures++);
+          }
+          require('node:fs').rmSync(${JSON.stringify(join(mnt, 'ballast'))});
+          for (let k = 0; k < 3; k++, n++) { await store.recordEvents(batch(n)); stored.push(n); }
+          await store.checkpoint();
+          await store.close();
+          process.stdout.write(JSON.stringify({ stored, batchFailures, checkpointFailures }));
+        })();`;
+      const child = spawnSync(process.execPath, ['-e', script], { cwd: repo, encoding: 'utf8' });
+      expect(child.status).toBe(0);
+      const out = JSON.parse(child.stdout) as { stored: number[]; batchFailures: number; checkpointFailures: number };
+      expect(out.batchFailures + out.checkpointFailures).toBeGreaterThanOrEqual(4);
+      expect(out.stored.length).toBeGreaterThan(20);
+      const ref = new LmdbEventStore(refDir);
+      for (const k of out.stored) await ref.recordEvents(batch(k));
+      const expected = await figures(ref);
+      await ref.close();
+      const store = new LmdbEventStore(join(mnt, 'store'));
+      try {
+        expect(await figures(store)).toEqual(expected);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      spawnSync('umount', ['-l', mnt]);
+      rmSync(mnt, { recursive: true, force: true });
+      rmSync(refDir, { recursive: true, force: true });
     }
   });
 });

@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import * as lmdb from 'lmdb';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { FolderWriterLock } from '../single-writer';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
@@ -37,9 +38,27 @@ import {
   tombstoneKey,
 } from '../event-store.port';
 import { matchesFilter } from '../event-matching';
-import { messageKey, planDeliveries, planEvents, StoreInputError, type MessageState, type Plan } from '../ledger';
+import { bucketKey, campaignKey, messageKey, planDeliveries, planEvents, StoreInputError, type MessageState, type Plan } from '../ledger';
+import { DerivedLayer, type HourValue, type JournalEntry, type Key } from './derived-layers';
 
-type Key = (string | number)[];
+/**
+ * How often the journal is applied to the derived databases (a checkpoint), and how many staged
+ * records start one sooner. Between checkpoints a batch writes its events and one journal entry (a
+ * few pages, mostly in a row) instead of a page at a random place per message it touches.
+ */
+const CHECKPOINT_MS = 5_000;
+const CHECKPOINT_RECORDS = 200_000;
+/**
+ * A checkpoint not settled by then is taken as failed. lmdb-js 3.5 was seen to leave a transaction's
+ * promise unsettled when its commit failed with an I/O error on a disk with a little room left (it
+ * printed the error; later transactions went on): waited for, that checkpoint would stop every
+ * checkpoint after it. Taken as failed, the next write reads the journal again (which is right
+ * whether that commit failed or lands late: journal entries are values).
+ */
+const CHECKPOINT_TIMEOUT_MS = 30_000;
+/** Journal keys: entries by sequence number; the newest entry's number; the newest number applied. */
+const JOURNAL_HEAD = 'head';
+const JOURNAL_APPLIED = 'applied';
 
 /**
  * A tenant's entries of `db` in key order, from `from` (the tenant's first key by default): read on
@@ -65,6 +84,54 @@ function keyable(tenant: string): void {
   if (n > MAX_KEY_BYTES) throw new StoreInputError(`a tenant id of ${n} bytes is longer than any key the store can hold (${MAX_KEY_BYTES})`);
 }
 
+/**
+ * Refuses a key LMDB could not hold, as LMDB itself would at a write (the same message, so that the
+ * failure is read the same way). The timeline entry's key is the longest derived key of an event.
+ */
+/** lmdb-js's own key encoding (exported, not in its type declarations). */
+const encodeKey = (lmdb as unknown as { keyValueToBuffer(key: Key): Buffer }).keyValueToBuffer;
+function fitsInKey(key: Key): void {
+  // Most keys are far from the limit (UTF-8 takes at most 3 bytes per UTF-16 unit; 64 covers the encoding's own bytes).
+  let units = 0;
+  for (const part of key) if (typeof part === 'string') units += part.length;
+  if (units * 3 + 64 <= MAX_KEY_BYTES) return;
+  const n = encodeKey(key).length;
+  if (n > MAX_KEY_BYTES) throw new StoreInputError(`Key size is larger than the maximum key size (${MAX_KEY_BYTES}): a message id makes a key of ${n} bytes`);
+}
+
+/**
+ * A write's promise, with the second promise lmdb-js makes when a commit fails (`commitError`, the
+ * disk's own error) taken care of: left alone, that one is an unhandled rejection, and Node ends the
+ * process for it (a full disk took the statistics service down instead of failing the batch, which
+ * the pipeline retries).
+ */
+function committed<T>(write: Promise<T>): Promise<T> {
+  return write.catch((err: unknown) => {
+    const cause = (err as { commitError?: Promise<unknown> } | undefined)?.commitError;
+    if (cause && typeof cause.catch === 'function') cause.catch(() => undefined);
+    throw err;
+  });
+}
+
+/**
+ * lmdb-js starts each event turn's batch of writes with a promise it never awaits; when that batch's
+ * commit fails (a full disk), the promise rejects with no handler, and Node ends the process for an
+ * unhandled rejection, although the failure already reached the write that asked for it (and the
+ * pipeline retries it). In a process with no handler of its own (the statistics service), those
+ * rejections are let go; any other is thrown on, so Node reports it and ends the process as it would
+ * have. A process with its own handler (a test runner) decides for itself.
+ */
+const LMDB_COMMIT_FAILED = 'Commit failed (see commitError for details)';
+let strayCommitRejectionsHandled = false;
+function handleStrayCommitRejections(): void {
+  if (strayCommitRejectionsHandled || process.listenerCount('unhandledRejection') > 0) return;
+  strayCommitRejectionsHandled = true;
+  process.on('unhandledRejection', (reason) => {
+    if (reason instanceof Error && reason.message === LMDB_COMMIT_FAILED && 'commitError' in reason) return;
+    throw reason;
+  });
+}
+
 /** The keys of a tenant's entries of `db` (see tenantEntries). */
 function tenantKeys(db: Database<any, Key>, tenant: string): Key[] {
   keyable(tenant);
@@ -83,6 +150,13 @@ const isTimelineKey = (key: Key) => key.length === 4;
  * The embedded store: LMDB on local disk, no external service. Every batch is one write
  * transaction, committed durably (fsync) before the promise resolves.
  *
+ * The derived records a batch changes (message states, timeline entries, campaign counters, hour
+ * buckets) go first to a journal, one entry per batch in the batch's transaction, and are kept in
+ * memory (`layers`, read before the databases); every few seconds a checkpoint writes them to their
+ * databases in one transaction and deletes the journal entries it applied. After a crash, opening
+ * the store reads the journal back. Each entry holds values, not deltas, so applying one twice does
+ * no harm. docs/architecture.md, "Session 15".
+ *
  * Databases (keys are ordered tuples):
  *   events     [tenant, eventId]                 -> ClassifiedEvent (protobuf binary)
  *   byTime     [tenant, atMs, eventId]           -> null (listing, newest first)
@@ -97,6 +171,8 @@ const isTimelineKey = (key: Key) => key.length === 4;
  *   deadLetters [tenant, id]                     -> DeadLetter (binary)
  *   jobs       tenant                            -> Reclassification checkpoint (binary)
  *   tombstones tombstoneKey(...)                 -> when it was erased
+ *   journal    sequence number                   -> JournalEntry (derived records not yet applied)
+ *              'head' / 'applied'                -> the newest entry's number / the newest applied
  */
 export class LmdbEventStore implements EventStore {
   private readonly root: RootDatabase;
@@ -113,6 +189,23 @@ export class LmdbEventStore implements EventStore {
   private readonly deadLetters: Database<Buffer, Key>;
   private readonly jobs: Database<Buffer, string>;
   private readonly tombstones: Database<number, string>;
+  private readonly journal: Database<JournalEntry | number, number | string>;
+
+  /**
+   * Derived records of journal entries not yet applied to the derived databases, newest first:
+   * `layers[0]` takes new batches; an older one is being written by a checkpoint and goes when that
+   * commits.
+   */
+  private layers: DerivedLayer[] = [new DerivedLayer()];
+  /** The newest journal entry written (by this process's transactions, committed or not yet). */
+  private journalSeq = 0;
+  /** The newest journal entry applied to the derived databases (idem). */
+  private appliedSeq = 0;
+  /** A checkpoint failed to commit: the layers may hold what the databases do not; read the journal again. */
+  private rebuildNeeded = false;
+  private checkpointing?: Promise<void>;
+  private checkpointTimer?: NodeJS.Timeout;
+  private closing = false;
 
   /** One writing process at a time (its batches read counters before they write them). */
   private readonly writer: FolderWriterLock;
@@ -126,6 +219,7 @@ export class LmdbEventStore implements EventStore {
    */
   constructor(dir: string, private readonly opts: { retentionDays?: number } = {}) {
     mkdirSync(dir, { recursive: true });
+    handleStrayCommitRejections();
     this.writer = new FolderWriterLock(dir);
     this.writer.acquire();
     try {
@@ -146,7 +240,146 @@ export class LmdbEventStore implements EventStore {
     this.tombstones = this.root.openDB({ name: 'tombstones' });
     this.domains = this.root.openDB({ name: 'domains', encoding: 'binary' });
     this.apiKeys = this.root.openDB({ name: 'apiKeys', encoding: 'binary' });
+    this.journal = this.root.openDB({ name: 'journal' });
     this.moveOldTimelines();
+    this.readJournal();
+    this.checkpointTimer = setInterval(() => void this.checkpoint().catch(() => undefined), CHECKPOINT_MS);
+    this.checkpointTimer.unref();
+  }
+
+  /**
+   * Makes the layers hold exactly the journal entries not yet applied (at opening, and whenever a
+   * transaction of this process that wrote or applied entries did not commit).
+   */
+  private readJournal(): void {
+    const layer = new DerivedLayer();
+    for (const { key, value } of this.journal.getRange({ start: 0, end: Number.MAX_SAFE_INTEGER }) as Iterable<{ key: number; value: JournalEntry }>) {
+      layer.add(value, key);
+    }
+    this.layers = [layer];
+    this.journalSeq = (this.journal.get(JOURNAL_HEAD) as number | undefined) ?? 0;
+    this.appliedSeq = (this.journal.get(JOURNAL_APPLIED) as number | undefined) ?? 0;
+    this.rebuildNeeded = false;
+  }
+
+  /**
+   * At the start of a write transaction: the layers agree with the journal as this transaction sees
+   * it. They do not when an earlier transaction that wrote or applied entries failed to commit (a full
+   * disk or map): its entries are then not in the journal, or its applied ones still are.
+   */
+  private ensureCurrent(): void {
+    const head = (this.journal.get(JOURNAL_HEAD) as number | undefined) ?? 0;
+    const applied = (this.journal.get(JOURNAL_APPLIED) as number | undefined) ?? 0;
+    if (this.rebuildNeeded || head !== this.journalSeq || applied !== this.appliedSeq) this.readJournal();
+  }
+
+  /** Writes the layers' records to the derived databases and deletes their journal entries (inside a write transaction). */
+  private apply(layers: readonly DerivedLayer[]): void {
+    let upTo = this.appliedSeq;
+    // Oldest first, so a newer value of a key lands last.
+    for (const layer of [...layers].reverse()) {
+      for (const [key, state] of layer.states.values()) this.messages.putSync(key, state);
+      for (const keys of layer.timelines.values()) for (const key of keys) this.messages.putSync(key, null);
+      for (const [key, counters] of layer.campaigns.values()) this.campaigns.putSync(key, counters);
+      for (const [key, value] of layer.hours.values()) this.hours.putSync(key, value);
+      upTo = Math.max(upTo, layer.seq);
+    }
+    for (const key of [...this.journal.getKeys({ start: 0, end: upTo + 1 })]) this.journal.removeSync(key);
+    this.journal.putSync(JOURNAL_APPLIED, upTo);
+    this.appliedSeq = upTo;
+  }
+
+  /**
+   * Applies everything staged, inside a write transaction that then reads or deletes derived records
+   * directly (erasure, the retention sweep). The layers go at once: kept, they would give back what
+   * the transaction deletes. Until it commits, a query outside a transaction sees the databases as
+   * they were before the checkpoint (counts a few seconds old).
+   */
+  private applyAllInTransaction(): void {
+    this.ensureCurrent();
+    this.apply(this.layers);
+    this.layers = [new DerivedLayer()];
+  }
+
+  /**
+   * Writes what the layers hold to the derived databases in one transaction and deletes those journal
+   * entries. The layer it writes stays readable until the transaction commits.
+   */
+  checkpoint(): Promise<void> {
+    if (this.checkpointing) return this.checkpointing;
+    if (this.layers.length === 1 && this.layers[0]!.size === 0) return Promise.resolve();
+    let sealed: DerivedLayer[] = [];
+    const run = this.tx(() => {
+      this.ensureCurrent();
+      sealed = this.layers.slice();
+      this.layers = [new DerivedLayer(), ...sealed];
+      this.apply(sealed);
+    })
+      .then(
+        () => {
+          this.layers = this.layers.filter((l) => !sealed.includes(l));
+        },
+        (err: unknown) => {
+          this.rebuildNeeded = true;
+          throw err;
+        },
+      )
+      .finally(() => {
+        clearTimeout(timer);
+        if (this.checkpointing === settled) this.checkpointing = undefined;
+      });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.rebuildNeeded = true;
+        if (this.checkpointing === settled) this.checkpointing = undefined;
+        reject(new Error(`a checkpoint of the embedded store did not complete within ${CHECKPOINT_TIMEOUT_MS / 1000} s`));
+      }, CHECKPOINT_TIMEOUT_MS);
+      timer.unref();
+    });
+    const settled = Promise.race([run, late]);
+    // Whoever else waits for it (or no one), a late commit's result is not an unhandled rejection.
+    run.catch(() => undefined);
+    this.checkpointing = settled;
+    return settled;
+  }
+
+  /** A write transaction (see `committed`). */
+  private tx<T>(work: () => T): Promise<T> {
+    return committed(this.root.transaction(work));
+  }
+
+  /** A child write transaction, which leaves nothing behind when `work` throws (see `committed`). */
+  private childTx<T>(work: () => T): Promise<T> {
+    return committed(this.root.childTransaction(work) as Promise<T>);
+  }
+
+  private stateOf(tenant: string, message: string): MessageState | undefined {
+    const k = messageKey(tenant, message);
+    for (const l of this.layers) {
+      const v = l.states.get(k);
+      // A copy: planning changes the states it reads, and a batch that fails must leave the layers as they were.
+      if (v) return { ...v[1] };
+    }
+    return (this.messages.get([tenant, message]) as MessageState | null | undefined) ?? undefined;
+  }
+
+  private campaignOf(tenant: string, campaign: string): CampaignCounters | undefined {
+    const k = campaignKey(tenant, campaign);
+    for (const l of this.layers) {
+      const v = l.campaigns.get(k);
+      if (v) return v[1];
+    }
+    return this.campaigns.get([tenant, campaign]);
+  }
+
+  private hourOf(tenant: string, campaign: string, hourStartMs: number): HourValue | undefined {
+    const k = bucketKey(tenant, campaign, hourStartMs);
+    for (const l of this.layers) {
+      const v = l.hours.get(k);
+      if (v) return v[1];
+    }
+    return this.hours.get([tenant, campaign, hourStartMs]);
   }
 
   /**
@@ -177,14 +410,26 @@ export class LmdbEventStore implements EventStore {
 
   /** The keys of a message's timeline entries ([tenant, message, atMs, eventId]), oldest first. */
   private timeline(tenant: string, message: string, limit?: number): Key[] {
+    const staged: Key[] = [];
+    const mk = messageKey(tenant, message);
+    for (const l of this.layers) staged.push(...(l.timelines.get(mk) ?? []));
     const out: Key[] = [];
     // The range starts at the message's state ([tenant, message] sorts before everything it prefixes).
     for (const key of this.messages.getKeys({ start: [tenant, message], end: [tenant, message, Infinity] }) as Iterable<Key>) {
       if (!isTimelineKey(key)) continue;
       out.push(key);
-      if (out.length === limit) break;
+      if (staged.length === 0 && out.length === limit) return out;
     }
-    return out;
+    if (staged.length === 0) return out;
+    // Entries staged and not yet applied (one being applied may be in both): merged in time order.
+    const seen = new Set(out.map((k) => String(k[3])));
+    for (const key of staged) {
+      if (seen.has(String(key[3]))) continue;
+      seen.add(String(key[3]));
+      out.push(key);
+    }
+    out.sort((a, b) => Number(a[2]) - Number(b[2]) || (String(a[3]) < String(b[3]) ? -1 : String(a[3]) > String(b[3]) ? 1 : 0));
+    return limit === undefined ? out : out.slice(0, limit);
   }
 
   async init(): Promise<void> {
@@ -206,6 +451,8 @@ export class LmdbEventStore implements EventStore {
     if (days <= 0) return 0;
     const cutoff = now - days * 86_400_000;
     let removed = 0;
+    // The rounds read timeline entries from the database: everything staged goes there first.
+    await this.checkpoint();
     // Each round goes on from where the last one stopped: its keys are gone, the ones before kept.
     let from: Key | undefined;
     for (;;) {
@@ -215,7 +462,8 @@ export class LmdbEventStore implements EventStore {
         if (batch.length >= 10_000) break;
       }
       if (batch.length === 0) break;
-      await this.root.transaction(() => {
+      await this.tx(() => {
+        this.applyAllInTransaction();
         const touched = new Map<string, [string, string]>();
         for (const key of batch) {
           const [tenant, message, atMs, id] = [String(key[0]), String(key[1]), key[2]!, String(key[3])];
@@ -236,7 +484,7 @@ export class LmdbEventStore implements EventStore {
     for (const { key, value } of this.deadLetters.getRange() as Iterable<{ key: Key; value: Buffer }>) {
       if (Number(fromBinary(DeadLetterSchema, value).deadAtUnixMs) < cutoff) old.push(key);
     }
-    if (old.length > 0) await this.root.transaction(() => old.forEach((k) => this.deadLetters.removeSync(k)));
+    if (old.length > 0) await this.tx(() => old.forEach((k) => this.deadLetters.removeSync(k)));
     return removed;
   }
 
@@ -246,6 +494,12 @@ export class LmdbEventStore implements EventStore {
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
+    clearInterval(this.checkpointTimer);
+    if (!this.closing) {
+      this.closing = true;
+      // A clean close leaves the journal empty (a crash leaves it to be read back at opening).
+      await this.checkpoint().catch(() => undefined);
+    }
     await this.root.close();
     this.writer.release();
   }
@@ -253,35 +507,53 @@ export class LmdbEventStore implements EventStore {
   private loadMessage(map: Map<string, MessageState>, tenant: string, message: string): void {
     const k = messageKey(tenant, message);
     if (map.has(k)) return;
-    const m = this.messages.get([tenant, message]);
+    const m = this.stateOf(tenant, message);
     if (m) map.set(k, m);
   }
 
+  /**
+   * Writes a batch's events, and its derived records as one journal entry; the layers take them only
+   * once every write of the batch went through (a batch that throws leaves them as they were).
+   */
   private write(plan: Plan): void {
+    const entry: JournalEntry = { m: [], t: [], c: [], h: [] };
     for (const { value, replaced } of plan.events) {
       const ev = value.event!;
       this.events.putSync([ev.tenant, ev.id], encodeClassifiedEvent(value));
       if (!replaced) {
         const at = Number(ev.atUnixMs);
         this.byTime.putSync([ev.tenant, at, ev.id], null);
-        this.messages.putSync([ev.tenant, ev.message, at, ev.id], null);
+        const key = [ev.tenant, ev.message, at, ev.id];
+        // Derived keys are checked now, with their batch: at a checkpoint, a key the database cannot
+        // hold would stop every checkpoint after it.
+        fitsInKey(key);
+        entry.t.push(key);
       }
     }
-    for (const m of plan.messages.values()) this.messages.putSync([m.tenant, m.message], m);
+    for (const m of plan.messages.values()) {
+      const key = [m.tenant, m.message];
+      fitsInKey(key);
+      entry.m.push([key, m]);
+    }
     for (const d of plan.campaigns.values()) {
-      const cur = this.campaigns.get([d.tenant, d.campaign]) ?? emptyCampaign();
-      const next = addDelta(cur, d.counters);
+      const next = addDelta(this.campaignOf(d.tenant, d.campaign) ?? emptyCampaign(), d.counters);
       next.delivered += d.delivered;
-      this.campaigns.putSync([d.tenant, d.campaign], next);
+      entry.c.push([[d.tenant, d.campaign], next]);
     }
     for (const b of plan.buckets.values()) {
-      const key = [b.tenant, b.campaign, b.hourStartMs];
-      const cur = this.hours.get(key);
-      this.hours.putSync(key, {
-        opens: b.opens.map((v, i) => v + (cur?.opens[i] ?? 0)),
-        clicks: b.clicks.map((v, i) => v + (cur?.clicks[i] ?? 0)),
-      });
+      fitsInKey([b.tenant, b.campaign, b.hourStartMs]);
+      const cur = this.hourOf(b.tenant, b.campaign, b.hourStartMs);
+      entry.h.push([
+        [b.tenant, b.campaign, b.hourStartMs],
+        { opens: b.opens.map((v, i) => v + (cur?.opens[i] ?? 0)), clicks: b.clicks.map((v, i) => v + (cur?.clicks[i] ?? 0)) },
+      ]);
     }
+    const seq = this.journalSeq + 1;
+    this.journal.putSync(seq, entry);
+    this.journal.putSync(JOURNAL_HEAD, seq);
+    this.journalSeq = seq;
+    this.layers[0]!.add(entry, seq);
+    if (this.layers[0]!.size >= CHECKPOINT_RECORDS) queueMicrotask(() => void this.checkpoint().catch(() => undefined));
   }
 
   recordEvents(batch: readonly ClassifiedEvent[], fences?: ReadonlyMap<string, number>, revisions: readonly Revision[] = []): Promise<RecordEventsResult> {
@@ -289,7 +561,8 @@ export class LmdbEventStore implements EventStore {
     // transaction: lmdb-js runs every queued callback in one shared write transaction and does not
     // roll back one that throws, so a batch failing half-way (a key past LMDB's size, say) would
     // leave its first writes and its moved fences behind; in a child it leaves nothing.
-    return this.root.childTransaction(() => {
+    return this.childTx(() => {
+      this.ensureCurrent();
       // Every fence is checked before any is moved.
       for (const [tenant, expected] of fences ?? []) {
         const found = this.fences.get(tenant) ?? 0;
@@ -312,7 +585,8 @@ export class LmdbEventStore implements EventStore {
   }
 
   recordDeliveries(batch: readonly Delivery[]): Promise<RecordDeliveriesResult> {
-    return this.root.childTransaction(() => {
+    return this.childTx(() => {
+      this.ensureCurrent();
       const messages = new Map<string, MessageState>();
       for (const d of batch) this.loadMessage(messages, d.tenant, d.message);
       const { plan, result } = planDeliveries(batch, messages);
@@ -326,11 +600,11 @@ export class LmdbEventStore implements EventStore {
   }
 
   async campaignCounters(tenant: string, campaign: string): Promise<CampaignCounters> {
-    return this.campaigns.get([tenant, campaign]) ?? emptyCampaign();
+    return this.campaignOf(tenant, campaign) ?? emptyCampaign();
   }
 
   async message(tenant: string, message: string): Promise<MessageRecord | undefined> {
-    const m = this.messages.get([tenant, message]);
+    const m = this.stateOf(tenant, message);
     return m ? { tenant, message, campaign: m.campaign, deliveredAtMs: m.deliveredAtMs, links: m.links } : undefined;
   }
 
@@ -386,9 +660,18 @@ export class LmdbEventStore implements EventStore {
   async hourBuckets(tenant: string, campaign: string, fromMs: number, toMs: number): Promise<HourBucket[]> {
     const out: HourBucket[] = [];
     const end = toMs > 0 ? toMs : Infinity;
+    const byHour = new Map<number, HourBucket>();
     for (const { key, value } of this.hours.getRange({ start: [tenant, campaign, fromMs], end: [tenant, campaign, end] })) {
-      out.push({ hourStartMs: Number(key[2]), opens: value.opens, clicks: value.clicks });
+      byHour.set(Number(key[2]), { hourStartMs: Number(key[2]), opens: value.opens, clicks: value.clicks });
     }
+    // Staged buckets, oldest layer first so the newest value of an hour is the one kept.
+    for (const l of [...this.layers].reverse()) {
+      for (const [key, value] of l.hours.values()) {
+        const hour = Number(key[2]);
+        if (key[0] === tenant && key[1] === campaign && hour >= fromMs && hour < end) byHour.set(hour, { hourStartMs: hour, opens: value.opens, clicks: value.clicks });
+      }
+    }
+    out.push(...[...byHour.values()].sort((a, b) => a.hourStartMs - b.hourStartMs));
     return out;
   }
 
@@ -398,7 +681,7 @@ export class LmdbEventStore implements EventStore {
   }
 
   async putDeadLetters(letters: readonly DeadLetter[]): Promise<void> {
-    await this.root.transaction(() => {
+    await this.tx(() => {
       for (const l of letters) void this.deadLetters.put([l.tenant, l.id], bin(toBinary(DeadLetterSchema, create(DeadLetterSchema, l))));
     });
   }
@@ -421,7 +704,7 @@ export class LmdbEventStore implements EventStore {
   }
 
   async deleteDeadLetters(tenant: string, ids: readonly string[]): Promise<number> {
-    return this.root.transaction(() => {
+    return this.tx(() => {
       let n = 0;
       for (const id of ids) if (this.deadLetters.removeSync([tenant, id])) n++;
       return n;
@@ -430,7 +713,11 @@ export class LmdbEventStore implements EventStore {
 
   async erase(scope: EraseScope): Promise<EraseResult> {
     const { tenant } = scope;
-    return this.root.childTransaction(() => {
+    return this.childTx(() => {
+      keyable(tenant);
+      // Erasure reads and deletes derived records in their databases: everything staged goes there
+      // first (and its journal entries, which hold the same records, go with it).
+      this.applyAllInTransaction();
       const result: EraseResult = { events: 0, messages: 0, deadLetters: 0 };
       const under = (db: Database<any, Key>) => tenantKeys(db, tenant);
       if ('wholeTenant' in scope) {
@@ -485,7 +772,7 @@ export class LmdbEventStore implements EventStore {
   }
 
   async putReclassification(job: Reclassification): Promise<void> {
-    await this.jobs.put(job.tenant, bin(toBinary(ReclassificationSchema, create(ReclassificationSchema, job))));
+    await committed(this.jobs.put(job.tenant, bin(toBinary(ReclassificationSchema, create(ReclassificationSchema, job)))));
   }
 
   async listReclassifications(): Promise<Reclassification[]> {
@@ -497,7 +784,7 @@ export class LmdbEventStore implements EventStore {
   }
 
   async putPolicy(policy: SuppressionPolicy): Promise<void> {
-    await this.policies.put(policy.tenant, bin(toBinary(SuppressionPolicySchema, create(SuppressionPolicySchema, policy))));
+    await committed(this.policies.put(policy.tenant, bin(toBinary(SuppressionPolicySchema, create(SuppressionPolicySchema, policy)))));
   }
 
   async listDomains(): Promise<TrackingDomain[]> {
@@ -505,11 +792,11 @@ export class LmdbEventStore implements EventStore {
   }
 
   async putDomain(domain: TrackingDomain): Promise<void> {
-    await this.domains.put(domain.hostname, bin(toBinary(TrackingDomainSchema, create(TrackingDomainSchema, domain))));
+    await committed(this.domains.put(domain.hostname, bin(toBinary(TrackingDomainSchema, create(TrackingDomainSchema, domain)))));
   }
 
   async deleteDomain(hostname: string, tenant: string): Promise<boolean> {
-    return this.root.transaction(() => {
+    return this.tx(() => {
       const raw = this.domains.get(hostname);
       if (!raw || fromBinary(TrackingDomainSchema, raw).tenant !== tenant) return false;
       void this.domains.remove(hostname);
@@ -518,7 +805,7 @@ export class LmdbEventStore implements EventStore {
   }
 
   async putApiKey(key: StoredApiKey): Promise<void> {
-    await this.apiKeys.put(key.info!.keyId, bin(toBinary(StoredApiKeySchema, create(StoredApiKeySchema, key))));
+    await committed(this.apiKeys.put(key.info!.keyId, bin(toBinary(StoredApiKeySchema, create(StoredApiKeySchema, key)))));
   }
 
   async getApiKey(keyId: string): Promise<StoredApiKey | undefined> {
@@ -531,7 +818,7 @@ export class LmdbEventStore implements EventStore {
   }
 
   async deleteApiKey(keyId: string): Promise<boolean> {
-    return this.root.transaction(() => {
+    return this.tx(() => {
       if (this.apiKeys.get(keyId) === undefined) return false;
       void this.apiKeys.remove(keyId);
       return true;
