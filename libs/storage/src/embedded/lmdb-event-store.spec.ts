@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create, toBinary } from '@bufbuild/protobuf';
-import { ClassifiedEventSchema, DeadLetterSchema, EventKind, Source, type ClassifiedEvent } from '@winnow/proto';
+import { ClassifiedEventSchema, DeadLetterSchema, DeliverySchema, EventKind, Source, type ClassifiedEvent } from '@winnow/proto';
 import { classified, eventStoreConformance } from '../conformance.suite';
 import { describe, expect, it } from 'vitest';
 import { open } from 'lmdb';
@@ -265,6 +265,23 @@ describe('embedded (LMDB) store: the journal of derived records', () => {
     }
   });
 
+  it('refuses with its batch a derived key the databases could not hold (a delivery naming a campaign too long), and checkpoints go on', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'winnow-lmdb-journal-key-'));
+    const store = new LmdbEventStore(dir);
+    try {
+      const long = create(DeliverySchema, { tenant: 'acme', campaign: 'c'.repeat(2000), message: 'm1', deliveredAtUnixMs: String(T), links: 1 });
+      await expect(store.recordDeliveries([long])).rejects.toThrow(/Key size is larger than the maximum key size/);
+      await store.recordEvents(batches()[0]!);
+      await store.checkpoint();
+      await store.erase({ tenant: 'acme', message: 'm1' });
+      await store.close();
+      expect(journalEntries(dir)).toEqual([]);
+    } finally {
+      await store.close().catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('erasure takes the erased records out of the journal too, in its own transaction', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'winnow-lmdb-journal-erase-'));
     try {
@@ -328,16 +345,24 @@ describe.skipIf(process.getuid?.() !== 0)('embedded (LMDB) store: a full disk un
             try { await store.recordEvents(batch(n)); stored.push(n); } catch { batchFailures++; }
             await store.checkpoint().catch(() => checkpointFailures++);
           }
+          // An erasure on the full disk fails; until anything else is written, reads still show what it would have erased.
+          const before = JSON.stringify(await store.campaignCounters('acme', 'spring')) + JSON.stringify(await store.messageEvents('acme', 'm0-0'));
+          let eraseFailed = false;
+          await store.erase({ tenant: 'acme', message: 'm0-0' }).catch(() => { eraseFailed = true; });
+          await new Promise((r) => setTimeout(r, 200));
+          const after = JSON.stringify(await store.campaignCounters('acme', 'spring')) + JSON.stringify(await store.messageEvents('acme', 'm0-0'));
           require('node:fs').rmSync(${JSON.stringify(join(mnt, 'ballast'))});
           for (let k = 0; k < 3; k++, n++) { await store.recordEvents(batch(n)); stored.push(n); }
           await store.checkpoint();
           await store.close();
-          process.stdout.write(JSON.stringify({ stored, batchFailures, checkpointFailures }));
+          process.stdout.write(JSON.stringify({ stored, batchFailures, checkpointFailures, eraseFailed, unchanged: before === after }));
         })();`;
       const child = spawnSync(process.execPath, ['-e', script], { cwd: repo, encoding: 'utf8' });
       expect(child.status).toBe(0);
-      const out = JSON.parse(child.stdout) as { stored: number[]; batchFailures: number; checkpointFailures: number };
+      const out = JSON.parse(child.stdout) as { stored: number[]; batchFailures: number; checkpointFailures: number; eraseFailed: boolean; unchanged: boolean };
       expect(out.batchFailures + out.checkpointFailures).toBeGreaterThanOrEqual(4);
+      expect(out.eraseFailed).toBe(true);
+      expect(out.unchanged).toBe(true);
       expect(out.stored.length).toBeGreaterThan(20);
       const ref = new LmdbEventStore(refDir);
       for (const k of out.stored) await ref.recordEvents(batch(k));

@@ -206,6 +206,7 @@ export class LmdbEventStore implements EventStore {
   private checkpointing?: Promise<void>;
   private checkpointTimer?: NodeJS.Timeout;
   private closing = false;
+  private closed = false;
 
   /** One writing process at a time (its batches read counters before they write them). */
   private readonly writer: FolderWriterLock;
@@ -291,14 +292,54 @@ export class LmdbEventStore implements EventStore {
 
   /**
    * Applies everything staged, inside a write transaction that then reads or deletes derived records
-   * directly (erasure, the retention sweep). The layers go at once: kept, they would give back what
-   * the transaction deletes. Until it commits, a query outside a transaction sees the databases as
-   * they were before the checkpoint (counts a few seconds old).
+   * directly (erasure, the retention sweep). The applied layers stay readable until that transaction
+   * commits (`settleApplied`); what it deletes is taken out of them (`forget`), or a later batch could
+   * read back a record the transaction deleted.
    */
-  private applyAllInTransaction(): void {
+  private applyAllInTransaction(): DerivedLayer[] {
     this.ensureCurrent();
-    this.apply(this.layers);
-    this.layers = [new DerivedLayer()];
+    const sealed = this.layers.slice();
+    this.apply(sealed);
+    this.layers = [new DerivedLayer(), ...sealed];
+    return sealed;
+  }
+
+  /** Takes a message's records (`message` undefined: all of a tenant's) out of the layers. */
+  private forget(tenant: string, message?: string, timelineIds?: ReadonlySet<string>): void {
+    const prefix = `${tenant}\u0000`;
+    const mk = message === undefined ? undefined : messageKey(tenant, message);
+    for (const l of this.layers) {
+      if (timelineIds) {
+        for (const [k, keys] of l.timelines) if (k.startsWith(prefix)) l.timelines.set(k, keys.filter((key) => !timelineIds.has(String(key[3]))));
+        continue;
+      }
+      for (const map of [l.states, l.timelines] as Array<Map<string, unknown>>) {
+        for (const k of [...map.keys()]) if (mk === undefined ? k.startsWith(prefix) : k === mk) map.delete(k);
+      }
+      if (mk !== undefined) continue;
+      for (const map of [l.campaigns, l.hours] as Array<Map<string, unknown>>) {
+        for (const k of [...map.keys()]) if (k.startsWith(prefix)) map.delete(k);
+      }
+    }
+  }
+
+  /**
+   * After a transaction that applied `sealed`: when it committed, they leave the layers (the databases
+   * hold them now); when it did not, the journal still holds them, and an empty write transaction
+   * reads it back at once (a query would otherwise miss them until the next batch).
+   */
+  private settleApplied<T>(sealed: readonly DerivedLayer[], work: Promise<T>): Promise<T> {
+    return work.then(
+      (result) => {
+        this.layers = this.layers.filter((l) => !sealed.includes(l));
+        return result;
+      },
+      (err: unknown) => {
+        this.rebuildNeeded = true;
+        if (!this.closed) void this.tx(() => this.ensureCurrent()).catch(() => undefined);
+        throw err;
+      },
+    );
   }
 
   /**
@@ -306,40 +347,39 @@ export class LmdbEventStore implements EventStore {
    * entries. The layer it writes stays readable until the transaction commits.
    */
   checkpoint(): Promise<void> {
+    if (this.closed) return Promise.resolve();
     if (this.checkpointing) return this.checkpointing;
     if (this.layers.length === 1 && this.layers[0]!.size === 0) return Promise.resolve();
     let sealed: DerivedLayer[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    let giveUp: (err: Error) => void = () => undefined;
+    const late = new Promise<never>((_, reject) => (giveUp = reject));
     const run = this.tx(() => {
+      // Timed from here: waiting behind other transactions is not a checkpoint that failed.
+      timer = setTimeout(() => {
+        this.rebuildNeeded = true;
+        giveUp(new Error(`a checkpoint of the embedded store did not complete within ${CHECKPOINT_TIMEOUT_MS / 1000} s`));
+      }, CHECKPOINT_TIMEOUT_MS);
+      timer.unref();
       this.ensureCurrent();
       sealed = this.layers.slice();
       this.layers = [new DerivedLayer(), ...sealed];
       this.apply(sealed);
-    })
-      .then(
-        () => {
-          this.layers = this.layers.filter((l) => !sealed.includes(l));
-        },
-        (err: unknown) => {
-          this.rebuildNeeded = true;
-          throw err;
-        },
-      )
-      .finally(() => {
-        clearTimeout(timer);
-        if (this.checkpointing === settled) this.checkpointing = undefined;
-      });
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+    }).then(
+      () => {
+        this.layers = this.layers.filter((l) => !sealed.includes(l));
+      },
+      (err: unknown) => {
         this.rebuildNeeded = true;
-        if (this.checkpointing === settled) this.checkpointing = undefined;
-        reject(new Error(`a checkpoint of the embedded store did not complete within ${CHECKPOINT_TIMEOUT_MS / 1000} s`));
-      }, CHECKPOINT_TIMEOUT_MS);
-      timer.unref();
-    });
-    const settled = Promise.race([run, late]);
-    // Whoever else waits for it (or no one), a late commit's result is not an unhandled rejection.
+        throw err;
+      },
+    );
+    // Whoever waits for it (or no one), a late commit's result is not an unhandled rejection.
     run.catch(() => undefined);
+    const settled: Promise<void> = Promise.race([run, late]).finally(() => {
+      clearTimeout(timer);
+      if (this.checkpointing === settled) this.checkpointing = undefined;
+    });
     this.checkpointing = settled;
     return settled;
   }
@@ -359,7 +399,7 @@ export class LmdbEventStore implements EventStore {
     for (const l of this.layers) {
       const v = l.states.get(k);
       // A copy: planning changes the states it reads, and a batch that fails must leave the layers as they were.
-      if (v) return { ...v[1] };
+      if (v) return { ...v[1], opens: [...v[1].opens], clicks: [...v[1].clicks] };
     }
     return (this.messages.get([tenant, message]) as MessageState | null | undefined) ?? undefined;
   }
@@ -451,8 +491,9 @@ export class LmdbEventStore implements EventStore {
     if (days <= 0) return 0;
     const cutoff = now - days * 86_400_000;
     let removed = 0;
-    // The rounds read timeline entries from the database: everything staged goes there first.
-    await this.checkpoint();
+    // The rounds read timeline entries from the database: what is staged goes there first (and each
+    // round's transaction applies what came since; a checkpoint that fails here is not the sweep's).
+    await this.checkpoint().catch(() => undefined);
     // Each round goes on from where the last one stopped: its keys are gone, the ones before kept.
     let from: Key | undefined;
     for (;;) {
@@ -462,20 +503,30 @@ export class LmdbEventStore implements EventStore {
         if (batch.length >= 10_000) break;
       }
       if (batch.length === 0) break;
-      await this.tx(() => {
-        this.applyAllInTransaction();
-        const touched = new Map<string, [string, string]>();
-        for (const key of batch) {
-          const [tenant, message, atMs, id] = [String(key[0]), String(key[1]), key[2]!, String(key[3])];
-          this.events.removeSync([tenant, id]);
-          this.byTime.removeSync([tenant, atMs, id]);
-          this.messages.removeSync(key);
-          touched.set(`${tenant}\u0000${message}`, [tenant, message]);
-        }
-        for (const [tenant, message] of touched.values()) {
-          if (this.timeline(tenant, message, 1).length === 0) this.messages.removeSync([tenant, message]);
-        }
-      });
+      const sealed: DerivedLayer[] = [];
+      await this.settleApplied(
+        sealed,
+        this.tx(() => {
+          sealed.push(...this.applyAllInTransaction());
+          const touched = new Map<string, [string, string]>();
+          const ids = new Map<string, Set<string>>();
+          for (const key of batch) {
+            const [tenant, message, atMs, id] = [String(key[0]), String(key[1]), key[2]!, String(key[3])];
+            this.events.removeSync([tenant, id]);
+            this.byTime.removeSync([tenant, atMs, id]);
+            this.messages.removeSync(key);
+            touched.set(`${tenant}\u0000${message}`, [tenant, message]);
+            (ids.get(tenant) ?? ids.set(tenant, new Set()).get(tenant)!).add(id);
+          }
+          for (const [tenant, gone] of ids) this.forget(tenant, undefined, gone);
+          for (const [tenant, message] of touched.values()) {
+            if (this.timeline(tenant, message, 1).length === 0) {
+              this.messages.removeSync([tenant, message]);
+              this.forget(tenant, message);
+            }
+          }
+        }),
+      );
       removed += batch.length;
       if (batch.length < 10_000) break;
       from = batch[batch.length - 1];
@@ -500,6 +551,7 @@ export class LmdbEventStore implements EventStore {
       // A clean close leaves the journal empty (a crash leaves it to be read back at opening).
       await this.checkpoint().catch(() => undefined);
     }
+    this.closed = true;
     await this.root.close();
     this.writer.release();
   }
@@ -536,6 +588,7 @@ export class LmdbEventStore implements EventStore {
       entry.m.push([key, m]);
     }
     for (const d of plan.campaigns.values()) {
+      fitsInKey([d.tenant, d.campaign]);
       const next = addDelta(this.campaignOf(d.tenant, d.campaign) ?? emptyCampaign(), d.counters);
       next.delivered += d.delivered;
       entry.c.push([[d.tenant, d.campaign], next]);
@@ -548,12 +601,14 @@ export class LmdbEventStore implements EventStore {
         { opens: b.opens.map((v, i) => v + (cur?.opens[i] ?? 0)), clicks: b.clicks.map((v, i) => v + (cur?.clicks[i] ?? 0)) },
       ]);
     }
+    // A batch that changed nothing (all duplicates) leaves no entry.
+    if (entry.m.length + entry.t.length + entry.c.length + entry.h.length === 0) return;
     const seq = this.journalSeq + 1;
     this.journal.putSync(seq, entry);
     this.journal.putSync(JOURNAL_HEAD, seq);
     this.journalSeq = seq;
     this.layers[0]!.add(entry, seq);
-    if (this.layers[0]!.size >= CHECKPOINT_RECORDS) queueMicrotask(() => void this.checkpoint().catch(() => undefined));
+    if (this.layers[0]!.size >= CHECKPOINT_RECORDS && !this.closing) queueMicrotask(() => void this.checkpoint().catch(() => undefined));
   }
 
   recordEvents(batch: readonly ClassifiedEvent[], fences?: ReadonlyMap<string, number>, revisions: readonly Revision[] = []): Promise<RecordEventsResult> {
@@ -713,11 +768,12 @@ export class LmdbEventStore implements EventStore {
 
   async erase(scope: EraseScope): Promise<EraseResult> {
     const { tenant } = scope;
-    return this.childTx(() => {
+    const sealed: DerivedLayer[] = [];
+    return this.settleApplied(sealed, this.childTx(() => {
       keyable(tenant);
       // Erasure reads and deletes derived records in their databases: everything staged goes there
       // first (and its journal entries, which hold the same records, go with it).
-      this.applyAllInTransaction();
+      sealed.push(...this.applyAllInTransaction());
       const result: EraseResult = { events: 0, messages: 0, deadLetters: 0 };
       const under = (db: Database<any, Key>) => tenantKeys(db, tenant);
       if ('wholeTenant' in scope) {
@@ -731,6 +787,7 @@ export class LmdbEventStore implements EventStore {
         this.jobs.removeSync(tenant);
         this.fences.removeSync(tenant);
         this.tombstones.putSync(tombstoneKey('tenant', tenant), Date.now());
+        this.forget(tenant);
         return result;
       }
       const messages: string[] = [];
@@ -748,6 +805,7 @@ export class LmdbEventStore implements EventStore {
           result.events++;
         }
         if (this.messages.removeSync([tenant, message])) result.messages++;
+        this.forget(tenant, message);
       }
       const erased = new Set(messages);
       for (const { key, value } of [...tenantEntries(this.deadLetters, tenant)]) {
@@ -759,7 +817,7 @@ export class LmdbEventStore implements EventStore {
       }
       this.tombstones.putSync('message' in scope ? tombstoneKey('message', tenant, scope.message) : tombstoneKey('campaign', tenant, scope.campaign), Date.now());
       return result;
-    });
+    }));
   }
 
   async tombstonesAmong(keys: readonly string[]): Promise<Set<string>> {
