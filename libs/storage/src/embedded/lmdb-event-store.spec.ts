@@ -381,3 +381,30 @@ describe.skipIf(process.getuid?.() !== 0)('embedded (LMDB) store: a full disk un
     }
   });
 });
+
+describe('embedded (LMDB) store: a checkpoint started by the amount staged', () => {
+  it('starts one outside the batch that reached the threshold, with no timer, and loses nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'winnow-lmdb-threshold-'));
+    // The timer far away: only the amount staged starts a checkpoint here.
+    const store = new LmdbEventStore(dir, { checkpointEveryMs: 3_600_000 });
+    try {
+      const T = Date.UTC(2026, 2, 2);
+      // Two staged records an event (its message's state and its timeline entry): 200,000 within 100 batches.
+      const batches = 120;
+      for (let b = 0; b < batches; b++) {
+        await store.recordEvents(Array.from({ length: 1000 }, (_, i) => classified(`t${b}-${i}`, { message: `m${b}-${i}`, at: T + b * 1000 + i })));
+      }
+      await new Promise((r) => setTimeout(r, 100));
+      // Most entries were applied and left the journal.
+      const root = open({ path: dir, maxDbs: 16, mapSize: 2 * 1024 ** 3 });
+      const left = root.openDB({ name: 'journal' }).getKeysCount({ start: 0, end: Number.MAX_SAFE_INTEGER });
+      expect(left).toBeLessThan(batches / 2);
+      expect((await store.campaignCounters('acme', 'spring')).opens.reduce((a, b) => a + b, 0)).toBe(batches * 1000);
+      expect(await store.countEvents('acme')).toBe(batches * 1000);
+      expect((await store.messageEvents('acme', 'm3-7')).map((e) => e.event!.id)).toEqual(['t3-7']);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -205,6 +205,7 @@ export class LmdbEventStore implements EventStore {
   private rebuildNeeded = false;
   private checkpointing?: Promise<void>;
   private checkpointTimer?: NodeJS.Timeout;
+  private checkpointSoon?: NodeJS.Immediate;
   private closing = false;
   private closed = false;
 
@@ -216,9 +217,10 @@ export class LmdbEventStore implements EventStore {
   /**
    * `retentionDays`: raw events, and per-message records with no event left, go this many days after
    * they happened (swept hourly and at start); dead letters this many days after they were kept.
-   * 0 keeps them.
+   * 0 keeps them. `checkpointEveryMs`: how often the journal is applied (default 5 s; a checkpoint
+   * also starts when 200,000 records are staged).
    */
-  constructor(dir: string, private readonly opts: { retentionDays?: number } = {}) {
+  constructor(dir: string, private readonly opts: { retentionDays?: number; checkpointEveryMs?: number } = {}) {
     mkdirSync(dir, { recursive: true });
     handleStrayCommitRejections();
     this.writer = new FolderWriterLock(dir);
@@ -244,7 +246,7 @@ export class LmdbEventStore implements EventStore {
     this.journal = this.root.openDB({ name: 'journal' });
     this.moveOldTimelines();
     this.readJournal();
-    this.checkpointTimer = setInterval(() => void this.checkpoint().catch(() => undefined), CHECKPOINT_MS);
+    this.checkpointTimer = setInterval(() => void this.checkpoint().catch(() => undefined), opts.checkpointEveryMs ?? CHECKPOINT_MS);
     this.checkpointTimer.unref();
   }
 
@@ -354,18 +356,25 @@ export class LmdbEventStore implements EventStore {
     let timer: NodeJS.Timeout | undefined;
     let giveUp: (err: Error) => void = () => undefined;
     const late = new Promise<never>((_, reject) => (giveUp = reject));
-    const run = this.tx(() => {
-      // Timed from here: waiting behind other transactions is not a checkpoint that failed.
-      timer = setTimeout(() => {
-        this.rebuildNeeded = true;
-        giveUp(new Error(`a checkpoint of the embedded store did not complete within ${CHECKPOINT_TIMEOUT_MS / 1000} s`));
-      }, CHECKPOINT_TIMEOUT_MS);
-      timer.unref();
-      this.ensureCurrent();
-      sealed = this.layers.slice();
-      this.layers = [new DerivedLayer(), ...sealed];
-      this.apply(sealed);
-    }).then(
+    let started: Promise<void>;
+    try {
+      started = this.tx(() => {
+        // Timed from here: waiting behind other transactions is not a checkpoint that failed.
+        timer = setTimeout(() => {
+          this.rebuildNeeded = true;
+          giveUp(new Error(`a checkpoint of the embedded store did not complete within ${CHECKPOINT_TIMEOUT_MS / 1000} s`));
+        }, CHECKPOINT_TIMEOUT_MS);
+        timer.unref();
+        this.ensureCurrent();
+        sealed = this.layers.slice();
+        this.layers = [new DerivedLayer(), ...sealed];
+        this.apply(sealed);
+      });
+    } catch (err) {
+      // lmdb-js refuses at once a transaction it cannot queue (a closed database).
+      return Promise.reject(err);
+    }
+    const run = started.then(
       () => {
         this.layers = this.layers.filter((l) => !sealed.includes(l));
       },
@@ -546,6 +555,7 @@ export class LmdbEventStore implements EventStore {
   async close(): Promise<void> {
     clearInterval(this.sweeper);
     clearInterval(this.checkpointTimer);
+    if (this.checkpointSoon) clearImmediate(this.checkpointSoon);
     if (!this.closing) {
       this.closing = true;
       // A clean close leaves the journal empty (a crash leaves it to be read back at opening).
@@ -608,7 +618,13 @@ export class LmdbEventStore implements EventStore {
     this.journal.putSync(JOURNAL_HEAD, seq);
     this.journalSeq = seq;
     this.layers[0]!.add(entry, seq);
-    if (this.layers[0]!.size >= CHECKPOINT_RECORDS && !this.closing) queueMicrotask(() => void this.checkpoint().catch(() => undefined));
+    // Started outside this transaction's callbacks (a transaction cannot be queued from inside one).
+    if (this.layers[0]!.size >= CHECKPOINT_RECORDS && !this.closing && !this.checkpointSoon) {
+      this.checkpointSoon = setImmediate(() => {
+        this.checkpointSoon = undefined;
+        void this.checkpoint().catch(() => undefined);
+      });
+    }
   }
 
   recordEvents(batch: readonly ClassifiedEvent[], fences?: ReadonlyMap<string, number>, revisions: readonly Revision[] = []): Promise<RecordEventsResult> {
