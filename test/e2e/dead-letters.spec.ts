@@ -7,7 +7,7 @@ import { create } from '@bufbuild/protobuf';
 import { MongoNetworkError, MongoServerError } from 'mongodb';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ClassifiedEventSchema, StatsService, type ClassifiedEvent } from '@winnow/proto';
+import { ApiKeyScope, ClassifiedEventSchema, ConfigService, StatsService, type ClassifiedEvent } from '@winnow/proto';
 import { addressKeyer, evidenceOf, parseTraceLine } from '@winnow/classification';
 import type { StatsConfig } from '@winnow/config';
 import { buildCampaigns } from '@winnow/evaluation';
@@ -105,8 +105,10 @@ describe('nothing stalls, nothing vanishes: permanent failures go to the dead le
     const classifier = createClient(ClassifierService, `127.0.0.1:${stack.classifier.ports.grpc}`, { metadata: stack.auth });
     const stats = createClient(StatsService, stack.statsAddress, { metadata: stack.auth });
     try {
-      const events = eventsOf('reminders-a', 5).map((e) => e.event!);
+      const events = eventsOf('reminders-a', 6).map((e) => e.event!);
       events[2] = { ...events[2]!, message: 'm'.repeat(300) };
+      // An event naming no tenant can never be stored: a dead letter under the empty tenant.
+      events[5] = { ...events[5]!, tenant: '' };
       const r = await classifier.ingest([{ events }]);
       expect(Number(r.stored)).toBe(4);
       const listed = await stats.listDeadLetters({ tenant: events[0]!.tenant, pageSize: 10 });
@@ -117,8 +119,26 @@ describe('nothing stalls, nothing vanishes: permanent failures go to the dead le
       await expect(anon.listDeadLetters({ tenant: '' })).rejects.toMatchObject({ code: 'unauthenticated' });
       closeClient(anon);
       const { stdout } = await promisify(execFile)(process.execPath, [cli, 'dead-letters', 'list', '--json', '--stats', stack.statsAddress], { env: { ...process.env, WINNOW_SERVICE_KEY: stack.serviceKey } });
-      const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as { eventId: string; failure: string });
-      expect(lines).toEqual([expect.objectContaining({ eventId: events[2]!.id, failure: 'invalid' })]);
+      const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; tenant: string; eventId: string; failure: string });
+      expect(lines).toEqual(
+        expect.arrayContaining([expect.objectContaining({ eventId: events[2]!.id, failure: 'invalid' }), expect.objectContaining({ tenant: '', eventId: events[5]!.id, failure: 'invalid' })]),
+      );
+      expect(lines).toHaveLength(2);
+      // Nothing can replay the one with no tenant; it can be discarded (service key only, IDs named).
+      const orphan = lines.find((l) => l.tenant === '')!;
+      const config = createClient(ConfigService, stack.statsAddress, { metadata: stack.auth });
+      const tenantKey = (await config.createApiKey({ tenant: events[0]!.tenant, scopes: [ApiKeyScope.ADMIN] })).key;
+      closeClient(config);
+      const admin = createClient(StatsService, stack.statsAddress, { metadata: bearer(tenantKey) });
+      await expect(admin.discardDeadLetters({ tenant: '', ids: [orphan.id] })).rejects.toMatchObject({ code: 'permission_denied' });
+      closeClient(admin);
+      await expect(stats.discardDeadLetters({ tenant: '', ids: [] })).rejects.toMatchObject({ code: 'invalid_argument' });
+      const env = { ...process.env, WINNOW_SERVICE_KEY: stack.serviceKey };
+      await expect(promisify(execFile)(process.execPath, [cli, 'dead-letters', 'discard', orphan.id, '--stats', stack.statsAddress], { env })).rejects.toMatchObject({ code: 2 });
+      const discarded = await promisify(execFile)(process.execPath, [cli, 'dead-letters', 'discard', '--tenant', '', orphan.id, 'no-such-id', '--stats', stack.statsAddress], { env });
+      expect(discarded.stdout).toBe('discarded 1 of 2\n');
+      const left = (await stats.listDeadLetters({ tenant: '', pageSize: 10 })).deadLetters;
+      expect(left.map((l) => l.eventId)).toEqual([events[2]!.id]);
       const table = await promisify(execFile)(process.execPath, [cli, 'dead-letters', 'list', '--stats', stack.statsAddress], { env: { ...process.env, WINNOW_SERVICE_KEY: stack.serviceKey } });
       expect(table.stdout).toMatch(/^ID\s+TENANT\s+EVENT\s+FAILURE\s+SINCE\s+REASON/);
     } finally {

@@ -274,6 +274,8 @@ describe('every gRPC handler against hostile requests, found by a machine', () =
     ['GetCampaignStats', 'service', { tenant: 'a'.repeat(920), campaign: '😀'.repeat(262) }, 'tenant'],
     ['GetCampaignStats', 'service', { tenant: 'a', campaign: '😀'.repeat(262) }, 'campaign'],
     ['ReplayDeadLetters', 'service', { tenant: 'a'.repeat(1975) }, 'tenant'],
+    ['DiscardDeadLetters', 'service', { tenant: 'a'.repeat(1975), ids: ['x'] }, 'tenant'],
+    ['DiscardDeadLetters', 'service', { tenant: '', ids: ['x'.repeat(300)] }, 'ids'],
     ['StartReclassification', 'service', { tenant: 'a'.repeat(1975) }, 'tenant'],
     ['GetReclassification', 'service', { tenant: 'a'.repeat(4093) }, 'tenant'],
     ['Erase', 'service', { tenant: 'a'.repeat(1975), campaign: '*' }, 'tenant'],

@@ -5,17 +5,19 @@ import { connect } from './connect';
 
 export const DEAD_LETTERS_USAGE = `usage: winnow dead-letters list [--tenant T] [--json]
        winnow dead-letters replay --tenant T [ID ...]
+       winnow dead-letters discard --tenant T ID ...
 
 Events the statistics service could not take for good (refused by the store, or invalid) are kept
 as dead letters with the reason. list prints them (every tenant's without --tenant); replay ingests
 a tenant's dead letters again after a fix (all of them, or the IDs given): those stored leave the
-list, those failing again stay with the new reason.
+list, those failing again stay with the new reason. discard deletes the IDs given, for good (events
+that will never be taken); --tenant '' names the dead letters whose event names no tenant.
 
 options:
   --stats ADDR   stats gRPC address (default WINNOW_STATS_ADDR or 127.0.0.1:50062)
   --key KEY      list --tenant T: a tenant API key with the read scope, or the service key
                  (default WINNOW_API_KEY, then the service key); list of every tenant, and
-                 replay: the service key (default
+                 replay and discard: the service key (default
                  WINNOW_SERVICE_KEY, or the file npm start wrote in WINNOW_DATA_DIR, default
                  .winnow-data; WINNOW_API_KEY is not used, as a tenant key cannot replay)
   --json         JSON instead of text
@@ -28,11 +30,19 @@ export async function deadLettersCommand(argv: string[]): Promise<void> {
   if (!args) return;
   const values = args.values as { tenant?: string; json?: boolean; stats?: string; key?: string };
   const [action, ...ids] = args.positionals;
-  if (action !== 'list' && action !== 'replay') throw new UsageError(`${action ? `unknown action ${JSON.stringify(action)}` : 'name an action'}: list or replay\n\n${DEAD_LETTERS_USAGE}`);
+  if (action !== 'list' && action !== 'replay' && action !== 'discard') throw new UsageError(`${action ? `unknown action ${JSON.stringify(action)}` : 'name an action'}: list, replay or discard\n\n${DEAD_LETTERS_USAGE}`);
   if (action === 'list' && ids.length > 0) throw new UsageError(`list takes no IDs\n\n${DEAD_LETTERS_USAGE}`);
   if (action === 'replay' && !values.tenant) throw new UsageError(`replay needs --tenant (the tenant whose dead letters to ingest again)\n\n${DEAD_LETTERS_USAGE}`);
-  const stats = connect(StatsService, { stats: values.stats, key: values.key, defaultKey: action === 'replay' || !values.tenant ? 'service' : 'api', deadlineMs: 30_000 });
+  // Discarding deletes for good: the tenant must be said (even when it is the empty one) and every ID named.
+  if (action === 'discard' && values.tenant === undefined) throw new UsageError(`discard needs --tenant (the tenant the dead letters are listed under; --tenant '' for those with none)\n\n${DEAD_LETTERS_USAGE}`);
+  if (action === 'discard' && ids.length === 0) throw new UsageError(`discard needs the IDs of the dead letters to delete (winnow dead-letters list shows them)\n\n${DEAD_LETTERS_USAGE}`);
+  const stats = connect(StatsService, { stats: values.stats, key: values.key, defaultKey: action !== 'list' || !values.tenant ? 'service' : 'api', deadlineMs: 30_000 });
   try {
+    if (action === 'discard') {
+      const r = await stats.discardDeadLetters({ tenant: values.tenant!, ids });
+      process.stdout.write(values.json ? `${JSON.stringify({ discarded: Number(r.discarded) })}\n` : `discarded ${r.discarded} of ${ids.length}\n`);
+      return;
+    }
     if (action === 'replay') {
       const r = await stats.replayDeadLetters({ tenant: values.tenant!, ids });
       process.stdout.write(

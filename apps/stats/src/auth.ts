@@ -37,6 +37,7 @@ export const CALL_NEEDS: Readonly<Record<string, ApiKeyScope | 'service'>> = {
   'StatsService.IngestEvents': 'service',
   'StatsService.ListDeadLetters': READ,
   'StatsService.ReplayDeadLetters': 'service',
+  'StatsService.DiscardDeadLetters': 'service',
   'StatsService.StartReclassification': 'service',
   'StatsService.GetReclassification': READ,
   'StatsService.Erase': ADMIN,

@@ -130,6 +130,16 @@ export class StatsApi {
         const r = await storeCall(() => this.ingestor.replay(tenant, req.ids));
         return { replayed: String(r.replayed), stored: String(r.stored), deadLettered: String(r.deadLettered) };
       },
+      discardDeadLetters: async (req, ctx) => {
+        requireService(ctx);
+        // An empty tenant names the dead letters whose event names none (they can never be stored).
+        limitField(req.tenant, 'tenant');
+        if (req.ids.length === 0) throw new WinnowError(ErrorCode.InvalidArgument, 'ids is required: name the dead letters to discard');
+        if (req.ids.length > 1000) throw new WinnowError(ErrorCode.InvalidArgument, `ids holds ${req.ids.length} ids (at most 1000 a call)`);
+        for (const id of req.ids) limitField(id, 'ids');
+        const discarded = await storeCall(() => store.deleteDeadLetters(req.tenant, req.ids));
+        return { discarded: String(discarded) };
+      },
       getCampaignStats: async (req, ctx) => {
         const tenant = requireField(req.tenant, 'tenant');
         requireTenants(ctx, [tenant]);

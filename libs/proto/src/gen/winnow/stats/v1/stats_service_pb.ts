@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file winnow/stats/v1/stats_service.proto.
  */
 export const file_winnow_stats_v1_stats_service: GenFile = /*@__PURE__*/
-  fileDesc("CiN3aW5ub3cvc3RhdHMvdjEvc3RhdHNfc2VydmljZS5wcm90bxIPd2lubm93LnN0YXRzLnYxIm4KCERlbGl2ZXJ5Eg4KBnRlbmFudBgBIAEoCRIQCghjYW1wYWlnbhgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEiAKFGRlbGl2ZXJlZF9hdF91bml4X21zGAQgASgDQgIwARINCgVsaW5rcxgFIAEoBSJIChdSZWNvcmREZWxpdmVyaWVzUmVxdWVzdBItCgpkZWxpdmVyaWVzGAEgAygLMhkud2lubm93LnN0YXRzLnYxLkRlbGl2ZXJ5IkgKGFJlY29yZERlbGl2ZXJpZXNSZXNwb25zZRIUCghyZWNvcmRlZBgBIAEoA0ICMAESFgoKZHVwbGljYXRlcxgCIAEoA0ICMAEiSQoTUmVjb3JkRXZlbnRzUmVxdWVzdBIyCgZldmVudHMYASADKAsyIi53aW5ub3cudmVyZGljdC52MS5DbGFzc2lmaWVkRXZlbnQiVwoUUmVjb3JkRXZlbnRzUmVzcG9uc2USEgoGc3RvcmVkGAEgASgDQgIwARIWCgpkdXBsaWNhdGVzGAIgASgDQgIwARITCgdyZXZpc2VkGAMgASgDQgIwASJJChNJbmdlc3RFdmVudHNSZXF1ZXN0EjIKBmV2ZW50cxgBIAMoCzIiLndpbm5vdy52ZXJkaWN0LnYxLkNsYXNzaWZpZWRFdmVudCJyChRJbmdlc3RFdmVudHNSZXNwb25zZRISCgZzdG9yZWQYASABKANCAjABEhYKCmR1cGxpY2F0ZXMYAiABKANCAjABEhMKB3JldmlzZWQYAyABKANCAjABEhkKDWRlYWRfbGV0dGVyZWQYBCABKANCAjABIqsBCgpEZWFkTGV0dGVyEgoKAmlkGAEgASgJEg4KBnRlbmFudBgCIAEoCRIQCghldmVudF9pZBgDIAEoCRIPCgdmYWlsdXJlGAQgASgJEg4KBnJlYXNvbhgFIAEoCRIbCg9kZWFkX2F0X3VuaXhfbXMYBiABKANCAjABEjEKBWV2ZW50GAcgASgLMiIud2lubm93LnZlcmRpY3QudjEuQ2xhc3NpZmllZEV2ZW50Ik8KFkxpc3REZWFkTGV0dGVyc1JlcXVlc3QSDgoGdGVuYW50GAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJImUKF0xpc3REZWFkTGV0dGVyc1Jlc3BvbnNlEjEKDGRlYWRfbGV0dGVycxgBIAMoCzIbLndpbm5vdy5zdGF0cy52MS5EZWFkTGV0dGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI3ChhSZXBsYXlEZWFkTGV0dGVyc1JlcXVlc3QSDgoGdGVuYW50GAEgASgJEgsKA2lkcxgCIAMoCSJgChlSZXBsYXlEZWFkTGV0dGVyc1Jlc3BvbnNlEhQKCHJlcGxheWVkGAEgASgDQgIwARISCgZzdG9yZWQYAiABKANCAjABEhkKDWRlYWRfbGV0dGVyZWQYAyABKANCAjABIscCChBSZWNsYXNzaWZpY2F0aW9uEg4KBnRlbmFudBgBIAEoCRIXCg9ydWxlc2V0X3ZlcnNpb24YAiABKAkSNQoFc3RhdGUYAyABKA4yJi53aW5ub3cuc3RhdHMudjEuUmVjbGFzc2lmaWNhdGlvblN0YXRlEh8KE3Bvc2l0aW9uX2F0X3VuaXhfbXMYBCABKANCAjABEhkKEXBvc2l0aW9uX2V2ZW50X2lkGAUgASgJEhMKB3NjYW5uZWQYBiABKANCAjABEi4KB2NoYW5nZWQYByADKAsyHS53aW5ub3cuc3RhdHMudjEuU291cmNlQ2hhbmdlEh4KEnN0YXJ0ZWRfYXRfdW5peF9tcxgIIAEoA0ICMAESHwoTZmluaXNoZWRfYXRfdW5peF9tcxgJIAEoA0ICMAESEQoFdG90YWwYCiABKANCAjABInEKDFNvdXJjZUNoYW5nZRInCgRmcm9tGAEgASgOMhkud2lubm93LnZlcmRpY3QudjEuU291cmNlEiUKAnRvGAIgASgOMhkud2lubm93LnZlcmRpY3QudjEuU291cmNlEhEKBWNvdW50GAMgASgDQgIwASIuChxTdGFydFJlY2xhc3NpZmljYXRpb25SZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCSJPCh1TdGFydFJlY2xhc3NpZmljYXRpb25SZXNwb25zZRIuCgNqb2IYASABKAsyIS53aW5ub3cuc3RhdHMudjEuUmVjbGFzc2lmaWNhdGlvbiIsChpHZXRSZWNsYXNzaWZpY2F0aW9uUmVxdWVzdBIOCgZ0ZW5hbnQYASABKAkiTQobR2V0UmVjbGFzc2lmaWNhdGlvblJlc3BvbnNlEi4KA2pvYhgBIAEoCzIhLndpbm5vdy5zdGF0cy52MS5SZWNsYXNzaWZpY2F0aW9uIlcKDEVyYXNlUmVxdWVzdBIOCgZ0ZW5hbnQYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIQCghjYW1wYWlnbhgDIAEoCRIUCgx3aG9sZV90ZW5hbnQYBCABKAgiUwoNRXJhc2VSZXNwb25zZRISCgZldmVudHMYASABKANCAjABEhQKCG1lc3NhZ2VzGAIgASgDQgIwARIYCgxkZWFkX2xldHRlcnMYAyABKANCAjABInkKDkV4cGxpY2l0UG9saWN5EjIKD2xlYXZlX291dF9vcGVucxgBIAMoDjIZLndpbm5vdy52ZXJkaWN0LnYxLlNvdXJjZRIzChBsZWF2ZV9vdXRfY2xpY2tzGAIgAygOMhkud2lubm93LnZlcmRpY3QudjEuU291cmNlIqcBChdHZXRDYW1wYWlnblN0YXRzUmVxdWVzdBIOCgZ0ZW5hbnQYASABKAkSEAoIY2FtcGFpZ24YAiABKAkSMAoLcG9saWN5X21vZGUYAyABKA4yGy53aW5ub3cuc3RhdHMudjEuUG9saWN5TW9kZRI4Cg9leHBsaWNpdF9wb2xpY3kYBCABKAsyHy53aW5ub3cuc3RhdHMudjEuRXhwbGljaXRQb2xpY3kisAEKB0ZpZ3VyZXMSEQoFb3BlbnMYASABKANCAjABEhgKDHVuaXF1ZV9vcGVucxgCIAEoA0ICMAESEgoGY2xpY2tzGAMgASgDQgIwARIZCg11bmlxdWVfY2xpY2tzGAQgASgDQgIwARIRCglvcGVuX3JhdGUYBSABKAESGgoSY2xpY2tfdGhyb3VnaF9yYXRlGAYgASgBEhoKEmNsaWNrX3RvX29wZW5fcmF0ZRgHIAEoASJlCg1Tb3VyY2VGaWd1cmVzEikKBnNvdXJjZRgBIAEoDjIZLndpbm5vdy52ZXJkaWN0LnYxLlNvdXJjZRIpCgdmaWd1cmVzGAIgASgLMhgud2lubm93LnN0YXRzLnYxLkZpZ3VyZXMi/wIKDUNhbXBhaWduU3RhdHMSDgoGdGVuYW50GAEgASgJEhAKCGNhbXBhaWduGAIgASgJEhUKCWRlbGl2ZXJlZBgDIAEoA0ICMAESKgoIcmVwb3J0ZWQYBCABKAsyGC53aW5ub3cuc3RhdHMudjEuRmlndXJlcxInCgVodW1hbhgFIAEoCzIYLndpbm5vdy5zdGF0cy52MS5GaWd1cmVzEiUKA2FsbBgGIAEoCzIYLndpbm5vdy5zdGF0cy52MS5GaWd1cmVzEjsKE2F1dG9tYXRlZF9ieV9zb3VyY2UYByADKAsyHi53aW5ub3cuc3RhdHMudjEuU291cmNlRmlndXJlcxI2Cg5hcHBsaWVkX3BvbGljeRgIIAEoCzIeLndpbm5vdy5zdGF0cy52MS5BcHBsaWVkUG9saWN5EkQKGWVzdGltYXRlZF9odW1hbl9vcGVuX3JhdGUYCSABKAsyIS53aW5ub3cuc3RhdHMudjEuT3BlblJhdGVFc3RpbWF0ZSJoChBPcGVuUmF0ZUVzdGltYXRlEgwKBHJhdGUYASABKAESCwoDbG93GAIgASgBEgwKBGhpZ2gYAyABKAESFAoMaGlkZGVuX3NoYXJlGAQgASgBEhUKDW9ic2VydmVkX3JhdGUYBSABKAEiSQoYR2V0Q2FtcGFpZ25TdGF0c1Jlc3BvbnNlEi0KBXN0YXRzGAEgASgLMh4ud2lubm93LnN0YXRzLnYxLkNhbXBhaWduU3RhdHMiswEKDUFwcGxpZWRQb2xpY3kSKQoEbW9kZRgBIAEoDjIbLndpbm5vdy5zdGF0cy52MS5Qb2xpY3lNb2RlEjoKF3N1cHByZXNzZWRfb3Blbl9zb3VyY2VzGAIgAygOMhkud2lubm93LnZlcmRpY3QudjEuU291cmNlEjsKGHN1cHByZXNzZWRfY2xpY2tfc291cmNlcxgDIAMoDjIZLndpbm5vdy52ZXJkaWN0LnYxLlNvdXJjZSI8ChlHZXRNZXNzYWdlVGltZWxpbmVSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCRIPCgdtZXNzYWdlGAIgASgJIpoBCg9NZXNzYWdlVGltZWxpbmUSDgoGdGVuYW50GAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEAoIY2FtcGFpZ24YAyABKAkSIAoUZGVsaXZlcmVkX2F0X3VuaXhfbXMYBCABKANCAjABEjIKBmV2ZW50cxgFIAMoCzIiLndpbm5vdy52ZXJkaWN0LnYxLkNsYXNzaWZpZWRFdmVudCJQChpHZXRNZXNzYWdlVGltZWxpbmVSZXNwb25zZRIyCgh0aW1lbGluZRgBIAEoCzIgLndpbm5vdy5zdGF0cy52MS5NZXNzYWdlVGltZWxpbmUi7wEKC0V2ZW50RmlsdGVyEg4KBnRlbmFudBgBIAEoCRIQCghjYW1wYWlnbhgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEicKBWFjdG9yGAQgASgOMhgud2lubm93LnZlcmRpY3QudjEuQWN0b3ISKQoGc291cmNlGAUgASgOMhkud2lubm93LnZlcmRpY3QudjEuU291cmNlEicKBGtpbmQYBiABKA4yGS53aW5ub3cuZWRnZS52MS5FdmVudEtpbmQSGAoMZnJvbV91bml4X21zGAcgASgDQgIwARIWCgp0b191bml4X21zGAggASgDQgIwASJoChFMaXN0RXZlbnRzUmVxdWVzdBIsCgZmaWx0ZXIYASABKAsyHC53aW5ub3cuc3RhdHMudjEuRXZlbnRGaWx0ZXISEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiYQoSTGlzdEV2ZW50c1Jlc3BvbnNlEjIKBmV2ZW50cxgBIAMoCzIiLndpbm5vdy52ZXJkaWN0LnYxLkNsYXNzaWZpZWRFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiiQIKFEdldFRpbWVTZXJpZXNSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCRIQCghjYW1wYWlnbhgCIAEoCRIxCgtncmFudWxhcml0eRgDIAEoDjIcLndpbm5vdy5zdGF0cy52MS5HcmFudWxhcml0eRIYCgxmcm9tX3VuaXhfbXMYBCABKANCAjABEhYKCnRvX3VuaXhfbXMYBSABKANCAjABEjAKC3BvbGljeV9tb2RlGAYgASgOMhsud2lubm93LnN0YXRzLnYxLlBvbGljeU1vZGUSOAoPZXhwbGljaXRfcG9saWN5GAcgASgLMh8ud2lubm93LnN0YXRzLnYxLkV4cGxpY2l0UG9saWN5IksKC1NvdXJjZUNvdW50EikKBnNvdXJjZRgBIAEoDjIZLndpbm5vdy52ZXJkaWN0LnYxLlNvdXJjZRIRCgVjb3VudBgCIAEoA0ICMAEiowEKE0dldExpbmtTdGF0c1JlcXVlc3QSDgoGdGVuYW50GAEgASgJEhAKCGNhbXBhaWduGAIgASgJEjAKC3BvbGljeV9tb2RlGAMgASgOMhsud2lubm93LnN0YXRzLnYxLlBvbGljeU1vZGUSOAoPZXhwbGljaXRfcG9saWN5GAQgASgLMh8ud2lubm93LnN0YXRzLnYxLkV4cGxpY2l0UG9saWN5Iq8CCglMaW5rU3RhdHMSDAoEbGluaxgBIAEoDRImCgRyb2xlGAIgASgOMhgud2lubm93LmVkZ2UudjEuTGlua1JvbGUSEgoGY2xpY2tzGAMgASgDQgIwARIbCg91bmlxdWVfY2xpY2tlcnMYBCABKANCAjABEhgKDGh1bWFuX2NsaWNrcxgFIAEoA0ICMAESIQoVaHVtYW5fdW5pcXVlX2NsaWNrZXJzGAYgASgDQgIwARIcChBhdXRvbWF0ZWRfY2xpY2tzGAcgASgDQgIwARIlChlhdXRvbWF0ZWRfdW5pcXVlX2NsaWNrZXJzGAggASgDQgIwARI5ChNhdXRvbWF0ZWRfYnlfc291cmNlGAkgAygLMhwud2lubm93LnN0YXRzLnYxLlNvdXJjZUNvdW50IpwCChRHZXRMaW5rU3RhdHNSZXNwb25zZRIpCgVsaW5rcxgBIAMoCzIaLndpbm5vdy5zdGF0cy52MS5MaW5rU3RhdHMSHgoSdW5zdWJzY3JpYmVfY2xpY2tzGAIgASgDQgIwARInCht1bnN1YnNjcmliZV91bmlxdWVfY2xpY2tlcnMYAyABKANCAjABEhoKDmNvbnRlbnRfY2xpY2tzGAQgASgDQgIwARIjChdjb250ZW50X3VuaXF1ZV9jbGlja2VycxgFIAEoA0ICMAESNgoOYXBwbGllZF9wb2xpY3kYBiABKAsyHi53aW5ub3cuc3RhdHMudjEuQXBwbGllZFBvbGljeRIXCgtldmVudHNfcmVhZBgHIAEoA0ICMAEihAIKD1RpbWVTZXJpZXNQb2ludBIgChRidWNrZXRfc3RhcnRfdW5peF9tcxgBIAEoA0ICMAESEQoFb3BlbnMYAiABKANCAjABEhIKBmNsaWNrcxgDIAEoA0ICMAESGwoPYXV0b21hdGVkX29wZW5zGAQgASgDQgIwARIcChBhdXRvbWF0ZWRfY2xpY2tzGAUgASgDQgIwARI1Cg9vcGVuc19ieV9zb3VyY2UYBiADKAsyHC53aW5ub3cuc3RhdHMudjEuU291cmNlQ291bnQSNgoQY2xpY2tzX2J5X3NvdXJjZRgHIAMoCzIcLndpbm5vdy5zdGF0cy52MS5Tb3VyY2VDb3VudCJxCgpUaW1lU2VyaWVzEjEKC2dyYW51bGFyaXR5GAEgASgOMhwud2lubm93LnN0YXRzLnYxLkdyYW51bGFyaXR5EjAKBnBvaW50cxgCIAMoCzIgLndpbm5vdy5zdGF0cy52MS5UaW1lU2VyaWVzUG9pbnQiRAoVR2V0VGltZVNlcmllc1Jlc3BvbnNlEisKBnNlcmllcxgBIAEoCzIbLndpbm5vdy5zdGF0cy52MS5UaW1lU2VyaWVzKoQBChVSZWNsYXNzaWZpY2F0aW9uU3RhdGUSJgoiUkVDTEFTU0lGSUNBVElPTl9TVEFURV9VTlNQRUNJRklFRBAAEiIKHlJFQ0xBU1NJRklDQVRJT05fU1RBVEVfUlVOTklORxABEh8KG1JFQ0xBU1NJRklDQVRJT05fU1RBVEVfRE9ORRACKokBCgpQb2xpY3lNb2RlEhsKF1BPTElDWV9NT0RFX1VOU1BFQ0lGSUVEEAASIQodUE9MSUNZX01PREVfSU5DTFVERV9BVVRPTUFURUQQARIhCh1QT0xJQ1lfTU9ERV9FWENMVURFX0FVVE9NQVRFRBACEhgKFFBPTElDWV9NT0RFX0VYUExJQ0lUEAMqVQoLR3JhbnVsYXJpdHkSGwoXR1JBTlVMQVJJVFlfVU5TUEVDSUZJRUQQABIUChBHUkFOVUxBUklUWV9IT1VSEAESEwoPR1JBTlVMQVJJVFlfREFZEAIyoQoKDFN0YXRzU2VydmljZRJnChBSZWNvcmREZWxpdmVyaWVzEigud2lubm93LnN0YXRzLnYxLlJlY29yZERlbGl2ZXJpZXNSZXF1ZXN0Gikud2lubm93LnN0YXRzLnYxLlJlY29yZERlbGl2ZXJpZXNSZXNwb25zZRJbCgxSZWNvcmRFdmVudHMSJC53aW5ub3cuc3RhdHMudjEuUmVjb3JkRXZlbnRzUmVxdWVzdBolLndpbm5vdy5zdGF0cy52MS5SZWNvcmRFdmVudHNSZXNwb25zZRJbCgxJbmdlc3RFdmVudHMSJC53aW5ub3cuc3RhdHMudjEuSW5nZXN0RXZlbnRzUmVxdWVzdBolLndpbm5vdy5zdGF0cy52MS5Jbmdlc3RFdmVudHNSZXNwb25zZRJkCg9MaXN0RGVhZExldHRlcnMSJy53aW5ub3cuc3RhdHMudjEuTGlzdERlYWRMZXR0ZXJzUmVxdWVzdBooLndpbm5vdy5zdGF0cy52MS5MaXN0RGVhZExldHRlcnNSZXNwb25zZRJqChFSZXBsYXlEZWFkTGV0dGVycxIpLndpbm5vdy5zdGF0cy52MS5SZXBsYXlEZWFkTGV0dGVyc1JlcXVlc3QaKi53aW5ub3cuc3RhdHMudjEuUmVwbGF5RGVhZExldHRlcnNSZXNwb25zZRJ2ChVTdGFydFJlY2xhc3NpZmljYXRpb24SLS53aW5ub3cuc3RhdHMudjEuU3RhcnRSZWNsYXNzaWZpY2F0aW9uUmVxdWVzdBouLndpbm5vdy5zdGF0cy52MS5TdGFydFJlY2xhc3NpZmljYXRpb25SZXNwb25zZRJwChNHZXRSZWNsYXNzaWZpY2F0aW9uEisud2lubm93LnN0YXRzLnYxLkdldFJlY2xhc3NpZmljYXRpb25SZXF1ZXN0Giwud2lubm93LnN0YXRzLnYxLkdldFJlY2xhc3NpZmljYXRpb25SZXNwb25zZRJGCgVFcmFzZRIdLndpbm5vdy5zdGF0cy52MS5FcmFzZVJlcXVlc3QaHi53aW5ub3cuc3RhdHMudjEuRXJhc2VSZXNwb25zZRJnChBHZXRDYW1wYWlnblN0YXRzEigud2lubm93LnN0YXRzLnYxLkdldENhbXBhaWduU3RhdHNSZXF1ZXN0Gikud2lubm93LnN0YXRzLnYxLkdldENhbXBhaWduU3RhdHNSZXNwb25zZRJtChJHZXRNZXNzYWdlVGltZWxpbmUSKi53aW5ub3cuc3RhdHMudjEuR2V0TWVzc2FnZVRpbWVsaW5lUmVxdWVzdBorLndpbm5vdy5zdGF0cy52MS5HZXRNZXNzYWdlVGltZWxpbmVSZXNwb25zZRJVCgpMaXN0RXZlbnRzEiIud2lubm93LnN0YXRzLnYxLkxpc3RFdmVudHNSZXF1ZXN0GiMud2lubm93LnN0YXRzLnYxLkxpc3RFdmVudHNSZXNwb25zZRJeCg1HZXRUaW1lU2VyaWVzEiUud2lubm93LnN0YXRzLnYxLkdldFRpbWVTZXJpZXNSZXF1ZXN0GiYud2lubm93LnN0YXRzLnYxLkdldFRpbWVTZXJpZXNSZXNwb25zZRJbCgxHZXRMaW5rU3RhdHMSJC53aW5ub3cuc3RhdHMudjEuR2V0TGlua1N0YXRzUmVxdWVzdBolLndpbm5vdy5zdGF0cy52MS5HZXRMaW5rU3RhdHNSZXNwb25zZWIGcHJvdG8z", [file_winnow_edge_v1_edge, file_winnow_verdict_v1_verdict]);
+  fileDesc("CiN3aW5ub3cvc3RhdHMvdjEvc3RhdHNfc2VydmljZS5wcm90bxIPd2lubm93LnN0YXRzLnYxIm4KCERlbGl2ZXJ5Eg4KBnRlbmFudBgBIAEoCRIQCghjYW1wYWlnbhgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEiAKFGRlbGl2ZXJlZF9hdF91bml4X21zGAQgASgDQgIwARINCgVsaW5rcxgFIAEoBSJIChdSZWNvcmREZWxpdmVyaWVzUmVxdWVzdBItCgpkZWxpdmVyaWVzGAEgAygLMhkud2lubm93LnN0YXRzLnYxLkRlbGl2ZXJ5IkgKGFJlY29yZERlbGl2ZXJpZXNSZXNwb25zZRIUCghyZWNvcmRlZBgBIAEoA0ICMAESFgoKZHVwbGljYXRlcxgCIAEoA0ICMAEiSQoTUmVjb3JkRXZlbnRzUmVxdWVzdBIyCgZldmVudHMYASADKAsyIi53aW5ub3cudmVyZGljdC52MS5DbGFzc2lmaWVkRXZlbnQiVwoUUmVjb3JkRXZlbnRzUmVzcG9uc2USEgoGc3RvcmVkGAEgASgDQgIwARIWCgpkdXBsaWNhdGVzGAIgASgDQgIwARITCgdyZXZpc2VkGAMgASgDQgIwASJJChNJbmdlc3RFdmVudHNSZXF1ZXN0EjIKBmV2ZW50cxgBIAMoCzIiLndpbm5vdy52ZXJkaWN0LnYxLkNsYXNzaWZpZWRFdmVudCJyChRJbmdlc3RFdmVudHNSZXNwb25zZRISCgZzdG9yZWQYASABKANCAjABEhYKCmR1cGxpY2F0ZXMYAiABKANCAjABEhMKB3JldmlzZWQYAyABKANCAjABEhkKDWRlYWRfbGV0dGVyZWQYBCABKANCAjABIqsBCgpEZWFkTGV0dGVyEgoKAmlkGAEgASgJEg4KBnRlbmFudBgCIAEoCRIQCghldmVudF9pZBgDIAEoCRIPCgdmYWlsdXJlGAQgASgJEg4KBnJlYXNvbhgFIAEoCRIbCg9kZWFkX2F0X3VuaXhfbXMYBiABKANCAjABEjEKBWV2ZW50GAcgASgLMiIud2lubm93LnZlcmRpY3QudjEuQ2xhc3NpZmllZEV2ZW50Ik8KFkxpc3REZWFkTGV0dGVyc1JlcXVlc3QSDgoGdGVuYW50GAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJImUKF0xpc3REZWFkTGV0dGVyc1Jlc3BvbnNlEjEKDGRlYWRfbGV0dGVycxgBIAMoCzIbLndpbm5vdy5zdGF0cy52MS5EZWFkTGV0dGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI3ChhSZXBsYXlEZWFkTGV0dGVyc1JlcXVlc3QSDgoGdGVuYW50GAEgASgJEgsKA2lkcxgCIAMoCSJgChlSZXBsYXlEZWFkTGV0dGVyc1Jlc3BvbnNlEhQKCHJlcGxheWVkGAEgASgDQgIwARISCgZzdG9yZWQYAiABKANCAjABEhkKDWRlYWRfbGV0dGVyZWQYAyABKANCAjABIjgKGURpc2NhcmREZWFkTGV0dGVyc1JlcXVlc3QSDgoGdGVuYW50GAEgASgJEgsKA2lkcxgCIAMoCSIzChpEaXNjYXJkRGVhZExldHRlcnNSZXNwb25zZRIVCglkaXNjYXJkZWQYASABKANCAjABIscCChBSZWNsYXNzaWZpY2F0aW9uEg4KBnRlbmFudBgBIAEoCRIXCg9ydWxlc2V0X3ZlcnNpb24YAiABKAkSNQoFc3RhdGUYAyABKA4yJi53aW5ub3cuc3RhdHMudjEuUmVjbGFzc2lmaWNhdGlvblN0YXRlEh8KE3Bvc2l0aW9uX2F0X3VuaXhfbXMYBCABKANCAjABEhkKEXBvc2l0aW9uX2V2ZW50X2lkGAUgASgJEhMKB3NjYW5uZWQYBiABKANCAjABEi4KB2NoYW5nZWQYByADKAsyHS53aW5ub3cuc3RhdHMudjEuU291cmNlQ2hhbmdlEh4KEnN0YXJ0ZWRfYXRfdW5peF9tcxgIIAEoA0ICMAESHwoTZmluaXNoZWRfYXRfdW5peF9tcxgJIAEoA0ICMAESEQoFdG90YWwYCiABKANCAjABInEKDFNvdXJjZUNoYW5nZRInCgRmcm9tGAEgASgOMhkud2lubm93LnZlcmRpY3QudjEuU291cmNlEiUKAnRvGAIgASgOMhkud2lubm93LnZlcmRpY3QudjEuU291cmNlEhEKBWNvdW50GAMgASgDQgIwASIuChxTdGFydFJlY2xhc3NpZmljYXRpb25SZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCSJPCh1TdGFydFJlY2xhc3NpZmljYXRpb25SZXNwb25zZRIuCgNqb2IYASABKAsyIS53aW5ub3cuc3RhdHMudjEuUmVjbGFzc2lmaWNhdGlvbiIsChpHZXRSZWNsYXNzaWZpY2F0aW9uUmVxdWVzdBIOCgZ0ZW5hbnQYASABKAkiTQobR2V0UmVjbGFzc2lmaWNhdGlvblJlc3BvbnNlEi4KA2pvYhgBIAEoCzIhLndpbm5vdy5zdGF0cy52MS5SZWNsYXNzaWZpY2F0aW9uIlcKDEVyYXNlUmVxdWVzdBIOCgZ0ZW5hbnQYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIQCghjYW1wYWlnbhgDIAEoCRIUCgx3aG9sZV90ZW5hbnQYBCABKAgiUwoNRXJhc2VSZXNwb25zZRISCgZldmVudHMYASABKANCAjABEhQKCG1lc3NhZ2VzGAIgASgDQgIwARIYCgxkZWFkX2xldHRlcnMYAyABKANCAjABInkKDkV4cGxpY2l0UG9saWN5EjIKD2xlYXZlX291dF9vcGVucxgBIAMoDjIZLndpbm5vdy52ZXJkaWN0LnYxLlNvdXJjZRIzChBsZWF2ZV9vdXRfY2xpY2tzGAIgAygOMhkud2lubm93LnZlcmRpY3QudjEuU291cmNlIqcBChdHZXRDYW1wYWlnblN0YXRzUmVxdWVzdBIOCgZ0ZW5hbnQYASABKAkSEAoIY2FtcGFpZ24YAiABKAkSMAoLcG9saWN5X21vZGUYAyABKA4yGy53aW5ub3cuc3RhdHMudjEuUG9saWN5TW9kZRI4Cg9leHBsaWNpdF9wb2xpY3kYBCABKAsyHy53aW5ub3cuc3RhdHMudjEuRXhwbGljaXRQb2xpY3kisAEKB0ZpZ3VyZXMSEQoFb3BlbnMYASABKANCAjABEhgKDHVuaXF1ZV9vcGVucxgCIAEoA0ICMAESEgoGY2xpY2tzGAMgASgDQgIwARIZCg11bmlxdWVfY2xpY2tzGAQgASgDQgIwARIRCglvcGVuX3JhdGUYBSABKAESGgoSY2xpY2tfdGhyb3VnaF9yYXRlGAYgASgBEhoKEmNsaWNrX3RvX29wZW5fcmF0ZRgHIAEoASJlCg1Tb3VyY2VGaWd1cmVzEikKBnNvdXJjZRgBIAEoDjIZLndpbm5vdy52ZXJkaWN0LnYxLlNvdXJjZRIpCgdmaWd1cmVzGAIgASgLMhgud2lubm93LnN0YXRzLnYxLkZpZ3VyZXMi/wIKDUNhbXBhaWduU3RhdHMSDgoGdGVuYW50GAEgASgJEhAKCGNhbXBhaWduGAIgASgJEhUKCWRlbGl2ZXJlZBgDIAEoA0ICMAESKgoIcmVwb3J0ZWQYBCABKAsyGC53aW5ub3cuc3RhdHMudjEuRmlndXJlcxInCgVodW1hbhgFIAEoCzIYLndpbm5vdy5zdGF0cy52MS5GaWd1cmVzEiUKA2FsbBgGIAEoCzIYLndpbm5vdy5zdGF0cy52MS5GaWd1cmVzEjsKE2F1dG9tYXRlZF9ieV9zb3VyY2UYByADKAsyHi53aW5ub3cuc3RhdHMudjEuU291cmNlRmlndXJlcxI2Cg5hcHBsaWVkX3BvbGljeRgIIAEoCzIeLndpbm5vdy5zdGF0cy52MS5BcHBsaWVkUG9saWN5EkQKGWVzdGltYXRlZF9odW1hbl9vcGVuX3JhdGUYCSABKAsyIS53aW5ub3cuc3RhdHMudjEuT3BlblJhdGVFc3RpbWF0ZSJoChBPcGVuUmF0ZUVzdGltYXRlEgwKBHJhdGUYASABKAESCwoDbG93GAIgASgBEgwKBGhpZ2gYAyABKAESFAoMaGlkZGVuX3NoYXJlGAQgASgBEhUKDW9ic2VydmVkX3JhdGUYBSABKAEiSQoYR2V0Q2FtcGFpZ25TdGF0c1Jlc3BvbnNlEi0KBXN0YXRzGAEgASgLMh4ud2lubm93LnN0YXRzLnYxLkNhbXBhaWduU3RhdHMiswEKDUFwcGxpZWRQb2xpY3kSKQoEbW9kZRgBIAEoDjIbLndpbm5vdy5zdGF0cy52MS5Qb2xpY3lNb2RlEjoKF3N1cHByZXNzZWRfb3Blbl9zb3VyY2VzGAIgAygOMhkud2lubm93LnZlcmRpY3QudjEuU291cmNlEjsKGHN1cHByZXNzZWRfY2xpY2tfc291cmNlcxgDIAMoDjIZLndpbm5vdy52ZXJkaWN0LnYxLlNvdXJjZSI8ChlHZXRNZXNzYWdlVGltZWxpbmVSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCRIPCgdtZXNzYWdlGAIgASgJIpoBCg9NZXNzYWdlVGltZWxpbmUSDgoGdGVuYW50GAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEAoIY2FtcGFpZ24YAyABKAkSIAoUZGVsaXZlcmVkX2F0X3VuaXhfbXMYBCABKANCAjABEjIKBmV2ZW50cxgFIAMoCzIiLndpbm5vdy52ZXJkaWN0LnYxLkNsYXNzaWZpZWRFdmVudCJQChpHZXRNZXNzYWdlVGltZWxpbmVSZXNwb25zZRIyCgh0aW1lbGluZRgBIAEoCzIgLndpbm5vdy5zdGF0cy52MS5NZXNzYWdlVGltZWxpbmUi7wEKC0V2ZW50RmlsdGVyEg4KBnRlbmFudBgBIAEoCRIQCghjYW1wYWlnbhgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEicKBWFjdG9yGAQgASgOMhgud2lubm93LnZlcmRpY3QudjEuQWN0b3ISKQoGc291cmNlGAUgASgOMhkud2lubm93LnZlcmRpY3QudjEuU291cmNlEicKBGtpbmQYBiABKA4yGS53aW5ub3cuZWRnZS52MS5FdmVudEtpbmQSGAoMZnJvbV91bml4X21zGAcgASgDQgIwARIWCgp0b191bml4X21zGAggASgDQgIwASJoChFMaXN0RXZlbnRzUmVxdWVzdBIsCgZmaWx0ZXIYASABKAsyHC53aW5ub3cuc3RhdHMudjEuRXZlbnRGaWx0ZXISEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiYQoSTGlzdEV2ZW50c1Jlc3BvbnNlEjIKBmV2ZW50cxgBIAMoCzIiLndpbm5vdy52ZXJkaWN0LnYxLkNsYXNzaWZpZWRFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiiQIKFEdldFRpbWVTZXJpZXNSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCRIQCghjYW1wYWlnbhgCIAEoCRIxCgtncmFudWxhcml0eRgDIAEoDjIcLndpbm5vdy5zdGF0cy52MS5HcmFudWxhcml0eRIYCgxmcm9tX3VuaXhfbXMYBCABKANCAjABEhYKCnRvX3VuaXhfbXMYBSABKANCAjABEjAKC3BvbGljeV9tb2RlGAYgASgOMhsud2lubm93LnN0YXRzLnYxLlBvbGljeU1vZGUSOAoPZXhwbGljaXRfcG9saWN5GAcgASgLMh8ud2lubm93LnN0YXRzLnYxLkV4cGxpY2l0UG9saWN5IksKC1NvdXJjZUNvdW50EikKBnNvdXJjZRgBIAEoDjIZLndpbm5vdy52ZXJkaWN0LnYxLlNvdXJjZRIRCgVjb3VudBgCIAEoA0ICMAEiowEKE0dldExpbmtTdGF0c1JlcXVlc3QSDgoGdGVuYW50GAEgASgJEhAKCGNhbXBhaWduGAIgASgJEjAKC3BvbGljeV9tb2RlGAMgASgOMhsud2lubm93LnN0YXRzLnYxLlBvbGljeU1vZGUSOAoPZXhwbGljaXRfcG9saWN5GAQgASgLMh8ud2lubm93LnN0YXRzLnYxLkV4cGxpY2l0UG9saWN5Iq8CCglMaW5rU3RhdHMSDAoEbGluaxgBIAEoDRImCgRyb2xlGAIgASgOMhgud2lubm93LmVkZ2UudjEuTGlua1JvbGUSEgoGY2xpY2tzGAMgASgDQgIwARIbCg91bmlxdWVfY2xpY2tlcnMYBCABKANCAjABEhgKDGh1bWFuX2NsaWNrcxgFIAEoA0ICMAESIQoVaHVtYW5fdW5pcXVlX2NsaWNrZXJzGAYgASgDQgIwARIcChBhdXRvbWF0ZWRfY2xpY2tzGAcgASgDQgIwARIlChlhdXRvbWF0ZWRfdW5pcXVlX2NsaWNrZXJzGAggASgDQgIwARI5ChNhdXRvbWF0ZWRfYnlfc291cmNlGAkgAygLMhwud2lubm93LnN0YXRzLnYxLlNvdXJjZUNvdW50IpwCChRHZXRMaW5rU3RhdHNSZXNwb25zZRIpCgVsaW5rcxgBIAMoCzIaLndpbm5vdy5zdGF0cy52MS5MaW5rU3RhdHMSHgoSdW5zdWJzY3JpYmVfY2xpY2tzGAIgASgDQgIwARInCht1bnN1YnNjcmliZV91bmlxdWVfY2xpY2tlcnMYAyABKANCAjABEhoKDmNvbnRlbnRfY2xpY2tzGAQgASgDQgIwARIjChdjb250ZW50X3VuaXF1ZV9jbGlja2VycxgFIAEoA0ICMAESNgoOYXBwbGllZF9wb2xpY3kYBiABKAsyHi53aW5ub3cuc3RhdHMudjEuQXBwbGllZFBvbGljeRIXCgtldmVudHNfcmVhZBgHIAEoA0ICMAEihAIKD1RpbWVTZXJpZXNQb2ludBIgChRidWNrZXRfc3RhcnRfdW5peF9tcxgBIAEoA0ICMAESEQoFb3BlbnMYAiABKANCAjABEhIKBmNsaWNrcxgDIAEoA0ICMAESGwoPYXV0b21hdGVkX29wZW5zGAQgASgDQgIwARIcChBhdXRvbWF0ZWRfY2xpY2tzGAUgASgDQgIwARI1Cg9vcGVuc19ieV9zb3VyY2UYBiADKAsyHC53aW5ub3cuc3RhdHMudjEuU291cmNlQ291bnQSNgoQY2xpY2tzX2J5X3NvdXJjZRgHIAMoCzIcLndpbm5vdy5zdGF0cy52MS5Tb3VyY2VDb3VudCJxCgpUaW1lU2VyaWVzEjEKC2dyYW51bGFyaXR5GAEgASgOMhwud2lubm93LnN0YXRzLnYxLkdyYW51bGFyaXR5EjAKBnBvaW50cxgCIAMoCzIgLndpbm5vdy5zdGF0cy52MS5UaW1lU2VyaWVzUG9pbnQiRAoVR2V0VGltZVNlcmllc1Jlc3BvbnNlEisKBnNlcmllcxgBIAEoCzIbLndpbm5vdy5zdGF0cy52MS5UaW1lU2VyaWVzKoQBChVSZWNsYXNzaWZpY2F0aW9uU3RhdGUSJgoiUkVDTEFTU0lGSUNBVElPTl9TVEFURV9VTlNQRUNJRklFRBAAEiIKHlJFQ0xBU1NJRklDQVRJT05fU1RBVEVfUlVOTklORxABEh8KG1JFQ0xBU1NJRklDQVRJT05fU1RBVEVfRE9ORRACKokBCgpQb2xpY3lNb2RlEhsKF1BPTElDWV9NT0RFX1VOU1BFQ0lGSUVEEAASIQodUE9MSUNZX01PREVfSU5DTFVERV9BVVRPTUFURUQQARIhCh1QT0xJQ1lfTU9ERV9FWENMVURFX0FVVE9NQVRFRBACEhgKFFBPTElDWV9NT0RFX0VYUExJQ0lUEAMqVQoLR3JhbnVsYXJpdHkSGwoXR1JBTlVMQVJJVFlfVU5TUEVDSUZJRUQQABIUChBHUkFOVUxBUklUWV9IT1VSEAESEwoPR1JBTlVMQVJJVFlfREFZEAIykAsKDFN0YXRzU2VydmljZRJnChBSZWNvcmREZWxpdmVyaWVzEigud2lubm93LnN0YXRzLnYxLlJlY29yZERlbGl2ZXJpZXNSZXF1ZXN0Gikud2lubm93LnN0YXRzLnYxLlJlY29yZERlbGl2ZXJpZXNSZXNwb25zZRJbCgxSZWNvcmRFdmVudHMSJC53aW5ub3cuc3RhdHMudjEuUmVjb3JkRXZlbnRzUmVxdWVzdBolLndpbm5vdy5zdGF0cy52MS5SZWNvcmRFdmVudHNSZXNwb25zZRJbCgxJbmdlc3RFdmVudHMSJC53aW5ub3cuc3RhdHMudjEuSW5nZXN0RXZlbnRzUmVxdWVzdBolLndpbm5vdy5zdGF0cy52MS5Jbmdlc3RFdmVudHNSZXNwb25zZRJkCg9MaXN0RGVhZExldHRlcnMSJy53aW5ub3cuc3RhdHMudjEuTGlzdERlYWRMZXR0ZXJzUmVxdWVzdBooLndpbm5vdy5zdGF0cy52MS5MaXN0RGVhZExldHRlcnNSZXNwb25zZRJqChFSZXBsYXlEZWFkTGV0dGVycxIpLndpbm5vdy5zdGF0cy52MS5SZXBsYXlEZWFkTGV0dGVyc1JlcXVlc3QaKi53aW5ub3cuc3RhdHMudjEuUmVwbGF5RGVhZExldHRlcnNSZXNwb25zZRJtChJEaXNjYXJkRGVhZExldHRlcnMSKi53aW5ub3cuc3RhdHMudjEuRGlzY2FyZERlYWRMZXR0ZXJzUmVxdWVzdBorLndpbm5vdy5zdGF0cy52MS5EaXNjYXJkRGVhZExldHRlcnNSZXNwb25zZRJ2ChVTdGFydFJlY2xhc3NpZmljYXRpb24SLS53aW5ub3cuc3RhdHMudjEuU3RhcnRSZWNsYXNzaWZpY2F0aW9uUmVxdWVzdBouLndpbm5vdy5zdGF0cy52MS5TdGFydFJlY2xhc3NpZmljYXRpb25SZXNwb25zZRJwChNHZXRSZWNsYXNzaWZpY2F0aW9uEisud2lubm93LnN0YXRzLnYxLkdldFJlY2xhc3NpZmljYXRpb25SZXF1ZXN0Giwud2lubm93LnN0YXRzLnYxLkdldFJlY2xhc3NpZmljYXRpb25SZXNwb25zZRJGCgVFcmFzZRIdLndpbm5vdy5zdGF0cy52MS5FcmFzZVJlcXVlc3QaHi53aW5ub3cuc3RhdHMudjEuRXJhc2VSZXNwb25zZRJnChBHZXRDYW1wYWlnblN0YXRzEigud2lubm93LnN0YXRzLnYxLkdldENhbXBhaWduU3RhdHNSZXF1ZXN0Gikud2lubm93LnN0YXRzLnYxLkdldENhbXBhaWduU3RhdHNSZXNwb25zZRJtChJHZXRNZXNzYWdlVGltZWxpbmUSKi53aW5ub3cuc3RhdHMudjEuR2V0TWVzc2FnZVRpbWVsaW5lUmVxdWVzdBorLndpbm5vdy5zdGF0cy52MS5HZXRNZXNzYWdlVGltZWxpbmVSZXNwb25zZRJVCgpMaXN0RXZlbnRzEiIud2lubm93LnN0YXRzLnYxLkxpc3RFdmVudHNSZXF1ZXN0GiMud2lubm93LnN0YXRzLnYxLkxpc3RFdmVudHNSZXNwb25zZRJeCg1HZXRUaW1lU2VyaWVzEiUud2lubm93LnN0YXRzLnYxLkdldFRpbWVTZXJpZXNSZXF1ZXN0GiYud2lubm93LnN0YXRzLnYxLkdldFRpbWVTZXJpZXNSZXNwb25zZRJbCgxHZXRMaW5rU3RhdHMSJC53aW5ub3cuc3RhdHMudjEuR2V0TGlua1N0YXRzUmVxdWVzdBolLndpbm5vdy5zdGF0cy52MS5HZXRMaW5rU3RhdHNSZXNwb25zZWIGcHJvdG8z", [file_winnow_edge_v1_edge, file_winnow_verdict_v1_verdict]);
 
 /**
  * @generated from message winnow.stats.v1.Delivery
@@ -345,6 +345,51 @@ export const ReplayDeadLettersResponseSchema: GenMessage<ReplayDeadLettersRespon
   messageDesc(file_winnow_stats_v1_stats_service, 11);
 
 /**
+ * @generated from message winnow.stats.v1.DiscardDeadLettersRequest
+ */
+export type DiscardDeadLettersRequest = Message<"winnow.stats.v1.DiscardDeadLettersRequest"> & {
+  /**
+   * The tenant the dead letters are listed under; empty for those whose event names no tenant.
+   *
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * Required: the dead letters to delete (their ids as listed).
+   *
+   * @generated from field: repeated string ids = 2;
+   */
+  ids: string[];
+};
+
+/**
+ * Describes the message winnow.stats.v1.DiscardDeadLettersRequest.
+ * Use `create(DiscardDeadLettersRequestSchema)` to create a new message.
+ */
+export const DiscardDeadLettersRequestSchema: GenMessage<DiscardDeadLettersRequest> = /*@__PURE__*/
+  messageDesc(file_winnow_stats_v1_stats_service, 12);
+
+/**
+ * @generated from message winnow.stats.v1.DiscardDeadLettersResponse
+ */
+export type DiscardDeadLettersResponse = Message<"winnow.stats.v1.DiscardDeadLettersResponse"> & {
+  /**
+   * How many of the ids named a dead letter that was there.
+   *
+   * @generated from field: int64 discarded = 1 [jstype = JS_STRING];
+   */
+  discarded: string;
+};
+
+/**
+ * Describes the message winnow.stats.v1.DiscardDeadLettersResponse.
+ * Use `create(DiscardDeadLettersResponseSchema)` to create a new message.
+ */
+export const DiscardDeadLettersResponseSchema: GenMessage<DiscardDeadLettersResponse> = /*@__PURE__*/
+  messageDesc(file_winnow_stats_v1_stats_service, 13);
+
+/**
  * A tenant's reclassification, as checkpointed after every page of events.
  *
  * @generated from message winnow.stats.v1.Reclassification
@@ -414,7 +459,7 @@ export type Reclassification = Message<"winnow.stats.v1.Reclassification"> & {
  * Use `create(ReclassificationSchema)` to create a new message.
  */
 export const ReclassificationSchema: GenMessage<Reclassification> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 12);
+  messageDesc(file_winnow_stats_v1_stats_service, 14);
 
 /**
  * @generated from message winnow.stats.v1.SourceChange
@@ -441,7 +486,7 @@ export type SourceChange = Message<"winnow.stats.v1.SourceChange"> & {
  * Use `create(SourceChangeSchema)` to create a new message.
  */
 export const SourceChangeSchema: GenMessage<SourceChange> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 13);
+  messageDesc(file_winnow_stats_v1_stats_service, 15);
 
 /**
  * @generated from message winnow.stats.v1.StartReclassificationRequest
@@ -458,7 +503,7 @@ export type StartReclassificationRequest = Message<"winnow.stats.v1.StartReclass
  * Use `create(StartReclassificationRequestSchema)` to create a new message.
  */
 export const StartReclassificationRequestSchema: GenMessage<StartReclassificationRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 14);
+  messageDesc(file_winnow_stats_v1_stats_service, 16);
 
 /**
  * @generated from message winnow.stats.v1.StartReclassificationResponse
@@ -475,7 +520,7 @@ export type StartReclassificationResponse = Message<"winnow.stats.v1.StartReclas
  * Use `create(StartReclassificationResponseSchema)` to create a new message.
  */
 export const StartReclassificationResponseSchema: GenMessage<StartReclassificationResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 15);
+  messageDesc(file_winnow_stats_v1_stats_service, 17);
 
 /**
  * @generated from message winnow.stats.v1.GetReclassificationRequest
@@ -492,7 +537,7 @@ export type GetReclassificationRequest = Message<"winnow.stats.v1.GetReclassific
  * Use `create(GetReclassificationRequestSchema)` to create a new message.
  */
 export const GetReclassificationRequestSchema: GenMessage<GetReclassificationRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 16);
+  messageDesc(file_winnow_stats_v1_stats_service, 18);
 
 /**
  * @generated from message winnow.stats.v1.GetReclassificationResponse
@@ -511,7 +556,7 @@ export type GetReclassificationResponse = Message<"winnow.stats.v1.GetReclassifi
  * Use `create(GetReclassificationResponseSchema)` to create a new message.
  */
 export const GetReclassificationResponseSchema: GenMessage<GetReclassificationResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 17);
+  messageDesc(file_winnow_stats_v1_stats_service, 19);
 
 /**
  * @generated from message winnow.stats.v1.EraseRequest
@@ -545,7 +590,7 @@ export type EraseRequest = Message<"winnow.stats.v1.EraseRequest"> & {
  * Use `create(EraseRequestSchema)` to create a new message.
  */
 export const EraseRequestSchema: GenMessage<EraseRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 18);
+  messageDesc(file_winnow_stats_v1_stats_service, 20);
 
 /**
  * @generated from message winnow.stats.v1.EraseResponse
@@ -572,7 +617,7 @@ export type EraseResponse = Message<"winnow.stats.v1.EraseResponse"> & {
  * Use `create(EraseResponseSchema)` to create a new message.
  */
 export const EraseResponseSchema: GenMessage<EraseResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 19);
+  messageDesc(file_winnow_stats_v1_stats_service, 21);
 
 /**
  * The automated sources to leave out of the reported figures, for opens and for clicks.
@@ -596,7 +641,7 @@ export type ExplicitPolicy = Message<"winnow.stats.v1.ExplicitPolicy"> & {
  * Use `create(ExplicitPolicySchema)` to create a new message.
  */
 export const ExplicitPolicySchema: GenMessage<ExplicitPolicy> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 20);
+  messageDesc(file_winnow_stats_v1_stats_service, 22);
 
 /**
  * @generated from message winnow.stats.v1.GetCampaignStatsRequest
@@ -630,7 +675,7 @@ export type GetCampaignStatsRequest = Message<"winnow.stats.v1.GetCampaignStatsR
  * Use `create(GetCampaignStatsRequestSchema)` to create a new message.
  */
 export const GetCampaignStatsRequestSchema: GenMessage<GetCampaignStatsRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 21);
+  messageDesc(file_winnow_stats_v1_stats_service, 23);
 
 /**
  * Opens and clicks, totals and unique messages, and the rates over delivered messages.
@@ -685,7 +730,7 @@ export type Figures = Message<"winnow.stats.v1.Figures"> & {
  * Use `create(FiguresSchema)` to create a new message.
  */
 export const FiguresSchema: GenMessage<Figures> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 22);
+  messageDesc(file_winnow_stats_v1_stats_service, 24);
 
 /**
  * @generated from message winnow.stats.v1.SourceFigures
@@ -707,7 +752,7 @@ export type SourceFigures = Message<"winnow.stats.v1.SourceFigures"> & {
  * Use `create(SourceFiguresSchema)` to create a new message.
  */
 export const SourceFiguresSchema: GenMessage<SourceFigures> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 23);
+  messageDesc(file_winnow_stats_v1_stats_service, 25);
 
 /**
  * @generated from message winnow.stats.v1.CampaignStats
@@ -777,7 +822,7 @@ export type CampaignStats = Message<"winnow.stats.v1.CampaignStats"> & {
  * Use `create(CampaignStatsSchema)` to create a new message.
  */
 export const CampaignStatsSchema: GenMessage<CampaignStats> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 24);
+  messageDesc(file_winnow_stats_v1_stats_service, 26);
 
 /**
  * @generated from message winnow.stats.v1.OpenRateEstimate
@@ -820,7 +865,7 @@ export type OpenRateEstimate = Message<"winnow.stats.v1.OpenRateEstimate"> & {
  * Use `create(OpenRateEstimateSchema)` to create a new message.
  */
 export const OpenRateEstimateSchema: GenMessage<OpenRateEstimate> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 25);
+  messageDesc(file_winnow_stats_v1_stats_service, 27);
 
 /**
  * @generated from message winnow.stats.v1.GetCampaignStatsResponse
@@ -837,7 +882,7 @@ export type GetCampaignStatsResponse = Message<"winnow.stats.v1.GetCampaignStats
  * Use `create(GetCampaignStatsResponseSchema)` to create a new message.
  */
 export const GetCampaignStatsResponseSchema: GenMessage<GetCampaignStatsResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 26);
+  messageDesc(file_winnow_stats_v1_stats_service, 28);
 
 /**
  * @generated from message winnow.stats.v1.AppliedPolicy
@@ -864,7 +909,7 @@ export type AppliedPolicy = Message<"winnow.stats.v1.AppliedPolicy"> & {
  * Use `create(AppliedPolicySchema)` to create a new message.
  */
 export const AppliedPolicySchema: GenMessage<AppliedPolicy> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 27);
+  messageDesc(file_winnow_stats_v1_stats_service, 29);
 
 /**
  * @generated from message winnow.stats.v1.GetMessageTimelineRequest
@@ -886,7 +931,7 @@ export type GetMessageTimelineRequest = Message<"winnow.stats.v1.GetMessageTimel
  * Use `create(GetMessageTimelineRequestSchema)` to create a new message.
  */
 export const GetMessageTimelineRequestSchema: GenMessage<GetMessageTimelineRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 28);
+  messageDesc(file_winnow_stats_v1_stats_service, 30);
 
 /**
  * @generated from message winnow.stats.v1.MessageTimeline
@@ -923,7 +968,7 @@ export type MessageTimeline = Message<"winnow.stats.v1.MessageTimeline"> & {
  * Use `create(MessageTimelineSchema)` to create a new message.
  */
 export const MessageTimelineSchema: GenMessage<MessageTimeline> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 29);
+  messageDesc(file_winnow_stats_v1_stats_service, 31);
 
 /**
  * @generated from message winnow.stats.v1.GetMessageTimelineResponse
@@ -940,7 +985,7 @@ export type GetMessageTimelineResponse = Message<"winnow.stats.v1.GetMessageTime
  * Use `create(GetMessageTimelineResponseSchema)` to create a new message.
  */
 export const GetMessageTimelineResponseSchema: GenMessage<GetMessageTimelineResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 30);
+  messageDesc(file_winnow_stats_v1_stats_service, 32);
 
 /**
  * @generated from message winnow.stats.v1.EventFilter
@@ -994,7 +1039,7 @@ export type EventFilter = Message<"winnow.stats.v1.EventFilter"> & {
  * Use `create(EventFilterSchema)` to create a new message.
  */
 export const EventFilterSchema: GenMessage<EventFilter> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 31);
+  messageDesc(file_winnow_stats_v1_stats_service, 33);
 
 /**
  * @generated from message winnow.stats.v1.ListEventsRequest
@@ -1021,7 +1066,7 @@ export type ListEventsRequest = Message<"winnow.stats.v1.ListEventsRequest"> & {
  * Use `create(ListEventsRequestSchema)` to create a new message.
  */
 export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 32);
+  messageDesc(file_winnow_stats_v1_stats_service, 34);
 
 /**
  * @generated from message winnow.stats.v1.ListEventsResponse
@@ -1043,7 +1088,7 @@ export type ListEventsResponse = Message<"winnow.stats.v1.ListEventsResponse"> &
  * Use `create(ListEventsResponseSchema)` to create a new message.
  */
 export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 33);
+  messageDesc(file_winnow_stats_v1_stats_service, 35);
 
 /**
  * @generated from message winnow.stats.v1.GetTimeSeriesRequest
@@ -1092,7 +1137,7 @@ export type GetTimeSeriesRequest = Message<"winnow.stats.v1.GetTimeSeriesRequest
  * Use `create(GetTimeSeriesRequestSchema)` to create a new message.
  */
 export const GetTimeSeriesRequestSchema: GenMessage<GetTimeSeriesRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 34);
+  messageDesc(file_winnow_stats_v1_stats_service, 36);
 
 /**
  * @generated from message winnow.stats.v1.SourceCount
@@ -1114,7 +1159,7 @@ export type SourceCount = Message<"winnow.stats.v1.SourceCount"> & {
  * Use `create(SourceCountSchema)` to create a new message.
  */
 export const SourceCountSchema: GenMessage<SourceCount> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 35);
+  messageDesc(file_winnow_stats_v1_stats_service, 37);
 
 /**
  * @generated from message winnow.stats.v1.GetLinkStatsRequest
@@ -1146,7 +1191,7 @@ export type GetLinkStatsRequest = Message<"winnow.stats.v1.GetLinkStatsRequest">
  * Use `create(GetLinkStatsRequestSchema)` to create a new message.
  */
 export const GetLinkStatsRequestSchema: GenMessage<GetLinkStatsRequest> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 36);
+  messageDesc(file_winnow_stats_v1_stats_service, 38);
 
 /**
  * @generated from message winnow.stats.v1.LinkStats
@@ -1207,7 +1252,7 @@ export type LinkStats = Message<"winnow.stats.v1.LinkStats"> & {
  * Use `create(LinkStatsSchema)` to create a new message.
  */
 export const LinkStatsSchema: GenMessage<LinkStats> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 37);
+  messageDesc(file_winnow_stats_v1_stats_service, 39);
 
 /**
  * @generated from message winnow.stats.v1.GetLinkStatsResponse
@@ -1262,7 +1307,7 @@ export type GetLinkStatsResponse = Message<"winnow.stats.v1.GetLinkStatsResponse
  * Use `create(GetLinkStatsResponseSchema)` to create a new message.
  */
 export const GetLinkStatsResponseSchema: GenMessage<GetLinkStatsResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 38);
+  messageDesc(file_winnow_stats_v1_stats_service, 40);
 
 /**
  * @generated from message winnow.stats.v1.TimeSeriesPoint
@@ -1311,7 +1356,7 @@ export type TimeSeriesPoint = Message<"winnow.stats.v1.TimeSeriesPoint"> & {
  * Use `create(TimeSeriesPointSchema)` to create a new message.
  */
 export const TimeSeriesPointSchema: GenMessage<TimeSeriesPoint> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 39);
+  messageDesc(file_winnow_stats_v1_stats_service, 41);
 
 /**
  * @generated from message winnow.stats.v1.TimeSeries
@@ -1333,7 +1378,7 @@ export type TimeSeries = Message<"winnow.stats.v1.TimeSeries"> & {
  * Use `create(TimeSeriesSchema)` to create a new message.
  */
 export const TimeSeriesSchema: GenMessage<TimeSeries> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 40);
+  messageDesc(file_winnow_stats_v1_stats_service, 42);
 
 /**
  * @generated from message winnow.stats.v1.GetTimeSeriesResponse
@@ -1350,7 +1395,7 @@ export type GetTimeSeriesResponse = Message<"winnow.stats.v1.GetTimeSeriesRespon
  * Use `create(GetTimeSeriesResponseSchema)` to create a new message.
  */
 export const GetTimeSeriesResponseSchema: GenMessage<GetTimeSeriesResponse> = /*@__PURE__*/
-  messageDesc(file_winnow_stats_v1_stats_service, 41);
+  messageDesc(file_winnow_stats_v1_stats_service, 43);
 
 /**
  * @generated from enum winnow.stats.v1.ReclassificationState
@@ -1504,6 +1549,17 @@ export const StatsService: GenService<{
     methodKind: "unary";
     input: typeof ReplayDeadLettersRequestSchema;
     output: typeof ReplayDeadLettersResponseSchema;
+  },
+  /**
+   * Deletes the dead letters named, for good (events that will never be taken, e.g. ones with no
+   * tenant). Service key only.
+   *
+   * @generated from rpc winnow.stats.v1.StatsService.DiscardDeadLetters
+   */
+  discardDeadLetters: {
+    methodKind: "unary";
+    input: typeof DiscardDeadLettersRequestSchema;
+    output: typeof DiscardDeadLettersResponseSchema;
   },
   /**
    * Starts (or resumes) classifying a tenant's stored events again under this rule set: changed
