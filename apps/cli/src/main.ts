@@ -21,7 +21,7 @@ commands:
   classify FILE   print a verdict for every line of a trace (JSON lines, shared trace format)
   reclassify --tenant T   classify a tenant's stored events again under the running rule set (--help)
   erase --tenant T (--message M | --campaign C | --whole-tenant)   erase per-recipient records, leaving a tombstone (--help)
-  dead-letters list|replay   events the statistics service could not take for good, and replaying them after a fix (--help)
+  dead-letters list|replay|discard   events the statistics service could not take for good: replaying them after a fix, or deleting them (--help)
 
 reading the numbers (a tenant key or the service key; tables, or --json; each takes --help):
   stats CAMPAIGN --tenant T       opens, clicks, unique counts and rates, under the tenant's policy or another
