@@ -59,10 +59,3 @@ export function directoryLookup(ua: string): { kind: DirectoryKind; name: string
   for (const e of ENTRIES) if (e.pattern.test(ua)) return { kind: e.kind, name: `${e.description} (crawler-user-agents)` };
   return undefined;
 }
-
-/** How many entries of each kind the directory gives (docs and tests). */
-export function directorySize(): Record<DirectoryKind, number> {
-  const n: Record<DirectoryKind, number> = { preview: 0, scanner: 0 };
-  for (const e of ENTRIES) n[e.kind]++;
-  return n;
-}

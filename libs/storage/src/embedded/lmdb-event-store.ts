@@ -84,19 +84,19 @@ function keyable(tenant: string): void {
   if (n > MAX_KEY_BYTES) throw new StoreInputError(`a tenant id of ${n} bytes is longer than any key the store can hold (${MAX_KEY_BYTES})`);
 }
 
+/** lmdb-js's own key encoding (exported, not in its type declarations). */
+const encodeKey = (lmdb as unknown as { keyValueToBuffer(key: Key): Buffer }).keyValueToBuffer;
 /**
  * Refuses a key LMDB could not hold, as LMDB itself would at a write (the same message, so that the
  * failure is read the same way). The timeline entry's key is the longest derived key of an event.
  */
-/** lmdb-js's own key encoding (exported, not in its type declarations). */
-const encodeKey = (lmdb as unknown as { keyValueToBuffer(key: Key): Buffer }).keyValueToBuffer;
 function fitsInKey(key: Key): void {
   // Most keys are far from the limit (UTF-8 takes at most 3 bytes per UTF-16 unit; 64 covers the encoding's own bytes).
   let units = 0;
   for (const part of key) if (typeof part === 'string') units += part.length;
   if (units * 3 + 64 <= MAX_KEY_BYTES) return;
   const n = encodeKey(key).length;
-  if (n > MAX_KEY_BYTES) throw new StoreInputError(`Key size is larger than the maximum key size (${MAX_KEY_BYTES}): a message id makes a key of ${n} bytes`);
+  if (n > MAX_KEY_BYTES) throw new StoreInputError(`Key size is larger than the maximum key size (${MAX_KEY_BYTES}): its names make a key of ${n} bytes`);
 }
 
 /**
@@ -307,14 +307,10 @@ export class LmdbEventStore implements EventStore {
   }
 
   /** Takes a message's records (`message` undefined: all of a tenant's) out of the layers. */
-  private forget(tenant: string, message?: string, timelineIds?: ReadonlySet<string>): void {
+  private forget(tenant: string, message?: string): void {
     const prefix = `${tenant}\u0000`;
     const mk = message === undefined ? undefined : messageKey(tenant, message);
     for (const l of this.layers) {
-      if (timelineIds) {
-        for (const [k, keys] of l.timelines) if (k.startsWith(prefix)) l.timelines.set(k, keys.filter((key) => !timelineIds.has(String(key[3]))));
-        continue;
-      }
       for (const map of [l.states, l.timelines] as Array<Map<string, unknown>>) {
         for (const k of [...map.keys()]) if (mk === undefined ? k.startsWith(prefix) : k === mk) map.delete(k);
       }
@@ -322,6 +318,14 @@ export class LmdbEventStore implements EventStore {
       for (const map of [l.campaigns, l.hours] as Array<Map<string, unknown>>) {
         for (const k of [...map.keys()]) if (k.startsWith(prefix)) map.delete(k);
       }
+    }
+  }
+
+  /** Takes a tenant's timeline entries of the events `ids` out of the layers. */
+  private forgetTimelineEntries(tenant: string, ids: ReadonlySet<string>): void {
+    const prefix = `${tenant}\u0000`;
+    for (const l of this.layers) {
+      for (const [k, keys] of l.timelines) if (k.startsWith(prefix)) l.timelines.set(k, keys.filter((key) => !ids.has(String(key[3]))));
     }
   }
 
@@ -365,10 +369,7 @@ export class LmdbEventStore implements EventStore {
           giveUp(new Error(`a checkpoint of the embedded store did not complete within ${CHECKPOINT_TIMEOUT_MS / 1000} s`));
         }, CHECKPOINT_TIMEOUT_MS);
         timer.unref();
-        this.ensureCurrent();
-        sealed = this.layers.slice();
-        this.layers = [new DerivedLayer(), ...sealed];
-        this.apply(sealed);
+        sealed = this.applyAllInTransaction();
       });
     } catch (err) {
       // lmdb-js refuses at once a transaction it cannot queue (a closed database).
@@ -403,32 +404,28 @@ export class LmdbEventStore implements EventStore {
     return committed(this.root.childTransaction(work) as Promise<T>);
   }
 
-  private stateOf(tenant: string, message: string): MessageState | undefined {
-    const k = messageKey(tenant, message);
+  /** The newest staged value under `key` in one of the layers' maps, or undefined when none is staged. */
+  private staged<V>(pick: (l: DerivedLayer) => Map<string, [Key, V]>, key: string): V | undefined {
     for (const l of this.layers) {
-      const v = l.states.get(k);
-      // A copy: planning changes the states it reads, and a batch that fails must leave the layers as they were.
-      if (v) return { ...v[1], opens: [...v[1].opens], clicks: [...v[1].clicks] };
+      const v = pick(l).get(key);
+      if (v) return v[1];
     }
+    return undefined;
+  }
+
+  private stateOf(tenant: string, message: string): MessageState | undefined {
+    const v = this.staged((l) => l.states, messageKey(tenant, message));
+    // A copy: planning changes the states it reads, and a batch that fails must leave the layers as they were.
+    if (v) return { ...v, opens: [...v.opens], clicks: [...v.clicks] };
     return (this.messages.get([tenant, message]) as MessageState | null | undefined) ?? undefined;
   }
 
   private campaignOf(tenant: string, campaign: string): CampaignCounters | undefined {
-    const k = campaignKey(tenant, campaign);
-    for (const l of this.layers) {
-      const v = l.campaigns.get(k);
-      if (v) return v[1];
-    }
-    return this.campaigns.get([tenant, campaign]);
+    return this.staged((l) => l.campaigns, campaignKey(tenant, campaign)) ?? this.campaigns.get([tenant, campaign]);
   }
 
   private hourOf(tenant: string, campaign: string, hourStartMs: number): HourValue | undefined {
-    const k = bucketKey(tenant, campaign, hourStartMs);
-    for (const l of this.layers) {
-      const v = l.hours.get(k);
-      if (v) return v[1];
-    }
-    return this.hours.get([tenant, campaign, hourStartMs]);
+    return this.staged((l) => l.hours, bucketKey(tenant, campaign, hourStartMs)) ?? this.hours.get([tenant, campaign, hourStartMs]);
   }
 
   /**
@@ -527,7 +524,7 @@ export class LmdbEventStore implements EventStore {
             touched.set(`${tenant}\u0000${message}`, [tenant, message]);
             (ids.get(tenant) ?? ids.set(tenant, new Set()).get(tenant)!).add(id);
           }
-          for (const [tenant, gone] of ids) this.forget(tenant, undefined, gone);
+          for (const [tenant, gone] of ids) this.forgetTimelineEntries(tenant, gone);
           for (const [tenant, message] of touched.values()) {
             if (this.timeline(tenant, message, 1).length === 0) {
               this.messages.removeSync([tenant, message]);
@@ -729,7 +726,6 @@ export class LmdbEventStore implements EventStore {
   }
 
   async hourBuckets(tenant: string, campaign: string, fromMs: number, toMs: number): Promise<HourBucket[]> {
-    const out: HourBucket[] = [];
     const end = toMs > 0 ? toMs : Infinity;
     const byHour = new Map<number, HourBucket>();
     for (const { key, value } of this.hours.getRange({ start: [tenant, campaign, fromMs], end: [tenant, campaign, end] })) {
@@ -742,8 +738,7 @@ export class LmdbEventStore implements EventStore {
         if (key[0] === tenant && key[1] === campaign && hour >= fromMs && hour < end) byHour.set(hour, { hourStartMs: hour, opens: value.opens, clicks: value.clicks });
       }
     }
-    out.push(...[...byHour.values()].sort((a, b) => a.hourStartMs - b.hourStartMs));
-    return out;
+    return [...byHour.values()].sort((a, b) => a.hourStartMs - b.hourStartMs);
   }
 
   async getPolicy(tenant: string): Promise<SuppressionPolicy | undefined> {
