@@ -291,6 +291,14 @@ describe('every gRPC handler against hostile requests, found by a machine', () =
     expect(Date.now() - started).toBeLessThan(3_000);
   });
 
+  it('refuses a tenant id holding a NUL by name, whoever asks (in-memory keys and tombstones join names with one)', async () => {
+    const sneaky = `${CONTROL}\u0000control-m`;
+    await expect(statsClient.getCampaignStats({ tenant: sneaky, campaign: 'control-c' })).rejects.toThrow(/tenant must not contain a NUL character/);
+    await expect(statsClient.erase({ tenant: sneaky, message: 'x' })).rejects.toThrow(/tenant must not contain a NUL character/);
+    await expect(statsClient.recordDeliveries({ deliveries: [{ tenant: sneaky, campaign: 'c', message: 'm', deliveredAtUnixMs: String(Date.now()), links: 1 }] })).rejects.toThrow(/tenant must not contain a NUL character/);
+    expect(await controlView()).toEqual(controlBefore);
+  });
+
   it('stays up, and what it stores stays readable, the tenant it never named unchanged', async () => {
     expect(await controlView()).toEqual(controlBefore);
     for (const tenant of [TENANT, CONTROL]) {

@@ -3,7 +3,7 @@ import type { DescMethod } from '@bufbuild/protobuf';
 import { ErrorCode, WinnowError, presentedKey, serviceKeyMatcher, type CallContext, type ServiceHooks } from '@winnow/grpc';
 import type { StatsConfig } from '@winnow/config';
 import { parseApiKey, secretMatches } from '@winnow/tokens';
-import type { EventStore } from '@winnow/storage';
+import { tenantProblem, type EventStore } from '@winnow/storage';
 import { ApiKeyScope, type StoredApiKey } from '@winnow/proto';
 import { EVENT_STORE, STATS_CONFIG } from './tokens';
 import { limitField } from './store-errors';
@@ -80,6 +80,8 @@ export function requireTenants(ctx: CallContext, tenants: Iterable<string>): voi
   for (const t of tenants) {
     if (!t) throw new WinnowError(ErrorCode.InvalidArgument, 'tenant is required');
     limitField(t, 'tenant');
+    const problem = tenantProblem(t);
+    if (problem) throw new WinnowError(ErrorCode.InvalidArgument, problem);
     if (p.tenant !== '*' && p.tenant !== t) throw new WinnowError(ErrorCode.PermissionDenied, `this key may not act for tenant ${t}`);
     seen.add(t);
   }

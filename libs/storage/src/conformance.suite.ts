@@ -157,6 +157,13 @@ export function eventStoreConformance(name: string, makeHarness: () => Promise<S
       expect((await store.campaignCounters('acme', 'spring')).opens.every((v) => v === 0)).toBe(true);
     });
 
+    it('refuses a tenant id holding a NUL, which in-memory keys and tombstones would confuse with another tenant', async () => {
+      await expect(store.recordEvents([classified('n1', { tenant: 'acme\u0000m1' })])).rejects.toThrow(/tenant must not contain a NUL/);
+      await expect(store.recordEvents([], undefined, [{ tenant: 'acme\u0000x', message: 'm1', verdict: create(VerdictSchema, { eventId: 'e1', source: Source.BOT, revision: 1 }) }])).rejects.toThrow(/tenant must not contain a NUL/);
+      await expect(store.recordDeliveries([delivery('m1', 'spring', 'acme\u0000x')])).rejects.toThrow(/tenant must not contain a NUL/);
+      expect(await store.messageEvents('acme', 'm1')).toEqual([]);
+    });
+
     it('lists events newest first, filtered and paged', async () => {
       const batch: ClassifiedEvent[] = [];
       for (let i = 0; i < 25; i++) {

@@ -21,11 +21,24 @@ export const EARLIEST_MS = Date.UTC(2000, 0, 1);
 export const LATEST_MS = Date.UTC(2100, 0, 1);
 
 /** Checks an event is fit to store; returns a problem or undefined. */
+/**
+ * Why a tenant id cannot be stored, or undefined. Keys kept in memory and erasure tombstones join a
+ * tenant id to the names after it with a NUL, so a tenant id holding one could reach another
+ * tenant's records ("a\0b" + "c" against "a" + "b\0c"). Tracking domains allow only lower-case
+ * letters, digits and dashes; this is the store's own guard, whatever the caller checked.
+ */
+export function tenantProblem(tenant: string): string | undefined {
+  if (!tenant) return 'tenant is required';
+  if (tenant.includes('\u0000')) return 'tenant must not contain a NUL character';
+  return undefined;
+}
+
 export function eventProblem(e: ClassifiedEvent): string | undefined {
   if (!e.event || !e.verdict) return 'event and verdict are both required';
   const ev = e.event;
   if (!ev.id) return 'event id is required';
-  if (!ev.tenant) return `event ${ev.id}: tenant is required`;
+  const tenant = tenantProblem(ev.tenant);
+  if (tenant) return `event ${ev.id}: ${tenant}`;
   if (!ev.message) return `event ${ev.id}: message is required`;
   if (!ev.campaign) return `event ${ev.id}: campaign is required`;
   if (ev.kind !== EventKind.OPEN && ev.kind !== EventKind.CLICK) return `event ${ev.id}: kind must be open or click`;

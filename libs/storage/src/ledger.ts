@@ -2,7 +2,7 @@ import { create } from '@bufbuild/protobuf';
 import { ClassifiedEventSchema, Source, type ClassifiedEvent, type Delivery, type Verdict } from '@winnow/proto';
 import { applyMoves, emptyMessage, isCountable, movesFor, SOURCE_SLOTS, type CounterDelta } from '@winnow/engagement';
 import { hourStart, type RecordDeliveriesResult, type RecordEventsResult, type Revision } from './event-store.port';
-import { EARLIEST_MS, LATEST_MS, eventProblem } from './event-matching';
+import { EARLIEST_MS, LATEST_MS, eventProblem, tenantProblem } from './event-matching';
 
 /** A message's stored state: its delivery and its per-source engagement. */
 export interface MessageState {
@@ -91,7 +91,8 @@ function newMessage(tenant: string, message: string, campaign: string): MessageS
 export function revisionProblem(r: Revision): string | undefined {
   const id = r.verdict?.eventId;
   if (!id) return 'a revision needs its verdict with the event id';
-  if (!r.tenant) return `revision of ${id}: tenant is required`;
+  const tenant = tenantProblem(r.tenant);
+  if (tenant) return `revision of ${id}: ${tenant}`;
   if (!r.message) return `revision of ${id}: message is required`;
   if (r.verdict.source < Source.HUMAN || r.verdict.source > Source.BOT) return `revision of ${id}: verdict source is required`;
   if (!(r.verdict.revision > 0)) return `revision of ${id}: revision must be positive`;
@@ -182,6 +183,8 @@ export function planDeliveries(
 ): { plan: Plan; result: RecordDeliveriesResult } {
   for (const d of batch) {
     if (!d.tenant || !d.campaign || !d.message) throw new StoreInputError('delivery needs tenant, campaign and message');
+    const tenant = tenantProblem(d.tenant);
+    if (tenant) throw new StoreInputError(`delivery of ${d.message}: ${tenant}`);
     const at = Number(d.deliveredAtUnixMs);
     if (!(at >= EARLIEST_MS && at < LATEST_MS)) throw new StoreInputError(`delivery of ${d.message}: delivered_at_unix_ms must be a time from 2000-01-01 to 2099-12-31 (got ${d.deliveredAtUnixMs})`);
     if (d.links < 0) throw new StoreInputError(`delivery of ${d.message}: links cannot be negative`);
