@@ -382,6 +382,53 @@ describe.skipIf(process.getuid?.() !== 0)('embedded (LMDB) store: a full disk un
   });
 });
 
+describe('embedded (LMDB) store: reads outside a write', () => {
+  // The raw event databases are LMDB's own: lmdb-js shows a transaction to reads once LMDB has
+  // committed it, a few milliseconds before the write's promise (which waits for the flush to disk).
+  it("never see a batch's counters, hour buckets, message record or timeline before its write is durable (a commit can still fail), and see them once it is", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'winnow-lmdb-committed-'));
+    const store = new LmdbEventStore(dir, { checkpointEveryMs: 3_600_000 });
+    try {
+      const T = Date.UTC(2026, 2, 2, 10);
+      const size = 300;
+      const batch = (b: number) => Array.from({ length: size }, (_, i) => classified(`r${b}-${i}`, { message: `m${b}-${i % 50}`, at: T + b * 1000 + i }));
+      const opens = async () => (await store.campaignCounters('acme', 'spring')).opens.reduce((a, v) => a + v, 0);
+      const hourly = async () => (await store.hourBuckets('acme', 'spring', 0, 0)).reduce((a, h) => a + h.opens.reduce((x, v) => x + v, 0), 0);
+      let resolved = 0;
+      let polls = 0;
+      const seen: string[] = [];
+      // Reads run between every two turns of the event loop while the batches' transactions are open.
+      let polling = true;
+      const poll = async () => {
+        while (polling) {
+          const committedNow = resolved;
+          const [o, h, state, events] = await Promise.all([opens(), hourly(), store.message('acme', `m${committedNow}-0`), store.messageEvents('acme', `m${committedNow}-0`)]);
+          const most = committedNow * size;
+          if (o > most || h > most || state !== undefined || events.length > 0) seen.push(`${committedNow} committed: opens ${o}, hourly ${h}, next batch's message ${state ? 'seen' : 'not seen'}, its events ${events.length}`);
+          polls++;
+          await new Promise((r) => setImmediate(r));
+        }
+      };
+      const polled = poll();
+      for (let b = 0; b < 8; b++) {
+        // One batch at a time: between its transaction's callback and its commit, the reads meet it staged and not committed.
+        await store.recordEvents(batch(b));
+        resolved++;
+      }
+      polling = false;
+      await polled;
+      expect(seen).toEqual([]);
+      expect(polls).toBeGreaterThan(8);
+      expect(await opens()).toBe(8 * size);
+      expect(await hourly()).toBe(8 * size);
+      expect((await store.messageEvents('acme', 'm7-0')).length).toBe(size / 50);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('embedded (LMDB) store: a checkpoint started by the amount staged', () => {
   it('starts one outside the batch that reached the threshold, with no timer, and loses nothing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'winnow-lmdb-threshold-'));

@@ -39,7 +39,7 @@ import {
 } from '../event-store.port';
 import { matchesFilter } from '../event-matching';
 import { bucketKey, campaignKey, messageKey, planDeliveries, planEvents, StoreInputError, type MessageState, type Plan } from '../ledger';
-import { DerivedLayer, type HourValue, type JournalEntry, type Key } from './derived-layers';
+import { DerivedLayer, visible, type HourValue, type JournalEntry, type Key, type Staged } from './derived-layers';
 
 /**
  * How often the journal is applied to the derived databases (a checkpoint), and how many staged
@@ -201,6 +201,13 @@ export class LmdbEventStore implements EventStore {
   private journalSeq = 0;
   /** The newest journal entry applied to the derived databases (idem). */
   private appliedSeq = 0;
+  /**
+   * The newest journal entry known to be committed: reads outside a write transaction take no staged
+   * value written after it, so a query never sees a batch whose transaction may still fail.
+   */
+  private committedSeq = 0;
+  /** Write transaction callbacks running (they read everything staged, committed or not). */
+  private writing = 0;
   /** A checkpoint failed to commit: the layers may hold what the databases do not; read the journal again. */
   private rebuildNeeded = false;
   private checkpointing?: Promise<void>;
@@ -256,11 +263,15 @@ export class LmdbEventStore implements EventStore {
    */
   private readJournal(): void {
     const layer = new DerivedLayer();
+    // Inside a write transaction the journal read may hold this transaction's own entries, not yet
+    // committed: what is known committed stays as it was (the transaction's commit moves it on).
+    const committedUpTo = this.writing > 0 ? this.committedSeq : Number.MAX_SAFE_INTEGER;
     for (const { key, value } of this.journal.getRange({ start: 0, end: Number.MAX_SAFE_INTEGER }) as Iterable<{ key: number; value: JournalEntry }>) {
-      layer.add(value, key);
+      layer.add(value, key, committedUpTo);
     }
     this.layers = [layer];
     this.journalSeq = (this.journal.get(JOURNAL_HEAD) as number | undefined) ?? 0;
+    if (this.writing === 0) this.committedSeq = this.journalSeq;
     this.appliedSeq = (this.journal.get(JOURNAL_APPLIED) as number | undefined) ?? 0;
     this.rebuildNeeded = false;
   }
@@ -281,10 +292,10 @@ export class LmdbEventStore implements EventStore {
     let upTo = this.appliedSeq;
     // Oldest first, so a newer value of a key lands last.
     for (const layer of [...layers].reverse()) {
-      for (const [key, state] of layer.states.values()) this.messages.putSync(key, state);
-      for (const keys of layer.timelines.values()) for (const key of keys) this.messages.putSync(key, null);
-      for (const [key, counters] of layer.campaigns.values()) this.campaigns.putSync(key, counters);
-      for (const [key, value] of layer.hours.values()) this.hours.putSync(key, value);
+      for (const { key, value } of layer.states.values()) this.messages.putSync(key, value);
+      for (const list of layer.timelines.values()) for (const { key } of list) this.messages.putSync(key, null);
+      for (const { key, value } of layer.campaigns.values()) this.campaigns.putSync(key, value);
+      for (const { key, value } of layer.hours.values()) this.hours.putSync(key, value);
       upTo = Math.max(upTo, layer.seq);
     }
     for (const key of [...this.journal.getKeys({ start: 0, end: upTo + 1 })]) this.journal.removeSync(key);
@@ -325,7 +336,7 @@ export class LmdbEventStore implements EventStore {
   private forgetTimelineEntries(tenant: string, ids: ReadonlySet<string>): void {
     const prefix = `${tenant}\u0000`;
     for (const l of this.layers) {
-      for (const [k, keys] of l.timelines) if (k.startsWith(prefix)) l.timelines.set(k, keys.filter((key) => !ids.has(String(key[3]))));
+      for (const [k, list] of l.timelines) if (k.startsWith(prefix)) l.timelines.set(k, list.filter((t) => !ids.has(String(t.key[3]))));
     }
   }
 
@@ -396,19 +407,46 @@ export class LmdbEventStore implements EventStore {
 
   /** A write transaction (see `committed`). */
   private tx<T>(work: () => T): Promise<T> {
-    return committed(this.root.transaction(work));
+    let upTo = 0;
+    return this.settleWrite(committed(this.root.transaction(() => this.inWrite(work, (seq) => (upTo = seq)))), () => upTo);
   }
 
   /** A child write transaction, which leaves nothing behind when `work` throws (see `committed`). */
   private childTx<T>(work: () => T): Promise<T> {
-    return committed(this.root.childTransaction(work) as Promise<T>);
+    let upTo = 0;
+    return this.settleWrite(committed(this.root.childTransaction(() => this.inWrite(work, (seq) => (upTo = seq))) as Promise<T>), () => upTo);
   }
 
-  /** The newest staged value under `key` in one of the layers' maps, or undefined when none is staged. */
-  private staged<V>(pick: (l: DerivedLayer) => Map<string, [Key, V]>, key: string): V | undefined {
+  /** Runs a write transaction's callback; `wrote` learns the newest journal entry its transaction may hold. */
+  private inWrite<T>(work: () => T, wrote: (seq: number) => void): T {
+    this.writing++;
+    try {
+      return work();
+    } finally {
+      this.writing--;
+      wrote(this.journalSeq);
+    }
+  }
+
+  /** Once a write transaction commits, every journal entry it could hold is committed (so are all before it). */
+  private settleWrite<T>(write: Promise<T>, upTo: () => number): Promise<T> {
+    return write.then((result) => {
+      this.committedSeq = Math.max(this.committedSeq, upTo());
+      return result;
+    });
+  }
+
+  /** Staged values a read may take: inside a write transaction all, outside only committed ones. */
+  private get readableUpTo(): number {
+    return this.writing > 0 ? Number.POSITIVE_INFINITY : this.committedSeq;
+  }
+
+  /** The newest staged value under `key` in one of the layers' maps that this read may take, or undefined. */
+  private staged<V>(pick: (l: DerivedLayer) => Map<string, Staged<V>>, key: string): V | undefined {
+    const upTo = this.readableUpTo;
     for (const l of this.layers) {
-      const v = pick(l).get(key);
-      if (v) return v[1];
+      const v = visible(pick(l).get(key), upTo);
+      if (v) return v.value;
     }
     return undefined;
   }
@@ -458,7 +496,8 @@ export class LmdbEventStore implements EventStore {
   private timeline(tenant: string, message: string, limit?: number): Key[] {
     const staged: Key[] = [];
     const mk = messageKey(tenant, message);
-    for (const l of this.layers) staged.push(...(l.timelines.get(mk) ?? []));
+    const upTo = this.readableUpTo;
+    for (const l of this.layers) for (const t of l.timelines.get(mk) ?? []) if (t.seq <= upTo) staged.push(t.key);
     const out: Key[] = [];
     // The range starts at the message's state ([tenant, message] sorts before everything it prefixes).
     for (const key of this.messages.getKeys({ start: [tenant, message], end: [tenant, message, Infinity] }) as Iterable<Key>) {
@@ -614,7 +653,7 @@ export class LmdbEventStore implements EventStore {
     this.journal.putSync(seq, entry);
     this.journal.putSync(JOURNAL_HEAD, seq);
     this.journalSeq = seq;
-    this.layers[0]!.add(entry, seq);
+    this.layers[0]!.add(entry, seq, this.committedSeq);
     // Started outside this transaction's callbacks (a transaction cannot be queued from inside one).
     if (this.layers[0]!.size >= CHECKPOINT_RECORDS && !this.closing && !this.checkpointSoon) {
       this.checkpointSoon = setImmediate(() => {
@@ -732,8 +771,12 @@ export class LmdbEventStore implements EventStore {
       byHour.set(Number(key[2]), { hourStartMs: Number(key[2]), opens: value.opens, clicks: value.clicks });
     }
     // Staged buckets, oldest layer first so the newest value of an hour is the one kept.
+    const upTo = this.readableUpTo;
     for (const l of [...this.layers].reverse()) {
-      for (const [key, value] of l.hours.values()) {
+      for (const staged of l.hours.values()) {
+        const v = visible(staged, upTo);
+        if (!v) continue;
+        const { key, value } = v;
         const hour = Number(key[2]);
         if (key[0] === tenant && key[1] === campaign && hour >= fromMs && hour < end) byHour.set(hour, { hourStartMs: hour, opens: value.opens, clicks: value.clicks });
       }
