@@ -225,9 +225,10 @@ export class LmdbEventStore implements EventStore {
    * `retentionDays`: raw events, and per-message records with no event left, go this many days after
    * they happened (swept hourly and at start); dead letters this many days after they were kept.
    * 0 keeps them. `checkpointEveryMs`: how often the journal is applied (default 5 s; a checkpoint
-   * also starts when 200,000 records are staged).
+   * also starts when 200,000 records are staged). `checkpointTimeoutMs`: when a checkpoint whose
+   * transaction has not settled is taken as failed (default 30 s).
    */
-  constructor(dir: string, private readonly opts: { retentionDays?: number; checkpointEveryMs?: number } = {}) {
+  constructor(dir: string, private readonly opts: { retentionDays?: number; checkpointEveryMs?: number; checkpointTimeoutMs?: number } = {}) {
     mkdirSync(dir, { recursive: true });
     handleStrayCommitRejections();
     this.writer = new FolderWriterLock(dir);
@@ -375,10 +376,11 @@ export class LmdbEventStore implements EventStore {
     try {
       started = this.tx(() => {
         // Timed from here: waiting behind other transactions is not a checkpoint that failed.
+        const timeoutMs = this.opts.checkpointTimeoutMs ?? CHECKPOINT_TIMEOUT_MS;
         timer = setTimeout(() => {
           this.rebuildNeeded = true;
-          giveUp(new Error(`a checkpoint of the embedded store did not complete within ${CHECKPOINT_TIMEOUT_MS / 1000} s`));
-        }, CHECKPOINT_TIMEOUT_MS);
+          giveUp(new Error(`a checkpoint of the embedded store did not complete within ${timeoutMs / 1000} s`));
+        }, timeoutMs);
         timer.unref();
         sealed = this.applyAllInTransaction();
       });
