@@ -75,6 +75,11 @@ describe('the benchmarks run to the end', () => {
     expect(result.floorRatio).toBeGreaterThan(0);
   }, 180_000);
 
+  it('bench:late-answer (needs wrk)', async () => {
+    const out = await bench('late-answer.mjs', { BENCH_SECONDS: '1' });
+    for (const answer of ['now', 'immediate', 'after 5 ms', 'after 10 ms']) expect(out).toMatch(new RegExp(`│ 2 +│ '${answer}' +│ +\\d+ +│ [\\d.]+ +│ +\\d+ +│`));
+  }, 120_000);
+
   it('bench:stats', async () => {
     const out = await bench('stats.mjs', { BENCH_SIZES: '2000,4000' });
     expect(out).toMatch(/^ +4000 +\d+ +[\d.]+ms/m);
