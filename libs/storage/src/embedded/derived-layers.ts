@@ -78,7 +78,10 @@ export class DerivedLayer {
 
 function stage<V>(map: Map<string, Staged<V>>, k: string, key: Key, value: V, seq: number, committedUpTo: number): void {
   const prev = map.get(k);
-  // A committed value is the last one a reader outside the transaction could need.
-  if (prev && prev.seq <= committedUpTo) prev.prev = undefined;
-  map.set(k, { key, value, seq, prev });
+  // The newest committed value is the last one a reader outside the transaction could need.
+  let committed = prev;
+  while (committed && committed.seq > committedUpTo) committed = committed.prev;
+  if (committed) committed.prev = undefined;
+  // A value written by a committed entry replaces the others for every reader.
+  map.set(k, { key, value, seq, prev: seq <= committedUpTo ? undefined : prev });
 }

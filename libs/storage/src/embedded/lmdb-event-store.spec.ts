@@ -6,7 +6,7 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import { ClassifiedEventSchema, DeadLetterSchema, DeliverySchema, EventKind, Source, type ClassifiedEvent } from '@winnow/proto';
 import { classified, eventStoreConformance } from '../conformance.suite';
 import { describe, expect, it } from 'vitest';
-import { open } from 'lmdb';
+import { ABORT, open } from 'lmdb';
 import { LmdbEventStore } from './lmdb-event-store';
 
 eventStoreConformance('embedded (LMDB)', async () => {
@@ -456,6 +456,65 @@ describe('embedded (LMDB) store: reads outside a write', () => {
       expect(await opens()).toBe(8 * size);
       expect(await hourly()).toBe(8 * size);
       expect((await store.messageEvents('acme', 'm7-0')).length).toBe(size / 50);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('embedded (LMDB) store: reads after a batch whose commit failed', () => {
+  it('never see it, whatever commits next (a write with no journal entry included), and the next batch only once its write resolves', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'winnow-lmdb-failed-'));
+    const store = new LmdbEventStore(dir, { checkpointEveryMs: 3_600_000 });
+    const root = (store as unknown as { root: { childTransaction: (cb: () => unknown) => Promise<unknown> } }).root;
+    const real = root.childTransaction.bind(root);
+    const T = Date.UTC(2026, 2, 2, 10);
+    const batch = (b: number, n = 10) => Array.from({ length: n }, (_, i) => classified(`f${b}-${i}`, { message: `m${b}`, at: T + b * 1000 + i }));
+    const opens = async () => (await store.campaignCounters('acme', 'spring')).opens.reduce((a, v) => a + v, 0);
+    try {
+      await store.recordEvents(batch(0));
+      // A commit that fails (a full disk does this; the tmpfs test above needs root): the batch's
+      // callback runs and stages it, nothing of it reaches LMDB, and its write rejects.
+      root.childTransaction = (cb) => {
+        root.childTransaction = real;
+        return real(() => {
+          cb();
+          return ABORT;
+        }).then(() => {
+          throw new Error('Commit failed (see commitError for details)');
+        });
+      };
+      await expect(store.recordEvents(batch(1))).rejects.toThrow(/Commit failed/);
+      expect(await opens()).toBe(10);
+      // Transactions that write no journal entry, one of them changing nothing at all.
+      expect(await store.deleteApiKey('no-such-key')).toBe(false);
+      await store.putDeadLetters([create(DeadLetterSchema, { id: 'd1', tenant: 'acme', eventId: 'x', failure: 'invalid', reason: 'test', deadAtUnixMs: String(T) })]);
+      expect(await opens()).toBe(10);
+      expect(await store.message('acme', 'm1')).toBeUndefined();
+      expect(await store.messageEvents('acme', 'm1')).toEqual([]);
+      // The next batch takes the failed one's journal number: it is not shown before its write resolves.
+      let resolved = false;
+      const early: number[] = [];
+      const written = store.recordEvents(batch(2, 5)).then(() => {
+        resolved = true;
+      });
+      while (!resolved) {
+        const o = await opens();
+        if (!resolved && (o !== 10 || (await store.message('acme', 'm2')) !== undefined)) early.push(o);
+        await new Promise((r) => setImmediate(r));
+      }
+      await written;
+      expect(early).toEqual([]);
+      expect(await opens()).toBe(15);
+      await store.close();
+      const again = new LmdbEventStore(dir);
+      try {
+        expect((await again.campaignCounters('acme', 'spring')).opens.reduce((a, v) => a + v, 0)).toBe(15);
+        expect(await again.message('acme', 'm1')).toBeUndefined();
+      } finally {
+        await again.close();
+      }
     } finally {
       await store.close();
       rmSync(dir, { recursive: true, force: true });

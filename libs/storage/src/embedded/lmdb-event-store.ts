@@ -419,14 +419,19 @@ export class LmdbEventStore implements EventStore {
     return this.settleWrite(committed(this.root.childTransaction(() => this.inWrite(work, (seq) => (upTo = seq))) as Promise<T>), () => upTo);
   }
 
-  /** Runs a write transaction's callback; `wrote` learns the newest journal entry its transaction may hold. */
+  /**
+   * Runs a write transaction's callback; `wrote` learns the newest journal entry its transaction
+   * holds: the journal's head as the transaction sees it, not this process's count, which still
+   * includes a batch whose commit failed until the next write reads the journal again (a transaction
+   * that writes no entry, a dead letter say, would otherwise pass that batch for committed).
+   */
   private inWrite<T>(work: () => T, wrote: (seq: number) => void): T {
     this.writing++;
     try {
       return work();
     } finally {
       this.writing--;
-      wrote(this.journalSeq);
+      wrote((this.journal.get(JOURNAL_HEAD) as number | undefined) ?? 0);
     }
   }
 
