@@ -141,7 +141,7 @@ export function prepareEmail(html: string, opts: PrepareOptions): PreparedEmail 
   links.push({ index: anchors.length, role: LinkRole.HONEYPOT, target: trapTarget, url: opts.baseUrl + clickPath(opts.keyring, ref, anchors.length, LinkRole.HONEYPOT, trapTarget) });
   const pixelUrl = opts.baseUrl + pixelPath(opts.keyring, ref);
 
-  // Splice edits into the original text, from the end so earlier offsets stay valid.
+  // The edits, spliced into the original text in one pass.
   const edits: Array<{ start: number; end: number; text: string }> = anchors.map((a, i) => {
     const loc = a.el.sourceCodeLocation!.attrs!['href']!;
     return { start: loc.startOffset, end: loc.endOffset, text: `href="${escapeAttr(links[i]!.url)}"` };
@@ -156,8 +156,16 @@ export function prepareEmail(html: string, opts: PrepareOptions): PreparedEmail 
   const beforeBodyEnd = bodyLoc?.endTag?.startOffset ?? htmlEl?.sourceCodeLocation?.endTag?.startOffset ?? html.length;
   edits.push({ start: afterBodyStart, end: afterBodyStart, text: trap });
   edits.push({ start: beforeBodyEnd, end: beforeBodyEnd, text: pixel });
-  edits.sort((a, b) => b.start - a.start || b.end - a.end);
-  let out = html;
-  for (const e of edits) out = out.slice(0, e.start) + e.text + out.slice(e.end);
-  return { html: out, pixelUrl, links, untracked };
+  // In text order; two insertions at one offset (the trap and the pixel, in a body with nothing in
+  // it) go in as they always did, the pixel first. Pieces joined once: slicing and concatenating the
+  // whole text per edit copied it once per link (4.4 s for a 4 MiB mail with 500 links).
+  const ordered = edits.map((e, i) => ({ ...e, i })).sort((a, b) => a.start - b.start || a.end - b.end || b.i - a.i);
+  const pieces: string[] = [];
+  let at = 0;
+  for (const e of ordered) {
+    pieces.push(html.slice(at, e.start), e.text);
+    at = e.end;
+  }
+  pieces.push(html.slice(at));
+  return { html: pieces.join(''), pixelUrl, links, untracked };
 }
