@@ -136,6 +136,10 @@ describe.runIf(run)('the image, unpacked and started as a runtime would (chroot,
       expect(res.status).toBe(200);
       const stored = await eventually(() => statsApi.listEvents({ filter: { tenant: DEMO_TENANT, campaign: 'image' }, pageSize: 10 }), (r) => r.events.length === 1, 15_000);
       expect(stored.events[0]!.event!.message).toBe('m1');
+      // A mail prepared by the image's stats, on its worker thread (loaded from the production tree).
+      const prepared = await config.prepareEmail({ tenant: DEMO_TENANT, hostname: DEMO_HOSTNAME, campaign: 'image', message: 'm2', html: '<html><body><a href="https://clinic.example/a">a</a></body></html>', skipDelivery: true });
+      expect(prepared.trackedLinks).toBe(1);
+      expect(prepared.html).toContain(`${DEMO_HOSTNAME}/c/`);
     } finally {
       closeClient(config);
       closeClient(statsApi);

@@ -3,12 +3,12 @@ import { Inject, Injectable } from '@nestjs/common';
 import { toBinary, create } from '@bufbuild/protobuf';
 import { ErrorCode, WinnowError, type ImplOf } from '@winnow/grpc';
 import { ApiKeyScope, DeliverySchema, ListTrackingDomainsResponseSchema, Source, StoredApiKeySchema, type ConfigService, type SuppressionPolicy } from '@winnow/proto';
-import { PrepareError, prepareEmail } from '@winnow/mail';
 import { AUTOMATED_SOURCES } from '@winnow/engagement';
-import { keyringOf, tenantIdProblem, trackingDomainProblem } from '@winnow/tokens';
+import { tenantIdProblem, trackingDomainProblem } from '@winnow/tokens';
 import type { EventStore } from '@winnow/storage';
 import { EVENT_STORE } from './tokens';
 import { Ingestor } from './ingest';
+import { EmailPreparer } from './email-preparer';
 import { limitField, storeCall } from './store-errors';
 import { ALL_SCOPES, Authenticator, LEGACY_SCOPES, principalOf, requireService, requireTenants, scopeName } from './auth';
 import { generateApiKey } from '@winnow/tokens';
@@ -44,6 +44,7 @@ export class ConfigApi {
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly auth: Authenticator,
     private readonly ingestor: Ingestor,
+    private readonly preparer: EmailPreparer,
   ) {}
 
   /**
@@ -163,21 +164,20 @@ export class ConfigApi {
         const domain = (await storeCall(() => store.listDomains())).find((d) => d.hostname === host && d.tenant === req.tenant);
         if (!domain) throw new WinnowError(ErrorCode.NotFound, `no tracking domain ${host || '(empty)'} is registered for tenant ${req.tenant}`);
         const sentAtS = Math.floor(Date.now() / 1000);
-        let prepared;
-        try {
-          prepared = prepareEmail(req.html, {
-            keyring: keyringOf(domain),
+        // On a worker thread: this service's own thread goes on with the pipeline meanwhile.
+        const prepared = await this.preparer.prepare(
+          req.html,
+          domain,
+          {
             baseUrl: req.baseUrl || `https://${host}`,
             tenant: req.tenant,
             campaign: req.campaign,
             message: req.message,
             sentAtS,
             ...(req.recipientDomain ? { recipientDomain: req.recipientDomain } : {}),
-          });
-        } catch (err) {
-          if (err instanceof PrepareError) throw new WinnowError(ErrorCode.InvalidArgument, err.message);
-          throw err;
-        }
+          },
+          ctx.signal,
+        );
         let recorded = false;
         if (!req.skipDelivery) {
           // Through the ingestor: a delivery of an erased message is not recorded again.

@@ -4,6 +4,7 @@ import type { StatsConfig } from '@winnow/config';
 import { createRegistry } from '@winnow/observability';
 import { KeyEncryptionKey, LmdbEventStore, MongoEventStore, sealStoredSigningKeys, withSealedSigningKeys, type EventStore } from '@winnow/storage';
 import { ConfigApi } from './config-api';
+import { EmailPreparer } from './email-preparer';
 import { ensureDemoTenant } from './demo-tenant';
 import { StatsApi } from './stats-api';
 import { Ingestor } from './ingest';
@@ -42,6 +43,7 @@ export class StatsModule {
         Ingestor,
         Reclassifier,
         StatsApi,
+        EmailPreparer,
         ConfigApi,
         StatsHost,
       ],

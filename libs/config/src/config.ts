@@ -145,6 +145,8 @@ export interface StatsConfig extends CommonConfig {
   reclassifyPage: number;
   /** Pause between a reclassification's pages, leaving room for ingest. WINNOW_RECLASSIFY_PAUSE_MS, default 0. */
   reclassifyPauseMs: number;
+  /** Worker threads that prepare mails (PrepareEmail), off the service's own thread. WINNOW_PREPARE_THREADS, default 1. */
+  prepareThreads: number;
 }
 
 function serviceKey(r: EnvReader): string {
@@ -258,6 +260,7 @@ export function loadStatsConfig(env: Env = process.env): StatsConfig {
     historyMaxMessages: r.int('WINNOW_HISTORY_MAX_MESSAGES', 200_000, 100, 10_000_000),
     reclassifyPage: r.int('WINNOW_RECLASSIFY_PAGE', 1000, 1, 100_000),
     reclassifyPauseMs: r.int('WINNOW_RECLASSIFY_PAUSE_MS', 0, 0, 60_000),
+    prepareThreads: r.int('WINNOW_PREPARE_THREADS', 1, 1, 16),
   };
 }
 
