@@ -147,6 +147,8 @@ export interface StatsConfig extends CommonConfig {
   reclassifyPauseMs: number;
   /** Worker threads that prepare mails (PrepareEmail), off the service's own thread. WINNOW_PREPARE_THREADS, default 1. */
   prepareThreads: number;
+  /** Mails that may wait for a worker beyond those being prepared (then RESOURCE_EXHAUSTED). WINNOW_PREPARE_QUEUE, default 64. */
+  prepareQueue: number;
 }
 
 function serviceKey(r: EnvReader): string {
@@ -261,6 +263,7 @@ export function loadStatsConfig(env: Env = process.env): StatsConfig {
     reclassifyPage: r.int('WINNOW_RECLASSIFY_PAGE', 1000, 1, 100_000),
     reclassifyPauseMs: r.int('WINNOW_RECLASSIFY_PAUSE_MS', 0, 0, 60_000),
     prepareThreads: r.int('WINNOW_PREPARE_THREADS', 1, 1, 16),
+    prepareQueue: r.int('WINNOW_PREPARE_QUEUE', 64, 0, 10_000),
   };
 }
 

@@ -107,6 +107,22 @@ describe('prepareEmail', () => {
     expect(fragment.html.startsWith('<!doctype html><a href=')).toBe(true);
   });
 
+  it('gives an unclosed link one token, however many blocks the parser copies it into', () => {
+    // parse5 reconstructs an open <a> in each following block, every copy with the original's source position.
+    const html = '<p><a href="https://shop.example/">Visit</p><p>Thanks</p><p>Bye</p>';
+    const r = prepareEmail(html, opts);
+    expect(r.links.map((l) => [l.index, LinkRole[l.role], l.target])).toEqual([
+      [0, 'CONTENT', 'https://shop.example/'],
+      [1, 'HONEYPOT', 'https://links.clinic.example/'],
+    ]);
+    // The one href became the one sealed link, whole.
+    const hrefs = [...r.html.matchAll(/href="([^"]*)"/g)].map((m) => m[1]);
+    expect(hrefs).toEqual([r.links[1]!.url, r.links[0]!.url]);
+    expect(r.html).toContain(`<p><a href="${r.links[0]!.url}">Visit</p><p>Thanks</p><p>Bye</p>`);
+    // Many blocks after it are not many links.
+    expect(prepareEmail(`<p><a href="https://shop.example/">Visit</p>${'<p>more</p>'.repeat(1500)}`, opts).links).toHaveLength(2);
+  });
+
   it('refuses a mail with more links than it tracks', () => {
     const many = Array.from({ length: 1001 }, (_, i) => `<a href="https://a.example/${i}">l</a>`).join('');
     expect(() => prepareEmail(`<body>${many}</body>`, opts)).toThrow(/1001 http\(s\) links; at most 1000/);

@@ -96,6 +96,7 @@ export function prepareEmail(html: string, opts: PrepareOptions): PreparedEmail 
   let head: Element | undefined;
   let htmlEl: Element | undefined;
   const doctypeEnd = (doc.childNodes.find((n) => n.nodeName === '#documentType') as { sourceCodeLocation?: { endOffset: number } } | undefined)?.sourceCodeLocation?.endOffset;
+  const hrefsSeen = new Set<number>();
   walk(doc as unknown as Node, (el) => {
     if (el.tagName === 'body') body = el;
     if (el.tagName === 'head') head = el;
@@ -103,7 +104,12 @@ export function prepareEmail(html: string, opts: PrepareOptions): PreparedEmail 
     if (el.tagName !== 'a' && el.tagName !== 'area') return;
     const href = attr(el, 'href')?.trim();
     if (!href || !/^https?:\/\//i.test(href) || attr(el, 'data-winnow-ignore') !== undefined) return;
-    if (!el.sourceCodeLocation?.attrs?.['href']) return;
+    const hrefAt = el.sourceCodeLocation?.attrs?.['href'];
+    if (!hrefAt) return;
+    // An unclosed <a> is copied by the parser into the blocks after it (formatting elements are
+    // reconstructed), each copy with the original's source position: one link in the text, one token.
+    if (hrefsSeen.has(hrefAt.startOffset)) return;
+    hrefsSeen.add(hrefAt.startOffset);
     const marked = attr(el, 'data-winnow-role');
     const role = marked === 'unsubscribe' || (marked === undefined && (UNSUBSCRIBE.test(href) || UNSUBSCRIBE.test(textOf(el)))) ? LinkRole.UNSUBSCRIBE : LinkRole.CONTENT;
     found.push({ el, target: href, role });
@@ -163,6 +169,7 @@ export function prepareEmail(html: string, opts: PrepareOptions): PreparedEmail 
   const pieces: string[] = [];
   let at = 0;
   for (const e of ordered) {
+    if (e.start < at) throw new Error(`prepareEmail: edits overlap at offset ${e.start}`);
     pieces.push(html.slice(at, e.start), e.text);
     at = e.end;
   }

@@ -20,7 +20,6 @@ export const EARLIEST_MS = Date.UTC(2000, 0, 1);
 /** The first time one may not carry (2100-01-01): later times break int64 and float round trips long before they mean anything. */
 export const LATEST_MS = Date.UTC(2100, 0, 1);
 
-/** Checks an event is fit to store; returns a problem or undefined. */
 /**
  * Why a tenant id cannot be stored, or undefined. Keys kept in memory and erasure tombstones join a
  * tenant id to the names after it with a NUL, so a tenant id holding one could reach another
@@ -33,6 +32,7 @@ export function tenantProblem(tenant: string): string | undefined {
   return undefined;
 }
 
+/** Checks an event is fit to store; returns a problem or undefined. */
 export function eventProblem(e: ClassifiedEvent): string | undefined {
   if (!e.event || !e.verdict) return 'event and verdict are both required';
   const ev = e.event;
