@@ -2,7 +2,7 @@
 //
 // The whole stack as users deploy it: collector, classifier and stats in separate processes (the
 // launcher `npm start` uses), talking gRPC, the embedded store, durable capture on. Prepares
-// BENCH_MESSAGES (default 20,000) messages with prepareEmail on the demo tenant's tracking domain,
+// BENCH_MESSAGES (default 40,000) messages with prepareEmail on the demo tenant's tracking domain,
 // drives the collector with wrk (-t1 -c64, BENCH_SECONDS, default 20) on their pixel and link URLs
 // (each URL used once until all are, then again), waits until stats has stored every answered
 // request, and prints: answered requests/s, stored events/s over load plus drain, drain time,
@@ -32,7 +32,9 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const { freePorts, launchStack } = await import(join(here, '..', 'apps', 'cli', 'dist', 'launcher.js'));
 const seconds = Number(process.env.BENCH_SECONDS ?? 20);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 64);
-const messages = Number(process.env.BENCH_MESSAGES ?? 20_000);
+// 40,000 messages give 120,000 URLs (a pixel and two links each): more than a 20 s run answers here, so
+// every request carries a URL not used before (the issue's "fresh" URLs); `urlsReused` says if not.
+const messages = Number(process.env.BENCH_MESSAGES ?? 40_000);
 const HOST = 'demo-clinic.localhost';
 const CAMPAIGN = `bench-${Date.now()}`;
 const run = promisify(execFile);
@@ -152,6 +154,8 @@ try {
     connections,
     answered,
     wrkCounted: out.requests,
+    urls: paths.length,
+    urlsReused: Math.max(0, answered - paths.length),
     non2xx: out.non2xx,
     socketErrors: out.errors,
     stored: n,
