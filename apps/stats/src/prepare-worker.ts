@@ -2,21 +2,15 @@
  * The worker thread behind `EmailPreparer`: prepares one mail (parses the HTML, seals a token per
  * link, splices them in). Runs under piscina; loaded from the built file (dist/prepare-worker.js).
  */
-import { PrepareError, prepareEmail, type PreparedEmail } from '@winnow/mail';
+import { PrepareError, prepareEmail, type PrepareOptions, type PreparedEmail } from '@winnow/mail';
 import { Keyring } from '@winnow/tokens';
 
-export interface PrepareTask {
+/** prepareEmail's options, with the keyring as data: the sealing key travels to the worker by copy, inside this process. */
+export type PrepareTask = Omit<PrepareOptions, 'keyring'> & {
   html: string;
-  /** The tracking domain's keys (the secrets travel to the worker by copy, inside this process). */
   keys: Array<{ id: string; secret: Uint8Array }>;
   sealingKeyId: string | undefined;
-  baseUrl: string;
-  tenant: string;
-  campaign: string;
-  message: string;
-  sentAtS: number;
-  recipientDomain?: string;
-}
+};
 
 /** A mail the caller got wrong is an answer, not a thrown error (its class would not cross the thread). */
 export type PrepareOutcome = { ok: true; prepared: PreparedEmail } | { ok: false; problem: string };
