@@ -78,8 +78,8 @@ export function requireTenants(ctx: CallContext, tenants: Iterable<string>): voi
   const p = principalOf(ctx);
   const seen = new Set<string>();
   for (const t of tenants) {
-    if (!t) throw new WinnowError(ErrorCode.InvalidArgument, 'tenant is required');
     limitField(t, 'tenant');
+    // Empty, or holding a NUL.
     const problem = tenantProblem(t);
     if (problem) throw new WinnowError(ErrorCode.InvalidArgument, problem);
     if (p.tenant !== '*' && p.tenant !== t) throw new WinnowError(ErrorCode.PermissionDenied, `this key may not act for tenant ${t}`);

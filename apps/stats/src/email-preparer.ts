@@ -4,7 +4,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import { Piscina } from 'piscina';
 import type { StatsConfig } from '@winnow/config';
 import { ErrorCode, WinnowError } from '@winnow/grpc';
-import type { PreparedEmail } from '@winnow/mail';
+import type { PrepareOptions, PreparedEmail } from '@winnow/mail';
 import type { TrackingDomain } from '@winnow/proto';
 import { STATS_CONFIG } from './tokens';
 import type { PrepareOutcome, PrepareTask } from './prepare-worker';
@@ -44,7 +44,7 @@ export class EmailPreparer implements OnApplicationShutdown {
    * INVALID_ARGUMENT, too many waiting RESOURCE_EXHAUSTED, a call that ended CANCELLED, a worker that
    * stopped UNAVAILABLE.
    */
-  async prepare(html: string, domain: TrackingDomain, opts: Omit<PrepareTask, 'html' | 'keys' | 'sealingKeyId'>, signal: AbortSignal): Promise<PreparedEmail> {
+  async prepare(html: string, domain: TrackingDomain, opts: Omit<PrepareOptions, 'keyring'>, signal: AbortSignal): Promise<PreparedEmail> {
     if (signal.aborted) throw new WinnowError(ErrorCode.Cancelled, 'the call ended before the mail was prepared');
     if (this.inFlight >= this.limit) throw new WinnowError(ErrorCode.ResourceExhausted, `${this.limit} mails are already being prepared or waiting; retry shortly`);
     const sealing = domain.keys.find((k) => k.sealing);

@@ -160,15 +160,16 @@ export function prepareEmail(html: string, opts: PrepareOptions): PreparedEmail 
   const bodyLoc = body?.sourceCodeLocation;
   const afterBodyStart = bodyLoc?.startTag?.endOffset ?? head?.sourceCodeLocation?.endTag?.endOffset ?? htmlEl?.sourceCodeLocation?.startTag?.endOffset ?? doctypeEnd ?? 0;
   const beforeBodyEnd = bodyLoc?.endTag?.startOffset ?? htmlEl?.sourceCodeLocation?.endTag?.startOffset ?? html.length;
-  edits.push({ start: afterBodyStart, end: afterBodyStart, text: trap });
+  // The pixel before the trap: at one offset (a body with nothing in it) they go in in this order,
+  // as they always did (the sort below is stable).
   edits.push({ start: beforeBodyEnd, end: beforeBodyEnd, text: pixel });
-  // In text order; two insertions at one offset (the trap and the pixel, in a body with nothing in
-  // it) go in as they always did, the pixel first. Pieces joined once: slicing and concatenating the
-  // whole text per edit copied it once per link (4.4 s for a 4 MiB mail with 500 links).
-  const ordered = edits.map((e, i) => ({ ...e, i })).sort((a, b) => a.start - b.start || a.end - b.end || b.i - a.i);
+  edits.push({ start: afterBodyStart, end: afterBodyStart, text: trap });
+  // In text order, pieces joined once: slicing and concatenating the whole text per edit copied it
+  // once per link (4.4 s for a 4 MiB mail with 500 links).
+  edits.sort((a, b) => a.start - b.start || a.end - b.end);
   const pieces: string[] = [];
   let at = 0;
-  for (const e of ordered) {
+  for (const e of edits) {
     if (e.start < at) throw new Error(`prepareEmail: edits overlap at offset ${e.start}`);
     pieces.push(html.slice(at, e.start), e.text);
     at = e.end;

@@ -409,36 +409,34 @@ export class LmdbEventStore implements EventStore {
 
   /** A write transaction (see `committed`). */
   private tx<T>(work: () => T): Promise<T> {
-    let upTo = 0;
-    return this.settleWrite(committed(this.root.transaction(() => this.inWrite(work, (seq) => (upTo = seq)))), () => upTo);
+    return this.written((callback) => this.root.transaction(callback), work);
   }
 
   /** A child write transaction, which leaves nothing behind when `work` throws (see `committed`). */
   private childTx<T>(work: () => T): Promise<T> {
-    let upTo = 0;
-    return this.settleWrite(committed(this.root.childTransaction(() => this.inWrite(work, (seq) => (upTo = seq))) as Promise<T>), () => upTo);
+    return this.written((callback) => this.root.childTransaction(callback) as Promise<T>, work);
   }
 
   /**
-   * Runs a write transaction's callback; `wrote` learns the newest journal entry its transaction
-   * holds: the journal's head as the transaction sees it, not this process's count, which still
+   * Runs `work` as a write transaction's callback (reads in it see everything staged), and once the
+   * transaction commits, takes every journal entry it holds as committed (so are all before it). What
+   * it holds is the journal's head as the transaction saw it, not this process's count, which still
    * includes a batch whose commit failed until the next write reads the journal again (a transaction
    * that writes no entry, a dead letter say, would otherwise pass that batch for committed).
    */
-  private inWrite<T>(work: () => T, wrote: (seq: number) => void): T {
-    this.writing++;
-    try {
-      return work();
-    } finally {
-      this.writing--;
-      wrote((this.journal.get(JOURNAL_HEAD) as number | undefined) ?? 0);
-    }
-  }
-
-  /** Once a write transaction commits, every journal entry it could hold is committed (so are all before it). */
-  private settleWrite<T>(write: Promise<T>, upTo: () => number): Promise<T> {
-    return write.then((result) => {
-      this.committedSeq = Math.max(this.committedSeq, upTo());
+  private written<T>(begin: (callback: () => T) => Promise<T>, work: () => T): Promise<T> {
+    let head = 0;
+    const callback = (): T => {
+      this.writing++;
+      try {
+        return work();
+      } finally {
+        this.writing--;
+        head = (this.journal.get(JOURNAL_HEAD) as number | undefined) ?? 0;
+      }
+    };
+    return committed(begin(callback)).then((result) => {
+      this.committedSeq = Math.max(this.committedSeq, head);
       return result;
     });
   }
