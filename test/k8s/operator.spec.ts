@@ -12,12 +12,16 @@ import { startOperator } from '@winnow/operator';
 import { startStats } from '@winnow/stats';
 import type { RunningService } from '@winnow/observability';
 import { eventually } from '@winnow/testing';
+import { KubeConfig } from '@kubernetes/client-node';
+import { metadataInformer } from '../../apps/operator/src/kube';
 import { THIRD_PARTY_CRDS, kubeAvailable, kubeMissingNotice, startKube, type KubeServer } from '../support/kube-apiserver';
+import { startRecordingProxy } from '../support/recording-proxy';
 
 const root = join(__dirname, '..', '..');
 const NS = 'winnow';
 // The operator runs as its ServiceAccount, with exactly the RBAC that deploy/ ships.
 const OPERATOR_USER = `system:serviceaccount:${NS}:winnow-operator`;
+const OPERATOR_TOKEN = randomBytes(16).toString('hex');
 const run = kubeAvailable() || process.env['CI'] === 'true';
 if (!run) console.warn(`skipping the operator tests on a real API server: ${kubeMissingNotice()}`);
 
@@ -48,7 +52,7 @@ describe.runIf(run)('the operator against a real Kubernetes API server, as its o
 
   beforeAll(async () => {
     expect(kubeAvailable(), kubeMissingNotice()).toBe(true);
-    kube = await startKube({ users: { [OPERATOR_USER]: { token: randomBytes(16).toString('hex'), groups: ['system:serviceaccounts', `system:serviceaccounts:${NS}`] } } });
+    kube = await startKube({ users: { [OPERATOR_USER]: { token: OPERATOR_TOKEN, groups: ['system:serviceaccounts', `system:serviceaccounts:${NS}`] } } });
     await kube.kubectl(['apply', '-f', join(root, 'deploy', 'crds')]);
     await kube.kubectl(['apply', '--server-side', '-f', THIRD_PARTY_CRDS.gatewayApi()]);
     await kube.kubectl(['wait', '--for=condition=Established', '--timeout=60s', '--all', 'crd']);
@@ -111,6 +115,74 @@ describe.runIf(run)('the operator against a real Kubernetes API server, as its o
     expect((await get('secret', 'nw-signing-keys'))!['data'].k1).toBe(before);
     const registered = (await config.listTrackingDomains({})).domains.find((d) => d.hostname === 'links.northwind.example')!;
     expect(Buffer.from(registered.keys[0]!.secret).toString('base64')).toBe(before);
+  });
+
+  // Through a recording proxy: what the operator asks for, and what the API server sends it.
+  const throughProxy = async (namespace: string, user: string, token: string) => {
+    const proxy = await startRecordingProxy(kube.url, kube.ca);
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      // Plain HTTP on loopback to the proxy (client-node wants skipTLSVerify said for http); the proxy checks the server's certificate.
+      clusters: [{ name: 'proxy', server: proxy.url, skipTLSVerify: true }],
+      users: [{ name: user, token }],
+      contexts: [{ name: 'proxy', cluster: 'proxy', user, namespace }],
+      currentContext: 'proxy',
+    });
+    return { proxy, kc };
+  };
+  const collection = (ns: string) => new RegExp(`^/api/v1/namespaces/${ns}/secrets(\\?|$)`);
+
+  it('lists and watches Secrets as metadata only, with the RBAC it ships: no key reaches it that way', async () => {
+    const { proxy, kc } = await throughProxy(NS, OPERATOR_USER, OPERATOR_TOKEN);
+    // A second replica: it lists and watches everything at start, then waits on the Lease.
+    const second = await startOperator(operatorConfig('op-meta'), kc, 300, quiet);
+    try {
+      await eventually(async () => proxy.seen.filter((r) => collection(NS).test(r.path) && r.path.includes('watch=true')).length, (n) => n > 0, 10_000);
+      // A Secret change reaches the watch while it is open.
+      await kube.kubectl(['label', 'secret', 'nw-signing-keys', '-n', NS, 'winnow.test/touched=yes', '--overwrite']);
+      await eventually(async () => proxy.seen.some((r) => collection(NS).test(r.path) && r.body.includes('winnow.test/touched')), (x) => x, 10_000);
+    } finally {
+      await second.close();
+      await proxy.close();
+    }
+    const secrets = proxy.seen.filter((r) => collection(NS).test(r.path));
+    expect(secrets.map((r) => (r.path.includes('watch=true') ? 'watch' : 'list'))).toEqual(expect.arrayContaining(['list', 'watch']));
+    expect(secrets.every((r) => r.status === 200)).toBe(true);
+    for (const r of secrets) expect(r.accept).toMatch(/as=PartialObjectMetadata(List)?;g=meta\.k8s\.io;v=v1/);
+    // The key material is in the cluster, and not in any list or watch answer.
+    const key = (await get('secret', 'nw-signing-keys'))!['data'].k1 as string;
+    expect(key).toHaveLength(44);
+    expect(secrets.some((r) => r.body.includes('"name":"nw-signing-keys"'))).toBe(true);
+    for (const r of secrets) {
+      expect(r.body).not.toContain(key);
+      expect(r.body).not.toMatch(/"data":/);
+    }
+  });
+
+  it('keeps of each watched Secret no data and no annotations, though kubectl apply copied the data into one', async () => {
+    const password = randomBytes(12).toString('hex');
+    await apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'unrelated-db', namespace: NS }, stringData: { password } });
+    const { proxy, kc } = await throughProxy(NS, 'admin', kube.token);
+    const informer = metadataInformer(kc, `/api/v1/namespaces/${NS}/secrets`);
+    try {
+      await informer.start();
+      const held = await eventually(async () => informer.get('unrelated-db', NS), (o) => o !== undefined, 10_000);
+      await kube.kubectl(['label', 'secret', 'unrelated-db', '-n', NS, 'winnow.test/touched=yes']);
+      await eventually(async () => informer.get('unrelated-db', NS)?.metadata?.labels?.['winnow.test/touched'], (v) => v === 'yes', 10_000);
+      expect(held!.metadata).toMatchObject({ name: 'unrelated-db', namespace: NS });
+      // The server did send the annotation that holds the password (metadata includes annotations) ...
+      expect(proxy.seen.some((r) => r.body.includes('last-applied-configuration') && r.body.includes(password))).toBe(true);
+      // ... and the informer kept none of it, from the list or from the watch.
+      for (const o of informer.list(NS)) {
+        expect(o.metadata?.annotations).toBeUndefined();
+        expect(JSON.stringify(o)).not.toContain(password);
+        expect(Object.keys(o)).toEqual(['apiVersion', 'kind', 'metadata']);
+      }
+    } finally {
+      await informer.stop();
+      await proxy.close();
+      await kube.kubectl(['delete', 'secret', 'unrelated-db', '-n', NS]);
+    }
   });
 
   it('refuses a hostname claimed by another tenant with a Conflict condition and routes nothing', async () => {

@@ -1,11 +1,19 @@
+import { request as httpRequest, type Agent as HttpAgent } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import {
   CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
+  ListWatch,
   NetworkingV1Api,
   PatchStrategy,
   setHeaderOptions,
+  Watch,
+  type Informer,
   type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type ObjectCache,
   type V1Ingress,
 } from '@kubernetes/client-node';
 import { covers, sameJson } from '@winnow/reconcile';
@@ -25,6 +33,100 @@ export const EVENT_SERIES_MS = 10 * 60_000;
 
 /** Label the operator puts on its routes (libs/reconcile); its route watch selects on it. */
 export const ROUTE_SELECTOR = 'app.kubernetes.io/managed-by=winnow-operator';
+
+// The API server's metadata-only views (PartialObjectMetadata, Kubernetes 1.15+): the objects come
+// without their body, so a Secret's data never reaches the operator through its list and watch.
+const METADATA_LIST_ACCEPT = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
+const METADATA_ACCEPT = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
+/** Longest list answer the metadata list reads (a namespace of tens of thousands of objects fits). */
+const MAX_LIST_BYTES = 64 * 1024 * 1024;
+/** The headers client-node's applyToFetchOptions gives (node-fetch's Headers). */
+type FetchHeaders = { forEach(cb: (value: string, name: string) => void): void; set(name: string, value: string): void };
+
+/**
+ * What the operator keeps of an object it watches only to learn that it changed: its name, version,
+ * labels and owners. Not its annotations: `kubectl apply` copies a Secret's whole data, in clear,
+ * into `kubectl.kubernetes.io/last-applied-configuration`. Not its managed fields.
+ */
+export function keptMetadata(o: KubernetesObject): KubernetesObject {
+  const m = o.metadata ?? {};
+  return {
+    apiVersion: o.apiVersion,
+    kind: o.kind,
+    metadata: {
+      name: m.name,
+      namespace: m.namespace,
+      uid: m.uid,
+      resourceVersion: m.resourceVersion,
+      ...(m.labels ? { labels: m.labels } : {}),
+      ...(m.ownerReferences ? { ownerReferences: m.ownerReferences } : {}),
+    },
+  };
+}
+
+/** The client's request options (credentials, CA, agent) for one GET, asking for `accept`. */
+async function getJson(kc: KubeConfig, path: string, accept: string): Promise<unknown> {
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) throw new Error('No currently active cluster');
+  const url = new URL(server + path);
+  const init = await kc.applyToFetchOptions({});
+  const headers: Record<string, string> = {};
+  (init.headers as unknown as FetchHeaders | undefined)?.forEach((v, k) => (headers[k] = v));
+  headers['accept'] = accept;
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(url, { method: 'GET', headers, agent: init.agent as HttpAgent | undefined, timeout: 30_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      res.on('data', (c: Buffer) => {
+        bytes += c.length;
+        if (bytes > MAX_LIST_BYTES) return req.destroy(new Error(`GET ${url.pathname}: answer over ${MAX_LIST_BYTES} bytes`));
+        chunks.push(c);
+      });
+      res.on('error', reject);
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        if (res.statusCode !== 200) {
+          // The same shape as client-node's errors, so the informer's error path treats it alike.
+          const err = Object.assign(new Error(`GET ${url.pathname}: HTTP ${res.statusCode} ${text.slice(0, 200)}`), { statusCode: res.statusCode, code: res.statusCode });
+          return reject(err);
+        }
+        try {
+          resolve(JSON.parse(text));
+        } catch (e) {
+          reject(new Error(`GET ${url.pathname}: the answer is not JSON (${(e as Error).message})`));
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url.pathname}: no answer within 30 s`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * An informer that lists and watches only the metadata of the objects at `path` (a namespaced
+ * collection) and keeps only `keptMetadata` of each: for objects whose body the operator reads, when
+ * it needs it, with a GET of that one object (a Secret a TrackingDomain names).
+ */
+export function metadataInformer(kc: KubeConfig, path: string): Informer<KubernetesObject> & ObjectCache<KubernetesObject> {
+  const metadataKc = Object.create(kc) as KubeConfig;
+  metadataKc.applyToFetchOptions = async (opts) => {
+    const init = await kc.applyToFetchOptions(opts);
+    (init.headers as unknown as FetchHeaders).set('accept', METADATA_ACCEPT);
+    return init;
+  };
+  const real = new Watch(metadataKc);
+  const watch = {
+    watch: (p: string, params: Record<string, string | number | boolean | undefined>, cb: (phase: string, obj: any, raw: any) => void, done: (err: any) => void) =>
+      real.watch(p, params, (phase, obj: KubernetesObject, raw) => cb(phase, phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' ? keptMetadata(obj) : obj, raw), done),
+  } as Watch;
+  const list = async (): Promise<KubernetesListObject<KubernetesObject>> => {
+    const l = (await getJson(kc, path, METADATA_LIST_ACCEPT)) as KubernetesListObject<KubernetesObject>;
+    return { ...l, items: (l.items ?? []).map(keptMetadata) };
+  };
+  return new ListWatch(path, watch, list, false);
+}
 
 /** The few Kubernetes calls the operator makes, in one place, through the real client. */
 export class Kube {
@@ -53,10 +155,6 @@ export class Kube {
 
   patchStatus(plural: string, name: string, status: object): Promise<unknown> {
     return this.custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace: this.namespace, plural, name, body: { status } }, merge);
-  }
-
-  listSecrets(): Promise<{ items: unknown[] }> {
-    return this.core.listNamespacedSecret({ namespace: this.namespace });
   }
 
   listRoutes(kind: 'ingress' | 'gateway'): Promise<{ items: unknown[] }> {

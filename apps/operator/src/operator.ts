@@ -16,7 +16,7 @@ import {
   type TrackingDomainResource,
 } from '@winnow/reconcile';
 import { randomBytes } from 'node:crypto';
-import { GROUP, ROUTE_SELECTOR, VERSION, type Kube } from './kube';
+import { GROUP, ROUTE_SELECTOR, VERSION, metadataInformer, type Kube } from './kube';
 import { LeaderLease } from './lease';
 
 type Cr = KubernetesObject & { spec?: any; status?: any };
@@ -135,8 +135,10 @@ export class Operator {
       this.informers.set(kind, informer);
       await informer.start();
     }
-    // What it owns: its key Secrets (and the Secrets a TrackingDomain names), and its routes.
-    const secrets = makeInformer<Cr>(this.kube.kc, `/api/v1/namespaces/${this.cfg.namespace}/secrets`, () => this.kube.listSecrets() as never);
+    // What it owns: its key Secrets (and the Secrets a TrackingDomain names), and its routes. Of the
+    // Secrets it watches only the metadata (no data, no annotations): a reconcile reads the one
+    // Secret it needs (docs/operator.md, "What the operator reads").
+    const secrets = metadataInformer(this.kube.kc, `/api/v1/namespaces/${this.cfg.namespace}/secrets`) as Informer<Cr>;
     const routePath =
       this.cfg.routeKind === 'ingress'
         ? `/apis/networking.k8s.io/v1/namespaces/${this.cfg.namespace}/ingresses`
