@@ -111,6 +111,9 @@ export function decide(e: TraceEvent, ctx: EventContext, features: EventFeatures
   if (ua.kind === 'preview') return automated(Source.LINK_PREVIEW, 0.97, withNet([`link preview: ${ua.name}`]));
   if (ua.kind === 'office_discovery') return automated(Source.CLIENT_HELPER, 0.93, withNet(["Office discovery around a person's click"]));
   if (ua.kind === 'office_app' && e.kind === 'click') return automated(Source.CLIENT_HELPER, 0.9, withNet([`${ua.name} checking the link before the person's browser opens it`]));
+  if (ua.kind === 'outlook_webview' && e.kind === 'click') {
+    return automated(Source.SECURITY_SCANNER, 0.9, withNet(["new Outlook's own web view fetching the link (OneOutlook): the program checking it, not the person's browser"]));
+  }
   if (ua.kind === 'script') return automated(Source.BOT, 0.97, withNet([`script or headless browser: ${ua.name}`]));
   if (ua.kind === 'empty') {
     // Mail-protection services fetch with no user-agent at all from their own ranges.
@@ -160,7 +163,9 @@ export function decide(e: TraceEvent, ctx: EventContext, features: EventFeatures
     if (e.headers['sec-fetch-mode'] === 'navigate') add(-0.3, 'Sec-Fetch-Mode: navigate');
   }
   if (net.appleRelay && e.kind === 'click' && ua.kind === 'browser') add(-1.0, 'Safari through iCloud Private Relay');
-  if ((ua.kind === 'mail_client' || ua.kind === 'office_app' || ua.kind === 'native_app') && e.kind === 'open') add(-0.8, `${ua.kind === 'office_app' ? ua.name : `a ${ua.name}`} fetching the message's images`);
+  if ((ua.kind === 'mail_client' || ua.kind === 'office_app' || ua.kind === 'outlook_webview' || ua.kind === 'native_app') && e.kind === 'open') {
+    add(-0.8, `${ua.kind === 'office_app' || ua.kind === 'outlook_webview' ? ua.name : `a ${ua.name}`} fetching the message's images`);
+  }
   if (ctx.officeHelperBefore) add(-0.8, 'Office discovery just before: a person clicking in Office');
   if (ctx.provenBeforeMs >= 0) add(3.0, `this address and user-agent were proven automated (trap link or burst) ${seconds(ctx.provenBeforeMs)} earlier`);
 

@@ -56,6 +56,19 @@ describe('people reading in Outlook and in mail apps', () => {
     expect(sources(events)).toEqual(['CLIENT_HELPER', 'CLIENT_HELPER', 'CLIENT_HELPER', 'HUMAN']);
   });
 
+  it("the new Outlook for Windows' web view is a person reading, and its own fetch of a link is automated", () => {
+    // https://github.com/nextauthjs/next-auth/issues/1840: "example headers from the new outlook on windows 11"
+    const ONE_OUTLOOK = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/117.0.0.0 Safari/537.36 Edg/117.0.2045.47 OneOutlook/1.2023.927.100';
+    expect(one(ev({ kind: 'open', afterMs: 3_600_000, ua: ONE_OUTLOOK }))).toBe('HUMAN');
+    expect(one(ev({ kind: 'open', afterMs: 30_000, ua: ONE_OUTLOOK }))).toBe('HUMAN');
+    // The link fetched by the program itself, even with browser headers, then the person's Edge.
+    const events = [
+      ev({ afterMs: 3_600_000, headers: { ...navigate(ONE_OUTLOOK), 'x-native-host': 'OneOutlook/1.2023.927.100' } }),
+      ev({ afterMs: 3_601_000, headers: navigate('Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36 Edg/142.0.0.0') }),
+    ];
+    expect(sources(events)).toEqual(['SECURITY_SCANNER', 'HUMAN']);
+  });
+
   it('mail apps whose user-agent is no browser string are people', () => {
     const apps = [
       'YahooMobileMail/1.0 (Android Mail; 1.3.10) (supersonic;HTC;PC36100;2.3.5/GRJ90)', // uap-core test_ua.yaml

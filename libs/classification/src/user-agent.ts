@@ -14,6 +14,7 @@ export type UaKind =
   | 'preview' // chat and social link previews
   | 'office_discovery' // Office's discovery requests (OPTIONS/HEAD) around a person's click
   | 'office_app' // an Office program's own request (Outlook rendering images, Word or Outlook checking a link)
+  | 'outlook_webview' // the new Outlook for Windows' own web view ("... Edg/117... OneOutlook/1.2023..."): showing the message, or fetching a link itself
   | 'script' // HTTP libraries, command-line tools, headless browsers
   | 'empty'
   | 'crawler' // matched by the isbot pattern list
@@ -75,6 +76,12 @@ const OFFICE_DISCOVERY = /Microsoft Office (?:Protocol|Existence) Discovery/;
  * (...; Microsoft Outlook 16.0.x; Pro)`; Word and Outlook checking a link before the browser opens it
  * send `ms-office` too. Which of the two it is depends on what was fetched (decide.ts).
  */
+/**
+ * The new Outlook for Windows is a web view whose requests append `OneOutlook/<version>` to Edge's
+ * string. It shows a message's images with it (a person reading); a *link* fetched with it is the
+ * program's own request, not the person's browser, which opens links with its own string.
+ */
+const OUTLOOK_WEBVIEW = /\bOneOutlook\/\d/;
 const OFFICE_APP = /\bms-office\b|\bMSOffice \d|^Microsoft Office\b|Microsoft Outlook|Microsoft Office (?:Word|Excel|PowerPoint|OneNote)/;
 const SCRIPTS: Array<[RegExp, string]> = [
   [/^curl\//i, 'curl'],
@@ -167,6 +174,7 @@ function compute(ua: string): UaInfo {
   if (SECURITY_WORDS.test(ua) && !BROWSER_STRING.test(ua)) return { kind: 'scanner', name: 'security product' };
   if (PREVIEW_WORDS.test(ua)) return { kind: 'preview', name: 'link preview' };
   if (OFFICE_DISCOVERY.test(ua)) return { kind: 'office_discovery', name: 'Office discovery' };
+  if (OUTLOOK_WEBVIEW.test(ua)) return { kind: 'outlook_webview', name: 'new Outlook for Windows' };
   if (OFFICE_APP.test(ua)) return { kind: 'office_app', name: /Outlook/.test(ua) ? 'Outlook for Windows' : 'Microsoft Office' };
   for (const [re, name] of SCRIPTS) if (re.test(ua)) return { kind: 'script', name };
   const stale = staleness(ua);
