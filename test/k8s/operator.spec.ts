@@ -132,7 +132,7 @@ describe.runIf(run)('the operator against a real Kubernetes API server, as its o
   };
   const collection = (ns: string) => new RegExp(`^/api/v1/namespaces/${ns}/secrets(\\?|$)`);
 
-  it('lists and watches Secrets as metadata only, with the RBAC it ships: no key reaches it that way', async () => {
+  it('lists and watches Secrets as metadata only, with the RBAC it ships: no list or watch answer carries the key Secret\'s data', async () => {
     const { proxy, kc } = await throughProxy(NS, OPERATOR_USER, OPERATOR_TOKEN);
     // A second replica: it lists and watches everything at start, then waits on the Lease.
     const second = await startOperator(operatorConfig('op-meta'), kc, 300, quiet);

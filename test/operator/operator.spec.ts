@@ -97,4 +97,32 @@ describe('the operator against a fake Kubernetes API that injects faults (real c
     expect(metricValue(metrics, 'winnow_operator_reconciles_total', { kind: 'trackingdomains', result: 'error' })).toBeGreaterThan(0); // the injected 409
   });
 
+  it('restarts no watch once stopped: a restart due after the stop is dropped', async () => {
+    // An operator of its own on an API of its own, so the requests counted are only its.
+    const own = new FakeKubeApi();
+    await own.start();
+    const second = await startOperator(
+      loadOperatorConfig({ WINNOW_NAMESPACE: NS, WINNOW_STATS_ADDR: `127.0.0.1:${stats.ports.grpc}`, WINNOW_SERVICE_KEY: key, WINNOW_OPERATOR_HTTP_PORT: '0', POD_NAME: 'op-stop', WINNOW_RESYNC_MS: '60000' }),
+      own.kubeConfig(NS),
+      200,
+    );
+    try {
+      // Lists and watches of the Secrets.
+      const secretLists = () => own.requests.filter((r) => r.startsWith(`GET ${SECRETS}`)).length;
+      await eventually(async () => own.requests.includes(`GET ${SECRETS}?watch`), (x) => x, 5_000);
+      // The Secret watch ends and its next request fails: a restart is due in a second; the operator stops first.
+      own.fail('GET', new RegExp(`${SECRETS}$`), 500, 1_000);
+      const before = secretLists();
+      own.expireWatches();
+      await eventually(async () => secretLists(), (n) => n > before, 5_000);
+      await second.close();
+      const atStop = own.requests.length;
+      await new Promise((ok) => setTimeout(ok, 1_600));
+      expect(own.requests.slice(atStop)).toEqual([]);
+    } finally {
+      await second.close();
+      await own.stop();
+    }
+  });
+
 });

@@ -82,6 +82,8 @@ export class Operator {
   private readonly failedGeneration = new Map<string, number>();
   private readonly lease: LeaderLease;
   private worker?: NodeJS.Timeout;
+  /** Watches waiting to be restarted after an error. */
+  private readonly restartTimers = new Set<NodeJS.Timeout>();
   private resync?: NodeJS.Timeout;
   private busy = false;
   private stopped = false;
@@ -137,7 +139,7 @@ export class Operator {
     }
     // What it owns: its key Secrets (and the Secrets a TrackingDomain names), and its routes. Of the
     // Secrets it watches only the metadata (no data, no annotations): a reconcile reads the one
-    // Secret it needs (docs/operator.md, "What the operator reads").
+    // Secret it needs (decision 51).
     const secrets = metadataInformer(this.kube.kc, `/api/v1/namespaces/${this.cfg.namespace}/secrets`) as Informer<Cr>;
     const routePath =
       this.cfg.routeKind === 'ingress'
@@ -162,6 +164,8 @@ export class Operator {
     this.stopped = true;
     clearInterval(this.worker);
     clearInterval(this.resync);
+    for (const t of this.restartTimers) clearTimeout(t);
+    this.restartTimers.clear();
     // The reconcile in hand finishes before the Lease is given up, so two replicas never work at once.
     while (this.busy) await new Promise((ok) => setTimeout(ok, 20));
     await this.lease.stop();
@@ -173,7 +177,13 @@ export class Operator {
       if (this.stopped) return;
       this.restarts.inc({ kind });
       this.log.warn({ msg: 'watch failed, restarting in 1 s', kind, error: describeError(err) });
-      setTimeout(() => void informer.start().catch((e: unknown) => this.log.error({ msg: 'watch restart failed', kind, error: describeError(e) })), 1_000);
+      // Cleared at stop: a restart due after it would open a list and watch again on a stopped operator.
+      const timer = setTimeout(() => {
+        this.restartTimers.delete(timer);
+        if (this.stopped) return;
+        void informer.start().catch((e: unknown) => this.log.error({ msg: 'watch restart failed', kind, error: describeError(e) }));
+      }, 1_000);
+      this.restartTimers.add(timer);
     });
   }
 

@@ -71,17 +71,17 @@ const BROWSER_STRING = /^Mozilla\/5\.0 \([^)]*\) (?:AppleWebKit\/[\d.]+|Gecko\/\
 const PREVIEW_WORDS = /preview|unfurl|onebox|rich ?link|link ?expand|externalhit|externalfetcher|url ?lookup|embed|link ?bot|card ?bot|mastodon|pleroma|misskey|akkoma|bluesky|cardyb/i;
 const OFFICE_DISCOVERY = /Microsoft Office (?:Protocol|Existence) Discovery/;
 /**
- * An Office program's own HTTP stack: Outlook for Windows fetching the message's images sends an
- * IE-style string with `Microsoft Outlook 16.0.x; ms-office; MSOffice 16` or `Microsoft Office/16.0
- * (...; Microsoft Outlook 16.0.x; Pro)`; Word and Outlook checking a link before the browser opens it
- * send `ms-office` too. Which of the two it is depends on what was fetched (decide.ts).
- */
-/**
  * The new Outlook for Windows is a web view whose requests append `OneOutlook/<version>` to Edge's
  * string. It shows a message's images with it (a person reading); a *link* fetched with it is the
  * program's own request, not the person's browser, which opens links with its own string.
  */
 const OUTLOOK_WEBVIEW = /\bOneOutlook\/\d/;
+/**
+ * An Office program's own HTTP stack: Outlook for Windows fetching the message's images sends an
+ * IE-style string with `Microsoft Outlook 16.0.x; ms-office; MSOffice 16` or `Microsoft Office/16.0
+ * (...; Microsoft Outlook 16.0.x; Pro)`; Word and Outlook checking a link before the browser opens it
+ * send `ms-office` too. Which of the two it is depends on what was fetched (decide.ts).
+ */
 const OFFICE_APP = /\bms-office\b|\bMSOffice \d|^Microsoft Office\b|Microsoft Outlook|Microsoft Office (?:Word|Excel|PowerPoint|OneNote)/;
 const SCRIPTS: Array<[RegExp, string]> = [
   [/^curl\//i, 'curl'],
