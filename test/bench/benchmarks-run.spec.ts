@@ -80,6 +80,13 @@ describe('the benchmarks run to the end', () => {
     for (const answer of ['now', 'immediate', 'after 5 ms', 'after 10 ms']) expect(out).toMatch(new RegExp(`│ 2 +│ '${answer}' +│ +\\d+ +│ [\\d.]+ +│ +\\d+ +│`));
   }, 120_000);
 
+  it('bench:prepare', async () => {
+    const out = jsonResult(await bench('prepare.mjs', { BENCH_MAILS: '5' }));
+    expect(out).toMatchObject({ links: 31, mailsEachWay: 5, parsed: 17, reused: 13 });
+    expect(out['msPerMailOwnText']).toBeGreaterThan(0);
+    expect(out['msPerMailSharedText']).toBeGreaterThan(0);
+  }, 120_000);
+
   it('bench:stats', async () => {
     const out = await bench('stats.mjs', { BENCH_SIZES: '2000,4000' });
     expect(out).toMatch(/^ +4000 +\d+ +[\d.]+ms/m);

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'parse5';
 import { EventKind, LinkRole } from '@winnow/proto';
 import { Keyring, openToken } from '@winnow/tokens';
-import { PrepareError, prepareEmail } from './prepare-email';
+import { PrepareError, analysisCounts, prepareEmail } from './prepare-email';
 
 const keyring = new Keyring([{ id: 'k1', secret: randomBytes(32) }], 'k1');
 const opts = { keyring, baseUrl: 'https://links.clinic.example', tenant: 'clinic', campaign: 'flu-2026', message: 'msg-000123', sentAtS: 1_790_000_000, recipientDomain: 'Contoso.org' };
@@ -127,5 +127,44 @@ describe('prepareEmail', () => {
     const many = Array.from({ length: 1001 }, (_, i) => `<a href="https://a.example/${i}">l</a>`).join('');
     expect(() => prepareEmail(`<body>${many}</body>`, opts)).toThrow(/1001 http\(s\) links; at most 1000/);
     expect(prepareEmail(`<body>${many.slice(many.indexOf('<a', 10))}</body>`, opts).links).toHaveLength(1001);
+  });
+});
+
+describe("prepareEmail and a campaign's shared text", () => {
+  // The mail with its tokens taken out: what must not differ between a parsed and a reused analysis.
+  const shape = (o: ReturnType<typeof prepareEmail>) => {
+    let html = o.html.split(o.pixelUrl).join('PIXEL');
+    o.links.forEach((l, i) => (html = html.split(l.url.replace(/&/g, '&amp;')).join(`LINK${i}`)));
+    return { html, links: o.links.map((l) => [l.index, l.role, l.target]), untracked: o.untracked };
+  };
+  const text = (n: number) => EMAIL.replace('Hello,', `Hello, reader ${n},`);
+
+  it('parses a text again only until it has come twice, then reuses its analysis: the same mail, fresh tokens', () => {
+    const html = text(1);
+    const before = analysisCounts();
+    const outs = [1, 2, 3, 4].map((i) => prepareEmail(html, { ...opts, message: `m-${i}` }));
+    const after = analysisCounts();
+    expect([after.parsed - before.parsed, after.reused - before.reused]).toEqual([2, 2]);
+    for (const o of outs.slice(1)) expect(shape(o)).toEqual(shape(outs[0]!));
+    // Each copy is its recipient's own: its tokens name its message, none is shared.
+    expect(new Set(outs.map((o) => o.pixelUrl)).size).toBe(4);
+    outs.forEach((o, i) => {
+      for (const l of o.links) expect(open(l.url)).toMatchObject({ message: `m-${i + 1}`, linkIndex: l.index, targetUrl: l.target });
+    });
+  });
+
+  it("keeps nothing of a text that comes once (one recipient's own mail), and at most 32 texts", () => {
+    const held = analysisCounts().held;
+    for (let i = 100; i < 110; i++) prepareEmail(text(i), opts);
+    expect(analysisCounts().held).toBe(held);
+    for (let i = 200; i < 240; i++) {
+      prepareEmail(text(i), opts);
+      prepareEmail(text(i), opts);
+    }
+    expect(analysisCounts().held).toBe(32);
+    // The newest are the ones kept.
+    const reused = analysisCounts().reused;
+    prepareEmail(text(239), opts);
+    expect(analysisCounts().reused).toBe(reused + 1);
   });
 });

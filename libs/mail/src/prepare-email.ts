@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { parse, type DefaultTreeAdapterMap } from 'parse5';
 import { EventKind, LinkRole } from '@winnow/proto';
 import { MAX_TOKEN_CHARS, clickPath, pixelPath, sealedTokenChars, type Keyring, type MessageRef } from '@winnow/tokens';
@@ -74,24 +75,25 @@ function walk(node: Node, visit: (el: Element) => void): void {
 
 const escapeAttr = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;');
 
-/**
- * Rewrites an outgoing HTML email for a tenant's tracking domain:
- * - every `http(s)` link (`<a>`, `<area>`) goes through a sealed click token; `mailto:`, `tel:`,
- *   anchors, relative links and links marked `data-winnow-ignore` are left alone;
- * - links marked `data-winnow-role="unsubscribe"`, or whose address or text says unsubscribe or
- *   opt out, are tracked with the unsubscribe role;
- * - one hidden trap link that no person would click is added right after `<body>`;
- * - the open pixel goes just before `</body>`.
- * Everything else in the document stays byte for byte as it was.
- */
-export function prepareEmail(html: string, opts: PrepareOptions): PreparedEmail {
-  checkId('tenant', opts.tenant);
-  checkId('campaign', opts.campaign);
-  checkId('message', opts.message);
-  if (!/^https?:\/\/[a-z0-9.-]+(:\d+)?$/.test(opts.baseUrl)) throw new PrepareError(`base URL must be an http(s) origin without a path, got ${JSON.stringify(opts.baseUrl)}`);
+/** A tracked link as the text has it: where its `href` attribute is, what it points to, its role. */
+interface FoundLink {
+  start: number;
+  end: number;
+  target: string;
+  role: LinkRole;
+}
 
+/** What prepareEmail needs of a mail's text, which depends on the text alone. */
+interface Analysis {
+  found: readonly FoundLink[];
+  /** Where the trap link goes (after `<body>`) and the pixel (before `</body>`). */
+  afterBodyStart: number;
+  beforeBodyEnd: number;
+}
+
+function analyse(html: string): Analysis {
   const doc = parse(html, { sourceCodeLocationInfo: true });
-  const found: Array<{ el: Element; target: string; role: LinkRole }> = [];
+  const found: FoundLink[] = [];
   let body: Element | undefined;
   let head: Element | undefined;
   let htmlEl: Element | undefined;
@@ -112,9 +114,83 @@ export function prepareEmail(html: string, opts: PrepareOptions): PreparedEmail 
     hrefsSeen.add(hrefAt.startOffset);
     const marked = attr(el, 'data-winnow-role');
     const role = marked === 'unsubscribe' || (marked === undefined && (UNSUBSCRIBE.test(href) || UNSUBSCRIBE.test(textOf(el)))) ? LinkRole.UNSUBSCRIBE : LinkRole.CONTENT;
-    found.push({ el, target: href, role });
+    found.push({ start: hrefAt.startOffset, end: hrefAt.endOffset, target: href, role });
   });
+  // Without a <body> tag (legal HTML; common in templates) the trap goes after </head>, or the <html>
+  // start tag, or the doctype, never before the doctype (that puts the mail in quirks mode); the
+  // pixel goes before </html> when there is no </body>.
+  const bodyLoc = (body as Element | undefined)?.sourceCodeLocation;
+  const afterBodyStart = bodyLoc?.startTag?.endOffset ?? (head as Element | undefined)?.sourceCodeLocation?.endTag?.endOffset ?? (htmlEl as Element | undefined)?.sourceCodeLocation?.startTag?.endOffset ?? doctypeEnd ?? 0;
+  const beforeBodyEnd = bodyLoc?.endTag?.startOffset ?? (htmlEl as Element | undefined)?.sourceCodeLocation?.endTag?.startOffset ?? html.length;
+  return { found, afterBodyStart, beforeBodyEnd };
+}
 
+/**
+ * A campaign's mail is often the same text for every recipient, and parsing it is most of the work
+ * (about 25 ms for 50 KB; sealing its tokens well under 1 ms). The analysis of a text is kept once the
+ * same text has come twice: text shared by recipients, never one recipient's own mail (a text seen
+ * once leaves only its SHA-256 here). Bounded in entries and in the link targets they hold.
+ */
+const ANALYSES_HELD = 32;
+const TARGET_CHARS_HELD = 4_000_000;
+const DIGESTS_HELD = 4096;
+const analyses = new Map<string, { analysis: Analysis; chars: number }>();
+let analysedChars = 0;
+const seenOnce = new Set<string>();
+const counts = { parsed: 0, reused: 0 };
+
+function analysisOf(html: string): Analysis {
+  const digest = createHash('sha256').update(html).digest('base64');
+  const held = analyses.get(digest);
+  if (held) {
+    // Most recently used last: the oldest goes first when full.
+    analyses.delete(digest);
+    analyses.set(digest, held);
+    counts.reused++;
+    return held.analysis;
+  }
+  counts.parsed++;
+  const analysis = analyse(html);
+  if (!seenOnce.has(digest)) {
+    if (seenOnce.size >= DIGESTS_HELD) seenOnce.clear();
+    seenOnce.add(digest);
+    return analysis;
+  }
+  seenOnce.delete(digest);
+  const chars = analysis.found.reduce((n, f) => n + f.target.length, 0);
+  if (chars > TARGET_CHARS_HELD) return analysis;
+  analyses.set(digest, { analysis, chars });
+  analysedChars += chars;
+  for (const [k, v] of analyses) {
+    if (analyses.size <= ANALYSES_HELD && analysedChars <= TARGET_CHARS_HELD) break;
+    analyses.delete(k);
+    analysedChars -= v.chars;
+  }
+  return analysis;
+}
+
+/** How many mails this process parsed, and how many reused the analysis of a text seen before (for tests and benchmarks). */
+export function analysisCounts(): { parsed: number; reused: number; held: number } {
+  return { ...counts, held: analyses.size };
+}
+
+/**
+ * Rewrites an outgoing HTML email for a tenant's tracking domain:
+ * - every `http(s)` link (`<a>`, `<area>`) goes through a sealed click token; `mailto:`, `tel:`,
+ *   anchors, relative links and links marked `data-winnow-ignore` are left alone;
+ * - links marked `data-winnow-role="unsubscribe"`, or whose address or text says unsubscribe or
+ *   opt out, are tracked with the unsubscribe role;
+ * - one hidden trap link that no person would click is added right after `<body>`;
+ * - the open pixel goes just before `</body>`.
+ * Everything else in the document stays byte for byte as it was.
+ */
+export function prepareEmail(html: string, opts: PrepareOptions): PreparedEmail {
+  checkId('tenant', opts.tenant);
+  checkId('campaign', opts.campaign);
+  checkId('message', opts.message);
+  if (!/^https?:\/\/[a-z0-9.-]+(:\d+)?$/.test(opts.baseUrl)) throw new PrepareError(`base URL must be an http(s) origin without a path, got ${JSON.stringify(opts.baseUrl)}`);
+
+  const { found, afterBodyStart, beforeBodyEnd } = analysisOf(html);
   if (found.length > MAX_TRACKED_LINKS) {
     throw new PrepareError(`the mail has ${found.length} http(s) links; at most ${MAX_TRACKED_LINKS} are tracked (mark the rest data-winnow-ignore)`);
   }
@@ -148,18 +224,9 @@ export function prepareEmail(html: string, opts: PrepareOptions): PreparedEmail 
   const pixelUrl = opts.baseUrl + pixelPath(opts.keyring, ref);
 
   // The edits, spliced into the original text in one pass.
-  const edits: Array<{ start: number; end: number; text: string }> = anchors.map((a, i) => {
-    const loc = a.el.sourceCodeLocation!.attrs!['href']!;
-    return { start: loc.startOffset, end: loc.endOffset, text: `href="${escapeAttr(links[i]!.url)}"` };
-  });
+  const edits: Array<{ start: number; end: number; text: string }> = anchors.map((a, i) => ({ start: a.start, end: a.end, text: `href="${escapeAttr(links[i]!.url)}"` }));
   const trap = `<a href="${escapeAttr(links[links.length - 1]!.url)}" style="display:none!important;mso-hide:all;font-size:0;line-height:0;max-height:0;overflow:hidden" aria-hidden="true" tabindex="-1"></a>`;
   const pixel = `<img src="${escapeAttr(pixelUrl)}" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0">`;
-  // Without a <body> tag (legal HTML; common in templates) the trap goes after </head>, or the <html>
-  // start tag, or the doctype, never before the doctype (that puts the mail in quirks mode); the
-  // pixel goes before </html> when there is no </body>.
-  const bodyLoc = body?.sourceCodeLocation;
-  const afterBodyStart = bodyLoc?.startTag?.endOffset ?? head?.sourceCodeLocation?.endTag?.endOffset ?? htmlEl?.sourceCodeLocation?.startTag?.endOffset ?? doctypeEnd ?? 0;
-  const beforeBodyEnd = bodyLoc?.endTag?.startOffset ?? htmlEl?.sourceCodeLocation?.endTag?.startOffset ?? html.length;
   // The pixel before the trap: at one offset (a body with nothing in it) they go in in this order,
   // as they always did (the sort below is stable).
   edits.push({ start: beforeBodyEnd, end: beforeBodyEnd, text: pixel });
