@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'parse5';
 import { EventKind, LinkRole } from '@winnow/proto';
-import { Keyring, openToken } from '@winnow/tokens';
-import { PrepareError, analysisCounts, prepareEmail } from './prepare-email';
+import { Keyring, MAX_TOKEN_CHARS, openToken, sealedTokenChars } from '@winnow/tokens';
+import { PrepareError, SURELY_FITS, analysisCounts, prepareEmail } from './prepare-email';
 
 const keyring = new Keyring([{ id: 'k1', secret: randomBytes(32) }], 'k1');
 const opts = { keyring, baseUrl: 'https://links.clinic.example', tenant: 'clinic', campaign: 'flu-2026', message: 'msg-000123', sentAtS: 1_790_000_000, recipientDomain: 'Contoso.org' };
@@ -168,3 +168,15 @@ describe("prepareEmail and a campaign's shared text", () => {
     expect(analysisCounts().reused).toBe(reused + 1);
   });
 });
+
+it('a target and domain within SURELY_FITS bytes fit in a token with the longest ids and numbers', () => {
+  const longest = { tenant: 'T'.repeat(128), campaign: 'C'.repeat(128), message: 'M'.repeat(128), sentAtUnixS: '-9223372036854775808', links: -1, kind: EventKind.CLICK, linkIndex: -1, linkRole: LinkRole.UNSUBSCRIBE };
+  const kid = new Keyring([{ id: 'longkey8', secret: randomBytes(32) }], 'longkey8');
+  for (const domainBytes of [0, 253, SURELY_FITS / 2, SURELY_FITS - 18]) {
+    const target = 'https://x.example/' + 'é'.repeat(Math.floor((SURELY_FITS - domainBytes - 18) / 2));
+    const domain = 'd'.repeat(domainBytes);
+    expect(Buffer.byteLength(target) + domainBytes).toBeLessThanOrEqual(SURELY_FITS);
+    expect(sealedTokenChars(kid, { ...longest, targetUrl: target, recipientDomain: domain })).toBeLessThanOrEqual(MAX_TOKEN_CHARS);
+  }
+});
+

@@ -51,6 +51,12 @@ export class PrepareError extends Error {
 export const MAX_TRACKED_LINKS = 1000;
 
 const OPAQUE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+/**
+ * Link target and recipient domain bytes that always fit in a token (MAX_TOKEN_CHARS of base64url is
+ * 3,072 bytes; the envelope takes 38, three ids of 128 characters and the numbers under 500 more).
+ * prepare-email.spec.ts checks the bound against the real measure.
+ */
+export const SURELY_FITS = 2048;
 const UNSUBSCRIBE = /unsubscribe|opt-?out|abmelden|d[ée]sinscri/i;
 
 function checkId(name: string, v: string): void {
@@ -207,8 +213,13 @@ export function prepareEmail(html: string, opts: PrepareOptions): PreparedEmail 
   // link kept here stays within the limit once the count is final.
   const draft = refFor(found.length + 1);
   const untracked: string[] = [];
+  // A target and a domain of SURELY_FITS bytes or fewer fit whatever the rest (ids are at most 128
+  // characters each): only longer ones are measured.
+  const domainBytes = Buffer.byteLength(opts.recipientDomain ?? '');
   const anchors = found.filter((a, i) => {
-    const fits = sealedTokenChars(opts.keyring, { ...draft, kind: EventKind.CLICK, linkIndex: i, linkRole: a.role, targetUrl: a.target }) <= MAX_TOKEN_CHARS;
+    const fits =
+      Buffer.byteLength(a.target) + domainBytes <= SURELY_FITS ||
+      sealedTokenChars(opts.keyring, { ...draft, kind: EventKind.CLICK, linkIndex: i, linkRole: a.role, targetUrl: a.target }) <= MAX_TOKEN_CHARS;
     if (!fits) untracked.push(a.target);
     return fits;
   });

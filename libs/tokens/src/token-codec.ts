@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { TokenPayloadSchema, type TokenPayload } from '@winnow/proto';
-import { decodeTokenPayload } from './token-payload.codec';
+import { decodeTokenPayload, encodeTokenPayload, type TokenPayloadFields } from './token-payload.codec';
 
 /**
  * Envelope of a sealed token, base64url without padding:
@@ -85,6 +85,12 @@ function header(kid: string): Buffer {
   return Buffer.concat([Buffer.from([TOKEN_VERSION, id.length]), id]);
 }
 
+/** The payload's bytes: the one-pass encoder, or protobuf-es for what it leaves to it (and then refuses). */
+function payloadBytes(payload: MessageInitShape<typeof TokenPayloadSchema>): Uint8Array {
+  const unknown = (payload as { $unknown?: unknown[] }).$unknown;
+  return (unknown?.length ? undefined : encodeTokenPayload(payload as TokenPayloadFields)) ?? toBinary(TokenPayloadSchema, create(TokenPayloadSchema, payload));
+}
+
 /** A payload whose sealed token would be longer than MAX_TOKEN_CHARS: no collector could open it. */
 export class TokenTooLongError extends RangeError {
   constructor(readonly chars: number) {
@@ -103,7 +109,7 @@ const base64urlChars = (n: number) => Math.ceil((n * 4) / 3);
 export function sealedTokenChars(keyring: Keyring, payload: MessageInitShape<typeof TokenPayloadSchema>): number {
   const kid = keyring.sealingKeyId;
   if (kid === undefined) throw new Error('keyring has no sealing key');
-  return base64urlChars(2 + kid.length + IV_BYTES + toBinary(TokenPayloadSchema, create(TokenPayloadSchema, payload)).length + TAG_BYTES);
+  return base64urlChars(2 + kid.length + IV_BYTES + payloadBytes(payload).length + TAG_BYTES);
 }
 
 /**
@@ -119,7 +125,7 @@ export function sealToken(keyring: Keyring, payload: MessageInitShape<typeof Tok
   const iv = randomBytes(IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', secret, iv);
   cipher.setAAD(aad);
-  const body = Buffer.concat([cipher.update(toBinary(TokenPayloadSchema, create(TokenPayloadSchema, payload))), cipher.final()]);
+  const body = Buffer.concat([cipher.update(payloadBytes(payload)), cipher.final()]);
   const token = Buffer.concat([aad, iv, body, cipher.getAuthTag()]).toString('base64url');
   if (token.length > MAX_TOKEN_CHARS) throw new TokenTooLongError(token.length);
   return token;
