@@ -153,19 +153,47 @@ describe("prepareEmail and a campaign's shared text", () => {
     });
   });
 
-  it("keeps nothing of a text that comes once (one recipient's own mail), and at most 32 texts", () => {
+  it("keeps nothing of one recipient's own mail: a text that comes once, or twice for the same message (a preview and its send)", () => {
     const held = analysisCounts().held;
-    for (let i = 100; i < 110; i++) prepareEmail(text(i), opts);
+    for (let i = 100; i < 110; i++) prepareEmail(text(i), { ...opts, message: `own-${i}` });
+    for (let i = 100; i < 110; i++) prepareEmail(text(i), { ...opts, message: `own-${i}` });
     expect(analysisCounts().held).toBe(held);
+  });
+
+  it('keeps at most 32 texts, the newest', () => {
     for (let i = 200; i < 240; i++) {
-      prepareEmail(text(i), opts);
-      prepareEmail(text(i), opts);
+      prepareEmail(text(i), { ...opts, message: 'a' });
+      prepareEmail(text(i), { ...opts, message: 'b' });
     }
     expect(analysisCounts().held).toBe(32);
-    // The newest are the ones kept.
     const reused = analysisCounts().reused;
-    prepareEmail(text(239), opts);
+    prepareEmail(text(239), { ...opts, message: 'c' });
     expect(analysisCounts().reused).toBe(reused + 1);
+  });
+
+  it("reuses no other tenant's analysis: one tenant's timing says nothing of another's mail", () => {
+    const html = text(300);
+    prepareEmail(html, { ...opts, message: 'a' });
+    prepareEmail(html, { ...opts, message: 'b' });
+    const before = analysisCounts();
+    prepareEmail(html, { ...opts, tenant: 'other-clinic', message: 'a' });
+    prepareEmail(html, { ...opts, message: 'c' });
+    const after = analysisCounts();
+    expect([after.parsed - before.parsed, after.reused - before.reused]).toEqual([1, 1]);
+  });
+
+  it('keeps no analysis of a mail it refuses (more links than are tracked)', () => {
+    const many = `<body>${'<a href="https://x.example/">x</a>'.repeat(1001)}</body>`;
+    const held = analysisCounts().held;
+    for (const message of ['a', 'b', 'c']) expect(() => prepareEmail(many, { ...opts, message })).toThrow(PrepareError);
+    expect(analysisCounts().held).toBe(held);
+  });
+
+  it('tells apart texts that differ in a lone surrogate (the digest is of UTF-16 units, not UTF-8)', () => {
+    const a = '<body><a href="https://x.example/\ufffd">x</a></body>';
+    const b = '<body><a href="https://x.example/\ud800">x</a></body>';
+    for (const message of ['a', 'b', 'c']) prepareEmail(a, { ...opts, message });
+    expect(prepareEmail(b, { ...opts, message: 'd' }).links[0]!.target).toBe('https://x.example/\ud800');
   });
 });
 
@@ -180,3 +208,13 @@ it('a target and domain within SURELY_FITS bytes fit in a token with the longest
   }
 });
 
+it('measures the recipient domain as the token carries it, in lower case (which can be longer)', () => {
+  // U+023A is 2 bytes in UTF-8 and its lower case 3: 1,600 bytes as given, 2,400 in the token. With
+  // the longest ids, a 323-byte target is within SURELY_FITS against the given domain and does not
+  // fit against the one the token carries: it must be measured, and left untracked, not sealed.
+  const longest = { ...opts, tenant: 'T'.repeat(128), campaign: 'C'.repeat(128), message: 'M'.repeat(128), recipientDomain: '\u023a'.repeat(800) };
+  const target = `https://clinic.example/${'a'.repeat(300)}`;
+  const out = prepareEmail(`<body><a href="${target}">a</a></body>`, longest);
+  expect(out.untracked).toEqual([target]);
+  expect(out.links.map((l) => l.role)).toEqual([LinkRole.HONEYPOT]);
+});

@@ -133,20 +133,26 @@ function analyse(html: string): Analysis {
 
 /**
  * A campaign's mail is often the same text for every recipient, and parsing it is most of the work
- * (about 25 ms for 50 KB; sealing its tokens well under 1 ms). The analysis of a text is kept once the
- * same text has come twice: text shared by recipients, never one recipient's own mail (a text seen
- * once leaves only its SHA-256 here). Bounded in entries and in the link targets they hold.
+ * (about 10-15 ms for 50 KB; sealing its tokens about 2 ms). The analysis of a text is kept once the
+ * same tenant has brought the same text for a second message: text shared by recipients, never one
+ * recipient's own mail (a preview and its send, or a retry, are the same message); a text seen once
+ * leaves only its digest and message id here. Keyed by tenant and text, so one tenant's timing says
+ * nothing of another's mail. Bounded in entries and in what they hold (targets, and about 100 bytes
+ * a link); a mail with more links than are tracked is refused anyway, and not kept.
  */
 const ANALYSES_HELD = 32;
-const TARGET_CHARS_HELD = 4_000_000;
+const ANALYSIS_BYTES_HELD = 8_000_000;
+const BYTES_PER_LINK = 100;
 const DIGESTS_HELD = 4096;
-const analyses = new Map<string, { analysis: Analysis; chars: number }>();
-let analysedChars = 0;
-const seenOnce = new Set<string>();
+const analyses = new Map<string, { analysis: Analysis; bytes: number }>();
+let analysedBytes = 0;
+/** Digest of tenant and text -> the message that brought it first. */
+const seenOnce = new Map<string, string>();
 const counts = { parsed: 0, reused: 0 };
 
-function analysisOf(html: string): Analysis {
-  const digest = createHash('sha256').update(html).digest('base64');
+function analysisOf(html: string, tenant: string, message: string): Analysis {
+  // UTF-16 units, not UTF-8: two texts that differ in a lone surrogate are two texts.
+  const digest = createHash('sha256').update(tenant).update('\u0000').update(html, 'utf16le').digest('base64');
   const held = analyses.get(digest);
   if (held) {
     // Most recently used last: the oldest goes first when full.
@@ -157,20 +163,21 @@ function analysisOf(html: string): Analysis {
   }
   counts.parsed++;
   const analysis = analyse(html);
-  if (!seenOnce.has(digest)) {
+  const first = seenOnce.get(digest);
+  if (first === undefined || first === message) {
     if (seenOnce.size >= DIGESTS_HELD) seenOnce.clear();
-    seenOnce.add(digest);
+    seenOnce.set(digest, message);
     return analysis;
   }
   seenOnce.delete(digest);
-  const chars = analysis.found.reduce((n, f) => n + f.target.length, 0);
-  if (chars > TARGET_CHARS_HELD) return analysis;
-  analyses.set(digest, { analysis, chars });
-  analysedChars += chars;
+  const bytes = analysis.found.reduce((n, f) => n + 2 * f.target.length + BYTES_PER_LINK, 0);
+  if (analysis.found.length > MAX_TRACKED_LINKS || bytes > ANALYSIS_BYTES_HELD) return analysis;
+  analyses.set(digest, { analysis, bytes });
+  analysedBytes += bytes;
   for (const [k, v] of analyses) {
-    if (analyses.size <= ANALYSES_HELD && analysedChars <= TARGET_CHARS_HELD) break;
+    if (analyses.size <= ANALYSES_HELD && analysedBytes <= ANALYSIS_BYTES_HELD) break;
     analyses.delete(k);
-    analysedChars -= v.chars;
+    analysedBytes -= v.bytes;
   }
   return analysis;
 }
@@ -196,7 +203,7 @@ export function prepareEmail(html: string, opts: PrepareOptions): PreparedEmail 
   checkId('message', opts.message);
   if (!/^https?:\/\/[a-z0-9.-]+(:\d+)?$/.test(opts.baseUrl)) throw new PrepareError(`base URL must be an http(s) origin without a path, got ${JSON.stringify(opts.baseUrl)}`);
 
-  const { found, afterBodyStart, beforeBodyEnd } = analysisOf(html);
+  const { found, afterBodyStart, beforeBodyEnd } = analysisOf(html, opts.tenant, opts.message);
   if (found.length > MAX_TRACKED_LINKS) {
     throw new PrepareError(`the mail has ${found.length} http(s) links; at most ${MAX_TRACKED_LINKS} are tracked (mark the rest data-winnow-ignore)`);
   }
@@ -215,7 +222,8 @@ export function prepareEmail(html: string, opts: PrepareOptions): PreparedEmail 
   const untracked: string[] = [];
   // A target and a domain of SURELY_FITS bytes or fewer fit whatever the rest (ids are at most 128
   // characters each): only longer ones are measured.
-  const domainBytes = Buffer.byteLength(opts.recipientDomain ?? '');
+  // Measured as the token carries it: lower case can be longer (U+023A is 2 bytes, its lower case 3).
+  const domainBytes = Buffer.byteLength(opts.recipientDomain?.toLowerCase() ?? '');
   const anchors = found.filter((a, i) => {
     const fits =
       Buffer.byteLength(a.target) + domainBytes <= SURELY_FITS ||

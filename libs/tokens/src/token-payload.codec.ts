@@ -117,7 +117,11 @@ export function encodeTokenPayload(p: TokenPayloadFields): Buffer | undefined {
     sent = BigInt(p.sentAtUnixS);
     if (sent !== BigInt.asIntN(64, sent)) return undefined;
   }
-  const w: Writer = { buf: scratch, pos: 0 };
+  // A buffer of this payload's own (no scratch kept between tokens: it would hold the last target),
+  // as long as the payload can be: a tag and a length of at most 6 bytes per string, 11 per number.
+  let most = 5 * 11;
+  for (const t of [p.tenant, p.campaign, p.message, p.targetUrl, p.recipientDomain]) if (t) most += 6 + Buffer.byteLength(t, 'utf8');
+  const w: Writer = { buf: Buffer.allocUnsafe(most), pos: 0 };
   str(w, 1, p.tenant);
   str(w, 2, p.campaign);
   str(w, 3, p.message);
@@ -131,12 +135,8 @@ export function encodeTokenPayload(p: TokenPayloadFields): Buffer | undefined {
   }
   int(w, 9, p.links);
   str(w, 10, p.recipientDomain);
-  scratch = w.buf;
-  return Buffer.from(w.buf.subarray(0, w.pos));
+  return w.buf.subarray(0, w.pos);
 }
-
-/** The encoder's working buffer, grown when a payload needs more (kept: tokens are sealed one at a time). */
-let scratch: Buffer = Buffer.allocUnsafe(4096);
 
 interface Writer {
   buf: Buffer;
