@@ -1,4 +1,4 @@
-import type { TokenPayload } from '@winnow/proto';
+import { writeVarint, type TokenPayload } from '@winnow/proto';
 
 /**
  * Decodes a winnow.token.v1.TokenPayload without protobuf-es reflection: the collector opens one
@@ -138,27 +138,16 @@ export function encodeTokenPayload(p: TokenPayloadFields): Buffer | undefined {
   return w.buf.subarray(0, w.pos);
 }
 
+/** The payload's buffer, sized to its longest encoding above (so nothing here grows it), and where writing is. */
 interface Writer {
-  buf: Buffer;
+  readonly buf: Buffer;
   pos: number;
 }
 
-function room(w: Writer, n: number): void {
-  if (w.pos + n <= w.buf.length) return;
-  const bigger = Buffer.allocUnsafe(Math.max(w.buf.length * 2, w.pos + n));
-  w.buf.copy(bigger, 0, 0, w.pos);
-  w.buf = bigger;
-}
-
 function varintOut(w: Writer, v: number | bigint): void {
-  room(w, 10);
+  // Up to 2^53: the pipeline's own varint writer (libs/proto), without BigInt.
   if (typeof v === 'number' && v >= 0) {
-    // Up to 2^53: the common case, without BigInt.
-    while (v > 0x7f) {
-      w.buf[w.pos++] = (v % 0x80) | 0x80;
-      v = Math.floor(v / 0x80);
-    }
-    w.buf[w.pos++] = v;
+    w.pos = writeVarint(w.buf, w.pos, v);
     return;
   }
   // Negative values are written as their 64-bit two's complement (ten bytes), as protobuf does.
@@ -175,7 +164,6 @@ function str(w: Writer, field: number, s: string | undefined): void {
   const n = Buffer.byteLength(s, 'utf8');
   varintOut(w, field * 8 + 2);
   varintOut(w, n);
-  room(w, n);
   w.pos += w.buf.write(s, w.pos, 'utf8');
 }
 
