@@ -30,6 +30,16 @@ describe('the field corpus', () => {
     expect(new Set(lines.map((l) => l.id)).size).toBe(lines.length);
   });
 
+  it('holds what the corpus must: 20 lines or more of every class, 100 of people across 10 clients or more, 60 with address and headers from the source', () => {
+    const r = evaluateField();
+    const classes = ['human', 'apple_mpp', 'gmail_prefetch', 'yahoo_proxy', 'security_scanner', 'link_preview', 'client_helper', 'bot'];
+    for (const c of classes) expect(r.perSource[c] ?? 0, c).toBeGreaterThanOrEqual(20);
+    expect(Object.keys(r.perSource).sort()).toEqual([...classes].sort());
+    expect(Object.values(r.clients).reduce((a, n) => a + n, 0)).toBeGreaterThanOrEqual(100);
+    expect(Object.keys(r.clients).length).toBeGreaterThanOrEqual(10);
+    expect(r.addressAndHeadersFromSource).toBeGreaterThanOrEqual(60);
+  });
+
   it('reads a line whose source shows no header as one with none, and scores it', () => {
     const bare = line('bare', { event: { kind: 'open', at: '2026-01-05T12:00:00Z', method: 'GET', ip: '2001:db8::2' } as FieldLine['event'] });
     const dir = corpusDir({ 'a.jsonl': [bare, line('ua')] });
