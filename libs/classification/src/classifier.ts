@@ -89,6 +89,10 @@ class ByTenant<V> {
     this.tenants.clear();
     this.size = 0;
   }
+
+  *entries(): IterableIterator<[string, string, V]> {
+    for (const [tenant, inner] of this.tenants) for (const [name, value] of inner) yield [tenant, name, value];
+  }
 }
 
 function sameContext(a: EventContext, b: EventContext): boolean {
@@ -201,6 +205,8 @@ export class Classifier {
    */
   private readonly memory = new ByTenant<AddressMemory>();
   private proofCount = 0;
+  /** The latest event time seen (any tenant): what the memory's window is measured against when it is trimmed. */
+  private latestAtMs = 0;
   private readonly maxMessages: number;
   /**
    * Messages forgotten to keep within maxMessages, oldest first, up to FORGOTTEN_PER_HELD times
@@ -270,6 +276,7 @@ export class Classifier {
       insertInOrder(history.entries, entry);
       fresh.push(entry);
       touch(history);
+      if (event.atMs > this.latestAtMs) this.latestAtMs = event.atMs;
       if (memorable) {
         let m = this.memory.get(event.tenant, event.ip);
         if (!m) this.memory.set(event.tenant, event.ip, (m = { proofs: [], histories: [], lastAtMs: event.atMs }));
@@ -493,10 +500,30 @@ export class Classifier {
     if (this.fanout.size > this.maxMessages || this.memory.size > this.maxMessages) {
       this.epoch++;
       if (this.fanout.size > this.maxMessages) this.fanout.clear();
-      if (this.memory.size > this.maxMessages) {
-        this.memory.clear();
-        this.proofCount = 0;
-      }
+      if (this.memory.size > this.maxMessages) this.trimMemory();
+    }
+  }
+
+  /**
+   * Brings the memory back to nine tenths of its bound, keeping what later verdicts need most: first
+   * go the addresses never proven automated (they are kept only so that a later proof can revisit
+   * their histories), least recently seen first; then those whose every proof is past the window;
+   * then the proven ones, oldest proof first. So one tenant's many new addresses cannot wipe another
+   * tenant's proofs, as clearing the whole table did (session 18).
+   */
+  private trimMemory(): void {
+    const ranked: Array<{ tenant: string; ip: string; rank: number; key: number; proofs: number }> = [];
+    for (const [tenant, ip, m] of this.memory.entries()) {
+      const latest = m.proofs.length > 0 ? m.proofs[m.proofs.length - 1]!.atMs : -1;
+      const rank = latest < 0 ? 0 : latest + MEMORY_WINDOW_MS < this.latestAtMs ? 1 : 2;
+      ranked.push({ tenant, ip, rank, key: rank === 2 ? latest : m.lastAtMs, proofs: m.proofs.length });
+    }
+    ranked.sort((a, b) => a.rank - b.rank || a.key - b.key);
+    const drop = this.memory.size - Math.floor(this.maxMessages * 0.9);
+    for (let i = 0; i < drop && i < ranked.length; i++) {
+      const r = ranked[i]!;
+      this.memory.delete(r.tenant, r.ip);
+      this.proofCount -= r.proofs;
     }
   }
 }

@@ -40,6 +40,8 @@ export const MEMORY_WINDOW_MS = 30 * 86_400_000;
  * time stands for delivery (docs/classification.md).
  */
 export const GMAIL_PREFETCH_WINDOW_MS = 15_000;
+/** The start of a browser's own user-agent string (a platform in brackets and a rendering engine). */
+const BROWSER_STRING_START = /^Mozilla\/5\.0 \([^)]*\) (?:AppleWebKit\/[\d.]+|Gecko\/\d+)/;
 
 
 function networkReason(n: NetworkInfo): string | undefined {
@@ -106,9 +108,21 @@ export function decide(e: TraceEvent, ctx: EventContext, features: EventFeatures
     return automated(Source.BOT, 0.85, withNet(['bare "Mozilla/5.0" user-agent following a link']));
   }
   if (ua.kind === 'gmail_prefetch') return automated(Source.GMAIL_PREFETCH, 0.97, withNet(['Gmail prefetch user-agent']));
+  if (ua.kind === 'google_fetcher') {
+    if (e.kind === 'click') return automated(Source.SECURITY_SCANNER, 0.93, withNet([`${ua.name}: Google following the link, not a person's browser`]));
+    return automated(Source.GMAIL_PREFETCH, 0.93, withNet([`${ua.name}: Google reading the message, not a person opening it`]));
+  }
   if (ua.kind === 'yahoo_proxy') return automated(Source.YAHOO_PROXY, 0.97, withNet(['Yahoo mail proxy fetching content']));
   if (ua.kind === 'scanner') return automated(Source.SECURITY_SCANNER, 0.98, withNet([`security scanner user-agent: ${ua.name}`]));
-  if (ua.kind === 'preview') return automated(Source.LINK_PREVIEW, 0.97, withNet([`link preview: ${ua.name}`]));
+  if (ua.kind === 'preview' && ua.selfDescribed) {
+    // A previewer in no list is one when it behaves like one: a single fetch of the message's links,
+    // without the headers of a navigation (issue 12). One that walks the links is a crawler; one that
+    // navigates like a browser with a browser's string is weighed as a browser (below).
+    const navigates = e.headers['sec-fetch-user'] === '?1' || e.headers['sec-fetch-mode'] === 'navigate' || e.headers['upgrade-insecure-requests'] === '1';
+    if (ctx.burstLinks >= 2) return automated(Source.BOT, 0.9, withNet([`calls itself a previewer (${ua.name}) but fetched ${ctx.burstLinks} of the message's links within ${seconds(ctx.burstSpanMs)}: a crawler`]));
+    if (!navigates) return automated(Source.LINK_PREVIEW, 0.95, withNet([`calls itself a previewer, and fetched as one (one link, no navigation headers)`]));
+    if (!BROWSER_STRING_START.test(e.headers['user-agent'] ?? '')) return automated(Source.BOT, 0.85, withNet(['calls itself a previewer but sends navigation headers without a browser\'s string']));
+  } else if (ua.kind === 'preview') return automated(Source.LINK_PREVIEW, 0.97, withNet([`link preview: ${ua.name}`]));
   if (ua.kind === 'office_discovery') return automated(Source.CLIENT_HELPER, 0.93, withNet(["Office discovery around a person's click"]));
   if (ua.kind === 'office_app' && e.kind === 'click') return automated(Source.CLIENT_HELPER, 0.9, withNet([`${ua.name} checking the link before the person's browser opens it`]));
   if (ua.kind === 'outlook_webview' && e.kind === 'click') {
@@ -150,7 +164,7 @@ export function decide(e: TraceEvent, ctx: EventContext, features: EventFeatures
   else if (net.category === 'cloud') add(1.0, netReason!);
   if (ua.stale) add(ua.staleWeight ?? 1.1, ua.stale);
   if (ua.kind === 'other' || (ua.kind === 'native_app' && e.kind === 'click')) add(0.6, 'unrecognised user-agent');
-  if (e.kind === 'click' && (ua.kind === 'browser' || ua.kind === 'other')) {
+  if (e.kind === 'click' && (ua.kind === 'browser' || ua.kind === 'other' || ua.selfDescribed)) {
     const lang = e.headers['accept-language'];
     if (!lang || lang === '*') add(0.8, 'no Accept-Language');
     else add(-0.4, 'Accept-Language sent');

@@ -105,6 +105,18 @@ describe("Google's image proxy, weighed by time since sending", () => {
     expect(one(ev({ kind: 'open', afterMs: 600_000, ip: '2001:db8::7', ua: 'YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html' }))).toBe('YAHOO_PROXY');
   });
 
+  it("is automated when Gmail's frozen browser string carries another of Google's tokens (content sampling), on an open or a link", () => {
+    // https://github.com/mssola/user_agent/issues/71: "... Chrome/42.0.2311.135 Safari/537.36 Edge/12.246 Gmail-content-sampling"
+    // (a held-out line of the field corpus: the issue names the behaviour, this is its one published string).
+    const FROZEN = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/42.0.2311.135 Safari/537.36 Edge/12.246';
+    expect(one(ev({ kind: 'click', afterMs: 600_000, ip: GOOGLE, ua: `${FROZEN} Gmail-content-sampling` }))).toBe('SECURITY_SCANNER');
+    expect(one(ev({ kind: 'open', afterMs: 600_000, ip: GOOGLE, ua: `${FROZEN} Gmail-content-sampling` }))).toBe('GMAIL_PREFETCH');
+    // Any other token after the pair too, from any address: no released Edge carried Chrome 42 with EdgeHTML 12.246.
+    expect(one(ev({ kind: 'click', afterMs: 600_000, ip: '2001:db8::9', ua: `${FROZEN} Google-Link-Check/1.0` }))).toBe('SECURITY_SCANNER');
+    // The prefetch string itself stays the prefetch.
+    expect(one(ev({ kind: 'open', afterMs: 600_000, ip: GOOGLE, ua: `${FROZEN} Mozilla/5.0` }))).toBe('GMAIL_PREFETCH');
+  });
+
   it('is a person when the send time is unknown, and automated when it follows a link', () => {
     expect(one(ev({ kind: 'open', afterMs: 1_000, deliveredAtMs: 0, ip: GOOGLE, ua: PROXY }))).toBe('HUMAN');
     expect(one(ev({ kind: 'click', afterMs: 600_000, ip: GOOGLE, ua: PROXY }))).toBe('SECURITY_SCANNER');
@@ -129,6 +141,16 @@ describe('scanners that look like browsers, and the people on the same networks'
     const stale = { 'user-agent': 'Mozilla/5.0 (Windows NT 6.1; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/57.0.2987.133 Safari/537.36' };
     expect(one(ev({ afterMs: 600_000, ip: '40.107.218.12', headers: stale }))).toBe('SECURITY_SCANNER');
     expect(one(ev({ afterMs: 600_000, ip: '40.94.30.11', headers: navigate(`${CHROME} Edg/142.0.0.0`) }))).toBe('HUMAN');
+  });
+
+  it('a cloud network weighs, never decides: a bare current Chrome from a cloud host is automated, the same from home or with browser headers from the cloud a person', () => {
+    // 159.89.0.1: DigitalOcean (AS14061) in the bundled ASN table. A click with nothing but a modern
+    // Chrome user-agent (no Accept-Language, no Sec-Fetch-*) is weighed; the network tips it.
+    const bare = { 'user-agent': CHROME };
+    expect(one(ev({ afterMs: 600_000, ip: '159.89.0.1', headers: bare }))).toBe('BOT');
+    expect(one(ev({ afterMs: 600_000, ip: HOME, headers: bare }))).toBe('HUMAN');
+    // A person on a cloud desktop or VPN, whose browser sends its navigation headers.
+    expect(one(ev({ afterMs: 600_000, ip: '159.89.0.1', headers: navigate(CHROME) }))).toBe('HUMAN');
   });
 
   it('EdgeHTML Edge (legacy, out of support since 2021) weighs as a stale build: a scanner from a Microsoft network, still a person at home', () => {
@@ -161,6 +183,21 @@ describe('scanners that look like browsers, and the people on the same networks'
     expect(one(ev({ afterMs: 600_000, ua: 'ClickUpLinkUnfurler/1.0 (+https://clickup.com)' }))).toBe('LINK_PREVIEW');
     expect(one(ev({ afterMs: 600_000, ua: 'Mozilla/5.0 (compatible; SnapURLPreview/1.0; +https://www.snapchat.com)' }))).toBe('LINK_PREVIEW');
     expect(one(ev({ afterMs: 600_000, ua: 'http.rb/2.2.2 (Mastodon/1.5.0; +https://mstdn.io/)' }))).toBe('LINK_PREVIEW');
+  });
+
+  it('...and only when it behaves like one: one link, no navigation headers', () => {
+    const UNFURL = 'ClickUpLinkUnfurler/1.0 (+https://clickup.com)';
+    // Walking the message's links is a crawler's behaviour, whatever the name says.
+    expect(sources([ev({ afterMs: 600_000, ua: UNFURL, link: 0 }), ev({ afterMs: 600_400, ua: UNFURL, link: 1 })])).toEqual(['BOT', 'BOT']);
+    // The headers of a navigation with no browser's string: not a card builder.
+    expect(one(ev({ afterMs: 600_000, headers: navigate(UNFURL) }))).toBe('BOT');
+    // A browser's string with a previewer's word in it is weighed as a browser: a person when it
+    // navigates like one, a previewer when it fetches like one.
+    const EMBEDDED = `${CHROME} ExampleApp-Embed/2.0`;
+    expect(one(ev({ afterMs: 600_000, headers: navigate(EMBEDDED) }))).toBe('HUMAN');
+    expect(one(ev({ afterMs: 600_000, ua: EMBEDDED }))).toBe('LINK_PREVIEW');
+    // A named previewer is one however it fetches (Slack unfurls several links of a message at once).
+    expect(sources([ev({ afterMs: 600_000, ua: 'Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)', link: 0 }), ev({ afterMs: 600_300, ua: 'Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)', link: 1 })])).toEqual(['LINK_PREVIEW', 'LINK_PREVIEW']);
   });
 
   it('a bot directory files previewers and scanners that name no such word (crawler-user-agents categories)', () => {
@@ -206,6 +243,25 @@ describe("the tenant's memory of proven (address, user-agent) pairs", () => {
   it('never on the network alone: another user-agent at the same address is judged on its own', () => {
     expect(sources([...proof(), later(5 * 86_400_000, SCANNER_IP, navigate(`${CHROME} Edg/142.0.0.0`))])[2]).toBe('HUMAN');
     expect(sources([...proof(), later(5 * 86_400_000, '198.51.100.78')])[2]).toBe('HUMAN');
+    // The same request shape as the scanner's (no browser headers), another browser at the address: a person.
+    expect(sources([...proof(), later(5 * 86_400_000, SCANNER_IP, { ...SCANNER, 'user-agent': `${CHROME} Edg/142.0.0.0` })])[2]).toBe('HUMAN');
+  });
+
+  it('is proven by a burst across the links as well as by a trap hit', () => {
+    const burst = [0, 1, 2].map((link) => ev({ campaign: 'a', message: 'a2', afterMs: 30_000 + link * 200, ip: SCANNER_IP, headers: SCANNER, link }));
+    expect(sources([...burst, later(5 * 86_400_000)]).slice(-1)).toEqual(['SECURITY_SCANNER']);
+    // Two links are no burst, and prove nothing.
+    expect(sources([...burst.slice(0, 2), later(5 * 86_400_000)]).slice(-1)).toEqual(['HUMAN']);
+  });
+
+  it("keeps a tenant's proofs when another tenant's many new addresses fill the memory", () => {
+    const c = new Classifier({ maxMessages: 50 });
+    c.classify(proof());
+    // 200 people at 200 addresses in another tenant, in batches: the memory passes its bound four times over.
+    for (let b = 0; b < 4; b++) {
+      c.classify(Array.from({ length: 50 }, (_, i) => ev({ tenant: 'other', campaign: 'x', message: `x${b}-${i}`, afterMs: 86_400_000 + b * 1_000 + i, ip: `203.0.113.${(b * 50 + i) % 250}`, headers: navigate(CHROME) })));
+    }
+    expect(c.classify([later(5 * 86_400_000)]).verdicts.map((v) => Source[v.decision.source])).toEqual(['SECURITY_SCANNER']);
   });
 
   it('lasts 30 days and only reaches forward in time', () => {

@@ -9,6 +9,7 @@ export type UaKind =
   | 'apple_mpp' // exactly "Mozilla/5.0": Apple Mail Privacy Protection's fetcher
   | 'gmail_proxy' // Google's image proxy, fetching because a person opened the message
   | 'gmail_prefetch'
+  | 'google_fetcher' // Gmail's frozen browser string with a service's token after it ("... Edge/12.246 Gmail-content-sampling")
   | 'yahoo_proxy'
   | 'scanner' // a security product naming itself
   | 'preview' // chat and social link previews
@@ -31,10 +32,23 @@ export interface UaInfo {
   stale?: string;
   /** What `stale` weighs, in log-odds of automated (each stale fact adds its weight). */
   staleWeight?: number;
+  /**
+   * A previewer known only by what it calls itself (no list names it): a previewer when it behaves
+   * like one (decide.ts), and a browser string carrying the word is not settled by it.
+   */
+  selfDescribed?: true;
 }
 
 const GMAIL_PROXY = /GoogleImageProxy|\(via ggpht\.com/i;
 const GMAIL_PREFETCH = /Chrome\/42\.0\.2311\.135 Safari\/537\.36 Edge\/12\.246 Mozilla\/5\.0/;
+/**
+ * Gmail's fetchers share one frozen browser string (Chrome 42 with EdgeHTML 12.246, a pair no released
+ * Edge carried: Edge 12's builds were 12.10xxx). With " Mozilla/5.0" after it, it is the prefetch of a
+ * delivered message; with another token after it ("Gmail-content-sampling", mssola/user_agent#71), it
+ * is another of Google's fetchers reading the message's content or following its links. The pair with
+ * nothing after it is left to the other rules (an old Edge string, weighed as stale).
+ */
+const GOOGLE_FETCHER = /Chrome\/42\.0\.2311\.135 Safari\/537\.36 Edge\/12\.246 +([^\s].*)$/;
 const YAHOO = /YahooMailProxy/i;
 const SCANNERS: Array<[RegExp, string]> = [
   [/Barracuda Sentinel/i, 'Barracuda Sentinel'],
@@ -166,13 +180,15 @@ function compute(ua: string): UaInfo {
   if (trimmed === 'Mozilla/5.0') return { kind: 'apple_mpp', name: 'exactly "Mozilla/5.0"' };
   if (GMAIL_PROXY.test(ua)) return { kind: 'gmail_proxy', name: 'Google image proxy' };
   if (GMAIL_PREFETCH.test(ua)) return { kind: 'gmail_prefetch', name: 'Gmail prefetch' };
+  const fetcher = GOOGLE_FETCHER.exec(ua);
+  if (fetcher) return { kind: 'google_fetcher', name: `Gmail's fetcher string with "${fetcher[1]!.slice(0, 40)}" after it` };
   if (YAHOO.test(ua)) return { kind: 'yahoo_proxy', name: 'Yahoo mail proxy' };
   for (const [re, name] of SCANNERS) if (re.test(ua)) return { kind: 'scanner', name };
   for (const [re, name] of PREVIEWS) if (re.test(ua)) return { kind: 'preview', name };
   // Not in a browser's own string: Avast, Norton and AVG ship browsers that people use ("... Chrome/120
   // Safari/537.36 Avast/120"); scanners posing as browsers are caught by what they append or do.
   if (SECURITY_WORDS.test(ua) && !BROWSER_STRING.test(ua)) return { kind: 'scanner', name: 'security product' };
-  if (PREVIEW_WORDS.test(ua)) return { kind: 'preview', name: 'link preview' };
+  if (PREVIEW_WORDS.test(ua)) return { kind: 'preview', name: 'link preview', selfDescribed: true, ...(BROWSER_STRING.test(ua) ? staleness(ua) : undefined) };
   if (OFFICE_DISCOVERY.test(ua)) return { kind: 'office_discovery', name: 'Office discovery' };
   if (OUTLOOK_WEBVIEW.test(ua)) return { kind: 'outlook_webview', name: 'new Outlook for Windows' };
   if (OFFICE_APP.test(ua)) return { kind: 'office_app', name: /Outlook/.test(ua) ? 'Outlook for Windows' : 'Microsoft Office' };

@@ -57,7 +57,11 @@ export function syntheticMisses(r: SyntheticResult): string[] {
 export interface FieldSlice {
   half: Half;
   /** `not-rule-data`: without the lines whose source the rules also read as data (RULE_DATA_SOURCES). */
-  subset: 'all' | 'complete' | 'filled' | 'not-rule-data';
+  /**
+   * `unseen-ua`: lines whose user-agent (or its absence) no line of the other half has, so a rule
+   * tuned to a string of the tuning half cannot have scored them.
+   */
+  subset: 'all' | 'complete' | 'filled' | 'not-rule-data' | 'unseen-ua';
   winnow: Scores;
   isbot: Scores;
 }
@@ -104,10 +108,15 @@ export function evaluateField(lines: FieldLine[] = loadFieldCorpus()): FieldResu
   const baseline = isbotBaseline(lines);
   const half = lines.map((l) => halfOf(l.provenance));
   const slices: FieldSlice[] = [];
+  const uaOf = (l: FieldLine) => l.event.headers?.['user-agent'] ?? '';
+  const uas = { tuning: new Set<string>(), 'held-out': new Set<string>() };
+  lines.forEach((l, i) => uas[half[i]!].add(uaOf(l)));
   for (const h of ['tuning', 'held-out'] as const) {
-    for (const subset of ['all', 'complete', 'filled', 'not-rule-data'] as const) {
+    const other = uas[h === 'tuning' ? 'held-out' : 'tuning'];
+    for (const subset of ['all', 'complete', 'filled', 'not-rule-data', 'unseen-ua'] as const) {
       const inSubset = (l: FieldLine): boolean =>
-        subset === 'all' || (subset === 'not-rule-data' ? !isRuleData(l) : (subset === 'complete') === isComplete(l));
+        subset === 'all' ||
+        (subset === 'not-rule-data' ? !isRuleData(l) : subset === 'unseen-ua' ? !other.has(uaOf(l)) : (subset === 'complete') === isComplete(l));
       const idx = lines.map((l, i) => i).filter((i) => half[i] === h && inSubset(lines[i]!));
       const sub = idx.map((i) => lines[i]!);
       slices.push({

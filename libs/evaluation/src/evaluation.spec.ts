@@ -1,8 +1,11 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FieldCorpusError, evaluateField, fieldReport, isRuleData, fitCalibration, halfOf, loadFieldCorpus, reliability, sourceUnit, type FieldLine, type LabelledLine, type Prediction } from './index';
+import { BUNDLED_CALIBRATION, Classifier, calibrate } from '@winnow/classification';
+import { winnow } from './score';
+import { FieldCorpusError, evaluateField, fieldReport, fitOnTuningHalf, isRuleData, fitCalibration, halfOf, loadFieldCorpus, reliability, sourceUnit, type FieldLine, type LabelledLine, type Prediction } from './index';
 
 const line = (id: string, over: Partial<FieldLine> = {}): FieldLine => ({
   id,
@@ -69,6 +72,48 @@ describe('the field corpus', () => {
     expect(halfOf(p('https://example.org/1', 'article'))).toBe(halves[1]);
   });
 
+  it("splits as the README says (SHA-256 of the unit, first byte even: tuning), and the units named in the docs fall where the docs say", () => {
+    const p = (url: string) => ({ url, kind: 'issue_thread' as const, quote: 'q', filled: [] });
+    for (let i = 0; i < 64; i++) {
+      const url = `https://example.org/split/${i}`;
+      expect(halfOf(p(url))).toBe((createHash('sha256').update(url, 'utf8').digest()[0]! & 1) === 0 ? 'tuning' : 'held-out');
+    }
+    // docs/classification.md: next-auth #1840 and gophish #1920 are tuning lines, mssola/user_agent #71 a held-out one.
+    expect(halfOf(p('https://github.com/nextauthjs/next-auth/issues/1840'))).toBe('tuning');
+    expect(halfOf(p('https://github.com/gophish/gophish/issues/1920#issuecomment-1'))).toBe('tuning');
+    expect(halfOf(p('https://github.com/mssola/user_agent/issues/71'))).toBe('held-out');
+  });
+
+  it('fits the calibration on the tuning half only, and the classifier ships the fitted map', () => {
+    // Lines the rules get right (a Thunderbird open is a person) in the tuning half, and the same
+    // requests labelled automated (so the rules are wrong) in the held-out half.
+    const lines: FieldLine[] = [];
+    for (let i = 0; lines.length < 60; i++) {
+      const url = `https://example.org/fit/${i}`;
+      const tuning = halfOf({ url, kind: 'article', quote: 'q', filled: [] }) === 'tuning';
+      lines.push(line(`f${i}`, { label: tuning ? { verdict: 'human', source: 'human' } : { verdict: 'automated', source: 'bot' }, provenance: { url, kind: 'article', quote: 'Thunderbird/128.0', filled: ['ip'] } }));
+    }
+    const tuningLines = lines.filter((l) => halfOf(l.provenance) === 'tuning').length;
+    expect(tuningLines).toBeGreaterThan(10);
+    expect(tuningLines).toBeLessThan(50);
+    const fit = fitOnTuningHalf(lines);
+    expect(fit.fittedOn).toContain(`${tuningLines} lines`);
+    // Every verdict it saw was right: the map never lowers a confidence. Had it read the held-out
+    // half (every verdict wrong), it would.
+    expect(fit.knots.length).toBeGreaterThan(0);
+    for (const [x, y] of fit.knots) expect(y).toBeGreaterThanOrEqual(x);
+    // The same fit over both halves lowers it: the test above can tell the two apart.
+    const onAll = fitCalibration(lines, winnow(lines, null), 'both halves');
+    expect(onAll.knots.some(([x, y]) => y < x)).toBe(true);
+    // The classifier's confidence is the shipped map applied to the rules' own.
+    const event = { id: 'cal-1', tenant: 't', campaign: 'c', message: 'm', recipientDomain: '', deliveredAtMs: 0, links: 1, kind: 'open' as const, link: 0, linkRole: 'content' as const, atMs: Date.UTC(2026, 0, 5, 12), method: 'GET', ip: '2001:db8::1', headers: { 'user-agent': 'Thunderbird/128.0' } };
+    const stated = new Classifier({ calibration: null }).classify([event]).verdicts[0]!.decision.confidence;
+    const shipped = new Classifier().classify([{ ...event }]).verdicts[0]!.decision.confidence;
+    expect(BUNDLED_CALIBRATION.knots.length).toBeGreaterThan(0);
+    expect(shipped).toBe(calibrate(stated, BUNDLED_CALIBRATION));
+    expect(shipped).not.toBe(stated);
+  });
+
   it('reports every figure without the lines whose source the rules read as data', () => {
     const cua = line('d1', { provenance: { url: 'https://github.com/monperrus/crawler-user-agents/blob/c/crawler-user-agents.json#L7308', kind: 'bot_directory', quote: 'GroupMeBot/1.0', filled: ['ip'] } });
     expect(isRuleData(cua)).toBe(true);
@@ -76,6 +121,21 @@ describe('the field corpus', () => {
     const r = evaluateField([cua, line('d2')]);
     const n = (subset: string) => r.slices.filter((s) => s.subset === subset).reduce((a, s) => a + s.winnow.events, 0);
     expect([n('all'), n('not-rule-data')]).toEqual([2, 1]);
+  });
+
+  it('reports every figure for the lines whose user-agent the other half does not have', () => {
+    const url = (h: 'tuning' | 'held-out', i: number) => {
+      for (let k = 0; ; k++) {
+        const u = `https://example.org/ua/${i}/${k}`;
+        if (halfOf({ url: u, kind: 'article', quote: 'q', filled: [] }) === h) return u;
+      }
+    };
+    const at = (id: string, h: 'tuning' | 'held-out', ua: string, i: number) =>
+      line(id, { event: { kind: 'open', at: '2026-01-05T12:00:00Z', method: 'GET', ip: '2001:db8::1', headers: { 'user-agent': ua } }, provenance: { url: url(h, i), kind: 'article', quote: ua, filled: ['ip'] } });
+    const r = evaluateField([at('a', 'tuning', 'Thunderbird/128.0', 1), at('b', 'held-out', 'Thunderbird/128.0', 2), at('c', 'held-out', 'Thunderbird/115.0', 3), at('d', 'tuning', 'Thunderbird/102.0', 4)]);
+    const n = (h: string, subset: string) => r.slices.find((s) => s.half === h && s.subset === subset)!.winnow.events;
+    expect([n('held-out', 'all'), n('held-out', 'unseen-ua'), n('tuning', 'all'), n('tuning', 'unseen-ua')]).toEqual([2, 1, 2, 1]);
+    expect(fieldReport(r)).toContain('winnow unseen-ua');
   });
 
   it('reports both halves, complete and filled lines apart, Winnow beside isbot, per class', () => {
