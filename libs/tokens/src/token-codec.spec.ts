@@ -39,6 +39,22 @@ describe('sealed tokens', () => {
     expect(p).toMatchObject({ tenant: 'clinic', message: 'm-1', linkIndex: 2, targetUrl: payload.targetUrl });
   });
 
+  it('gives every token an IV of its own, across the pool\'s refills, and every token still opens', () => {
+    const ring = new Keyring([k1], 'k1');
+    const ivs = new Set<string>();
+    const tokens: string[] = [];
+    // 1,000 seals: the IV pool (256 IVs) is replaced three times on the way.
+    for (let i = 0; i < 1_000; i++) {
+      const t = sealToken(ring, { ...payload, message: `m-${i}` });
+      tokens.push(t);
+      const raw = Buffer.from(t, 'base64url');
+      ivs.add(raw.subarray(4, 16).toString('hex'));
+    }
+    expect(ivs.size).toBe(1_000);
+    // An IV already handed out is never rewritten: each token opens after all the later seals.
+    tokens.forEach((t, i) => expect(openToken(ring, t, opts).message).toBe(`m-${i}`));
+  });
+
   it('keeps opening tokens sealed by a retired key after rotation', () => {
     const old = sealToken(new Keyring([k1], 'k1'), payload);
     const rotated = new Keyring([k1, k2], 'k2');

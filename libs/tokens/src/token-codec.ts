@@ -85,6 +85,27 @@ function header(kid: string): Buffer {
   return Buffer.concat([Buffer.from([TOKEN_VERSION, id.length]), id]);
 }
 
+/**
+ * IVs are taken from a pool of random bytes, IV_POOL_IVS at a time: one `randomBytes` call of 12 bytes
+ * costs about as much as the rest of the seal (OpenSSL's generator is entered once per call), and
+ * PrepareEmail seals a token per link. Each IV's bytes are handed out once; a spent pool is replaced
+ * by a new one (never refilled in place, so an IV already in a token is never rewritten). The pool
+ * holds nothing secret: an IV travels in clear in its token.
+ */
+const IV_POOL_IVS = 256;
+let ivPool: Buffer = Buffer.alloc(0);
+let ivNext = 0;
+
+function freshIv(): Buffer {
+  if (ivNext + IV_BYTES > ivPool.length) {
+    ivPool = randomBytes(IV_BYTES * IV_POOL_IVS);
+    ivNext = 0;
+  }
+  const iv = ivPool.subarray(ivNext, ivNext + IV_BYTES);
+  ivNext += IV_BYTES;
+  return iv;
+}
+
 /** The payload's bytes: the one-pass encoder, or protobuf-es for what it leaves to it (and then refuses). */
 function payloadBytes(payload: MessageInitShape<typeof TokenPayloadSchema>): Uint8Array {
   const unknown = (payload as { $unknown?: unknown[] }).$unknown;
@@ -122,11 +143,20 @@ export function sealToken(keyring: Keyring, payload: MessageInitShape<typeof Tok
   if (kid === undefined) throw new Error('keyring has no sealing key');
   const secret = keyring.get(kid)!;
   const aad = header(kid);
-  const iv = randomBytes(IV_BYTES);
+  const iv = freshIv();
   const cipher = createCipheriv('aes-256-gcm', secret, iv);
   cipher.setAAD(aad);
-  const body = Buffer.concat([cipher.update(payloadBytes(payload)), cipher.final()]);
-  const token = Buffer.concat([aad, iv, body, cipher.getAuthTag()]).toString('base64url');
+  const body = cipher.update(payloadBytes(payload));
+  const rest = cipher.final();
+  const tag = cipher.getAuthTag();
+  // header | IV | ciphertext | tag, written once into one buffer.
+  const out = Buffer.allocUnsafe(aad.length + IV_BYTES + body.length + rest.length + TAG_BYTES);
+  let at = aad.copy(out, 0);
+  at += iv.copy(out, at);
+  at += body.copy(out, at);
+  at += rest.copy(out, at);
+  tag.copy(out, at);
+  const token = out.toString('base64url');
   if (token.length > MAX_TOKEN_CHARS) throw new TokenTooLongError(token.length);
   return token;
 }
