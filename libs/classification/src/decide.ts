@@ -97,10 +97,16 @@ export function decide(e: TraceEvent, ctx: EventContext, features: EventFeatures
   // Settled by the user-agent.
   if (ua.kind === 'gmail_proxy') {
     if (e.kind === 'click') return automated(Source.SECURITY_SCANNER, 0.9, withNet(["Google's image proxy following a link: no person clicks through it"]));
+    // The time since sending is weighed, not only cut: the sooner the fetch, the surer it is Gmail's
+    // prefetch (reports put it at 1-4 s); near the window's end either is plausible, and a person's
+    // open is sure only a minute or more after sending.
     if (since !== undefined && since < GMAIL_PREFETCH_WINDOW_MS) {
-      return automated(Source.GMAIL_PREFETCH, 0.8, withNet([`Google image proxy ${seconds(Math.max(0, since))} after sending: Gmail fetching before anyone could have read it`]));
+      const t = Math.max(0, since);
+      const p = t <= 5_000 ? 0.9 : 0.9 - (0.3 * (t - 5_000)) / (GMAIL_PREFETCH_WINDOW_MS - 5_000);
+      return automated(Source.GMAIL_PREFETCH, round(p), withNet([`Google image proxy ${seconds(t)} after sending: Gmail fetching before anyone could have read it`]));
     }
-    return human(0.95, withNet(['Google image proxy: fetched because a person opened the message in Gmail']));
+    const p = since === undefined || since >= 60_000 ? 0.95 : 0.6 + (0.35 * (since - GMAIL_PREFETCH_WINDOW_MS)) / (60_000 - GMAIL_PREFETCH_WINDOW_MS);
+    return human(round(p), withNet(['Google image proxy: fetched because a person opened the message in Gmail']));
   }
   if (e.kind === 'click' && e.linkRole === 'honeypot') return automated(scannerSource, 0.99, withNet(['hidden trap link followed: no person can see it', `user-agent: ${ua.name}`]));
   if (ua.kind === 'apple_mpp') {

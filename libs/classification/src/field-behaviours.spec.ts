@@ -117,6 +117,16 @@ describe("Google's image proxy, weighed by time since sending", () => {
     expect(one(ev({ kind: 'open', afterMs: 600_000, ip: GOOGLE, ua: `${FROZEN} Mozilla/5.0` }))).toBe('GMAIL_PREFETCH');
   });
 
+  it('weighs the time since sending: the surer the sooner for the prefetch, the surer the later for a person', () => {
+    const conf = (afterMs: number, deliveredAtMs?: number) => new Classifier().classify([ev({ kind: 'open', afterMs, ip: GOOGLE, ua: PROXY, ...(deliveredAtMs !== undefined ? { deliveredAtMs } : {}) })]).verdicts[0]!.decision;
+    const [at2, at12, at20, at600] = [2_000, 12_000, 20_000, 600_000].map((t) => conf(t));
+    expect([at2!.source, at12!.source, at20!.source, at600!.source].map((x) => Source[x])).toEqual(['GMAIL_PREFETCH', 'GMAIL_PREFETCH', 'HUMAN', 'HUMAN']);
+    expect(at2!.confidence).toBeGreaterThan(at12!.confidence);
+    expect(at600!.confidence).toBeGreaterThan(at20!.confidence);
+    // No send time: a person, as sure as a late open.
+    expect(conf(1_000, 0).confidence).toBe(at600!.confidence);
+  });
+
   it('is a person when the send time is unknown, and automated when it follows a link', () => {
     expect(one(ev({ kind: 'open', afterMs: 1_000, deliveredAtMs: 0, ip: GOOGLE, ua: PROXY }))).toBe('HUMAN');
     expect(one(ev({ kind: 'click', afterMs: 600_000, ip: GOOGLE, ua: PROXY }))).toBe('SECURITY_SCANNER');
