@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BUNDLED_CALIBRATION, Classifier, calibrate } from '@winnow/classification';
 import { winnow } from './score';
-import { FieldCorpusError, evaluateField, fieldReport, fitOnTuningHalf, isRuleData, fitCalibration, halfOf, loadFieldCorpus, reliability, sourceUnit, type FieldLine, type LabelledLine, type Prediction } from './index';
+import { CONSULTED_UNITS, FieldCorpusError, evaluateField, fieldReport, fitOnTuningHalf, isConsulted, isRuleData, fitCalibration, halfOf, loadFieldCorpus, reliability, sourceUnit, type FieldLine, type LabelledLine, type Prediction } from './index';
 
 const line = (id: string, over: Partial<FieldLine> = {}): FieldLine => ({
   id,
@@ -121,6 +121,24 @@ describe('the field corpus', () => {
     const r = evaluateField([cua, line('d2')]);
     const n = (subset: string) => r.slices.filter((s) => s.subset === subset).reduce((a, s) => a + s.winnow.events, 0);
     expect([n('all'), n('not-rule-data')]).toEqual([2, 1]);
+  });
+
+  it('ships the calibration a fit on the committed tuning half gives (refit after every rule or corpus change)', () => {
+    expect(BUNDLED_CALIBRATION.knots).toEqual(fitOnTuningHalf().knots);
+  });
+
+  it('reports the held-out half without the units looked at while rules were made, and each of those is a held-out unit of the corpus', () => {
+    const lines = loadFieldCorpus();
+    const units = new Set(lines.map((l) => sourceUnit(l.provenance)));
+    for (const { unit } of CONSULTED_UNITS) {
+      expect(units.has(unit), unit).toBe(true);
+      expect(halfOf({ url: unit, kind: 'article', quote: 'q', filled: [] }), unit).toBe('held-out');
+    }
+    const r = evaluateField(lines);
+    const n = (subset: string) => r.slices.find((s) => s.half === 'held-out' && s.subset === subset)!.winnow.events;
+    const consultedLines = lines.filter((l) => halfOf(l.provenance) === 'held-out' && isConsulted(l)).length;
+    expect(consultedLines).toBeGreaterThanOrEqual(CONSULTED_UNITS.length);
+    expect(n('not-consulted')).toBe(n('all') - consultedLines);
   });
 
   it('reports every figure for the lines whose user-agent the other half does not have', () => {
