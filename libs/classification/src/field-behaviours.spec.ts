@@ -195,6 +195,22 @@ describe('scanners that look like browsers, and the people on the same networks'
     expect(one(ev({ afterMs: 600_000, ua: 'http.rb/2.2.2 (Mastodon/1.5.0; +https://mstdn.io/)' }))).toBe('LINK_PREVIEW');
   });
 
+  it("a mail word next to a contact address is a service's, not a mail program's", () => {
+    // npm crawler-user-agents 1.60.0 (crawler-user-agents.json): crawlers that name themselves with a mail word and a contact.
+    for (const ua of [
+      'Mozilla/5.0 (compatible; MailChimp; +https://mailchimp.com/)',
+      'binlar_2.6.3 larbin2.6.3@unspecified.mail',
+      'Mozilla/5.0 (Windows; U; Windows NT 5.0; en-US; rv:1.7.10) Gecko/20050716 Thunderbird/1.0.6 - WebCrawler http://cognitiveseo.com/bot.html',
+      'Mozilla/5.0 (Windows NT 6.1; WOW64; https://top.mail.ru/passremind) AppleWebKit/537.22 (KHTML, like Gecko)',
+    ]) {
+      expect(one(ev({ kind: 'open', afterMs: 3_600_000, ua })), ua).not.toBe('HUMAN');
+    }
+    // Mail programs themselves carry no contact, and stay people.
+    for (const ua of ['Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Thunderbird/128.3.1', 'YahooMobileMail/1.0 (Android Mail; 1.4.5)', 'MobileMail/1.0 CFNetwork/1410.0.3 Darwin/22.6.0']) {
+      expect(one(ev({ kind: 'open', afterMs: 3_600_000, ua })), ua).toBe('HUMAN');
+    }
+  });
+
   it('...and only when it behaves like one: one link, no navigation headers', () => {
     const UNFURL = 'ClickUpLinkUnfurler/1.0 (+https://clickup.com)';
     // Walking the message's links is a crawler's behaviour, whatever the name says.

@@ -118,6 +118,8 @@ const SCRIPTS: Array<[RegExp, string]> = [
  */
 const MAIL_APP = /(?:^|[\s(;,./-])[a-z]*mail[a-z]*(?:[\s/;),.-]|$)/i;
 const NOT_A_READER = /bot\b|crawl|spider|scan|check|harvest|extract|collect|siphon|proxy|validat|verif|monitor|wolf|sender|marketing|track/i;
+/** A contact URL or e-mail address in a user-agent: a service or crawler naming where to reach it. */
+const SERVICE_CONTACT = /\+https?:\/\/|\(\+?https?:\/\/|;\s*\+?https?:\/\/|\bhttps?:\/\/[^\s;)]*\b(?:bot|crawl|spider)|[\w.+-]+@[\w-]+(?:\.[\w-]+)+/i;
 /** Apple's and Android's own HTTP stacks: a native app (on an image, a mail app showing the message). */
 const NATIVE_APP = /\bCFNetwork\/[\d.]+ Darwin\/|^Dalvik\/[\d.]+ \(Linux; U; Android/;
 /**
@@ -194,7 +196,11 @@ function compute(ua: string): UaInfo {
   if (OFFICE_APP.test(ua)) return { kind: 'office_app', name: /Outlook/.test(ua) ? 'Outlook for Windows' : 'Microsoft Office' };
   for (const [re, name] of SCRIPTS) if (re.test(ua)) return { kind: 'script', name };
   const stale = staleness(ua);
-  if (MAIL_CLIENTS.test(ua) || (MAIL_APP.test(ua) && !NOT_A_READER.test(ua))) return { kind: 'mail_client', name: 'mail client', ...stale };
+  // A contact address (a URL to read about the client, or an e-mail address) is how services and
+  // crawlers introduce themselves; no mail program puts one in its user-agent, so a mail word next to
+  // one ("(compatible; MailChimp; +https://mailchimp.com/)", "larbin2.6.3@unspecified.mail") is a service's.
+  const contact = SERVICE_CONTACT.test(ua);
+  if (!contact && (MAIL_CLIENTS.test(ua) || (MAIL_APP.test(ua) && !NOT_A_READER.test(ua)))) return { kind: 'mail_client', name: 'mail client', ...stale };
   if (NATIVE_APP.test(ua)) return { kind: 'native_app', name: 'native app' };
   // A browser string carrying a contact address or an app id was appended to by a service; browsers
   // never put one there (published scanner strings: "... Safari/537.36 AppEngine-Google; (+http://...; appid: ...)").
