@@ -526,17 +526,19 @@ export class Classifier {
       const rank = latest < 0 ? 0 : latest + MEMORY_WINDOW_MS < this.latestAtMs ? 1 : 2;
       return rank * RANK_SPAN + Math.min(RANK_SPAN - 1, Math.max(0, rank === 2 ? latest : m.lastAtMs));
     };
+    // Keys in the tables' own order (the same on the second walk: nothing changes in between).
     const keys = new Float64Array(this.memory.size);
     let n = 0;
     this.memory.forEach((m) => (keys[n++] = order(m)));
-    keys.sort();
-    const cut = keys[drop - 1]!;
+    const sorted = keys.slice().sort();
+    const cut = sorted[drop - 1]!;
     // Below the cut all go; at the cut, as many as are still due.
     let atCut = 0;
-    for (let i = drop - 1; i >= 0 && keys[i] === cut; i--) atCut++;
+    for (let i = drop - 1; i >= 0 && sorted[i] === cut; i--) atCut++;
     const doomed: Array<{ tenant: string; ip: string; proofs: number }> = [];
+    n = 0;
     this.memory.forEach((m, tenant, ip) => {
-      const k = order(m);
+      const k = keys[n++]!;
       if (k < cut || (k === cut && atCut-- > 0)) doomed.push({ tenant, ip, proofs: m.proofs.length });
     });
     for (const d of doomed) {
@@ -544,5 +546,4 @@ export class Classifier {
       this.proofCount -= d.proofs;
     }
   }
-
 }

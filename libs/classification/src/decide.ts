@@ -40,8 +40,6 @@ export const MEMORY_WINDOW_MS = 30 * 86_400_000;
  * time stands for delivery (docs/classification.md).
  */
 export const GMAIL_PREFETCH_WINDOW_MS = 15_000;
-/** The start of a browser's own user-agent string (a platform in brackets and a rendering engine). */
-const BROWSER_STRING_START = /^Mozilla\/5\.0 \([^)]*\) (?:AppleWebKit\/[\d.]+|Gecko\/\d+)/;
 
 
 function networkReason(n: NetworkInfo): string | undefined {
@@ -127,7 +125,7 @@ export function decide(e: TraceEvent, ctx: EventContext, features: EventFeatures
     const navigates = e.headers['sec-fetch-user'] === '?1' || e.headers['sec-fetch-mode'] === 'navigate' || e.headers['upgrade-insecure-requests'] === '1';
     if (ctx.burstLinks >= 2) return automated(Source.BOT, 0.9, withNet([`calls itself a previewer (${ua.name}) but fetched ${ctx.burstLinks} of the message's links within ${seconds(ctx.burstSpanMs)}: a crawler`]));
     if (!navigates) return automated(Source.LINK_PREVIEW, 0.95, withNet([`calls itself a previewer, and fetched as one (one link, no navigation headers)`]));
-    if (!BROWSER_STRING_START.test(e.headers['user-agent'] ?? '')) return automated(Source.BOT, 0.85, withNet(['calls itself a previewer but sends navigation headers without a browser\'s string']));
+    if (ua.selfDescribed !== 'browser') return automated(Source.BOT, 0.85, withNet(['calls itself a previewer but sends navigation headers without a browser\'s string']));
   } else if (ua.kind === 'preview') return automated(Source.LINK_PREVIEW, 0.97, withNet([`link preview: ${ua.name}`]));
   if (ua.kind === 'office_discovery') return automated(Source.CLIENT_HELPER, 0.93, withNet(["Office discovery around a person's click"]));
   if (ua.kind === 'office_app' && e.kind === 'click') return automated(Source.CLIENT_HELPER, 0.9, withNet([`${ua.name} checking the link before the person's browser opens it`]));

@@ -34,9 +34,9 @@ export interface UaInfo {
   staleWeight?: number;
   /**
    * A previewer known only by what it calls itself (no list names it): a previewer when it behaves
-   * like one (decide.ts), and a browser string carrying the word is not settled by it.
+   * like one (decide.ts). `browser`: the word is in a browser's own string, which is not settled by it.
    */
-  selfDescribed?: true;
+  selfDescribed?: 'browser' | 'own';
 }
 
 const GMAIL_PROXY = /GoogleImageProxy|\(via ggpht\.com/i;
@@ -190,7 +190,7 @@ function compute(ua: string): UaInfo {
   // Not in a browser's own string: Avast, Norton and AVG ship browsers that people use ("... Chrome/120
   // Safari/537.36 Avast/120"); scanners posing as browsers are caught by what they append or do.
   if (SECURITY_WORDS.test(ua) && !BROWSER_STRING.test(ua)) return { kind: 'scanner', name: 'security product' };
-  if (PREVIEW_WORDS.test(ua)) return { kind: 'preview', name: 'link preview', selfDescribed: true, ...(BROWSER_STRING.test(ua) ? staleness(ua) : undefined) };
+  if (PREVIEW_WORDS.test(ua)) return BROWSER_STRING.test(ua) ? { kind: 'preview', name: 'link preview', selfDescribed: 'browser', ...staleness(ua) } : { kind: 'preview', name: 'link preview', selfDescribed: 'own' };
   if (OFFICE_DISCOVERY.test(ua)) return { kind: 'office_discovery', name: 'Office discovery' };
   if (OUTLOOK_WEBVIEW.test(ua)) return { kind: 'outlook_webview', name: 'new Outlook for Windows' };
   if (OFFICE_APP.test(ua)) return { kind: 'office_app', name: /Outlook/.test(ua) ? 'Outlook for Windows' : 'Microsoft Office' };

@@ -138,16 +138,15 @@ export function evaluateField(lines: FieldLine[] = loadFieldCorpus()): FieldResu
   lines.forEach((l, i) => uas[half[i]!].add(uaOf(l)));
   for (const h of ['tuning', 'held-out'] as const) {
     const other = uas[h === 'tuning' ? 'held-out' : 'tuning'];
-    for (const subset of ['all', 'complete', 'filled', 'not-rule-data', 'unseen-ua', 'not-consulted'] as const) {
-      const inSubset = (l: FieldLine): boolean =>
-        subset === 'all' ||
-        (subset === 'not-rule-data'
-          ? !isRuleData(l)
-          : subset === 'unseen-ua'
-            ? !other.has(uaOf(l))
-            : subset === 'not-consulted'
-              ? !isConsulted(l)
-              : (subset === 'complete') === isComplete(l));
+    const slicesOf: Record<FieldSlice['subset'], (l: FieldLine) => boolean> = {
+      all: () => true,
+      complete: isComplete,
+      filled: (l) => !isComplete(l),
+      'not-rule-data': (l) => !isRuleData(l),
+      'unseen-ua': (l) => !other.has(uaOf(l)),
+      'not-consulted': (l) => !isConsulted(l),
+    };
+    for (const [subset, inSubset] of Object.entries(slicesOf) as Array<[FieldSlice['subset'], (l: FieldLine) => boolean]>) {
       const idx = lines.map((l, i) => i).filter((i) => half[i] === h && inSubset(lines[i]!));
       const sub = idx.map((i) => lines[i]!);
       slices.push({
