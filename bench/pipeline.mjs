@@ -12,6 +12,7 @@
 // stayed idle under load (from /proc/stat: near 0 means CPU-bound). Needs wrk (Debian package wrk).
 //
 //   BENCH_SECONDS  BENCH_CONNECTIONS (64)  BENCH_MESSAGES  BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
+//   BENCH_BATCH_NICE: how far the launcher lowers the classifier's and stats' priority (default: its BATCH_SERVICE_NICE; 0 for none)
 //   BENCH_MONGODB_URL: run the stack on the MongoDB adapter (WINNOW_STORE=mongodb) against that server
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -29,7 +30,7 @@ import { keyringOf } from '@winnow/tokens';
 import { idleShare, machineCpu, microsPer, parseWrk, procCpuSeconds, wrkScript } from './wrk.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const { freePorts, launchStack } = await import(join(here, '..', 'apps', 'cli', 'dist', 'launcher.js'));
+const { BATCH_SERVICE_NICE, freePorts, launchStack } = await import(join(here, '..', 'apps', 'cli', 'dist', 'launcher.js'));
 const seconds = Number(process.env.BENCH_SECONDS ?? 20);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 64);
 // 40,000 messages give 120,000 URLs (a pixel and two links each): more than a 20 s run answers here, so
@@ -51,7 +52,9 @@ const mongoUrl = () => {
 };
 const store = process.env.BENCH_MONGODB_URL ? { WINNOW_STORE: 'mongodb', MONGODB_URL: mongoUrl() } : {};
 const onLog = process.env.BENCH_LOG ? (name, line) => process.stderr.write(`${name}: ${line}\n`) : undefined;
-const stack = await launchStack({ ports, dataDir: dir, nodeArgs, onLog, env: { WINNOW_SERVICE_KEY: serviceKey, WINNOW_LOG_LEVEL: 'warn', ...store } });
+// BENCH_BATCH_NICE: the launcher's nice for the classifier and stats (its default when unset; 0 for none).
+const batchNice = process.env.BENCH_BATCH_NICE === undefined ? undefined : Number(process.env.BENCH_BATCH_NICE);
+const stack = await launchStack({ ports, dataDir: dir, nodeArgs, onLog, batchNice, env: { WINNOW_SERVICE_KEY: serviceKey, WINNOW_LOG_LEVEL: 'warn', ...store } });
 // Stopped from outside (Ctrl-C, timeout): stop the services too, or they outlive the run.
 for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => void stack.stop().then(() => process.exit(130)));
 const auth = bearer(serviceKey);
@@ -152,6 +155,7 @@ try {
   const result = {
     seconds,
     connections,
+    batchNice: batchNice ?? BATCH_SERVICE_NICE,
     answered,
     wrkCounted: out.requests,
     urls: paths.length,

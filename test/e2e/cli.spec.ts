@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
@@ -95,6 +95,22 @@ describe('the winnow command (built services as real processes)', () => {
       for (const port of [ports.collectorOps, ports.classifierHttp, ports.statsHttp]) {
         expect((await httpRequest({ port, path: '/healthz' })).status).toBe(200);
       }
+      // The batch services run below the collector, every thread of them (BATCH_SERVICE_NICE).
+      const base = getPriority(child.pid!);
+      const services = readdirSync(`/proc/${child.pid}/task`)
+        .flatMap((tid) => readFileSync(`/proc/${child.pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number))
+        .map((pid) => {
+          const name = /apps\/(\w+)\/dist\/main\.js/.exec(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))?.[1];
+          const nices = [...new Set(readdirSync(`/proc/${pid}/task`).map((tid) => getPriority(Number(tid))))];
+          return [name, nices];
+        })
+        .sort();
+      const lowered = Math.min(19, base + 5);
+      expect(services).toEqual([
+        ['classifier', [lowered]],
+        ['collector', [base]],
+        ['stats', [lowered]],
+      ]);
       const exit = new Promise<number | null>((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
       expect(await exit).toBe(0);
