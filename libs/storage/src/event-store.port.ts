@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type {
   DeadLetter,
   Reclassification,
@@ -44,9 +44,13 @@ export interface EraseResult {
   deadLetters: number;
 }
 
-/** A tombstone's key: SHA-256 of what was erased, so the store keeps no erased name in clear. */
+/**
+ * A tombstone's key: SHA-256 of what was erased, so the store keeps no erased name in clear.
+ * (`hash`, Node's one-shot digest, is about a third of createHash's cost: stats computes one for
+ * every new message it ingests.)
+ */
 export function tombstoneKey(kind: 'message' | 'campaign' | 'tenant', tenant: string, name = ''): string {
-  return createHash('sha256').update(`${kind}\u0000${tenant}\u0000${name}`).digest('hex');
+  return hash('sha256', `${kind}\u0000${tenant}\u0000${name}`, 'hex');
 }
 
 export interface RecordDeliveriesResult {
