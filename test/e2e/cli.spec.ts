@@ -76,6 +76,8 @@ describe('the winnow command (built services as real processes)', () => {
         WINNOW_STATS_ADDR: `127.0.0.1:${ports.stats}`,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // A group of its own, so that a failing test kills the services too, not only the launcher.
+      detached: true,
     });
     try {
       const banner: string[] = [];
@@ -115,7 +117,11 @@ describe('the winnow command (built services as real processes)', () => {
       child.kill('SIGTERM');
       expect(await exit).toBe(0);
     } finally {
-      child.kill('SIGKILL');
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // The group has gone (the launcher stopped its services and exited).
+      }
       rmSync(dataDir, { recursive: true, force: true });
     }
   }, 60_000);

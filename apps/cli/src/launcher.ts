@@ -149,9 +149,12 @@ export async function launchStack(opts: LaunchOptions): Promise<Stack> {
         const err = createInterface({ input: child.stderr! });
         const failed = (code: number | null) => reject(new Error(`${name} exited with code ${code} before it listened`));
         child.once('exit', failed);
+        let listening = false;
         out.on('line', (line) => {
-          if (line.includes('"listening"') && line.includes(`"service":"${name}"`)) {
+          if (!listening && line.includes('"listening"') && line.includes(`"service":"${name}"`)) {
+            listening = true;
             child.off('exit', failed);
+            // Once: a second line saying so must not lower it again.
             const nice = opts.batchNice ?? BATCH_SERVICE_NICE;
             if (name !== 'collector' && nice > 0 && child.pid !== undefined) lowerPriority(child.pid, nice);
             resolve();
