@@ -17,9 +17,10 @@ export const SERVICE_NODE_ARGS = ['--max-semi-space-size=32'];
  * starts all three on one machine: their nice value is raised by this much. The collector answers
  * each request once its event is on disk, so every moment it waits for a CPU behind a batch of
  * 1,000 events being classified or stored is latency its 64 clients (and the senders' mail
- * clients) wait too; the batch services lose nothing by running in the gaps, as their work arrives
- * in batches and is answered per batch. Measured in bench:pipeline (docs/architecture.md, "Session
- * 19"). In Kubernetes the services run in pods of their own and this does not apply.
+ * clients) wait too. The batch services take their work 1,000 events at a time and answer per
+ * batch, so running in the gaps costs them little; should they fall behind, the events wait in the
+ * collector's spool, on disk. Measured in bench:pipeline (docs/architecture.md, "Session 19"). In
+ * Kubernetes the services run in pods of their own and this does not apply.
  */
 export const BATCH_SERVICE_NICE = 5;
 
