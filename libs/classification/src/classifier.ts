@@ -519,8 +519,8 @@ export class Classifier {
     if (drop <= 0) return;
     // Each address's place in the order of going, as one number: its rank (0 never proven, 1 every
     // proof past the window, 2 proven) above its time (last seen, or latest proof). Sorting these
-    // numbers alone (a typed array) and cutting at the drop-th keeps a trim near 20 ms at 200,000
-    // addresses, where sorting the entries themselves took 300 ms.
+    // numbers alone (a typed array) and cutting at the drop-th takes 76-130 ms at 200,000 addresses,
+    // where sorting the entries themselves took 150-230 ms (measured in-process; docs/classification.md).
     const order = (m: AddressMemory): number => {
       const latest = m.proofs.length > 0 ? m.proofs[m.proofs.length - 1]!.atMs : -1;
       const rank = latest < 0 ? 0 : latest + MEMORY_WINDOW_MS < this.latestAtMs ? 1 : 2;
