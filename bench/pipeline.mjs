@@ -14,6 +14,10 @@
 //   BENCH_SECONDS  BENCH_CONNECTIONS (64)  BENCH_MESSAGES  BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
 //   BENCH_BATCH_NICE: how far the launcher lowers the classifier's and stats' priority (default: its BATCH_SERVICE_NICE; 0 for none)
 //   BENCH_MONGODB_URL: run the stack on the MongoDB adapter (WINNOW_STORE=mongodb) against that server
+//   BENCH_WARMUP_SECONDS (default 10): before the measured runs, drive the stack this long on messages of
+//     a campaign of their own and wait until they are stored, and each bare server as long (its result
+//     discarded). Both then measure what a running deployment does rather than the first seconds of a
+//     process, while V8 compiles its hot code (docs/architecture.md, "Session 20"). 0 measures cold.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,6 +40,7 @@ const connections = Number(process.env.BENCH_CONNECTIONS ?? 64);
 // 40,000 messages give 120,000 URLs (a pixel and two links each): more than a 20 s run answers here, so
 // every request carries a URL not used before (the issue's "fresh" URLs); `urlsReused` says if not.
 const messages = Number(process.env.BENCH_MESSAGES ?? 40_000);
+const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 10);
 const HOST = 'demo-clinic.localhost';
 const CAMPAIGN = `bench-${Date.now()}`;
 const run = promisify(execFile);
@@ -86,8 +91,8 @@ async function accepted() {
   return m ? Number(m[1]) : NaN;
 }
 
-async function stored() {
-  const { stats: s } = await stats.getCampaignStats({ tenant: 'demo-clinic', campaign: CAMPAIGN, policyMode: PolicyMode.INCLUDE_AUTOMATED });
+async function stored(campaign = CAMPAIGN) {
+  const { stats: s } = await stats.getCampaignStats({ tenant: 'demo-clinic', campaign, policyMode: PolicyMode.INCLUDE_AUTOMATED });
   return Number(s.all.opens) + Number(s.all.clicks);
 }
 
@@ -95,21 +100,28 @@ try {
   // The demo tenant's tracking domain and keys, and the messages.
   const domain = (await config.listTrackingDomains({})).domains.find((d) => d.hostname === HOST);
   const keyring = keyringOf(domain);
-  const paths = [];
   const html = '<p>Your appointment is on Monday. <a href="https://clinic.example/confirm">Confirm</a> or <a href="https://clinic.example/reschedule">reschedule</a>.</p>';
   const t0 = Date.now();
-  for (let i = 0; i < messages; i++) {
-    const p = prepareEmail(html, { keyring, baseUrl: `http://${HOST}`, tenant: 'demo-clinic', campaign: CAMPAIGN, message: `m${i}`, sentAtS: Math.floor(Date.now() / 1000) - 3600 });
-    paths.push(new URL(p.pixelUrl).pathname, ...p.links.filter((l) => l.role !== 2).map((l) => new URL(l.url).pathname));
-  }
-  // Interleave so neighbouring requests belong to different messages.
-  for (let i = paths.length - 1; i > 0; i--) {
-    const j = Math.floor(((i * 2654435761) >>> 0) % (i + 1));
-    [paths[i], paths[j]] = [paths[j], paths[i]];
-  }
-  const pathsFile = join(dir, 'paths.txt');
-  writeFileSync(pathsFile, `${paths.join('\n')}\n`);
-  const lua = wrkScript(dir, pathsFile, HOST);
+  // The pixel and link paths of `count` messages of `campaign`, in a wrk script of their own.
+  const prepare = (campaign, count, name) => {
+    // Message ids differ between the two campaigns: a message belongs to one campaign.
+    const paths = [];
+    for (let i = 0; i < count; i++) {
+      const p = prepareEmail(html, { keyring, baseUrl: `http://${HOST}`, tenant: 'demo-clinic', campaign, message: `${name}-${i}`, sentAtS: Math.floor(Date.now() / 1000) - 3600 });
+      paths.push(new URL(p.pixelUrl).pathname, ...p.links.filter((l) => l.role !== 2).map((l) => new URL(l.url).pathname));
+    }
+    // Interleave so neighbouring requests belong to different messages.
+    for (let i = paths.length - 1; i > 0; i--) {
+      const j = Math.floor(((i * 2654435761) >>> 0) % (i + 1));
+      [paths[i], paths[j]] = [paths[j], paths[i]];
+    }
+    const pathsFile = join(dir, `${name}.txt`);
+    writeFileSync(pathsFile, `${paths.join('\n')}\n`);
+    return { paths, lua: wrkScript(dir, pathsFile, HOST, `${name}.lua`) };
+  };
+  const { paths, lua } = prepare(CAMPAIGN, messages, 'paths');
+  const WARMUP_CAMPAIGN = `${CAMPAIGN}-warmup`;
+  const warmup = warmupSeconds > 0 ? prepare(WARMUP_CAMPAIGN, Math.ceil(warmupSeconds * 3000), 'warmup') : undefined;
   console.log(`prepared ${messages} messages (${paths.length} URLs) in ${Date.now() - t0} ms`);
 
   // Bare node:http under the same wrk, before and after the stack: this machine's speed drifts
@@ -117,6 +129,7 @@ try {
   async function bareRun() {
     const bare = spawn(process.execPath, [join(here, 'bare-server.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
     const barePort = await new Promise((ok) => createInterface({ input: bare.stdout }).once('line', (l) => ok(JSON.parse(l).port)));
+    if (warmupSeconds > 0) await run('wrk', ['-t1', `-c${connections}`, `-d${warmupSeconds}s`, '-s', lua, `http://127.0.0.1:${barePort}/`]);
     const cpu0 = procCpuSeconds(bare.pid);
     const out = parseWrk((await run('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', lua, `http://127.0.0.1:${barePort}/`])).stdout);
     const cpu = microsPer(cpu0, procCpuSeconds(bare.pid), out.requests);
@@ -124,6 +137,16 @@ try {
     return { rps: out.rps, cpu };
   }
   const bareBefore = await bareRun();
+
+  // The warm-up, when asked for: its own messages, all stored before the measured run starts.
+  let warmedUp = 0;
+  if (warmup) {
+    await run('wrk', ['-t1', `-c${connections}`, `-d${warmupSeconds}s`, '-s', warmup.lua, `http://127.0.0.1:${ports.collectorHttp}/`]);
+    warmedUp = await accepted();
+    const limit = Date.now() + 600_000;
+    while ((await stored(WARMUP_CAMPAIGN)) < warmedUp && Date.now() < limit) await new Promise((ok) => setTimeout(ok, 100));
+    if ((await stored(WARMUP_CAMPAIGN)) !== warmedUp) throw new Error(`the warm-up's ${warmedUp} answered requests were not all stored`);
+  }
 
   // The stack.
   const cpu0 = await cpuAll();
@@ -135,7 +158,7 @@ try {
   const machineIdleUnderLoad = idleShare(machine0, machineCpu());
   // What the collector answered (wrk stops counting with requests still in flight): every event
   // it accepted was answered, and each must be stored.
-  const answered = await accepted();
+  const answered = (await accepted()) - warmedUp;
   let n = 0;
   const drainLimit = Date.now() + 600_000;
   while ((n = await stored()) < answered && Date.now() < drainLimit) await new Promise((ok) => setTimeout(ok, 100));
@@ -156,6 +179,8 @@ try {
     seconds,
     connections,
     batchNice: batchNice ?? BATCH_SERVICE_NICE,
+    warmupSeconds,
+    warmupRequests: warmedUp,
     answered,
     wrkCounted: out.requests,
     urls: paths.length,

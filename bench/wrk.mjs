@@ -4,8 +4,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Writes the Lua script into `dir` and returns its path. */
-export function wrkScript(dir, pathsFile, host) {
-  const lua = join(dir, 'paths.lua');
+export function wrkScript(dir, pathsFile, host, name = 'paths.lua') {
+  const lua = join(dir, name);
   writeFileSync(
     lua,
     `local paths = {}

@@ -1,6 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { create } from '@bufbuild/protobuf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigService } from '@winnow/proto';
+import { ConfigService, GetSuppressionPolicyRequestSchema } from '@winnow/proto';
 import { MAX_ERROR_MESSAGE, addService, bindServer, newServer, shutdownServer } from './server';
 import { closeClient, createClient, type ClientOf } from './client';
 import { ErrorCode, WinnowError, errorCodeToGrpcStatus, grpcStatusToErrorCode } from './errors';
@@ -66,6 +69,37 @@ describe('gRPC bridge over a real channel', () => {
     expect(seen).toEqual(['from-client', 'per-call']);
     const put = await client.putTrackingDomain({ domain: { hostname: 'b.example', tenant: 't', keys: [{ id: 'k', secret: new Uint8Array([1, 2]) }] } });
     expect([...put.domain!.keys[0]!.secret]).toEqual([1, 2]);
+  });
+
+  it('fails a request that cannot be encoded at once, as internal, and sends nothing', async () => {
+    const before = outcomes.length;
+    const err = await client.createApiKey({ tenant: 't', expiresAtUnixMs: 'soon' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WinnowError);
+    expect((err as WinnowError).code).toBe(ErrorCode.Internal);
+    expect((err as WinnowError).message).toMatch(/request message serialization failure: .*soon/);
+    // The channel still works, and the server saw only the call after.
+    await client.listTrackingDomains({});
+    expect(outcomes.slice(before)).toEqual(['ListTrackingDomains:ok']);
+  });
+
+  it('lets a unary request object go once it is encoded, while the call is still on its way', async () => {
+    // grpc-js keeps the message it is given until the call ends; the client hands it bytes instead,
+    // so a large batch does not outlive every young-generation collection while the server works.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const abort = new AbortController();
+    let held: WeakRef<object>;
+    const call = (() => {
+      const req = create(GetSuppressionPolicyRequestSchema, { tenant: 'held' });
+      held = new WeakRef(req);
+      // The server answers after 2 s; the call is aborted below.
+      return client.getSuppressionPolicy(req, { signal: abort.signal }).catch((e: unknown) => e);
+    })();
+    await new Promise((ok) => setTimeout(ok, 50));
+    gc();
+    expect(held!.deref()).toBeUndefined();
+    abort.abort();
+    expect(await call).toBeInstanceOf(WinnowError);
   });
 
   it('maps errors one way and back, hiding internal details', async () => {

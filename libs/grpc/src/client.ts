@@ -52,6 +52,9 @@ export function waitForReady(client: object, timeoutMs: number): Promise<void> {
   );
 }
 
+/** The serializer for a request encoded before the call: its bytes as they are. */
+const passBytes = (b: Buffer): Buffer => b;
+
 function toWinnowError(err: grpc.ServiceError): WinnowError {
   return new WinnowError(grpcStatusToErrorCode(err.code), err.details || err.message);
 }
@@ -87,23 +90,38 @@ export function createClient<T extends GenServiceMethods>(
     else signal.addEventListener('abort', () => call.cancel(), { once: true });
   };
 
+  const unary = (def: grpc.MethodDefinition<unknown, unknown>, bytes: Buffer, call: CallOptions | undefined) =>
+    new Promise((resolve, reject) => {
+      const { md, deadline } = prepare(call);
+      const c = channel.makeUnaryRequest(
+        def.path,
+        passBytes,
+        def.responseDeserialize,
+        bytes,
+        md,
+        { deadline },
+        (err, value) => (err ? reject(toWinnowError(err)) : resolve(value)),
+      );
+      wire(c, call?.signal);
+    });
+
   for (const method of service.methods as DescMethod[]) {
     const def = definition[method.localName]!;
     if (method.methodKind === 'unary') {
-      client[method.localName] = (request: unknown, call?: CallOptions) =>
-        new Promise((resolve, reject) => {
-          const { md, deadline } = prepare(call);
-          const c = channel.makeUnaryRequest(
-            def.path,
-            def.requestSerialize,
-            def.responseDeserialize,
-            create(method.input, request as never),
-            md,
-            { deadline },
-            (err, value) => (err ? reject(toWinnowError(err)) : resolve(value)),
-          );
-          wire(c, call?.signal);
-        });
+      // The request is encoded before the call rather than by grpc-js, which would keep the request
+      // object reachable until the call ends: a batch of a thousand events would then outlive every
+      // young-generation collection while the server works on it, and be copied by each
+      // (docs/architecture.md, "Session 20"). grpc-js keeps the bytes, off the JavaScript heap, for
+      // its retries. No closure made for the call may see `request`, or it would keep it all the same.
+      client[method.localName] = (request: unknown, call?: CallOptions) => {
+        let bytes: Buffer;
+        try {
+          bytes = def.requestSerialize(create(method.input, request as never));
+        } catch (err) {
+          return Promise.reject(new WinnowError(ErrorCode.Internal, `request message serialization failure: ${err instanceof Error ? err.message : String(err)}`));
+        }
+        return unary(def, bytes, call);
+      };
     } else if (method.methodKind === 'client_streaming') {
       client[method.localName] = (requests: Iterable<unknown> | AsyncIterable<unknown>, call?: CallOptions) =>
         new Promise((resolve, reject) => {
