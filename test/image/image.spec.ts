@@ -10,6 +10,7 @@ import { eventually, httpRequest, freePort } from '@winnow/testing';
 import { DEMO_HOSTNAME, DEMO_TENANT } from '@winnow/stats';
 import { BUNDLE, imageAvailable, imageConfig, runImage, type ImageProcess } from '../support/image';
 import { kubeAvailable, startKube, type KubeServer } from '../support/kube-apiserver';
+import { SERVICE_NODE_ARGS } from '../../apps/cli/src/launcher';
 
 const run = imageAvailable() || process.env['CI'] === 'true';
 if (!run) console.warn(`skipping the image tests: no unpacked image in ${BUNDLE} (npm run image, then tools/image/unpack.sh)`);
@@ -49,9 +50,9 @@ describe.runIf(run)('the image, unpacked and started as a runtime would (chroot,
   it('runs as user 10001, starts `winnow serve`, holds production dependencies only and no shell', () => {
     const cfg = imageConfig();
     expect(cfg.user).toEqual({ uid: 10001, gid: 10001 });
-    expect(cfg.args).toEqual(['/nodejs/bin/node', '/app/apps/cli/dist/main.js', 'serve', 'collector']);
-    // The services' node flags, the same as apps/cli/src/launcher.ts SERVICE_NODE_ARGS (docs/architecture.md, "Throughput end to end").
-    expect(cfg.env['NODE_OPTIONS']).toBe('--max-semi-space-size=32');
+    // The services' node flags, the same as `npm start` gives them (docs/architecture.md, "Session 20").
+    expect(cfg.args).toEqual(['/nodejs/bin/node', ...SERVICE_NODE_ARGS, '/app/apps/cli/dist/main.js', 'serve', 'collector']);
+    expect(cfg.env['NODE_OPTIONS']).toBeUndefined();
     for (const sh of ['bin/sh', 'bin/bash', 'usr/bin/sh', 'bin/busybox']) expect(existsSync(join(rootfs, sh)), sh).toBe(false);
     const modules = readdirSync(join(rootfs, 'app', 'node_modules'));
     for (const dev of ['vitest', 'typescript', 'eslint', 'nx', 'autocannon', '@bufbuild/buf']) expect(modules, dev).not.toContain(dev.split('/')[0] === '@bufbuild' ? 'not-checked' : dev);

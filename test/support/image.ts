@@ -54,8 +54,10 @@ export interface ImageProcess {
 export function runImage(opts: { args?: string[]; command?: string[]; env?: Record<string, string>; volumes?: Record<string, string> }): ImageProcess {
   const cfg = imageConfig();
   const rootfs = join(BUNDLE, 'rootfs');
-  // The Containerfile's ENTRYPOINT is node and the command line (two words); its CMD follows.
-  const argv = opts.command ?? [...cfg.args.slice(0, 2), ...(opts.args ?? cfg.args.slice(2))];
+  // The entrypoint is node, its flags and the CLI's main.js; the default arguments follow.
+  const entry = cfg.args.findIndex((a) => a.endsWith('/main.js')) + 1;
+  if (entry === 0) throw new Error(`the image's arguments name no main.js: ${cfg.args.join(' ')}`);
+  const argv = opts.command ?? [...cfg.args.slice(0, entry), ...(opts.args ?? cfg.args.slice(entry))];
   tools ??= { unshare: hostTool('unshare'), sh: hostTool('sh'), mount: hostTool('mount'), chroot: hostTool('chroot') };
   const mount = tools.mount;
   const mounts = [
