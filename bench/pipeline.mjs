@@ -96,6 +96,14 @@ async function stored(campaign = CAMPAIGN) {
   return Number(s.all.opens) + Number(s.all.clicks);
 }
 
+/** Waits (up to 10 minutes) until stats has stored `wanted` events of `campaign`; resolves with what it has. */
+async function drained(campaign, wanted) {
+  let n = 0;
+  const limit = Date.now() + 600_000;
+  while ((n = await stored(campaign)) < wanted && Date.now() < limit) await new Promise((ok) => setTimeout(ok, 100));
+  return n;
+}
+
 try {
   // The demo tenant's tracking domain and keys, and the messages.
   const domain = (await config.listTrackingDomains({})).domains.find((d) => d.hostname === HOST);
@@ -143,9 +151,7 @@ try {
   if (warmup) {
     await run('wrk', ['-t1', `-c${connections}`, `-d${warmupSeconds}s`, '-s', warmup.lua, `http://127.0.0.1:${ports.collectorHttp}/`]);
     warmedUp = await accepted();
-    const limit = Date.now() + 600_000;
-    while ((await stored(WARMUP_CAMPAIGN)) < warmedUp && Date.now() < limit) await new Promise((ok) => setTimeout(ok, 100));
-    if ((await stored(WARMUP_CAMPAIGN)) !== warmedUp) throw new Error(`the warm-up's ${warmedUp} answered requests were not all stored`);
+    if ((await drained(WARMUP_CAMPAIGN, warmedUp)) !== warmedUp) throw new Error(`the warm-up's ${warmedUp} answered requests were not all stored`);
   }
 
   // The stack.
@@ -159,12 +165,10 @@ try {
   // What the collector answered (wrk stops counting with requests still in flight): every event
   // it accepted was answered, and each must be stored.
   const answered = (await accepted()) - warmedUp;
-  let n = 0;
-  const drainLimit = Date.now() + 600_000;
-  while ((n = await stored()) < answered && Date.now() < drainLimit) await new Promise((ok) => setTimeout(ok, 100));
-  const drained = Date.now();
+  const n = await drained(CAMPAIGN, answered);
+  const drainedAt = Date.now();
   const cpu1 = await cpuAll();
-  const total = (drained - started) / 1000;
+  const total = (drainedAt - started) / 1000;
   const split = Object.fromEntries(Object.keys(cpu0).map((k) => [k, microsPer(cpu0[k], cpu1[k], n)]));
   const perEvent = Object.fromEntries(Object.entries(split).map(([k, v]) => [k, v.user + v.system]));
   // Mean events per Ingest call into the classifier and into stats (revisions and retries count in n only once).
@@ -191,7 +195,7 @@ try {
     answeredEqualsStored: answered === n,
     answeredPerSec: Math.round(out.rps),
     storedPerSec: Math.round(storedPerSec),
-    drainSeconds: Number(((drained - loadEnd) / 1000).toFixed(1)),
+    drainSeconds: Number(((drainedAt - loadEnd) / 1000).toFixed(1)),
     p50ms: out.p50,
     p99ms: out.p99,
     cpuMicrosecondsPerStoredEvent: perEvent,

@@ -52,8 +52,8 @@ export function waitForReady(client: object, timeoutMs: number): Promise<void> {
   );
 }
 
-/** The serializer for a request encoded before the call: its bytes as they are. */
-const passBytes = (b: Buffer): Buffer => b;
+/** The serializer for a request encoded before the call: its bytes as they are, as a Buffer (grpc-js wants one). */
+const passBytes = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 function toWinnowError(err: grpc.ServiceError): WinnowError {
   return new WinnowError(grpcStatusToErrorCode(err.code), err.details || err.message);
@@ -182,7 +182,7 @@ export function sendEncodedClientStream<O extends DescMessage>(
     for (const [k, v] of Object.entries(options.metadata ?? {})) md.set(k, v);
     const stream = channel.makeClientStreamRequest(
       def.path,
-      (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+      passBytes,
       def.responseDeserialize,
       md,
       { deadline: Date.now() + (options.deadlineMs ?? 10_000) },
